@@ -1,0 +1,424 @@
+"""OKR semantics, pure: values + config + as_of in, results out. No I/O, never reads the clock.
+
+Rules (see DESIGN.md "OKR semantics"; the README explains them to users):
+
+* **Window** of a KR: from 00:00 of ``start_date`` (default: cycle start) to the end of the
+  ``due`` day (default: cycle end), in the cycle's time zone.
+* **Expected progress** = elapsed share of the window, clamped to 0..1. With ``phases`` the
+  expected *value* is interpolated linearly between (window start, start), each (end of
+  phase date, phase target) and (window end, target), then turned into progress.
+* **Progress** of increase/decrease = (value - start) / (target - start), clamped to 0..1 for
+  status; the unclamped ratio is kept as ``progress_raw``. ``start: auto`` is the first value
+  seen in the cycle. at_least / at_most / between: 1 while the bound holds, else 0.
+  milestone: 1 when value >= target (default target 1, or 100 for percent_done metrics).
+* **Status**: no_data without a value; bound kinds on_track / off_track, never done;
+  done when progress >= 1; else gap = expected (x 0.7 for aspirational objectives) - progress
+  and on_track / at_risk / off_track by the configured thresholds.
+* **Stale**: the fetch failed this run (the last value is kept), or the newest value is older
+  than the metric's max_age.
+* **Forecast**: least-squares line through the values in the window (>= 3 distinct times),
+  read at the window end.
+* **Roll-up**: objective progress and expected = weighted means over its KRs with data and
+  its aligned child objectives (``parent``); no_data members are left out.
+* **KPIs**: healthy when the latest value lies within the range; trend = latest - previous.
+* **Overrides** replace a KR's value (fresh, not stale); which overrides are active is decided
+  by the caller (once vs sticky is a store concern).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+
+from okrsync.config import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
+
+ASPIRATIONAL_FACTOR = 0.7
+
+
+class Status(StrEnum):
+    DONE = "done"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    NO_DATA = "no_data"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+@dataclass(frozen=True)
+class Point:
+    at: datetime
+    value: float
+
+
+@dataclass(frozen=True)
+class MetricState:
+    """Everything known about one metric at evaluation time."""
+
+    history: tuple[Point, ...] = ()  # values in the cycle up to as_of, any order
+    as_of: datetime | None = None  # the metric's as_of (offset_days applied); None: the run's
+    max_age: timedelta = timedelta(hours=36)
+    error: str | None = None  # the fetch failed in this run
+    connection: str | None = None
+    percent: bool = False  # aggregate percent_done: milestones default to target 100
+
+    def latest(self) -> Point | None:
+        return max(self.history, key=lambda p: p.at) if self.history else None
+
+    def ordered(self) -> list[Point]:
+        return sorted(self.history, key=lambda p: p.at)
+
+
+@dataclass(frozen=True)
+class Override:
+    value: float
+    note: str | None = None
+    sticky: bool = False
+
+
+@dataclass(frozen=True)
+class Forecast:
+    value: float
+    progress: float
+
+
+@dataclass(frozen=True)
+class KrResult:
+    id: str
+    objective_id: str
+    metric: str
+    kind: str
+    title: str | None
+    weight: float
+    value: float | None
+    start: float | None
+    target: float | None
+    min: float | None
+    max: float | None
+    progress: float | None
+    progress_raw: float | None
+    expected: float
+    status: Status
+    stale: bool = False
+    stale_reason: str | None = None
+    error: str | None = None
+    observed_at: datetime | None = None
+    due: date | None = None
+    forecast: Forecast | None = None
+    override: Override | None = None
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    id: str
+    title: str
+    owner: str | None
+    kind: str
+    parent: str | None
+    progress: float | None
+    expected: float
+    status: Status
+    key_results: tuple[KrResult, ...]
+    children: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    id: str
+    metric: str
+    title: str | None
+    value: float | None
+    healthy: bool | None
+    trend: float | None
+    min: float | None
+    max: float | None
+    stale: bool = False
+    stale_reason: str | None = None
+    error: str | None = None
+    observed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MetricError:
+    metric: str
+    connection: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    cycle: str
+    as_of: datetime
+    objectives: tuple[ObjectiveResult, ...]
+    kpis: tuple[KpiResult, ...]
+    errors: tuple[MetricError, ...] = field(default=())
+
+    def key_results(self) -> list[KrResult]:
+        return [kr for o in self.objectives for kr in o.key_results]
+
+
+# --------------------------------------------------------------------------- time
+
+
+def human_duration(span: timedelta) -> str:
+    """36h, 8d, 90m: how max_age is written in the config."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0 and seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def day_start(day: date, cycle: Cycle) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=cycle.tz)
+
+
+def day_end(day: date, cycle: Cycle) -> datetime:
+    """The end of ``day`` (= start of the next day): due dates are inclusive."""
+    return day_start(day + timedelta(days=1), cycle)
+
+
+def kr_window(kr: KeyResult, cycle: Cycle) -> tuple[datetime, datetime]:
+    return day_start(kr.start_date or cycle.start, cycle), day_end(kr.due or cycle.end, cycle)
+
+
+def elapsed_share(as_of: datetime, start: datetime, end: datetime) -> float:
+    total = (end - start).total_seconds()
+    if total <= 0:
+        return 1.0
+    return min(1.0, max(0.0, (as_of - start).total_seconds() / total))
+
+
+def interpolate(points: Sequence[tuple[datetime, float]], at: datetime) -> float:
+    """Piecewise-linear value at ``at`` through time-ordered points; flat outside them."""
+    if at <= points[0][0]:
+        return points[0][1]
+    for (t0, v0), (t1, v1) in zip(points, points[1:]):
+        if at <= t1:
+            span = (t1 - t0).total_seconds()
+            return v1 if span <= 0 else v0 + (v1 - v0) * (at - t0).total_seconds() / span
+    return points[-1][1]
+
+
+# --------------------------------------------------------------------------- key results
+
+
+def effective_kind(kr: KeyResult, start: float | None) -> str:
+    if kr.kind not in (None, "increase", "decrease"):
+        return kr.kind  # type: ignore[return-value]
+    if kr.kind:
+        return kr.kind
+    if start is None or kr.target is None:
+        return "increase"
+    return "decrease" if kr.target < start else "increase"
+
+
+def linear_progress(value: float, start: float, target: float) -> float:
+    """Unclamped (value - start) / (target - start); with start == target: reached or not."""
+    if target == start:
+        return 1.0 if value >= target else 0.0
+    return (value - start) / (target - start)
+
+
+def bound_holds(kind: str, value: float, kr: KeyResult) -> bool:
+    if kind == "at_least":
+        return value >= kr.target  # type: ignore[operator]
+    if kind == "at_most":
+        return value <= kr.target  # type: ignore[operator]
+    return kr.min <= value <= kr.max  # type: ignore[operator]
+
+
+def raw_progress(kind: str, value: float, kr: KeyResult, start: float | None, target: float | None) -> float:
+    if kind in ("at_least", "at_most", "between"):
+        return 1.0 if bound_holds(kind, value, kr) else 0.0
+    if kind == "milestone":
+        return 1.0 if value >= target else 0.0  # type: ignore[operator]
+    return linear_progress(value, start, target)  # type: ignore[arg-type]
+
+
+def clamp(x: float) -> float:
+    return min(1.0, max(0.0, x))
+
+
+def expected_progress(kr: KeyResult, cycle: Cycle, as_of: datetime, start: float | None, kind: str) -> float:
+    if kind in ("at_least", "at_most", "between"):
+        return 1.0
+    begin, end = kr_window(kr, cycle)
+    if not kr.phases or start is None or kr.target is None or kr.target == start:
+        return elapsed_share(as_of, begin, end)
+    points = [(begin, start)]
+    points += sorted((day_end(p.date, cycle), p.target) for p in kr.phases)
+    points.append((end, kr.target))
+    return clamp(linear_progress(interpolate(points, as_of), start, kr.target))
+
+
+def classify(progress: float, expected: float, thresholds: StatusThresholds, aspirational: bool) -> Status:
+    if progress >= 1.0:
+        return Status.DONE
+    gap = expected * (ASPIRATIONAL_FACTOR if aspirational else 1.0) - progress
+    if gap <= thresholds.on_track_within + 1e-12:
+        return Status.ON_TRACK
+    if gap <= thresholds.at_risk_within + 1e-12:
+        return Status.AT_RISK
+    return Status.OFF_TRACK
+
+
+def least_squares(points: Sequence[Point], at: datetime) -> float | None:
+    """The value at ``at`` of the least-squares line through ``points`` (>= 3 distinct times)."""
+    if len({p.at for p in points}) < 3:
+        return None
+    t0 = min(p.at for p in points)
+    xs = [(p.at - t0).total_seconds() / 86400 for p in points]
+    ys = [p.value for p in points]
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mx) ** 2 for x in xs)
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return my + slope * ((at - t0).total_seconds() / 86400 - mx)
+
+
+def evaluate_kr(
+    kr: KeyResult,
+    objective: Objective,
+    metric: MetricState,
+    cycle: Cycle,
+    as_of: datetime,
+    thresholds: StatusThresholds,
+    override: Override | None = None,
+) -> KrResult:
+    as_of = metric.as_of or as_of
+    ordered = [p for p in metric.ordered() if p.at <= as_of]
+    latest = ordered[-1] if ordered else None
+    start = ordered[0].value if kr.start == "auto" and ordered else (None if kr.start == "auto" else kr.start)
+    kind = effective_kind(kr, start)
+    target = kr.target
+    if kind == "milestone" and target is None:
+        target = 100.0 if metric.percent else 1.0
+    expected = expected_progress(kr, cycle, as_of, start, kind)
+    aspirational = objective.kind == "aspirational"
+    common = dict(id=kr.id, objective_id=objective.id, metric=kr.metric, kind=kind, title=kr.title,
+                  weight=kr.weight, start=start, target=target, min=kr.min, max=kr.max, expected=expected,
+                  due=kr.due, error=metric.error)
+
+    value, observed_at, stale_reason = None, None, None
+    if override is not None:
+        value, observed_at = override.value, as_of
+    elif latest is not None:
+        value, observed_at = latest.value, latest.at
+        if metric.error:
+            stale_reason = f"fetch failed, showing the value from {latest.at.date().isoformat()}: {metric.error}"
+        elif as_of - latest.at > metric.max_age:
+            stale_reason = f"newest value is from {latest.at.date().isoformat()}, older than max_age {human_duration(metric.max_age)}"
+    if value is None:
+        return KrResult(**common, value=None, progress=None, progress_raw=None, status=Status.NO_DATA,
+                        stale=metric.error is not None,
+                        stale_reason=f"no value yet: {metric.error}" if metric.error else None)
+
+    raw = raw_progress(kind, value, kr, start, target)
+    progress = clamp(raw)
+    if kind in ("at_least", "at_most", "between"):
+        status = Status.ON_TRACK if progress >= 1 else Status.OFF_TRACK
+    else:
+        status = classify(progress, expected, thresholds, aspirational)
+
+    forecast = None
+    begin, end = kr_window(kr, cycle)
+    projected = least_squares([p for p in ordered if p.at >= begin], end)
+    if projected is not None:
+        forecast = Forecast(projected, clamp(raw_progress(kind, projected, kr, start, target)))
+    return KrResult(**common, value=value, progress=progress, progress_raw=raw, status=status,
+                    stale=stale_reason is not None, stale_reason=stale_reason, observed_at=observed_at,
+                    forecast=forecast, override=override)
+
+
+# --------------------------------------------------------------------------- objectives and KPIs
+
+
+def roll_up(
+    objectives: Sequence[Objective],
+    kr_results: Mapping[str, Sequence[KrResult]],
+    thresholds: StatusThresholds,
+) -> list[ObjectiveResult]:
+    """Objective progress/expected as weighted means over KRs with data and aligned children."""
+    children: dict[str, list[Objective]] = {}
+    for o in objectives:
+        if o.parent:
+            children.setdefault(o.parent, []).append(o)
+    done: dict[str, ObjectiveResult] = {}
+
+    def visit(o: Objective, trail: frozenset[str]) -> ObjectiveResult:
+        if o.id in done:
+            return done[o.id]
+        krs = tuple(kr_results.get(o.id, ()))
+        members = [(kr.weight, kr.progress, kr.expected, kr.kind in ("at_least", "at_most", "between"))
+                   for kr in krs if kr.progress is not None]
+        kids = [c for c in children.get(o.id, []) if c.id not in trail]
+        for child in kids:
+            res = visit(child, trail | {o.id})
+            if res.progress is not None:
+                members.append((child.weight, res.progress, res.expected, res.status != Status.DONE
+                                and res.progress >= 1))
+        all_expected = [kr.expected for kr in krs] + [done[c.id].expected for c in kids]
+        if not members:
+            expected = sum(all_expected) / len(all_expected) if all_expected else 0.0
+            result = ObjectiveResult(o.id, o.title, o.owner, o.kind, o.parent, None, expected, Status.NO_DATA,
+                                     krs, tuple(c.id for c in kids))
+        else:
+            total = sum(w for w, *_ in members)
+            progress = sum(w * p for w, p, _, _ in members) / total
+            expected = sum(w * e for w, _, e, _ in members) / total
+            status = classify(progress, expected, thresholds, o.kind == "aspirational")
+            if status == Status.DONE and all(bound for *_, bound in members):
+                status = Status.ON_TRACK  # levels that hold are on track, never "done"
+            result = ObjectiveResult(o.id, o.title, o.owner, o.kind, o.parent, progress, expected, status,
+                                     krs, tuple(c.id for c in kids))
+        done[o.id] = result
+        return result
+
+    return [visit(o, frozenset()) for o in objectives]
+
+
+def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime) -> KpiResult:
+    as_of = metric.as_of or as_of
+    ordered = [p for p in metric.ordered() if p.at <= as_of]
+    base = dict(id=kpi.id, metric=kpi.metric, title=kpi.title, min=kpi.healthy.min, max=kpi.healthy.max,
+                error=metric.error)
+    if not ordered:
+        return KpiResult(**base, value=None, healthy=None, trend=None, stale=metric.error is not None)
+    latest = ordered[-1]
+    lo, hi = kpi.healthy.min, kpi.healthy.max
+    healthy = (lo is None or latest.value >= lo) and (hi is None or latest.value <= hi)
+    trend = latest.value - ordered[-2].value if len(ordered) >= 2 else None
+    reason = None
+    if metric.error:
+        reason = f"fetch failed, showing the value from {latest.at.date().isoformat()}: {metric.error}"
+    elif as_of - latest.at > metric.max_age:
+        reason = f"newest value is from {latest.at.date().isoformat()}, older than max_age {human_duration(metric.max_age)}"
+    return KpiResult(**base, value=latest.value, healthy=healthy, trend=trend, stale=reason is not None,
+                     stale_reason=reason, observed_at=latest.at)
+
+
+def evaluate(
+    config: Config,
+    metrics: Mapping[str, MetricState],
+    as_of: datetime,
+    overrides: Mapping[str, Override] | None = None,
+) -> Evaluation:
+    """Evaluate every KR, objective and KPI of ``config`` at ``as_of`` (timezone-aware)."""
+    if as_of.tzinfo is None:
+        raise ValueError("as_of must be timezone-aware")
+    overrides = overrides or {}
+    empty = MetricState()
+    per_objective: dict[str, list[KrResult]] = {}
+    for objective, kr in config.key_results():
+        result = evaluate_kr(kr, objective, metrics.get(kr.metric, empty), config.cycle, as_of, config.status,
+                             overrides.get(kr.id))
+        per_objective.setdefault(objective.id, []).append(result)
+    objectives = roll_up(config.objectives, per_objective, config.status)
+    kpis = [evaluate_kpi(k, metrics.get(k.metric, empty), as_of) for k in config.kpis]
+    errors = [MetricError(mid, m.connection, m.error) for mid, m in metrics.items() if m.error]
+    return Evaluation(config.cycle.name, as_of, tuple(objectives), tuple(kpis), tuple(errors))

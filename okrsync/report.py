@@ -1,0 +1,321 @@
+"""The ``report`` output: the status document as a page a lead can read (.html), or .md/.json/.csv.
+
+The HTML page is self-contained (inline CSS and SVG, no script, no network): objectives with
+progress bars, a marker where progress is expected today, status colours, stale and error
+marks, and per KR a small chart of its values over the cycle with the target line. The same
+document always renders the same bytes (no clock read), and a file is rewritten only when its
+content changes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from datetime import date, datetime
+from html import escape
+from pathlib import Path
+
+from okrsync.config import ReportOutput
+from okrsync.connector import Sink, SinkContext
+from okrsync.document import iter_krs
+
+STATUS_COLOURS = {"done": "#1a7f37", "on_track": "#2da44e", "at_risk": "#d4a72c", "off_track": "#cf222e",
+                  "no_data": "#8c959f"}
+STATUS_LABELS = {"done": "done", "on_track": "on track", "at_risk": "at risk", "off_track": "off track",
+                 "no_data": "no data"}
+
+
+def public_document(doc: dict) -> dict:
+    """The status document without the chart history (what .json reports and `status --format json` show)."""
+    return {k: v for k, v in doc.items() if k != "history"}
+
+
+def fmt_value(value: float | None, unit: str | None = None) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    return f"{text} {unit}" if unit and unit not in ("%",) else (text + "%" if unit == "%" else text)
+
+
+def pct(x: float | None) -> str:
+    return "–" if x is None else f"{x * 100:.0f}%"
+
+
+# --------------------------------------------------------------------------- markdown / json / csv
+
+
+def render_json(doc: dict) -> str:
+    return json.dumps(public_document(doc), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_markdown(doc: dict) -> str:
+    out = [f"# OKR status — {doc['cycle']}", "", f"As of {doc['as_of']}", ""]
+    for o in doc["objectives"]:
+        parent = f" (aligned to {o['parent']})" if o["parent"] else ""
+        out += [f"## {o['title']}{parent}", "",
+                f"{STATUS_LABELS[o['status']]} · progress {pct(o['progress'])} · expected {pct(o['expected'])}"
+                + (f" · owner {o['owner']}" if o["owner"] else "") + (" · aspirational" if o["kind"] ==
+                                                                      "aspirational" else ""), "",
+                "| Key result | Current | Target | Progress | Expected | Status | Forecast |",
+                "|---|---|---|---|---|---|---|"]
+        for kr in o["key_results"]:
+            mark = " ⚠ stale" if kr["stale"] else ""
+            out.append(f"| {_md(kr['title'])} | {fmt_value(kr['value'], kr['unit'])} | {_target_text(kr)} | "
+                       f"{pct(kr['progress'])} | {pct(kr['expected'])} | {STATUS_LABELS[kr['status']]}{mark} | "
+                       f"{fmt_value(kr['forecast']['value'], kr['unit']) if kr['forecast'] else '–'} |")
+        out.append("")
+    if doc["kpis"]:
+        out += ["## KPIs", "", "| KPI | Value | Healthy range | Healthy | Trend |", "|---|---|---|---|---|"]
+        for k in doc["kpis"]:
+            healthy = "–" if k["healthy"] is None else ("yes" if k["healthy"] else "**no**")
+            trend = "–" if k["trend"] is None else f"{k['trend']:+.2f}"
+            out.append(f"| {_md(k['title'])} | {fmt_value(k['value'], k['unit'])} | {_range_text(k)} | {healthy} | "
+                       f"{trend} |")
+        out.append("")
+    if doc["errors"]:
+        out += ["## Sources that failed", ""]
+        out += [f"- `{e['metric']}` ({e['connection'] or 'formula'}): {_md(e['message'])}" for e in doc["errors"]]
+        out.append("")
+    return "\n".join(out)
+
+
+CSV_COLUMNS = ["objective_id", "objective", "kr_id", "key_result", "owner", "kind", "start", "value", "target",
+               "progress", "expected", "status", "stale", "forecast", "observed_at", "error"]
+
+
+def render_csv(doc: dict) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for o, kr in iter_krs(doc):
+        writer.writerow([o["id"], o["title"], kr["id"], kr["title"], kr["owner"] or "", kr["kind"],
+                         _blank(kr["start"]), _blank(kr["value"]), _blank(kr["target"]), _blank(kr["progress"]),
+                         _blank(kr["expected"]), kr["status"], "yes" if kr["stale"] else "",
+                         _blank(kr["forecast"]["value"] if kr["forecast"] else None), kr["observed_at"] or "",
+                         kr["error"] or ""])
+    return buf.getvalue()
+
+
+def _blank(x: object) -> object:
+    return "" if x is None else x
+
+
+def _md(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _target_text(kr: dict) -> str:
+    if kr["kind"] == "between":
+        return f"{fmt_value(kr['min'])}–{fmt_value(kr['max'], kr['unit'])}"
+    prefix = {"at_least": "≥ ", "at_most": "≤ "}.get(kr["kind"], "")
+    return prefix + fmt_value(kr["target"], kr["unit"])
+
+
+def _range_text(k: dict) -> str:
+    lo, hi = k["min"], k["max"]
+    if lo is not None and hi is not None:
+        return f"{fmt_value(lo)}–{fmt_value(hi, k['unit'])}"
+    return f"≥ {fmt_value(lo, k['unit'])}" if lo is not None else f"≤ {fmt_value(hi, k['unit'])}"
+
+
+# --------------------------------------------------------------------------- html
+
+CSS = """
+:root{--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;--bg:#f6f8fa}
+*{box-sizing:border-box}body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;color:var(--fg);
+margin:0;background:var(--bg)}header{background:#fff;border-bottom:1px solid var(--line);padding:18px 28px}
+h1{font-size:22px;margin:0 0 4px}main{max-width:1100px;margin:0 auto;padding:20px 28px}
+.muted{color:var(--muted)}.summary{display:flex;gap:10px;flex-wrap:wrap;margin-top:10px}
+.pill{display:inline-block;border-radius:999px;padding:1px 10px;font-size:12.5px;font-weight:600;color:#fff;
+white-space:nowrap}.objective{background:#fff;border:1px solid var(--line);border-radius:10px;margin:0 0 18px;
+padding:16px 18px}.objective.child{margin-left:34px;border-left:4px solid var(--line)}
+.ohead{display:flex;align-items:center;gap:12px;justify-content:space-between}.ohead h2{font-size:18px;margin:0}
+.meta{font-size:13px;color:var(--muted)}.bar{position:relative;height:12px;background:#eaeef2;border-radius:6px;
+overflow:visible;margin:8px 0}.bar .fill{height:100%;border-radius:6px}.bar .expected{position:absolute;top:-4px;
+width:2px;height:20px;background:#1f2328}.kr{display:grid;grid-template-columns:minmax(220px,2.2fr) 1.6fr 250px;
+gap:16px;align-items:center;border-top:1px solid #eef1f4;padding:10px 0}.kr .title{font-weight:600}
+.nums{font-size:13px;color:var(--muted)}.stale{color:#9a6700;font-size:12.5px}.error{color:#cf222e;
+font-size:12.5px}svg.chart{display:block}table{border-collapse:collapse;width:100%;background:#fff}
+td,th{border-bottom:1px solid var(--line);padding:6px 10px;text-align:left;font-size:14px}
+section.block{background:#fff;border:1px solid var(--line);border-radius:10px;padding:14px 18px;margin-bottom:18px}
+h3{margin:0 0 8px;font-size:16px}.legend{font-size:12.5px;color:var(--muted);margin-top:6px}
+"""
+
+
+def render_html(doc: dict) -> str:
+    counts: dict[str, int] = {}
+    for _, kr in iter_krs(doc):
+        counts[kr["status"]] = counts.get(kr["status"], 0) + 1
+    summary = "".join(_pill(s, f"{n} {STATUS_LABELS[s]}") for s, n in sorted(counts.items(),
+                                                                             key=lambda x: list(STATUS_COLOURS).index(x[0])))
+    by_id = {o["id"]: o for o in doc["objectives"]}
+    ordered: list[tuple[dict, int]] = []
+
+    def add(o: dict, depth: int, seen: frozenset) -> None:
+        ordered.append((o, depth))
+        for cid in o.get("children", []):
+            if cid in by_id and cid not in seen:
+                add(by_id[cid], depth + 1, seen | {cid})
+
+    for o in doc["objectives"]:
+        if not o["parent"] or o["parent"] not in by_id:
+            add(o, 0, frozenset({o["id"]}))
+    body = "".join(_objective_html(o, depth, doc) for o, depth in ordered)
+    kpis = _kpis_html(doc) if doc["kpis"] else ""
+    errors = ""
+    if doc["errors"]:
+        items = "".join(f"<li><code>{escape(e['metric'])}</code> ({escape(e['connection'] or 'formula')}): "
+                        f"{escape(e['message'])}</li>" for e in doc["errors"])
+        errors = f'<section class="block" id="errors"><h3>Sources that failed this run</h3><ul>{items}</ul></section>'
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>OKR status — {escape(doc['cycle'])}</title><style>{CSS}</style></head>
+<body><header><h1>OKR status — {escape(doc['cycle'])}</h1>
+<div class="muted">As of {escape(_human_time(doc['as_of']))} · cycle {escape(doc['cycle_start'])} to {escape(doc['cycle_end'])}</div>
+<div class="summary">{summary}</div>
+<div class="legend">Bars show progress; the black tick marks where progress is expected today. Charts show the
+value over the cycle; the dashed line is the target.</div></header>
+<main>{errors}{body}{kpis}</main></body></html>
+"""
+
+
+def _pill(status: str, text: str) -> str:
+    return f'<span class="pill status-{status}" style="background:{STATUS_COLOURS[status]}">{escape(text)}</span>'
+
+
+def _bar(progress: float | None, expected: float | None, status: str) -> str:
+    width = 0 if progress is None else max(0.0, min(1.0, progress)) * 100
+    marker = "" if expected is None else f'<div class="expected" style="left:{expected * 100:.1f}%" title="expected {pct(expected)}"></div>'
+    return (f'<div class="bar" role="progressbar" aria-valuenow="{width:.0f}" aria-valuemin="0" aria-valuemax="100">'
+            f'<div class="fill" style="width:{width:.1f}%;background:{STATUS_COLOURS[status]}"></div>{marker}</div>')
+
+
+def _objective_html(o: dict, depth: int, doc: dict) -> str:
+    meta = [f"progress {pct(o['progress'])}", f"expected {pct(o['expected'])}"]
+    if o["owner"]:
+        meta.append(escape(o["owner"]))
+    if o["kind"] == "aspirational":
+        meta.append("aspirational (70% counts as success)")
+    if o["parent"]:
+        meta.append(f"aligned to {escape(o['parent'])}")
+    krs = "".join(_kr_html(kr, doc) for kr in o["key_results"])
+    cls = "objective child" if depth else "objective"
+    return (f'<section class="{cls}" id="objective-{escape(o["id"])}" style="margin-left:{depth * 34}px">'
+            f'<div class="ohead"><h2>{escape(o["title"])}</h2>{_pill(o["status"], STATUS_LABELS[o["status"]])}</div>'
+            f'<div class="meta">{" · ".join(meta)}</div>{_bar(o["progress"], o["expected"], o["status"])}{krs}</section>')
+
+
+def _kr_html(kr: dict, doc: dict) -> str:
+    notes = ""
+    if kr["stale"]:
+        notes += f'<div class="stale" title="{escape(kr["stale_reason"] or "")}">⚠ stale: {escape(kr["stale_reason"] or "")}</div>'
+    elif kr["error"]:
+        notes += f'<div class="error">{escape(kr["error"])}</div>'
+    if kr["override"]:
+        notes += f'<div class="muted nums">manual value{": " + escape(kr["override"]["note"]) if kr["override"]["note"] else ""}</div>'
+    forecast = f" · forecast {fmt_value(kr['forecast']['value'], kr['unit'])}" if kr["forecast"] else ""
+    start = "" if kr["start"] is None else f"from {fmt_value(kr['start'], kr['unit'])} · "
+    nums = (f"{start}now <b>{fmt_value(kr['value'], kr['unit'])}</b> · target {_target_text(kr)}{forecast}"
+            f" · due {escape(kr['due'])}")
+    chart = _chart_svg(kr, doc.get("history", {}).get(kr["metric"], []), doc)
+    return (f'<div class="kr" id="kr-{escape(kr["id"])}"><div><div class="title">{escape(kr["title"])}</div>'
+            f'<div class="nums">{nums}</div>{notes}</div>'
+            f'<div>{_bar(kr["progress"], kr["expected"], kr["status"])}<div class="nums">{pct(kr["progress"])} '
+            f'(expected {pct(kr["expected"])}) {_pill(kr["status"], STATUS_LABELS[kr["status"]])}</div></div>'
+            f'<div>{chart}</div></div>')
+
+
+def _chart_svg(kr: dict, points: list, doc: dict, width: int = 240, height: int = 64) -> str:
+    """Values over the KR's window as a line, the target (or bounds) dashed."""
+    t0 = datetime.fromisoformat(doc["cycle_start"] + "T00:00:00").timestamp()
+    t1 = max(datetime.fromisoformat(kr["due"] + "T23:59:59").timestamp(), t0 + 1)
+    pts = [(datetime.fromisoformat(at).replace(tzinfo=None).timestamp(), v) for at, v in points]
+    lines = [x for x in (kr["target"], kr["min"], kr["max"]) if x is not None]
+    ys = [v for _, v in pts] + lines + ([kr["start"]] if kr["start"] is not None else [])
+    if not ys:
+        return f'<svg class="chart" width="{width}" height="{height}" role="img" aria-label="no data"></svg>'
+    lo, hi = min(ys), max(ys)
+    if hi == lo:
+        lo, hi = lo - 1, hi + 1
+    pad = (hi - lo) * 0.12
+    lo, hi = lo - pad, hi + pad
+
+    def x(t: float) -> float:
+        return 4 + (width - 8) * min(1.0, max(0.0, (t - t0) / (t1 - t0)))
+
+    def y(v: float) -> float:
+        return height - 4 - (height - 8) * (v - lo) / (hi - lo)
+
+    parts = [f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fafbfc" stroke="#eaeef2"/>']
+    for v in lines:
+        parts.append(f'<line class="target" x1="4" x2="{width - 4}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+                     f'stroke="#57606a" stroke-dasharray="4 3" stroke-width="1"/>')
+    if pts:
+        path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts)
+        colour = STATUS_COLOURS[kr["status"]]
+        parts.append(f'<polyline class="values" points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+        lt, lv = pts[-1]
+        parts.append(f'<circle cx="{x(lt):.1f}" cy="{y(lv):.1f}" r="3" fill="{colour}"/>')
+    label = f"{len(pts)} value(s) of {kr['metric']}; target {_target_text(kr)}"
+    return (f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+            f'aria-label="{escape(label)}">{"".join(parts)}</svg>')
+
+
+def _kpis_html(doc: dict) -> str:
+    rows = ""
+    for k in doc["kpis"]:
+        status = "no_data" if k["healthy"] is None else ("on_track" if k["healthy"] else "off_track")
+        label = {"no_data": "no data", "on_track": "healthy", "off_track": "unhealthy"}[status]
+        trend = "–" if k["trend"] is None else f"{k['trend']:+.2f}"
+        stale = ' <span class="stale">⚠ stale</span>' if k["stale"] else ""
+        rows += (f'<tr id="kpi-{escape(k["id"])}"><td>{escape(k["title"])}</td><td>{fmt_value(k["value"], k["unit"])}'
+                 f'{stale}</td><td>{escape(_range_text(k))}</td><td>{_pill(status, label)}</td><td>{trend}</td></tr>')
+    return (f'<section class="block" id="kpis"><h3>KPIs</h3><table><thead><tr><th>KPI</th><th>Value</th>'
+            f'<th>Healthy range</th><th>Health</th><th>Trend</th></tr></thead><tbody>{rows}</tbody></table></section>')
+
+
+def _human_time(iso: str) -> str:
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return moment.strftime("%Y-%m-%d %H:%M %Z").strip() if moment.time() != datetime.min.time() else \
+        date.isoformat(moment.date())
+
+
+RENDERERS = {".html": render_html, ".md": render_markdown, ".json": render_json, ".csv": render_csv}
+
+
+def write_if_changed(path: Path, content: str) -> bool:
+    """Atomically replace ``path`` with ``content`` unless it already holds exactly that."""
+    if path.exists() and path.read_text(encoding="utf-8") == content:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(content)
+    os.replace(tmp, path)
+    return True
+
+
+class ReportSink(Sink):
+    type_name = "report"
+    settings: ReportOutput
+
+    @property
+    def path(self) -> Path:
+        return (self.base_dir / self.settings.path).resolve()
+
+    def write(self, ctx: SinkContext) -> None:
+        path = self.path
+        content = RENDERERS[path.suffix.lower()](ctx.document)
+        if ctx.dry_run:
+            ctx.planned.append(f"report: would write {path}")
+            return
+        if write_if_changed(path, content):
+            ctx.planned.append(f"report: wrote {path}")
+        else:
+            ctx.planned.append(f"report: {path} unchanged")

@@ -1,0 +1,130 @@
+"""The store's tables (SQLAlchemy Core). The schema itself is created by Alembic migrations.
+
+runs              one row per namespace, cycle and cycle-local day: a re-run the same day (or the
+                  same as_of) replaces that day's snapshot instead of adding a second one
+metric_values     history: one value per metric per day (upserted), what forecasts and charts read
+kr_results        per-run KR results; objective_results, kpi_results likewise
+metric_errors     per-run failures of a metric, with the connection
+overrides         manual KR values: once (the next fetching sync replaces it) or sticky
+write_ledger      what each output wrote (planned -> sent -> confirmed), so a re-run or a retry
+                  writes only what changed and never twice
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+TS = sa.DateTime(timezone=True)
+
+runs = sa.Table(
+    "runs", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("namespace", sa.String(100), nullable=False),
+    sa.Column("cycle", sa.String(100), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("as_of", TS, nullable=False),
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Column("trigger", sa.String(20), nullable=False),
+    sa.Column("outcome", sa.String(20)),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("document", sa.JSON),
+    sa.UniqueConstraint("namespace", "cycle", "day", name="uq_runs_day"),
+)
+
+metric_values = sa.Table(
+    "metric_values", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("namespace", sa.String(100), nullable=False),
+    sa.Column("cycle", sa.String(100), nullable=False),
+    sa.Column("metric_id", sa.String(200), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("observed_at", TS, nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL")),
+    sa.UniqueConstraint("namespace", "cycle", "metric_id", "day", name="uq_metric_values_day"),
+)
+
+kr_results = sa.Table(
+    "kr_results", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kr_id", sa.String(200), primary_key=True),
+    sa.Column("objective_id", sa.String(200), nullable=False),
+    sa.Column("metric_id", sa.String(200), nullable=False),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("start", sa.Float),
+    sa.Column("target", sa.Float),
+    sa.Column("progress", sa.Float),
+    sa.Column("progress_raw", sa.Float),
+    sa.Column("expected", sa.Float, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("stale", sa.Boolean, nullable=False),
+    sa.Column("stale_reason", sa.Text),
+    sa.Column("error", sa.Text),
+    sa.Column("observed_at", TS),
+    sa.Column("forecast_value", sa.Float),
+    sa.Column("forecast_progress", sa.Float),
+    sa.Column("overridden", sa.Boolean, nullable=False),
+)
+
+objective_results = sa.Table(
+    "objective_results", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("objective_id", sa.String(200), primary_key=True),
+    sa.Column("progress", sa.Float),
+    sa.Column("expected", sa.Float, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+)
+
+kpi_results = sa.Table(
+    "kpi_results", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("kpi_id", sa.String(200), primary_key=True),
+    sa.Column("metric_id", sa.String(200), nullable=False),
+    sa.Column("value", sa.Float),
+    sa.Column("healthy", sa.Boolean),
+    sa.Column("trend", sa.Float),
+    sa.Column("stale", sa.Boolean, nullable=False),
+)
+
+metric_errors = sa.Table(
+    "metric_errors", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("metric_id", sa.String(200), primary_key=True),
+    sa.Column("connection", sa.String(200)),
+    sa.Column("message", sa.Text, nullable=False),
+)
+
+overrides = sa.Table(
+    "overrides", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("namespace", sa.String(100), nullable=False),
+    sa.Column("kr_id", sa.String(200), nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("sticky", sa.Boolean, nullable=False),
+    sa.Column("note", sa.Text),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("ended_at", TS),
+    sa.Column("ended_by", sa.String(20)),  # cleared | replaced | superseded
+)
+
+write_ledger = sa.Table(
+    "write_ledger", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("namespace", sa.String(100), nullable=False),
+    sa.Column("sink", sa.String(200), nullable=False),
+    sa.Column("target", sa.String(500), nullable=False),
+    sa.Column("fingerprint", sa.String(64), nullable=False),
+    sa.Column("state", sa.String(20), nullable=False),  # planned | sent | confirmed | failed
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL")),
+    sa.Column("updated_at", TS, nullable=False),
+    sa.Column("detail", sa.Text),
+    sa.UniqueConstraint("namespace", "sink", "target", "fingerprint", name="uq_write_ledger"),
+)
+
+sa.Index("ix_runs_latest", runs.c.namespace, runs.c.cycle, runs.c.as_of)
+sa.Index("ix_overrides_active", overrides.c.namespace, overrides.c.kr_id, overrides.c.ended_at)
+sa.Index("ix_write_ledger_target", write_ledger.c.namespace, write_ledger.c.sink, write_ledger.c.target,
+         write_ledger.c.updated_at)
