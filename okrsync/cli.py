@@ -28,7 +28,7 @@ from okrsync.errors import ConfigError, OkrsyncError, StoreError
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="OKRs that track themselves: pull KPI values, evaluate key results, write status back.")
 console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 STATUS_STYLE = {"done": "bold green", "on_track": "green", "at_risk": "yellow", "off_track": "bold red",
                 "no_data": "dim"}

@@ -724,6 +724,7 @@ def _message(err: dict) -> str:
         return "unknown key (check the spelling; see config/okrsync.schema.json)"
     if kind == "literal_error":
         return msg.replace("Input should be", "expected")
+    msg = msg.replace("Input should be", "must be")
     if kind == "union_tag_invalid":
         return msg.replace("Input tag", "type").replace("found using 'type' does not match any of the expected "
                                                         "tags:", "is not known; expected one of:")
