@@ -27,36 +27,37 @@ class CsvSource(Source):
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         root = (self.base_dir / self.settings.root).resolve()
-        files: dict[Path, list[dict[str, str]] | Exception] = {}
+        files: dict[Path, tuple[list[str], list[dict[str, str]]] | Exception] = {}
         out: FetchResult = {}
         for q in queries:
             path = (root / q.params.path).resolve()
             if path not in files:
                 files[path] = self._read(path)
-            rows = files[path]
-            if isinstance(rows, Exception):
-                out[q.metric_id] = self.error(str(rows), q)
+            table = files[path]
+            if isinstance(table, Exception):
+                out[q.metric_id] = self.error(str(table), q)
                 continue
             try:
-                out[q.metric_id] = self._one(q, rows)
+                out[q.metric_id] = self._one(q, *table)
             except ValueError as exc:
                 out[q.metric_id] = self.error(f"{q.params.path}: {exc}", q)
         return out
 
-    def _read(self, path: Path) -> list[dict[str, str]] | Exception:
+    def _read(self, path: Path) -> tuple[list[str], list[dict[str, str]]] | Exception:
         try:
             with path.open(newline="", encoding="utf-8-sig") as fh:
-                return list(csv.DictReader(fh))
+                reader = csv.DictReader(fh)
+                rows = list(reader)
+                return [c.strip() for c in reader.fieldnames or []], rows
         except FileNotFoundError:
             return ValueError(f"file not found: {path} (path is relative to the connection's root)")
         except (OSError, UnicodeDecodeError, csv.Error) as exc:
             return ValueError(f"cannot read {path}: {exc}")
 
-    def _one(self, q: MetricQuery, rows: list[dict[str, str]]) -> Observation:
+    def _one(self, q: MetricQuery, header: list[str], rows: list[dict[str, str]]) -> Observation:
         p = q.params
-        header = rows[0].keys() if rows else []
         for col in [p.column, *p.where, *([p.date_column] if p.date_column else [])]:
-            if rows and col not in header:
+            if col not in header:
                 raise ValueError(f"no column {col!r} (columns: {', '.join(header)})")
         wanted = {k: q.fill(str(v)) for k, v in p.where.items()}
         as_of_day = q.as_of.date()

@@ -606,10 +606,17 @@ def cross_check(data: dict) -> list[tuple[tuple, str]]:
         if isinstance(conn, dict) and conn.get("type") not in BUILTIN_CONNECTIONS and "type" in conn:
             from okrsync.registry import registry
 
-            if conn["type"] not in registry().sources:
+            plugin = registry().sources.get(conn["type"])
+            if plugin is None:
                 known = ", ".join(sorted(set(BUILTIN_CONNECTIONS) | set(registry().sources)))
                 out.append((("connections", name, "type"),
                             f"unknown connection type {conn['type']!r}; expected one of: {known}"))
+                continue
+            try:
+                plugin_settings(plugin.connection_model, conn)
+            except ValidationError as exc:
+                for err in exc.errors(include_url=False):
+                    out.append((("connections", name, *err["loc"]), _message(err)))
 
     for mid, metric in metrics.items():
         if not isinstance(metric, dict):
@@ -664,6 +671,12 @@ def cross_check(data: dict) -> list[tuple[tuple, str]]:
                        "KPI")
     out += _parent_cycles(objectives)
     return out
+
+
+def plugin_settings(model: type[BaseModel], raw: dict) -> BaseModel:
+    """Validate a plugin connection's keys; ``type`` is passed only if the plugin's model declares it."""
+    data = dict(raw) if "type" in model.model_fields else {k: v for k, v in raw.items() if k != "type"}
+    return model.model_validate(data)
 
 
 def _duplicates(ids: list[tuple[tuple, Any]], what: str) -> list[tuple[tuple, str]]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from okrsync import formula
-from okrsync.config import Config
+from okrsync.config import Config, plugin_settings
 from okrsync.connector import FetchResult, MetricQuery, Observation, SinkContext, local_day
 from okrsync.document import build_document
 from okrsync.errors import OkrsyncError, SinkError, SourceError
@@ -77,10 +77,11 @@ def plan_fetches(config: Config, as_of: datetime) -> Plan:
 def fetch_connection(config: Config, name: str, queries: Sequence[MetricQuery]) -> FetchResult:
     """Open one connection, read all its queries, close it. Never raises for a source's failure."""
     settings = config.connections[name]
+    kind = settings.type
     try:
-        source_cls = registry().source(settings.type)
+        source_cls = registry().source(kind)
         if source_cls.connection_model is not type(settings):
-            settings = source_cls.connection_model.model_validate(settings.model_dump())
+            settings = plugin_settings(source_cls.connection_model, settings.model_dump())
         source = source_cls(name, settings, config.base_dir)
         try:
             result = source.fetch(queries)
@@ -91,7 +92,7 @@ def fetch_connection(config: Config, name: str, queries: Sequence[MetricQuery]) 
         return {q.metric_id: exc.for_metric(q.metric_id) for q in queries}
     except Exception as exc:  # a connector bug must not stop the other connections
         log.debug("connector %s crashed", name, exc_info=True)
-        err = SourceError(f"unexpected error in the {settings.type} connector: {type(exc).__name__}",
+        err = SourceError(f"unexpected error in the {kind} connector: {type(exc).__name__}",
                           connection=name)
         return {q.metric_id: err.for_metric(q.metric_id) for q in queries}
     missing = [q.metric_id for q in queries if q.metric_id not in result]
@@ -145,7 +146,8 @@ def metric_states(config: Config, as_of: datetime, history: Mapping[str, list[Po
     states = {}
     for metric_id in used_metrics(config):
         metric = config.metrics[metric_id]
-        points = {local_day(p.at, config.cycle): p for p in history.get(metric_id, [])}
+        tz = config.cycle.tz
+        points = {local_day(p.at, config.cycle): Point(p.at.astimezone(tz), p.value) for p in history.get(metric_id, [])}
         if metric_id in values:  # this run's value replaces the same day's stored one
             obs = values[metric_id]
             points[local_day(obs.observed_at, config.cycle)] = Point(obs.observed_at, obs.value)

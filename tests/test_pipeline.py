@@ -1,0 +1,221 @@
+"""The sync pipeline end to end on local sources: partial failure, staleness, idempotence, overrides."""
+
+from collections.abc import Sequence
+
+import pytest
+from pydantic import BaseModel
+
+from okrsync.config import load_config
+from okrsync.connector import MetricQuery, Observation, Source
+from okrsync.errors import ConfigError, SourceError
+from okrsync.pipeline import plan_fetches, reevaluate, sync
+from okrsync.registry import Registry, RegistryError, registry
+from okrsync.store import Store
+from tests.conftest import oslo, write_csv
+
+DAY1, DAY2, DAY3 = oslo(2026, 11, 14), oslo(2026, 11, 15), oslo(2026, 11, 16)
+
+
+@pytest.fixture
+def team(tmp_path, write_config):
+    write_csv(tmp_path / "data" / "kpi.csv", """
+        date,signups,csat
+        2026-11-14,10,80
+        2026-11-15,20,81
+        2026-11-16,30,82
+    """)
+    return write_config("""
+        connections:
+          files: {type: csv, root: data/}
+          dwh: {type: sql, url: "sqlite:///missing.db"}
+        metrics:
+          signups: {connection: files, path: kpi.csv, column: signups, date_column: date}
+          csat: {connection: files, path: kpi.csv, column: csat, date_column: date}
+          revenue: {connection: dwh, query: "select 1"}
+          per_signup: {formula: "revenue / signups"}
+          ratio: {formula: "csat / (signups - signups)"}
+        objectives:
+          - id: grow
+            title: Grow
+            key_results:
+              - {id: signups, metric: signups, start: 0, target: 100}
+              - {id: csat, metric: csat, start: 75, target: 90}
+              - {id: revenue, metric: revenue, start: 0, target: 10}
+              - {id: ratio, metric: ratio, kind: at_least, target: 1}
+        kpis: [{id: rps, metric: per_signup, healthy: {min: 0}}]
+        outputs: [{type: report, path: out/report.json}, {type: report, path: out/report.md}]
+    """)
+
+
+def kr(doc, kr_id):
+    return next(k for o in doc["objectives"] for k in o["key_results"] if k["id"] == kr_id)
+
+
+def test_plan_groups_by_connection_and_skips_formulas(team):
+    plan = plan_fetches(load_config(team), DAY1)
+    assert {c: [q.metric_id for q in qs] for c, qs in plan.items()} == {
+        "dwh": ["revenue"], "files": ["csat", "signups"]}
+
+
+def test_failing_source_never_stops_the_others(team):
+    config = load_config(team)
+    result = sync(config, DAY1, now=DAY1)
+    assert result.exit_code == 1
+    doc = result.document
+    assert kr(doc, "signups")["value"] == 10 and kr(doc, "signups")["status"] != "no_data"
+    assert kr(doc, "revenue")["status"] == "no_data" and "SQLite database not found" in kr(doc, "revenue")["error"]
+    assert "division by zero" in kr(doc, "ratio")["error"]
+    errors = {e["metric"]: e for e in doc["errors"]}
+    assert errors["revenue"]["connection"] == "dwh"
+    assert "revenue" in errors["per_signup"]["message"]  # a formula over a failed metric says which
+    assert (team.parent / "out" / "report.json").exists() and (team.parent / "out" / "report.md").exists()
+
+
+def test_failed_fetch_keeps_the_last_value_and_flags_stale(team, tmp_path):
+    config = load_config(team)
+    sync(config, DAY1, now=DAY1)
+    (tmp_path / "data" / "kpi.csv").write_text("date,signups\n")  # the export broke: csat column gone
+    result = sync(config, DAY2, now=DAY2)
+    csat = kr(result.document, "csat")
+    assert csat["value"] == 80 and csat["stale"] and "fetch failed" in csat["stale_reason"]
+    assert "no column 'csat'" in csat["stale_reason"]
+
+
+def test_same_sync_twice_stores_nothing_twice(team):
+    config = load_config(team)
+    store = Store(config.store_url())
+    sync(config, DAY2, now=DAY2, store=store)
+    before = store.count_rows()
+    report = (team.parent / "out" / "report.md").stat().st_mtime_ns
+    again = sync(config, DAY2, now=DAY2, store=store)
+    assert store.count_rows() == before
+    assert "unchanged" in " ".join(again.writes)
+    assert (team.parent / "out" / "report.md").stat().st_mtime_ns == report
+    store.close()
+
+
+def test_dry_run_changes_nothing(team):
+    config = load_config(team)
+    result = sync(config, DAY1, now=DAY1, dry_run=True)
+    assert result.run_id is None and kr(result.document, "signups")["value"] == 10
+    assert any("would write" in w for w in result.writes)
+    assert not (team.parent / "out").exists()
+    store = Store(config.store_url())
+    assert store.count_rows()["metric_values"] == 0 and store.count_rows()["runs"] == 0
+    store.close()
+
+
+def test_history_builds_forecast_and_start_auto(team):
+    config = load_config(team)
+    for day in (DAY1, DAY2, DAY3):
+        result = sync(config, day, now=day)
+    signups = kr(result.document, "signups")
+    assert signups["forecast"] is not None and signups["forecast"]["value"] > 30  # +10 a day
+    assert [p[1] for p in result.document["history"]["signups"]] == [10, 20, 30]
+
+
+def test_override_once_then_replaced_and_sticky_kept(team):
+    config = load_config(team)
+    store = Store(config.store_url())
+    sync(config, DAY1, now=DAY1, store=store)
+    store.add_override(config.namespace, "signups", 99, False, "manual count", DAY1)
+    shown = reevaluate(config, store, now=DAY1)
+    assert kr(shown.document, "signups")["value"] == 99
+    assert kr(shown.document, "signups")["override"]["note"] == "manual count"
+    assert kr(shown.document, "revenue")["error"]  # errors of the run are kept on re-evaluation
+    assert store.latest_run(config.namespace).document == shown.document
+    replaced = sync(config, DAY2, now=DAY2, store=store)
+    assert kr(replaced.document, "signups")["value"] == 20 and store.active_overrides(config.namespace) == {}
+    store.add_override(config.namespace, "signups", 55, True, None, DAY2)
+    assert kr(sync(config, DAY3, now=DAY3, store=store).document, "signups")["value"] == 55
+    store.close()
+
+
+class FakeMetric(BaseModel):
+    model_config = {"extra": "forbid"}
+    answer: float
+
+
+class FakeConnection(BaseModel):
+    model_config = {"extra": "forbid"}
+    region: str
+
+
+class FakeSource(Source):
+    type_name = "fake"
+    connection_model = FakeConnection
+    metric_model = FakeMetric
+    calls: list[list[str]] = []
+
+    def fetch(self, queries: Sequence[MetricQuery]):
+        FakeSource.calls.append([q.metric_id for q in queries])
+        return {q.metric_id: Observation(q.params.answer) for q in queries}
+
+
+class CrashingSource(FakeSource):
+    type_name = "crashing"
+
+    def fetch(self, queries):
+        raise RuntimeError("bug with secret-token-123 inside")
+
+
+def test_third_party_connector_through_the_registry(write_config):
+    reg = registry()
+    reg.register_source(FakeSource)
+    reg.register_source(CrashingSource)
+    try:
+        path = write_config("""
+            connections: {f: {type: fake, region: eu}, c: {type: crashing, region: us}}
+            metrics:
+              a: {connection: f, answer: 42}
+              b: {connection: f, answer: 7}
+              z: {connection: c, answer: 1}
+            kpis: [{id: a, metric: a, healthy: {min: 0}}, {id: b, metric: b, healthy: {min: 0}},
+                   {id: z, metric: z, healthy: {min: 0}}]
+        """)
+        FakeSource.calls.clear()
+        result = sync(load_config(path), DAY1, now=DAY1, dry_run=True)
+        assert FakeSource.calls == [["a", "b"]]  # one batch per connection
+        assert {k["id"]: k["value"] for k in result.document["kpis"]} == {"a": 42, "b": 7, "z": None}
+        crash = result.errors["z"].message
+        assert "unexpected error in the crashing connector" in crash and "secret-token" not in crash
+        bad = write_config("""
+            connections: {f: {type: fake, regoin: eu}}
+            metrics: {a: {connection: f, answr: 42}}
+        """, name="bad.yaml")
+        with pytest.raises(ConfigError) as info:
+            load_config(bad)
+        text = str(info.value)
+        assert "connections.f.regoin" in text and "connections.f.region: required" in text
+        assert "metrics.a.answr: not a key of a fake metric" in text
+    finally:
+        reg.unregister("fake")
+        reg.unregister("crashing")
+
+
+def test_registry_rejects_broken_connectors():
+    reg = Registry()
+    reg.register_source(FakeSource)
+    with pytest.raises(RegistryError, match="registered twice"):
+        reg.register_source(CrashingSource, "fake")
+    with pytest.raises(RegistryError, match="not an okrsync.connector.Source"):
+        reg.register_source(dict, "dict")  # type: ignore[arg-type]
+
+
+def test_contract_type_not_built_yet_fails_only_its_metrics(write_config, tmp_path):
+    write_csv(tmp_path / "d.csv", "x\n5\n")
+    path = write_config("""
+        connections: {jira: {type: jira, url: "https://acme.atlassian.net", token: "${JIRA_TOKEN}"},
+                      files: {type: csv, root: .}}
+        metrics: {p1: {connection: jira, jql: "priority = P1", aggregate: count},
+                  x: {connection: files, path: d.csv, column: x}}
+        kpis: [{id: p1, metric: p1, healthy: {max: 3}}, {id: x, metric: x, healthy: {max: 9}}]
+    """)
+    result = sync(load_config(path), DAY1, now=DAY1, dry_run=True)
+    assert "the jira connector is not available yet" in result.errors["p1"].message
+    assert result.document["kpis"][1]["value"] == 5
+
+
+def test_source_error_carries_metric_and_connection():
+    err = SourceError("boom", connection="c").for_metric("m")
+    assert (err.metric, err.connection, err.message) == ("m", "c", "boom")
