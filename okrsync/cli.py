@@ -405,7 +405,8 @@ def init(
 def main() -> None:
     """Run the app; turn okrsync's own errors into one red message and a meaningful exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the code of a typer.Exit
+        sys.exit(code if isinstance(code, int) else 0)
     except ConfigError as exc:
         err_console.print(f"[red bold]config has {len(exc.problems)} problem(s):[/]")
         for p in exc.problems:
@@ -415,14 +416,16 @@ def main() -> None:
         _fail(exc, 3)
     except OkrsyncError as exc:
         _fail(exc, 2)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
     except typer.Abort:
         err_console.print("aborted")
         sys.exit(130)
-    except __import__("click").exceptions.ClickException as exc:
-        exc.show()
-        sys.exit(2)
+    except typer.TyperException as exc:  # usage errors: bad option, bad parameter
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        else:
+            err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -1,0 +1,162 @@
+"""The real CLI in a subprocess: exit codes, messages without tracebacks, idempotent runs."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def okrsync(*args, cwd=None, env=None):
+    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
+    full_env.pop("OKRSYNC_STORE_URL", None)
+    full_env.pop("PREFECT_API_URL", None)
+    return subprocess.run([sys.executable, "-m", "okrsync", *args], capture_output=True, text=True, cwd=cwd,
+                          env=full_env, timeout=120)
+
+
+@pytest.fixture
+def example(tmp_path):
+    """A copy of config/example.yaml with its data, so the run writes only into tmp_path."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    return tmp_path / "config" / "example.yaml"
+
+
+def test_example_run_twice_then_status_history(example):
+    first = okrsync("-c", str(example), "run", "--as-of", "2026-11-21")
+    assert first.returncode == 0, first.stderr
+    assert "Grow recurring revenue" in first.stdout and "Synced: 11 key results" in first.stdout
+    assert (example.parent.parent / "reports" / "okr.html").exists()
+    db = example.parent.parent / ".okrsync" / "example.db"
+    size = db.stat().st_size
+    second = okrsync("-c", str(example), "run", "--as-of", "2026-11-21")
+    assert second.returncode == 0 and "unchanged" in second.stdout
+    status = okrsync("-c", str(example), "status", "--format", "json")
+    doc = json.loads(status.stdout)
+    assert doc["cycle"] == "2026-Q4" and doc["as_of"] == "2026-11-21T00:00:00+01:00"
+    statuses = {kr["status"] for o in doc["objectives"] for kr in o["key_results"]}
+    assert {"on_track", "at_risk", "off_track", "done"} <= statuses
+    assert "history" not in doc
+    table = okrsync("-c", str(example), "status")
+    assert table.returncode == 0 and "Delight our customers" in table.stdout and "stale" in table.stdout
+    history = okrsync("-c", str(example), "history", "mrr")
+    assert history.returncode == 0 and "2026-11-21" in history.stdout
+    assert db.stat().st_size == size or db.exists()
+
+
+def test_dry_run_writes_nothing(example):
+    result = okrsync("-c", str(example), "run", "--dry-run", "--as-of", "2026-11-10")
+    assert result.returncode == 0, result.stderr
+    assert "Dry run" in result.stdout and "would write" in result.stdout
+    assert not (example.parent.parent / "reports").exists()
+    status = okrsync("-c", str(example), "status")
+    assert status.returncode == 1 and "No sync has been stored" in status.stderr
+
+
+def test_bad_config_exit_2_all_problems_no_traceback(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("""\
+version: 2
+cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31, timezone: Nowhere/City}
+connections: {files: {type: csv, rot: data/}}
+metrics:
+  a: {connection: files, path: a.csv, column: x, aggregate: median}
+objectives:
+  - {id: o, title: O, key_results: [{id: k, metric: b, start: 0, target: 1}]}
+""")
+    result = okrsync("-c", str(bad), "validate")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if "✗" in line]
+    assert len(lines) == 5, result.stderr
+    for line_no, key in ((1, "version"), (2, "cycle.timezone"), (3, "connections.files.rot"),
+                         (5, "metrics.a.aggregate"), (7, "objectives[0].key_results[0].metric")):
+        assert any(f"bad.yaml:{line_no}: {key}:" in line for line in lines), (line_no, key, lines)
+
+
+def test_run_with_failing_source_exits_1_and_names_the_metric(tmp_path):
+    (tmp_path / "ok.csv").write_text("n\n3\n")
+    config = tmp_path / "okrsync.yaml"
+    config.write_text("""\
+version: 1
+cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}
+connections: {files: {type: csv}, dwh: {type: sql, url: "${NO_SUCH_URL}"}}
+metrics:
+  ok: {connection: files, path: ok.csv, column: n}
+  broken: {connection: dwh, query: select 1}
+objectives: [{id: o, title: O, key_results: [{id: a, metric: ok, start: 0, target: 10},
+                                              {id: b, metric: broken, start: 0, target: 10}]}]
+""")
+    result = okrsync("run", "--as-of", "2026-11-01", cwd=tmp_path)  # ./okrsync.yaml is the default
+    assert result.returncode == 1
+    assert "metric broken (connection dwh): environment variable NO_SUCH_URL is not set" in result.stderr
+    assert "Traceback" not in result.stderr
+    doc = json.loads(okrsync("status", "-f", "json", cwd=tmp_path).stdout)
+    assert doc["objectives"][0]["key_results"][0]["value"] == 3
+
+
+def test_usage_errors_exit_2(example):
+    assert okrsync("-c", str(example), "run", "--as-of", "yesterday").returncode == 2
+    assert okrsync("-c", str(example), "history", "nope").returncode == 2
+    assert okrsync("-c", str(example), "status", "--format", "xml").returncode == 2
+    missing = okrsync("-c", "nowhere.yaml", "validate")
+    assert missing.returncode == 2 and "config file not found" in missing.stderr
+
+
+def test_override_once_and_clear(example):
+    assert okrsync("-c", str(example), "run", "--as-of", "2026-11-21").returncode == 0
+    result = okrsync("-c", str(example), "override", "csat", "88", "--note", "survey re-count")
+    assert result.returncode == 0, result.stderr
+    assert "until the next sync" in result.stdout and "on track" in result.stdout
+    doc = json.loads(okrsync("-c", str(example), "status", "-f", "json").stdout)
+    csat = next(k for o in doc["objectives"] for k in o["key_results"] if k["id"] == "csat")
+    assert csat["value"] == 88 and csat["override"] == {"value": 88, "sticky": False, "note": "survey re-count"}
+    cleared = okrsync("-c", str(example), "override", "csat", "--clear")
+    assert cleared.returncode == 0 and "cleared 1 override" in cleared.stdout
+    doc = json.loads(okrsync("-c", str(example), "status", "-f", "json").stdout)
+    csat = next(k for o in doc["objectives"] for k in o["key_results"] if k["id"] == "csat")
+    assert csat["override"] is None and csat["value"] != 88
+
+
+def test_validate_lints_with_warnings_and_init_scaffolds(tmp_path):
+    assert okrsync("init", cwd=tmp_path).returncode == 0
+    assert okrsync("init", cwd=tmp_path).returncode == 2  # refuses to overwrite
+    valid = okrsync("validate", cwd=tmp_path)
+    assert valid.returncode == 0 and "1 objectives" in valid.stdout
+    lint = tmp_path / "lint.yaml"
+    lint.write_text("""\
+version: 1
+cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}
+metrics:
+  m: {formula: "1"}
+  unused: {formula: "2"}
+  loop_a: {formula: "loop_b"}
+  loop_b: {formula: "loop_a"}
+objectives:
+  - {id: empty, title: Empty}
+  - id: moon
+    title: Moon
+    kind: aspirational
+    key_results:
+      - {id: a, metric: m, kind: at_least, target: 1}
+      - {id: b, metric: m, start: 5, target: 5, due: 2027-02-01}
+      - {id: c, metric: loop_a, start: 0, target: 1}
+      - {id: d, metric: m, start: 0, target: 1}
+      - {id: e, metric: m, start: 0, target: 1}
+      - {id: f, metric: m, start: 0, target: 1}
+""")
+    result = okrsync("-c", str(lint), "validate")
+    assert result.returncode == 0
+    out = " ".join(result.stdout.split())
+    for expected in ("has no key results", "6 key results", "outside the cycle", "start equals target",
+                     "aspirational", "metrics.unused: not used", "formula cycle"):
+        assert expected in out, expected
+
+
+def test_schema_command_prints_json_schema():
+    result = okrsync("schema")
+    assert result.returncode == 0 and json.loads(result.stdout)["title"] == "okrsync config"
