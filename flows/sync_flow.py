@@ -53,8 +53,8 @@ def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None) -> di
 
     store = open_store(config)
     try:
-        result = task(name="evaluate-and-store", cache_policy=NO_CACHE)(evaluate_and_record)(config, store, moment, fetched, now=now)
-        task(name="write-outputs", cache_policy=NO_CACHE)(write_outputs)(config, store, result, now=now)
+        result = task(name="evaluate-and-store", task_run_name="evaluate-and-store", cache_policy=NO_CACHE)(evaluate_and_record)(config, store, moment, fetched, now=now)
+        task(name="write-outputs", task_run_name="write-outputs", cache_policy=NO_CACHE)(write_outputs)(config, store, result, now=now)
         finish(config, store, result, now=now)
     finally:
         store.close()

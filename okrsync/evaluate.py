@@ -17,7 +17,7 @@ Rules (see DESIGN.md "OKR semantics"; the README explains them to users):
 * **Stale**: the fetch failed this run (the last value is kept), or the newest value is older
   than the metric's max_age.
 * **Forecast**: least-squares line through the values in the window (>= 3 distinct times),
-  read at the window end.
+  read at the window end (not for milestones: a done/not-done flag has no trend).
 * **Roll-up**: objective progress and expected = weighted means over its KRs with data and
   its aligned child objectives (``parent``); no_data members are left out.
 * **KPIs**: healthy when the latest value lies within the range; trend = latest - previous.
@@ -327,7 +327,7 @@ def evaluate_kr(
 
     forecast = None
     begin, end = kr_window(kr, cycle)
-    projected = least_squares([p for p in ordered if p.at >= begin], end)
+    projected = None if kind == "milestone" else least_squares([p for p in ordered if p.at >= begin], end)
     if projected is not None:
         forecast = Forecast(projected, clamp(raw_progress(kind, projected, kr, start, target)))
     return KrResult(**common, value=value, progress=progress, progress_raw=raw, status=status,

@@ -1,0 +1,96 @@
+"""Report outputs: .md/.json/.csv content, and the HTML page rendered by a real headless Chromium."""
+
+import csv
+import io
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from okrsync.config import load_config
+from okrsync.pipeline import sync
+from okrsync.report import render_csv, render_html, render_json, render_markdown
+from tests.conftest import REPO, oslo
+
+CHROMIUM = Path(os.environ.get("OKRSYNC_CHROMIUM", "/usr/bin/chromium"))
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory):
+    """The example config synced over a few weeks, so charts have history."""
+    root = tmp_path_factory.mktemp("example")
+    shutil.copytree(REPO / "config", root / "config")
+    config = load_config(root / "config" / "example.yaml")
+    for day in (oslo(2026, 10, 8), oslo(2026, 10, 22), oslo(2026, 11, 5), oslo(2026, 11, 12)):
+        sync(config, day, now=day)
+    return sync(config, oslo(2026, 11, 21), now=oslo(2026, 11, 21)).document
+
+
+def test_json_report_is_the_status_document(document):
+    doc = json.loads(render_json(document))
+    assert set(doc) >= {"cycle", "as_of", "objectives", "kpis", "errors"} and "history" not in doc
+    kr = doc["objectives"][0]["key_results"][0]
+    assert set(kr) >= {"id", "metric", "kind", "value", "start", "target", "progress", "expected", "status", "stale",
+                       "error", "observed_at", "forecast"}
+    assert 0 <= kr["progress"] <= 1 and kr["forecast"]["value"] > 0
+
+
+def test_markdown_and_csv_reports(document):
+    md = render_markdown(document)
+    assert md.startswith("# OKR status — 2026-Q4")
+    assert "## Delight our customers (aligned to company-growth)" in md and "⚠ stale" in md
+    rows = list(csv.DictReader(io.StringIO(render_csv(document))))
+    assert len(rows) == 11 and rows[0]["kr_id"] == "mrr"
+    assert {r["status"] for r in rows} >= {"on_track", "at_risk", "off_track", "done"}
+
+
+def test_html_is_self_contained_and_deterministic(document):
+    html = render_html(document)
+    assert html == render_html(document)
+    for forbidden in ("<script", "http://", "https://", "<link"):
+        assert forbidden not in html
+    assert html.count('class="objective') == 3 and html.count('<svg class="chart"') == 11
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+def test_html_report_renders_in_headless_chromium(document, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    page_path = tmp_path / "okr.html"
+    page_path.write_text(render_html(document), encoding="utf-8")
+    problems: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("request", lambda r: requests.append(r.url))
+        page.goto(page_path.as_uri())
+        assert page.title() == "OKR status — 2026-Q4"
+        assert page.locator("section.objective").count() == 3
+        assert page.locator("section.objective h2").all_inner_texts() == [
+            "Grow recurring revenue to fund 2027", "Delight our customers", "Launch self-serve and make it stick"]
+        bars = page.locator(".kr .bar .fill")
+        assert bars.count() == 11
+        widths = [b.bounding_box()["width"] for b in bars.all()]
+        assert max(widths) > 100 and min(widths) == 0  # bars really are drawn to scale
+        assert page.locator(".kr .bar .expected").count() == 11
+        charts = page.locator("svg.chart")
+        assert charts.count() == 11 and charts.first.bounding_box()["height"] > 40
+        assert page.locator("svg.chart polyline.values").count() == 11
+        assert page.locator("svg.chart line.target").count() >= 11
+        assert page.locator(".stale").count() >= 1
+        child_box = page.locator("#objective-delight").bounding_box()
+        parent_box = page.locator("#objective-company-growth").bounding_box()
+        assert child_box["x"] > parent_box["x"]  # the aligned objective is indented under its parent
+        colour = page.locator("#kr-uptime .pill").evaluate("e => getComputedStyle(e).backgroundColor")
+        assert colour == "rgb(207, 34, 46)"  # off track is red
+        if os.environ.get("OKRSYNC_SCREENSHOT"):
+            page.screenshot(path=os.environ["OKRSYNC_SCREENSHOT"], full_page=True)
+        browser.close()
+    assert problems == []
+    assert all(url.startswith("file://") for url in requests), requests
