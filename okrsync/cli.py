@@ -246,7 +246,6 @@ def status(
 ) -> None:
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
     from okrsync.pipeline import open_store
-    from okrsync.report import public_document
 
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
@@ -260,7 +259,7 @@ def status(
         err_console.print(f"No sync has been stored for {config.cycle.name} yet: run `okrsync run` first.")
         raise typer.Exit(1)
     if format == "json":
-        sys.stdout.write(json.dumps(public_document(latest.document), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(latest.document, indent=2, ensure_ascii=False) + "\n")
     else:
         console.print(status_tree(latest.document))
         print_errors(latest.document)

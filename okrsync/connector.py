@@ -90,6 +90,7 @@ class SinkContext:
     document: dict
     previous: dict | None
     ledger: Any  # okrsync.store.Ledger
+    history: dict[str, list] = field(default_factory=dict)  # metric -> [[iso time, value]], for charts
     dry_run: bool = False
     planned: list[str] = field(default_factory=list)  # human lines: what was (or would be) written
     on_write: Callable[[str], None] | None = None

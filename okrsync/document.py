@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from okrsync.config import Config
+from okrsync.config import Config, KeyResult
 from okrsync.evaluate import Evaluation, KpiResult, KrResult, ObjectiveResult
 
 
@@ -21,8 +21,7 @@ def _round(x: float | None, digits: int = 6) -> float | None:
     return None if x is None else round(x, digits)
 
 
-def kr_doc(kr: KrResult, config: Config, owner: str | None) -> dict:
-    spec = next(k for o in config.objectives for k in o.key_results if k.id == kr.id)
+def kr_doc(kr: KrResult, config: Config, owner: str | None, spec: KeyResult) -> dict:
     return {
         "id": kr.id, "title": kr.title or spec.title or kr.id, "metric": kr.metric, "kind": kr.kind,
         "owner": spec.owner or owner, "unit": config.metrics[kr.metric].unit if kr.metric in config.metrics else None,
@@ -39,11 +38,12 @@ def kr_doc(kr: KrResult, config: Config, owner: str | None) -> dict:
     }
 
 
-def objective_doc(o: ObjectiveResult, config: Config) -> dict:
+def objective_doc(o: ObjectiveResult, config: Config, specs: dict[str, KeyResult]) -> dict:
     return {
         "id": o.id, "title": o.title, "owner": o.owner, "kind": o.kind, "parent": o.parent,
         "children": list(o.children), "progress": _round(o.progress), "expected": _round(o.expected),
-        "status": o.status.value, "key_results": [kr_doc(kr, config, o.owner) for kr in o.key_results],
+        "status": o.status.value,
+        "key_results": [kr_doc(kr, config, o.owner, specs[kr.id]) for kr in o.key_results],
     }
 
 
@@ -55,21 +55,20 @@ def kpi_doc(k: KpiResult, config: Config) -> dict:
             "observed_at": _iso(k.observed_at, config)}
 
 
-def build_document(evaluation: Evaluation, config: Config, history: dict[str, list] | None = None) -> dict:
-    """The status document. ``history`` (metric -> [[iso time, value], ...]) feeds report charts."""
+def build_document(evaluation: Evaluation, config: Config) -> dict:
+    """The status document (stored with the run, shown by `status`, handed to every output)."""
+    specs = {kr.id: kr for _, kr in config.key_results()}
     doc = {
         "cycle": evaluation.cycle,
         "cycle_start": config.cycle.start.isoformat(),
         "cycle_end": config.cycle.end.isoformat(),
         "namespace": config.namespace,
         "as_of": _iso(evaluation.as_of, config),
-        "objectives": [objective_doc(o, config) for o in evaluation.objectives],
+        "objectives": [objective_doc(o, config, specs) for o in evaluation.objectives],
         "kpis": [kpi_doc(k, config) for k in evaluation.kpis],
         "errors": [{"metric": e.metric, "connection": e.connection, "message": e.message}
                    for e in evaluation.errors],
     }
-    if history is not None:
-        doc["history"] = history
     return doc
 
 

@@ -28,9 +28,12 @@ Rules (see DESIGN.md "OKR semantics"; the README explains them to users):
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from functools import cached_property
+import operator
 
 from okrsync.config import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
 
@@ -49,10 +52,22 @@ class Status(StrEnum):
         return self.value.replace("_", " ")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
-    at: datetime
+    """A metric value at a moment, kept as POSIX seconds: cheap to compare, sort and fit."""
+
+    ts: float
     value: float
+
+    @classmethod
+    def of(cls, at: datetime, value: float) -> Point:
+        if at.tzinfo is None:
+            raise ValueError("a point in time must be timezone-aware")
+        return cls(at.timestamp(), value)
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.ts, UTC)
 
 
 @dataclass(frozen=True)
@@ -66,11 +81,22 @@ class MetricState:
     connection: str | None = None
     percent: bool = False  # aggregate percent_done: milestones default to target 100
 
-    def latest(self) -> Point | None:
-        return max(self.history, key=lambda p: p.at) if self.history else None
+    @cached_property
+    def series(self) -> tuple[list[float], list[Point]]:
+        """(POSIX times, points), oldest first; computed once, shared by every KR on this metric."""
+        points = list(self.history)
+        times = [p.ts for p in points]
+        if any(map(operator.gt, times, times[1:])):
+            order = sorted(range(len(times)), key=times.__getitem__)
+            points, times = [points[i] for i in order], [times[i] for i in order]
+        return times, points
 
     def ordered(self) -> list[Point]:
-        return sorted(self.history, key=lambda p: p.at)
+        return self.series[1]
+
+    def count_until(self, moment: datetime) -> int:
+        """How many points lie at or before ``moment``."""
+        return bisect_right(self.series[0], moment.timestamp())
 
 
 @dataclass(frozen=True)
@@ -269,16 +295,20 @@ def classify(progress: float, expected: float, thresholds: StatusThresholds, asp
 
 def least_squares(points: Sequence[Point], at: datetime) -> float | None:
     """The value at ``at`` of the least-squares line through ``points`` (>= 3 distinct times)."""
-    if len({p.at for p in points}) < 3:
+    return fit_line([p.ts for p in points], [p.value for p in points], at.timestamp())
+
+
+def fit_line(times: Sequence[float], values: Sequence[float], at: float) -> float | None:
+    """Least squares of values over POSIX times, read at ``at``; None with fewer than 3 distinct times."""
+    n = len(times)
+    if n < 3 or len(set(times)) < 3:
         return None
-    t0 = min(p.at for p in points)
-    xs = [(p.at - t0).total_seconds() / 86400 for p in points]
-    ys = [p.value for p in points]
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    sxx = sum((x - mx) ** 2 for x in xs)
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
-    return my + slope * ((at - t0).total_seconds() / 86400 - mx)
+    t0 = times[0]
+    xs = [(t - t0) / 86400 for t in times]  # days: keeps the sums well-conditioned
+    mx, my = sum(xs) / n, sum(values) / n
+    sxx = sum(map(operator.mul, xs, xs)) - n * mx * mx
+    sxy = sum(map(operator.mul, xs, values)) - n * mx * my
+    return my + sxy / sxx * ((at - t0) / 86400 - mx)
 
 
 def evaluate_kr(
@@ -291,9 +321,10 @@ def evaluate_kr(
     override: Override | None = None,
 ) -> KrResult:
     as_of = metric.as_of or as_of
-    ordered = [p for p in metric.ordered() if p.at <= as_of]
-    latest = ordered[-1] if ordered else None
-    start = ordered[0].value if kr.start == "auto" and ordered else (None if kr.start == "auto" else kr.start)
+    times, points = metric.series
+    count = metric.count_until(as_of)
+    latest = points[count - 1] if count else None
+    start = points[0].value if kr.start == "auto" and count else (None if kr.start == "auto" else kr.start)
     kind = effective_kind(kr, start)
     target = kr.target
     if kind == "milestone" and target is None:
@@ -309,10 +340,7 @@ def evaluate_kr(
         value, observed_at = override.value, as_of
     elif latest is not None:
         value, observed_at = latest.value, latest.at
-        if metric.error:
-            stale_reason = f"fetch failed, showing the value from {latest.at.date().isoformat()}: {metric.error}"
-        elif as_of - latest.at > metric.max_age:
-            stale_reason = f"newest value is from {latest.at.date().isoformat()}, older than max_age {human_duration(metric.max_age)}"
+        stale_reason = stale_because(metric, latest, as_of, cycle)
     if value is None:
         return KrResult(**common, value=None, progress=None, progress_raw=None, status=Status.NO_DATA,
                         stale=metric.error is not None,
@@ -327,7 +355,10 @@ def evaluate_kr(
 
     forecast = None
     begin, end = kr_window(kr, cycle)
-    projected = None if kind == "milestone" else least_squares([p for p in ordered if p.at >= begin], end)
+    projected = None
+    if kind != "milestone":
+        first = bisect_left(times, begin.timestamp(), 0, count)
+        projected = fit_line(times[first:count], [p.value for p in points[first:count]], end.timestamp())
     if projected is not None:
         forecast = Forecast(projected, clamp(raw_progress(kind, projected, kr, start, target)))
     return KrResult(**common, value=value, progress=progress, progress_raw=raw, status=status,
@@ -382,9 +413,19 @@ def roll_up(
     return [visit(o, frozenset()) for o in objectives]
 
 
-def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime) -> KpiResult:
+def stale_because(metric: MetricState, latest: Point, as_of: datetime, cycle: Cycle) -> str | None:
+    """Why the latest value should not be trusted as current, or None."""
+    day = latest.at.astimezone(cycle.tz).date().isoformat()
+    if metric.error:
+        return f"fetch failed, showing the value from {day}: {metric.error}"
+    if as_of - latest.at > metric.max_age:
+        return f"newest value is from {day}, older than max_age {human_duration(metric.max_age)}"
+    return None
+
+
+def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime, cycle: Cycle) -> KpiResult:
     as_of = metric.as_of or as_of
-    ordered = [p for p in metric.ordered() if p.at <= as_of]
+    ordered = metric.ordered()[:metric.count_until(as_of)]
     base = dict(id=kpi.id, metric=kpi.metric, title=kpi.title, min=kpi.healthy.min, max=kpi.healthy.max,
                 error=metric.error)
     if not ordered:
@@ -393,11 +434,7 @@ def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime) -> KpiResult:
     lo, hi = kpi.healthy.min, kpi.healthy.max
     healthy = (lo is None or latest.value >= lo) and (hi is None or latest.value <= hi)
     trend = latest.value - ordered[-2].value if len(ordered) >= 2 else None
-    reason = None
-    if metric.error:
-        reason = f"fetch failed, showing the value from {latest.at.date().isoformat()}: {metric.error}"
-    elif as_of - latest.at > metric.max_age:
-        reason = f"newest value is from {latest.at.date().isoformat()}, older than max_age {human_duration(metric.max_age)}"
+    reason = stale_because(metric, latest, as_of, cycle)
     return KpiResult(**base, value=latest.value, healthy=healthy, trend=trend, stale=reason is not None,
                      stale_reason=reason, observed_at=latest.at)
 
@@ -419,6 +456,6 @@ def evaluate(
                              overrides.get(kr.id))
         per_objective.setdefault(objective.id, []).append(result)
     objectives = roll_up(config.objectives, per_objective, config.status)
-    kpis = [evaluate_kpi(k, metrics.get(k.metric, empty), as_of) for k in config.kpis]
+    kpis = [evaluate_kpi(k, metrics.get(k.metric, empty), as_of, config.cycle) for k in config.kpis]
     errors = [MetricError(mid, m.connection, m.error) for mid, m in metrics.items() if m.error]
     return Evaluation(config.cycle.name, as_of, tuple(objectives), tuple(kpis), tuple(errors))

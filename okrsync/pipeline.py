@@ -19,7 +19,7 @@ from okrsync.config import Config, plugin_settings
 from okrsync.connector import FetchResult, MetricQuery, Observation, SinkContext, local_day
 from okrsync.document import build_document
 from okrsync.errors import OkrsyncError, SinkError, SourceError
-from okrsync.evaluate import Evaluation, MetricState, Override, Point, evaluate
+from okrsync.evaluate import Evaluation, MetricState, Override, Point, day_end, day_start, evaluate
 from okrsync.registry import registry
 from okrsync.store import Store
 
@@ -35,6 +35,7 @@ class SyncResult:
     document: dict
     fetched: dict[str, Observation]
     errors: dict[str, SourceError]
+    history: dict[str, list] = field(default_factory=dict)  # metric -> [[iso time, value]]: report charts
     writes: list[str] = field(default_factory=list)
     output_errors: list[SinkError] = field(default_factory=list)
     dry_run: bool = False
@@ -146,14 +147,16 @@ def metric_states(config: Config, as_of: datetime, history: Mapping[str, list[Po
     states = {}
     for metric_id in used_metrics(config):
         metric = config.metrics[metric_id]
-        tz = config.cycle.tz
-        points = {local_day(p.at, config.cycle): Point(p.at.astimezone(tz), p.value) for p in history.get(metric_id, [])}
-        if metric_id in values:  # this run's value replaces the same day's stored one
+        points = list(history.get(metric_id, ()))  # oldest first, as the store returns them
+        if metric_id in values:  # this run's value replaces the stored one of the same (local) day
             obs = values[metric_id]
-            points[local_day(obs.observed_at, config.cycle)] = Point(obs.observed_at, obs.value)
+            day = local_day(obs.observed_at, config.cycle)
+            begin, end = day_start(day, config.cycle).timestamp(), day_end(day, config.cycle).timestamp()
+            points = [p for p in points if not begin <= p.ts < end]
+            points.append(Point.of(obs.observed_at, obs.value))
         err = errors.get(metric_id)
         states[metric_id] = MetricState(
-            history=tuple(points.values()), as_of=metric_as_of(config, metric_id, as_of), max_age=metric.max_age,
+            history=tuple(points), as_of=metric_as_of(config, metric_id, as_of), max_age=metric.max_age,
             error=err.message if err else None,
             connection=(err.connection if err else None) or metric.connection,
             percent=metric.aggregate == "percent_done")
@@ -161,7 +164,8 @@ def metric_states(config: Config, as_of: datetime, history: Mapping[str, list[Po
 
 
 def chart_history(config: Config, states: Mapping[str, MetricState]) -> dict[str, list]:
-    return {m: [[p.at.astimezone(config.cycle.tz).isoformat(), round(p.value, 6)] for p in s.ordered()]
+    tz = config.cycle.tz
+    return {m: [[datetime.fromtimestamp(p.ts, tz).isoformat(), round(p.value, 6)] for p in s.ordered()]
             for m, s in states.items()}
 
 
@@ -188,10 +192,11 @@ def evaluate_and_record(config: Config, store: Store, as_of: datetime, fetched: 
                                               for m, o in values.items()])
     states = metric_states(config, as_of, history, values, errors)
     evaluation = evaluate(config, states, as_of, overrides)
-    document = build_document(evaluation, config, chart_history(config, states))
+    document = build_document(evaluation, config)
     if run_id is not None:
         store.save_evaluation(run_id, evaluation)
-    return SyncResult(run_id, evaluation, document, values, errors, dry_run=dry_run)
+    return SyncResult(run_id, evaluation, document, values, errors, history=chart_history(config, states),
+                      dry_run=dry_run)
 
 
 def write_outputs(config: Config, store: Store, result: SyncResult, *, now: datetime) -> None:
@@ -201,7 +206,7 @@ def write_outputs(config: Config, store: Store, result: SyncResult, *, now: date
     previous = previous_run.document if previous_run else None
     for index, spec in enumerate(config.outputs):
         ctx = SinkContext(config, result.document, previous, store.ledger(config.namespace, result.run_id),
-                          dry_run=result.dry_run)
+                          history=result.history, dry_run=result.dry_run)
         try:
             sink_cls = registry().sink(spec.type)
             sink_cls(spec, config.base_dir).write(ctx)

@@ -28,11 +28,6 @@ STATUS_LABELS = {"done": "done", "on_track": "on track", "at_risk": "at risk", "
                  "no_data": "no data"}
 
 
-def public_document(doc: dict) -> dict:
-    """The status document without the chart history (what .json reports and `status --format json` show)."""
-    return {k: v for k, v in doc.items() if k != "history"}
-
-
 def fmt_value(value: float | None, unit: str | None = None) -> str:
     if value is None:
         return "–"
@@ -47,11 +42,11 @@ def pct(x: float | None) -> str:
 # --------------------------------------------------------------------------- markdown / json / csv
 
 
-def render_json(doc: dict) -> str:
-    return json.dumps(public_document(doc), indent=2, ensure_ascii=False) + "\n"
+def render_json(doc: dict, history: dict | None = None) -> str:
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def render_markdown(doc: dict) -> str:
+def render_markdown(doc: dict, history: dict | None = None) -> str:
     out = [f"# OKR status — {doc['cycle']}", "", f"As of {doc['as_of']}", ""]
     for o in doc["objectives"]:
         parent = f" (aligned to {o['parent']})" if o["parent"] else ""
@@ -86,7 +81,7 @@ CSV_COLUMNS = ["objective_id", "objective", "kr_id", "key_result", "owner", "kin
                "progress", "expected", "status", "stale", "forecast", "observed_at", "error"]
 
 
-def render_csv(doc: dict) -> str:
+def render_csv(doc: dict, history: dict | None = None) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -145,7 +140,9 @@ h3{margin:0 0 8px;font-size:16px}.legend{font-size:12.5px;color:var(--muted);mar
 """
 
 
-def render_html(doc: dict) -> str:
+def render_html(doc: dict, history: dict | None = None) -> str:
+    """The page; ``history`` (metric -> [[iso time, value], ...]) draws the charts."""
+    history = history or {}
     counts: dict[str, int] = {}
     for _, kr in iter_krs(doc):
         counts[kr["status"]] = counts.get(kr["status"], 0) + 1
@@ -163,7 +160,7 @@ def render_html(doc: dict) -> str:
     for o in doc["objectives"]:
         if not o["parent"] or o["parent"] not in by_id:
             add(o, 0, frozenset({o["id"]}))
-    body = "".join(_objective_html(o, depth, doc) for o, depth in ordered)
+    body = "".join(_objective_html(o, depth, doc, history) for o, depth in ordered)
     kpis = _kpis_html(doc) if doc["kpis"] else ""
     errors = ""
     if doc["errors"]:
@@ -193,7 +190,7 @@ def _bar(progress: float | None, expected: float | None, status: str) -> str:
             f'<div class="fill" style="width:{width:.1f}%;background:{STATUS_COLOURS[status]}"></div>{marker}</div>')
 
 
-def _objective_html(o: dict, depth: int, doc: dict) -> str:
+def _objective_html(o: dict, depth: int, doc: dict, history: dict) -> str:
     meta = [f"progress {pct(o['progress'])}", f"expected {pct(o['expected'])}"]
     if o["owner"]:
         meta.append(escape(o["owner"]))
@@ -201,14 +198,14 @@ def _objective_html(o: dict, depth: int, doc: dict) -> str:
         meta.append("aspirational (70% counts as success)")
     if o["parent"]:
         meta.append(f"aligned to {escape(o['parent'])}")
-    krs = "".join(_kr_html(kr, doc) for kr in o["key_results"])
+    krs = "".join(_kr_html(kr, doc, history.get(kr["metric"], [])) for kr in o["key_results"])
     cls = "objective child" if depth else "objective"
     return (f'<section class="{cls}" id="objective-{escape(o["id"])}" style="margin-left:{depth * 34}px">'
             f'<div class="ohead"><h2>{escape(o["title"])}</h2>{_pill(o["status"], STATUS_LABELS[o["status"]])}</div>'
             f'<div class="meta">{" · ".join(meta)}</div>{_bar(o["progress"], o["expected"], o["status"])}{krs}</section>')
 
 
-def _kr_html(kr: dict, doc: dict) -> str:
+def _kr_html(kr: dict, doc: dict, points: list) -> str:
     notes = ""
     if kr["stale"]:
         notes += f'<div class="stale" title="{escape(kr["stale_reason"] or "")}">⚠ stale: {escape(kr["stale_reason"] or "")}</div>'
@@ -220,7 +217,7 @@ def _kr_html(kr: dict, doc: dict) -> str:
     start = "" if kr["start"] is None else f"from {fmt_value(kr['start'], kr['unit'])} · "
     nums = (f"{start}now <b>{fmt_value(kr['value'], kr['unit'])}</b> · target {_target_text(kr)}{forecast}"
             f" · due {escape(kr['due'])}")
-    chart = _chart_svg(kr, doc.get("history", {}).get(kr["metric"], []), doc)
+    chart = _chart_svg(kr, points, doc)
     return (f'<div class="kr" id="kr-{escape(kr["id"])}"><div><div class="title">{escape(kr["title"])}</div>'
             f'<div class="nums">{nums}</div>{notes}</div>'
             f'<div>{_bar(kr["progress"], kr["expected"], kr["status"])}<div class="nums">{pct(kr["progress"])} '
@@ -311,7 +308,7 @@ class ReportSink(Sink):
 
     def write(self, ctx: SinkContext) -> None:
         path = self.path
-        content = RENDERERS[path.suffix.lower()](ctx.document)
+        content = RENDERERS[path.suffix.lower()](ctx.document, ctx.history)
         if ctx.dry_run:
             ctx.planned.append(f"report: would write {path}")
             return

@@ -35,7 +35,7 @@ def kr(**kw) -> KeyResult:
 
 
 def state(*points, **kw) -> MetricState:
-    return MetricState(history=tuple(Point(at, v) for at, v in points), **kw)
+    return MetricState(history=tuple(Point.of(at, v) for at, v in points), **kw)
 
 
 def run(k: KeyResult, metric: MetricState, at=HALFWAY, objective=COMMITTED, override=None):
@@ -147,11 +147,12 @@ def test_forecast_by_least_squares_needs_three_points():
     k = kr(start=0, target=92)
     two = state((oslo(2026, 10, 11), 10), (oslo(2026, 10, 21), 20))
     assert run(k, two).forecast is None
-    # one unit a day since Oct 1: 92 at the end of the cycle -> done by the due date
+    # one unit a day since Oct 1: 92 at the end of the cycle -> done by the due date (the points are
+    # 24 wall-clock hours apart, so the DST change on Oct 25 bends the line by about an hour)
     line = state(*[(oslo(2026, 10, 1) + timedelta(days=d), float(d)) for d in (10, 20, 30, 40)])
     forecast = run(k, line).forecast
-    assert forecast.value == pytest.approx(92, abs=0.05) and forecast.progress == pytest.approx(1, abs=1e-3)
-    noisy = [Point(oslo(2026, 10, 2), 1), Point(oslo(2026, 10, 3), 3), Point(oslo(2026, 10, 4), 2)]
+    assert forecast.value == pytest.approx(92, abs=0.15) and forecast.progress == pytest.approx(1, abs=2e-3)
+    noisy = [Point.of(oslo(2026, 10, 2), 1), Point.of(oslo(2026, 10, 3), 3), Point.of(oslo(2026, 10, 4), 2)]
     # x = 0, 1, 2 days, y = 1, 3, 2: slope 0.5 through the mean (1, 2); at x = 3: 2 + 0.5 * 2 = 3
     assert least_squares(noisy, oslo(2026, 10, 5)) == pytest.approx(3.0)
 
@@ -180,10 +181,10 @@ def test_roll_up_is_weighted_and_includes_children():
 
 def test_kpi_health_and_trend():
     kpi = Kpi(id="churn", metric="m", healthy={"max": 2.0})
-    result = evaluate_kpi(kpi, state((oslo(2026, 10, 1), 1.6), (oslo(2026, 11, 1), 1.9)), oslo(2026, 11, 2))
+    result = evaluate_kpi(kpi, state((oslo(2026, 10, 1), 1.6), (oslo(2026, 11, 1), 1.9)), oslo(2026, 11, 2), CYCLE)
     assert result.healthy is True and result.trend == pytest.approx(0.3)
-    assert evaluate_kpi(kpi, state((HALFWAY, 2.3)), HALFWAY).healthy is False
-    assert evaluate_kpi(kpi, state(), HALFWAY).healthy is None
+    assert evaluate_kpi(kpi, state((HALFWAY, 2.3)), HALFWAY, CYCLE).healthy is False
+    assert evaluate_kpi(kpi, state(), HALFWAY, CYCLE).healthy is None
 
 
 def test_evaluate_whole_config_requires_aware_as_of():

@@ -111,7 +111,7 @@ def test_history_builds_forecast_and_start_auto(team):
         result = sync(config, day, now=day)
     signups = kr(result.document, "signups")
     assert signups["forecast"] is not None and signups["forecast"]["value"] > 30  # +10 a day
-    assert [p[1] for p in result.document["history"]["signups"]] == [10, 20, 30]
+    assert [p[1] for p in result.history["signups"]] == [10, 20, 30]
 
 
 def test_override_once_then_replaced_and_sticky_kept(team):

@@ -18,14 +18,19 @@ CHROMIUM = Path(os.environ.get("OKRSYNC_CHROMIUM", "/usr/bin/chromium"))
 
 
 @pytest.fixture(scope="module")
-def document(tmp_path_factory):
+def synced(tmp_path_factory):
     """The example config synced over a few weeks, so charts have history."""
     root = tmp_path_factory.mktemp("example")
     shutil.copytree(REPO / "config", root / "config")
     config = load_config(root / "config" / "example.yaml")
     for day in (oslo(2026, 10, 8), oslo(2026, 10, 22), oslo(2026, 11, 5), oslo(2026, 11, 12)):
         sync(config, day, now=day)
-    return sync(config, oslo(2026, 11, 21), now=oslo(2026, 11, 21)).document
+    return sync(config, oslo(2026, 11, 21), now=oslo(2026, 11, 21))
+
+
+@pytest.fixture(scope="module")
+def document(synced):
+    return synced.document
 
 
 def test_json_report_is_the_status_document(document):
@@ -46,20 +51,23 @@ def test_markdown_and_csv_reports(document):
     assert {r["status"] for r in rows} >= {"on_track", "at_risk", "off_track", "done"}
 
 
-def test_html_is_self_contained_and_deterministic(document):
-    html = render_html(document)
-    assert html == render_html(document)
+def test_html_is_self_contained_and_deterministic(synced):
+    html = render_html(synced.document, synced.history)
+    assert html == render_html(synced.document, synced.history)
     for forbidden in ("<script", "http://", "https://", "<link"):
         assert forbidden not in html
     assert html.count('class="objective') == 3 and html.count('<svg class="chart"') == 11
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-def test_html_report_renders_in_headless_chromium(document, tmp_path):
+def test_html_report_renders_in_headless_chromium(synced, tmp_path):
+    if not CHROMIUM.exists():
+        if os.environ.get("OKRSYNC_REQUIRE_CHROMIUM") == "1":
+            pytest.fail(f"no chromium at {CHROMIUM} but OKRSYNC_REQUIRE_CHROMIUM=1")
+        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     page_path = tmp_path / "okr.html"
-    page_path.write_text(render_html(document), encoding="utf-8")
+    page_path.write_text(render_html(synced.document, synced.history), encoding="utf-8")
     problems: list[str] = []
     requests: list[str] = []
     with sync_playwright() as p:

@@ -36,7 +36,7 @@ def test_same_day_rerun_stores_nothing_twice(store_url):
     for attempt in range(2):
         run_id = store.begin_run("ns", "Q4", date(2026, 11, 15), at, "run", at)
         store.save_values("ns", "Q4", run_id, [("m", date(2026, 11, 15), at, 4.0 + attempt)])
-        evaluation = evaluate(CONFIG, {"m": MetricState((Point(at, 4.0 + attempt),))}, at)
+        evaluation = evaluate(CONFIG, {"m": MetricState((Point.of(at, 4.0 + attempt),))}, at)
         store.save_evaluation(run_id, evaluation)
         store.finish_run(run_id, "ok", {"attempt": attempt}, at)
     counts = store.count_rows()
@@ -44,7 +44,7 @@ def test_same_day_rerun_stores_nothing_twice(store_url):
             counts["kpi_results"]) == (1, 1, 1, 1, 1)
     latest = store.latest_run("ns", "Q4")
     assert latest.attempts == 2 and latest.document == {"attempt": 1} and latest.as_of == at
-    assert store.load_history("ns", "Q4", at)["m"] == [Point(at, 5.0)]
+    assert store.load_history("ns", "Q4", at)["m"] == [Point.of(at, 5.0)]
     store.close()
 
 

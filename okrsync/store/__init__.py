@@ -185,16 +185,27 @@ class Store:
 
     def load_history(self, namespace: str, cycle: str, until: datetime,
                      metric_ids: Iterable[str] | None = None) -> dict[str, list[Point]]:
-        q = sa.select(t.metric_values.c.metric_id, t.metric_values.c.observed_at, t.metric_values.c.value).where(
-            t.metric_values.c.namespace == namespace, t.metric_values.c.cycle == cycle,
-            t.metric_values.c.observed_at <= utc(until))
+        """Each metric's values up to ``until``, oldest first.
+
+        Times come back as POSIX seconds computed by the database: building 900k datetime objects
+        was most of the cost of a 10k-KR evaluation (bench/RESULTS.md).
+        """
+        c = t.metric_values.c
+        q = sa.select(c.metric_id, self._epoch(c.observed_at), c.value).where(
+            c.namespace == namespace, c.cycle == cycle, c.observed_at <= utc(until))
         if metric_ids is not None:
-            q = q.where(t.metric_values.c.metric_id.in_(list(metric_ids)))
+            q = q.where(c.metric_id.in_(list(metric_ids)))
         out: dict[str, list[Point]] = {}
         with self._tx() as conn:
-            for metric_id, at, value in conn.execute(q.order_by(t.metric_values.c.observed_at)):
-                out.setdefault(metric_id, []).append(Point(aware(at), value))
+            for metric_id, ts, value in conn.execute(q.order_by(c.metric_id, c.observed_at)):
+                out.setdefault(metric_id, []).append(Point(float(ts), value))
         return out
+
+    def _epoch(self, column: sa.ColumnElement) -> sa.ColumnElement:
+        if self.engine.dialect.name == "postgresql":
+            return sa.extract("epoch", column)
+        # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; julianday is exact to the millisecond
+        return sa.func.round((sa.func.julianday(column) - 2440587.5) * 86400.0, 3)
 
     # -- results --------------------------------------------------------------------------------
 
