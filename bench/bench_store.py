@@ -13,11 +13,11 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
-import resource
 import uuid
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -28,30 +28,45 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from okrsync.config import Config  # noqa: E402
-from okrsync.document import build_document  # noqa: E402
-from okrsync.evaluate import MetricState, Point, evaluate  # noqa: E402
-from okrsync.store import Store  # noqa: E402
-from okrsync.store import tables as t  # noqa: E402
+from okrsync.config import Config
+from okrsync.document import build_document
+from okrsync.evaluate import MetricState, Point, evaluate
+from okrsync.store import Store
+from okrsync.store import tables as t
 
 TZ = ZoneInfo("Europe/Oslo")
 START = date(2026, 8, 1)
 
 
 def make_config(n_krs: int) -> Config:
-    kinds = [{"start": 0, "target": 100}, {"start": 100, "target": 10}, {"kind": "at_least", "target": 50},
-             {"kind": "between", "min": 20, "max": 80}, {"kind": "milestone"}]
+    kinds = [
+        {"start": 0, "target": 100},
+        {"start": 100, "target": 10},
+        {"kind": "at_least", "target": 50},
+        {"kind": "between", "min": 20, "max": 80},
+        {"kind": "milestone"},
+    ]
     objectives = []
     for o in range(n_krs // 5):
         krs = [{"id": f"kr{o * 5 + i}", "metric": f"m{o * 5 + i}", **kinds[i]} for i in range(5)]
-        objectives.append({"id": f"o{o}", "title": f"Objective {o}", "owner": f"owner{o % 50}@x",
-                           "parent": f"o{o // 10}" if o >= 10 else None, "key_results": krs})
-    return Config.model_validate({
-        "version": 1, "cycle": {"name": "bench", "start": START.isoformat(), "end": "2026-12-31",
-                                "timezone": "Europe/Oslo"},
-        "connections": {"c": {"type": "csv"}},
-        "metrics": {f"m{i}": {"connection": "c", "path": "x.csv", "column": "v"} for i in range(n_krs)},
-        "objectives": objectives})
+        objectives.append(
+            {
+                "id": f"o{o}",
+                "title": f"Objective {o}",
+                "owner": f"owner{o % 50}@x",
+                "parent": f"o{o // 10}" if o >= 10 else None,
+                "key_results": krs,
+            }
+        )
+    return Config.model_validate(
+        {
+            "version": 1,
+            "cycle": {"name": "bench", "start": START.isoformat(), "end": "2026-12-31", "timezone": "Europe/Oslo"},
+            "connections": {"c": {"type": "csv"}},
+            "metrics": {f"m{i}": {"connection": "c", "path": "x.csv", "column": "v"} for i in range(n_krs)},
+            "objectives": objectives,
+        }
+    )
 
 
 @contextmanager
@@ -68,17 +83,26 @@ def run(url: str, label: str, n_krs: int, days: int) -> list:
     results: list = []
     config = make_config(n_krs)
     as_of = datetime.combine(START + timedelta(days=days - 1), datetime.min.time(), tzinfo=TZ)
-    history_rows = [(f"m{i}", (START + timedelta(days=d)),
-                     datetime.combine(START + timedelta(days=d), datetime.min.time(), tzinfo=TZ), float(d + i % 7))
-                    for i in range(n_krs) for d in range(days - 1)]
+    history_rows = [
+        (
+            f"m{i}",
+            (START + timedelta(days=d)),
+            datetime.combine(START + timedelta(days=d), datetime.min.time(), tzinfo=TZ),
+            float(d + i % 7),
+        )
+        for i in range(n_krs)
+        for d in range(days - 1)
+    ]
     store = Store(url)
 
-    baseline_rows = [dict(namespace="baseline", cycle="bench", metric_id=m, day=d, observed_at=at, value=v)
-                     for m, d, at, v in history_rows]
+    baseline_rows = [
+        dict(namespace="baseline", cycle="bench", metric_id=m, day=d, observed_at=at, value=v)
+        for m, d, at, v in history_rows
+    ]
     with phase(f"baseline: plain INSERT of {len(baseline_rows):,} history rows", results):
         with store.engine.begin() as conn:
             for i in range(0, len(baseline_rows), 2000):
-                conn.execute(t.metric_values.insert(), baseline_rows[i:i + 2000])
+                conn.execute(t.metric_values.insert(), baseline_rows[i : i + 2000])
     del baseline_rows
     with phase(f"store.save_values: upsert of {len(history_rows):,} history rows", results):
         store.save_values("bench", "bench", None, history_rows)
@@ -86,8 +110,10 @@ def run(url: str, label: str, n_krs: int, days: int) -> list:
 
     with phase(f"store.load_history ({n_krs:,} metrics x {days - 1} days)", results):
         history = store.load_history("bench", "bench", as_of)
-    states = {f"m{i}": MetricState(tuple(history.get(f"m{i}", ())) + (Point.of(as_of, float(days + i % 7)),),
-                                   as_of=as_of) for i in range(n_krs)}
+    states = {
+        f"m{i}": MetricState(tuple(history.get(f"m{i}", ())) + (Point.of(as_of, float(days + i % 7)),), as_of=as_of)
+        for i in range(n_krs)
+    }
     del history
     with phase(f"evaluate {n_krs:,} KRs (pure; forecasts over {days} points)", results):
         evaluation = evaluate(config, states, as_of)
@@ -96,8 +122,9 @@ def run(url: str, label: str, n_krs: int, days: int) -> list:
     now = as_of
     with phase(f"store: run + today's {n_krs:,} values + {n_krs:,} KR results + document", results):
         run_id = store.begin_run("bench", "bench", as_of.date(), as_of, "run", now)
-        store.save_values("bench", "bench", run_id, [(f"m{i}", as_of.date(), as_of, float(days + i % 7))
-                                                     for i in range(n_krs)])
+        store.save_values(
+            "bench", "bench", run_id, [(f"m{i}", as_of.date(), as_of, float(days + i % 7)) for i in range(n_krs)]
+        )
         store.save_evaluation(run_id, evaluation)
         store.finish_run(run_id, "ok", document, now)
     with phase("status: read the latest run's document", results):
@@ -107,7 +134,7 @@ def run(url: str, label: str, n_krs: int, days: int) -> list:
     store.close()
     print(f"\n## {label}: {n_krs:,} KRs, {days} days, metric_values rows in store: {total:,}\n")
     print("| phase | wall (s) | process peak RSS after it (MiB) |\n|---|---:|---:|")
-    for name, wall, peak, extra in results:
+    for name, wall, peak, _ in results:
         print(f"| {name} | {wall:.3f} | {peak:.1f} |")
     ratio = results[1][1] / results[0][1]
     print(f"\nupsert / plain insert, same rows, same run: {ratio:.2f}x")
@@ -121,15 +148,21 @@ def status_command(url: str) -> float:
         cfg.write_text("version: 1\nnamespace: bench\ncycle: {name: bench, start: 2026-08-01, end: 2026-12-31}\n")
         env = {**os.environ, "OKRSYNC_STORE_URL": url}
         t0 = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "okrsync", "-c", str(cfg), "status", "--format", "json"],
-                             env=env, capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, "-m", "okrsync", "-c", str(cfg), "status", "--format", "json"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - t0
         assert out.returncode == 0, out.stderr
         t0 = time.perf_counter()
         subprocess.run([sys.executable, "-m", "okrsync", "--help"], capture_output=True)
         startup = time.perf_counter() - t0
-    print(f"\n`okrsync status --format json` whole process: {wall:.2f} s "
-          f"(of which Python + CLI start-up, measured by `okrsync --help`: {startup:.2f} s)")
+    print(
+        f"\n`okrsync status --format json` whole process: {wall:.2f} s "
+        f"(of which Python + CLI start-up, measured by `okrsync --help`: {startup:.2f} s)"
+    )
     return wall
 
 
@@ -137,8 +170,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--krs", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=90)
-    parser.add_argument("--pg", default=os.environ.get("OKRSYNC_TEST_POSTGRES_URL",
-                                                       "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--pg", default=os.environ.get("OKRSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
@@ -149,7 +183,7 @@ def main() -> None:
         engine = sa.create_engine(args.pg)
         with engine.begin() as conn:
             conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         print(f"\nPostgreSQL skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         return
     pg = f"{args.pg}{'&' if '?' in args.pg else '?'}options=-csearch_path%3D{schema}"

@@ -56,7 +56,9 @@ class SqlSource(Source):
                     conn.rollback()
         except SQLAlchemyError as exc:
             # the message of a driver error can quote the URL: name the connection, not the URL
-            raise self.error(f"cannot connect: {type(exc.orig or exc).__name__}: {_first_line(exc.orig or exc)}") from None
+            raise self.error(
+                f"cannot connect: {type(exc.orig or exc).__name__}: {_first_line(exc.orig or exc)}"
+            ) from None
         finally:
             engine.dispose()
         return out

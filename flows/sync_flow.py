@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
 
 from okrsync.config import load_config
 from okrsync.connector import FetchResult
@@ -45,31 +45,54 @@ def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None) -> di
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=config.cycle.tz)
     plan = plan_fetches(config, moment)
-    futures = [fetch_task.with_options(task_run_name=f"fetch-{name}").submit(config_path, name, moment.isoformat())
-               for name in sorted(plan)]
+    futures = [
+        fetch_task.with_options(task_run_name=f"fetch-{name}").submit(config_path, name, moment.isoformat())
+        for name in sorted(plan)
+    ]
     fetched: FetchResult = {}
     for future in futures:
         fetched.update(future.result())
 
     store = open_store(config)
     try:
-        result = task(name="evaluate-and-store", task_run_name="evaluate-and-store", cache_policy=NO_CACHE)(evaluate_and_record)(config, store, moment, fetched, now=now)
-        task(name="write-outputs", task_run_name="write-outputs", cache_policy=NO_CACHE)(write_outputs)(config, store, result, now=now)
+        result = task(name="evaluate-and-store", task_run_name="evaluate-and-store", cache_policy=NO_CACHE)(
+            evaluate_and_record
+        )(config, store, moment, fetched, now=now)
+        task(name="write-outputs", task_run_name="write-outputs", cache_policy=NO_CACHE)(write_outputs)(
+            config, store, result, now=now
+        )
         finish(config, store, result, now=now)
     finally:
         store.close()
 
     doc = result.document
-    rows = [{"objective": o["id"], "key_result": kr["id"], "status": kr["status"], "progress": pct(kr["progress"]),
-             "expected": pct(kr["expected"]), "stale": "yes" if kr["stale"] else ""}
-            for o in doc["objectives"] for kr in o["key_results"]]
+    rows = [
+        {
+            "objective": o["id"],
+            "key_result": kr["id"],
+            "status": kr["status"],
+            "progress": pct(kr["progress"]),
+            "expected": pct(kr["expected"]),
+            "stale": "yes" if kr["stale"] else "",
+        }
+        for o in doc["objectives"]
+        for kr in o["key_results"]
+    ]
     key = f"okrsync-{config.namespace}".lower().replace("_", "-")
     create_table_artifact(rows, key=key + "-table", description=f"KR status, {doc['cycle']} as of {doc['as_of']}")
     create_markdown_artifact(render_markdown(doc), key=key + "-report", description="OKR status report")
-    errors = [{"metric": m, "connection": e.connection, "message": e.message} for m, e in result.errors.items()
-              if isinstance(e, SourceError)]
-    return {"run_id": result.run_id, "krs": len(rows), "errors": errors, "exit_code": result.exit_code,
-            "output_errors": [e.message for e in result.output_errors]}
+    errors = [
+        {"metric": m, "connection": e.connection, "message": e.message}
+        for m, e in result.errors.items()
+        if isinstance(e, SourceError)
+    ]
+    return {
+        "run_id": result.run_id,
+        "krs": len(rows),
+        "errors": errors,
+        "exit_code": result.exit_code,
+        "output_errors": [e.message for e in result.output_errors],
+    }
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import sys
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -25,15 +25,29 @@ from rich.tree import Tree
 from okrsync.config import DEFAULT_CONFIG, Config, json_schema, load_config
 from okrsync.errors import ConfigError, OkrsyncError, StoreError
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="OKRs that track themselves: pull KPI values, evaluate key results, write status back.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="OKRs that track themselves: pull KPI values, evaluate key results, write status back.",
+)
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
-STATUS_STYLE = {"done": "bold green", "on_track": "green", "at_risk": "yellow", "off_track": "bold red",
-                "no_data": "dim"}
-STATUS_LABEL = {"done": "done", "on_track": "on track", "at_risk": "at risk", "off_track": "off track",
-                "no_data": "no data"}
+STATUS_STYLE = {
+    "done": "bold green",
+    "on_track": "green",
+    "at_risk": "yellow",
+    "off_track": "bold red",
+    "no_data": "dim",
+}
+STATUS_LABEL = {
+    "done": "done",
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "off_track": "off track",
+    "no_data": "no data",
+}
 
 
 class State:
@@ -46,13 +60,16 @@ state = State()
 
 @app.callback()
 def main_options(
-    config: Annotated[Optional[Path], typer.Option("-c", "--config", help="config file [default: ./okrsync.yaml or "
-                                                   "$OKRSYNC_CONFIG]")] = None,
+    config: Annotated[
+        Path | None, typer.Option("-c", "--config", help="config file [default: ./okrsync.yaml or $OKRSYNC_CONFIG]")
+    ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show details and tracebacks")] = False,
 ) -> None:
     state.config_path = config or Path(os.environ.get("OKRSYNC_CONFIG") or DEFAULT_CONFIG)
     state.verbose = verbose
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     for noisy in ("httpx", "httpcore", "urllib3"):  # they log full URLs, which may hold secrets
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -74,7 +91,9 @@ def _parse_as_of(text: str | None, config: Config) -> datetime:
             return datetime.combine(date.fromisoformat(text), time(0), tzinfo=config.cycle.tz)
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime", param_hint="--as-of")
+        raise typer.BadParameter(
+            f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime", param_hint="--as-of"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=config.cycle.tz)
 
 
@@ -110,18 +129,31 @@ def status_tree(doc: dict) -> Tree:
 
     def add(o: dict, parent: Tree) -> None:
         style = STATUS_STYLE[o["status"]]
-        label = Text.assemble(bar(o["progress"], o["expected"], style=style), " ", (_pct(o["progress"]), "bold"),
-                              f" exp {_pct(o['expected']).strip()}  ", (STATUS_LABEL[o["status"]], style), "  ",
-                              (o["title"], "bold"), (f"  {o['owner']}" if o["owner"] else "", "dim"),
-                              (" · aspirational" if o["kind"] == "aspirational" else "", "dim"))
+        label = Text.assemble(
+            bar(o["progress"], o["expected"], style=style),
+            " ",
+            (_pct(o["progress"]), "bold"),
+            f" exp {_pct(o['expected']).strip()}  ",
+            (STATUS_LABEL[o["status"]], style),
+            "  ",
+            (o["title"], "bold"),
+            (f"  {o['owner']}" if o["owner"] else "", "dim"),
+            (" · aspirational" if o["kind"] == "aspirational" else "", "dim"),
+        )
         node = parent.add(label)
         nodes[o["id"]] = node
         for kr in o["key_results"]:
             kstyle = STATUS_STYLE[kr["status"]]
-            line = Text.assemble(bar(kr["progress"], kr["expected"], 14, kstyle), " ", _pct(kr["progress"]),
-                                 f" exp {_pct(kr['expected']).strip():>4}  ", (f"{STATUS_LABEL[kr['status']]:<9}", kstyle),
-                                 " ", kr["title"], (f"  {fmt_value(kr['value'], kr['unit'])} → {_target_text(kr)}",
-                                                    "dim"))
+            line = Text.assemble(
+                bar(kr["progress"], kr["expected"], 14, kstyle),
+                " ",
+                _pct(kr["progress"]),
+                f" exp {_pct(kr['expected']).strip():>4}  ",
+                (f"{STATUS_LABEL[kr['status']]:<9}", kstyle),
+                " ",
+                kr["title"],
+                (f"  {fmt_value(kr['value'], kr['unit'])} → {_target_text(kr)}", "dim"),
+            )
             if kr["forecast"]:
                 line.append(f"  forecast {fmt_value(kr['forecast']['value'], kr['unit'])}", style="dim")
             if kr["stale"]:
@@ -139,12 +171,21 @@ def status_tree(doc: dict) -> Tree:
     if doc["kpis"]:
         kpis = tree.add(Text("KPIs", style="bold"))
         for k in doc["kpis"]:
-            health = ("no data", "dim") if k["healthy"] is None else (("healthy", "green") if k["healthy"]
-                                                                      else ("unhealthy", "bold red"))
+            health = (
+                ("no data", "dim")
+                if k["healthy"] is None
+                else (("healthy", "green") if k["healthy"] else ("unhealthy", "bold red"))
+            )
             trend = "" if k["trend"] is None else f"  trend {k['trend']:+.2f}"
-            kpis.add(Text.assemble((f"{health[0]:<9}", health[1]), " ", k["title"],
-                                   (f"  {fmt_value(k['value'], k['unit'])}{trend}", "dim"),
-                                   ("  ⚠ stale" if k["stale"] else "", "yellow")))
+            kpis.add(
+                Text.assemble(
+                    (f"{health[0]:<9}", health[1]),
+                    " ",
+                    k["title"],
+                    (f"  {fmt_value(k['value'], k['unit'])}{trend}", "dim"),
+                    ("  ⚠ stale" if k["stale"] else "", "yellow"),
+                )
+            )
     return tree
 
 
@@ -165,21 +206,27 @@ def validate() -> None:
     config = _config()
     warnings = lint(config)
     n_krs = len(config.key_results())
-    console.print(f"[green]✓[/] {escape(str(state.config_path))}: {len(config.objectives)} objectives, {n_krs} key "
-                  f"results, {len(config.kpis)} KPIs, {len(config.metrics)} metrics, "
-                  f"{len(config.connections)} connections")
+    console.print(
+        f"[green]✓[/] {escape(str(state.config_path))}: {len(config.objectives)} objectives, {n_krs} key "
+        f"results, {len(config.kpis)} KPIs, {len(config.metrics)} metrics, "
+        f"{len(config.connections)} connections"
+    )
     for w in warnings:
         console.print(f"[yellow]warning[/] {escape(str(w))}")
 
 
 @app.command()
 def run(
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="evaluate as of this date (YYYY-MM-DD) or "
-                                                 "ISO datetime; default now")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="fetch and evaluate, print what would be stored and "
-                                          "written, change nothing")] = False,
-    prefect: Annotated[bool, typer.Option("--prefect", help="run as a tracked Prefect flow (default when "
-                                          "PREFECT_API_URL is set)")] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="evaluate as of this date (YYYY-MM-DD) or ISO datetime; default now")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="fetch and evaluate, print what would be stored and written, change nothing"),
+    ] = False,
+    prefect: Annotated[
+        bool, typer.Option("--prefect", help="run as a tracked Prefect flow (default when PREFECT_API_URL is set)")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only errors")] = False,
 ) -> None:
     """Sync now: fetch every metric, evaluate, store, write the outputs."""
@@ -192,8 +239,9 @@ def run(
 
         summary = sync_flow(str(state.config_path), moment.isoformat())
         if not quiet:
-            console.print(f"Prefect flow finished: {summary['krs']} key results, {len(summary['errors'])} failed "
-                          f"metric(s)")
+            console.print(
+                f"Prefect flow finished: {summary['krs']} key results, {len(summary['errors'])} failed metric(s)"
+            )
         raise typer.Exit(summary["exit_code"])
 
     result = _run_with_progress(pipeline, config, moment, dry_run, quiet)
@@ -206,7 +254,7 @@ def run(
     raise typer.Exit(result.exit_code)
 
 
-def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool, quiet: bool):  # noqa: ANN001
+def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool, quiet: bool):
     show = console.is_terminal and not quiet
     if not show:
         return pipeline.sync(config, moment, now=_now(config), dry_run=dry_run)
@@ -224,7 +272,7 @@ def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool
         return pipeline.sync(config, moment, now=_now(config), dry_run=dry_run, on_event=on_event)
 
 
-def _summary(result) -> None:  # noqa: ANN001
+def _summary(result) -> None:
     counts: dict[str, int] = {}
     krs = [kr for o in result.document["objectives"] for kr in o["key_results"]]
     for kr in krs:
@@ -232,8 +280,12 @@ def _summary(result) -> None:  # noqa: ANN001
     parts = [f"[{STATUS_STYLE[s]}]{n} {STATUS_LABEL[s]}[/]" for s, n in counts.items()]
     stale = sum(kr["stale"] for kr in krs)
     head = "[bold]Dry run[/] (nothing stored or written)" if result.dry_run else "[bold]Synced[/]"
-    console.print(f"{head}: {len(krs)} key results · " + " · ".join(parts) + (f" · [yellow]{stale} stale[/]" if stale else "")
-                  + f" · {len(result.fetched)} values fetched, {len(result.errors)} failed")
+    console.print(
+        f"{head}: {len(krs)} key results · "
+        + " · ".join(parts)
+        + (f" · [yellow]{stale} stale[/]" if stale else "")
+        + f" · {len(result.fetched)} values fetched, {len(result.errors)} failed"
+    )
     if result.dry_run:
         console.print(f"would store {len(result.fetched)} metric value(s) and {len(krs)} key result(s)")
     for line in result.writes:
@@ -287,19 +339,26 @@ def history(kr_id: Annotated[str, typer.Argument(help="key result id")]) -> None
         table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left")
     for r in rows:
         marks = ("stale " if r["stale"] else "") + ("manual" if r["overridden"] else "")
-        table.add_row(r["day"].isoformat(), "–" if r["value"] is None else f"{r['value']:,.2f}", _pct(r["progress"]),
-                      _pct(r["expected"]), Text(STATUS_LABEL[r["status"]], style=STATUS_STYLE[r["status"]]), marks)
+        table.add_row(
+            r["day"].isoformat(),
+            "–" if r["value"] is None else f"{r['value']:,.2f}",
+            _pct(r["progress"]),
+            _pct(r["expected"]),
+            Text(STATUS_LABEL[r["status"]], style=STATUS_STYLE[r["status"]]),
+            marks,
+        )
     console.print(table)
 
 
 @app.command()
 def override(
     kr_id: Annotated[str, typer.Argument(help="key result id")],
-    value: Annotated[Optional[float], typer.Argument(help="the value to use instead of the fetched one")] = None,
-    sticky: Annotated[bool, typer.Option("--sticky", help="keep it until --clear (default: the next sync "
-                                         "replaces it)")] = False,
+    value: Annotated[float | None, typer.Argument(help="the value to use instead of the fetched one")] = None,
+    sticky: Annotated[
+        bool, typer.Option("--sticky", help="keep it until --clear (default: the next sync replaces it)")
+    ] = False,
     clear: Annotated[bool, typer.Option("--clear", help="remove the override of this key result")] = False,
-    note: Annotated[Optional[str], typer.Option("--note", help="why (shown in status and reports)")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="why (shown in status and reports)")] = None,
 ) -> None:
     """Set a key result's value by hand, once (the next sync replaces it) or sticky, and re-evaluate."""
     from okrsync.pipeline import open_store, reevaluate
@@ -326,8 +385,12 @@ def override(
         console.print("No sync stored yet: the override applies from the first `okrsync run`.")
         return
     kr = next(k for _, k in _iter(result.document) if k["id"] == kr_id)
-    console.print(Text.assemble(f"{kr_id}: progress {_pct(kr['progress']).strip()}, ",
-                                (STATUS_LABEL[kr["status"]], STATUS_STYLE[kr["status"]])))
+    console.print(
+        Text.assemble(
+            f"{kr_id}: progress {_pct(kr['progress']).strip()}, ",
+            (STATUS_LABEL[kr["status"]], STATUS_STYLE[kr["status"]]),
+        )
+    )
 
 
 def _iter(doc: dict):
@@ -338,7 +401,7 @@ def _iter(doc: dict):
 
 @app.command()
 def schema(
-    output: Annotated[Optional[Path], typer.Option("-o", "--output", help="write here instead of stdout")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write here instead of stdout")] = None,
 ) -> None:
     """Print (or write) the JSON Schema of the config, for editor autocompletion."""
     text = json.dumps(json_schema(), indent=2) + "\n"

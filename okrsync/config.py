@@ -183,8 +183,11 @@ class PluginConnection(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    type: str = Field(json_schema_extra={"not": {"enum": ["csv", "sql", "google_sheets", "jira", "hubspot",
-                                                          "salesforce", "pipedrive", "http"]}})
+    type: str = Field(
+        json_schema_extra={
+            "not": {"enum": ["csv", "sql", "google_sheets", "jira", "hubspot", "salesforce", "pipedrive", "http"]}
+        }
+    )
 
 
 BUILTIN_CONNECTIONS: dict[str, type[BaseModel]] = {
@@ -500,7 +503,7 @@ class Config(Strict):
         url = env.get("OKRSYNC_STORE_URL") or resolve_env(self.store, "store", environ=env)
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
-            rel = url[len(prefix):]
+            rel = url[len(prefix) :]
             if rel and rel != ":memory:":
                 url = prefix + str((self.base_dir / rel).resolve())
         return url
@@ -520,8 +523,10 @@ def resolve_env(value: str, where: str, *, environ: dict[str, str] | os._Environ
     def sub(match: re.Match) -> str:
         name = match.group(1)
         if name not in env:
-            raise SourceError(f"environment variable {name} is not set (referenced by {where}); "
-                              f"export it or put it in the environment of the scheduler")
+            raise SourceError(
+                f"environment variable {name} is not set (referenced by {where}); "
+                f"export it or put it in the environment of the scheduler"
+            )
         return env[name]
 
     return _ENV_REF.sub(sub, value)
@@ -537,8 +542,16 @@ def load_config(path: str | Path) -> Config:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem(shown, None, "", "config file not found (use -c PATH or "
-                                                          "OKRSYNC_CONFIG; `okrsync init` writes a starter)")])
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    shown,
+                    None,
+                    "",
+                    "config file not found (use -c PATH or OKRSYNC_CONFIG; `okrsync init` writes a starter)",
+                )
+            ]
+        ) from None
     except OSError as exc:
         raise ConfigError([ConfigProblem(shown, None, "", f"cannot read: {exc.strerror}")]) from None
     return parse_config(text, shown, base_path=path)
@@ -559,8 +572,7 @@ def parse_config(text: str, shown: str = "<config>", *, base_path: Path | None =
     except ValidationError as exc:
         for err in exc.errors(include_url=False):
             loc = tuple(err["loc"])
-            problems.append(ConfigProblem(shown, line_of(lines, loc), _dotted(_clean_loc(loc, data)),
-                                          _message(err)))
+            problems.append(ConfigProblem(shown, line_of(lines, loc), _dotted(_clean_loc(loc, data)), _message(err)))
     for loc, message in cross_check(data):
         problems.append(ConfigProblem(shown, line_of(lines, loc), _dotted(loc), message))
     if problems or config is None:
@@ -609,8 +621,12 @@ def cross_check(data: dict) -> list[tuple[tuple, str]]:
             plugin = registry().sources.get(conn["type"])
             if plugin is None:
                 known = ", ".join(sorted(set(BUILTIN_CONNECTIONS) | set(registry().sources)))
-                out.append((("connections", name, "type"),
-                            f"unknown connection type {conn['type']!r}; expected one of: {known}"))
+                out.append(
+                    (
+                        ("connections", name, "type"),
+                        f"unknown connection type {conn['type']!r}; expected one of: {known}",
+                    )
+                )
                 continue
             try:
                 plugin_settings(plugin.connection_model, conn)
@@ -667,8 +683,9 @@ def cross_check(data: dict) -> list[tuple[tuple, str]]:
 
     out += _duplicates([(("objectives", i, "id"), oid) for i, oid in enumerate(objective_ids)], "objective")
     out += _duplicates(kr_ids, "key result")
-    out += _duplicates([(("kpis", k, "id"), kpi.get("id")) for k, kpi in enumerate(kpis) if isinstance(kpi, dict)],
-                       "KPI")
+    out += _duplicates(
+        [(("kpis", k, "id"), kpi.get("id")) for k, kpi in enumerate(kpis) if isinstance(kpi, dict)], "KPI"
+    )
     out += _parent_cycles(objectives)
     return out
 
@@ -681,8 +698,11 @@ def plugin_settings(model: type[BaseModel], raw: dict) -> BaseModel:
 
 def _duplicates(ids: list[tuple[tuple, Any]], what: str) -> list[tuple[tuple, str]]:
     counts = Counter(i for _, i in ids if i is not None)
-    return [(loc, f"duplicate {what} id {i!r}: ids address results in the store, status and overrides")
-            for loc, i in ids if i is not None and counts[i] > 1]
+    return [
+        (loc, f"duplicate {what} id {i!r}: ids address results in the store, status and overrides")
+        for loc, i in ids
+        if i is not None and counts[i] > 1
+    ]
 
 
 def _parent_cycles(objectives: list) -> list[tuple[tuple, str]]:
@@ -694,8 +714,12 @@ def _parent_cycles(objectives: list) -> list[tuple[tuple, str]]:
         seen, node = [obj.get("id")], obj.get("parent")
         while node is not None and node in parents:
             if node == obj.get("id"):
-                out.append((("objectives", i, "parent"),
-                            f"objectives align in a circle: {' -> '.join(map(str, seen + [node]))}"))
+                out.append(
+                    (
+                        ("objectives", i, "parent"),
+                        f"objectives align in a circle: {' -> '.join(map(str, seen + [node]))}",
+                    )
+                )
                 break
             if node in seen:
                 break
@@ -714,14 +738,18 @@ def _clean_loc(loc: tuple, data: Any) -> tuple:
     out: list = []
     node = data
     for part in loc:
-        if isinstance(node, dict) and part in node:
+        if (
+            isinstance(node, dict)
+            and part in node
+            or isinstance(node, list)
+            and isinstance(part, int)
+            and part < len(node)
+        ):
             out.append(part)
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-            out.append(part)
-            node = node[part]
-        elif isinstance(part, str) and (part in BUILTIN_CONNECTIONS or part in ("plugin", "report", "slack", "teams",
-                                                                            "webhook", "function-after")):
+        elif isinstance(part, str) and (
+            part in BUILTIN_CONNECTIONS or part in ("plugin", "report", "slack", "teams", "webhook", "function-after")
+        ):
             continue
         else:
             out.append(part)
@@ -739,12 +767,11 @@ def _message(err: dict) -> str:
         return msg.replace("Input should be", "expected")
     msg = msg.replace("Input should be", "must be")
     if kind == "union_tag_invalid":
-        return msg.replace("Input tag", "type").replace("found using 'type' does not match any of the expected "
-                                                        "tags:", "is not known; expected one of:")
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    if msg.startswith("Assertion failed, "):
-        msg = msg[len("Assertion failed, "):]
+        return msg.replace("Input tag", "type").replace(
+            "found using 'type' does not match any of the expected tags:", "is not known; expected one of:"
+        )
+    msg = msg.removeprefix("Value error, ")
+    msg = msg.removeprefix("Assertion failed, ")
     got = err.get("input")
     if kind not in ("value_error", "assertion_error") and not isinstance(got, dict | list) and got is not None:
         return f"{msg} (got {got!r})"

@@ -40,8 +40,11 @@ class MetricQuery:
         return self.metric.aggregate
 
     def placeholders(self) -> dict[str, str]:
-        return {"cycle.start": self.cycle.start.isoformat(), "cycle.end": self.cycle.end.isoformat(),
-                "as_of": self.as_of.date().isoformat()}
+        return {
+            "cycle.start": self.cycle.start.isoformat(),
+            "cycle.end": self.cycle.end.isoformat(),
+            "as_of": self.as_of.date().isoformat(),
+        }
 
     def fill(self, text: str) -> str:
         """Replace {cycle.start} {cycle.end} {as_of} in a query string (other braces are left alone)."""
@@ -75,7 +78,7 @@ class Source(ABC):
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         """Read every query; return a value or an error for each ``metric_id``."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Release clients and pools; called once after ``fetch``."""
 
     def error(self, message: str, query: MetricQuery | None = None) -> SourceError:

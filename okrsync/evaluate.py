@@ -27,13 +27,14 @@ Rules (see DESIGN.md "OKR semantics"; the README explains them to users):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import operator
 from bisect import bisect_left, bisect_right
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from functools import cached_property
-import operator
+from itertools import pairwise
 
 from okrsync.config import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
 
@@ -223,7 +224,7 @@ def interpolate(points: Sequence[tuple[datetime, float]], at: datetime) -> float
     """Piecewise-linear value at ``at`` through time-ordered points; flat outside them."""
     if at <= points[0][0]:
         return points[0][1]
-    for (t0, v0), (t1, v1) in zip(points, points[1:]):
+    for (t0, v0), (t1, v1) in pairwise(points):
         if at <= t1:
             span = (t1 - t0).total_seconds()
             return v1 if span <= 0 else v0 + (v1 - v0) * (at - t0).total_seconds() / span
@@ -331,9 +332,21 @@ def evaluate_kr(
         target = 100.0 if metric.percent else 1.0
     expected = expected_progress(kr, cycle, as_of, start, kind)
     aspirational = objective.kind == "aspirational"
-    common = dict(id=kr.id, objective_id=objective.id, metric=kr.metric, kind=kind, title=kr.title,
-                  weight=kr.weight, start=start, target=target, min=kr.min, max=kr.max, expected=expected,
-                  due=kr.due, error=metric.error)
+    common = dict(
+        id=kr.id,
+        objective_id=objective.id,
+        metric=kr.metric,
+        kind=kind,
+        title=kr.title,
+        weight=kr.weight,
+        start=start,
+        target=target,
+        min=kr.min,
+        max=kr.max,
+        expected=expected,
+        due=kr.due,
+        error=metric.error,
+    )
 
     value, observed_at, stale_reason = None, None, None
     if override is not None:
@@ -342,9 +355,15 @@ def evaluate_kr(
         value, observed_at = latest.value, latest.at
         stale_reason = stale_because(metric, latest, as_of, cycle)
     if value is None:
-        return KrResult(**common, value=None, progress=None, progress_raw=None, status=Status.NO_DATA,
-                        stale=metric.error is not None,
-                        stale_reason=f"no value yet: {metric.error}" if metric.error else None)
+        return KrResult(
+            **common,
+            value=None,
+            progress=None,
+            progress_raw=None,
+            status=Status.NO_DATA,
+            stale=metric.error is not None,
+            stale_reason=f"no value yet: {metric.error}" if metric.error else None,
+        )
 
     raw = raw_progress(kind, value, kr, start, target)
     progress = clamp(raw)
@@ -361,9 +380,18 @@ def evaluate_kr(
         projected = fit_line(times[first:count], [p.value for p in points[first:count]], end.timestamp())
     if projected is not None:
         forecast = Forecast(projected, clamp(raw_progress(kind, projected, kr, start, target)))
-    return KrResult(**common, value=value, progress=progress, progress_raw=raw, status=status,
-                    stale=stale_reason is not None, stale_reason=stale_reason, observed_at=observed_at,
-                    forecast=forecast, override=override)
+    return KrResult(
+        **common,
+        value=value,
+        progress=progress,
+        progress_raw=raw,
+        status=status,
+        stale=stale_reason is not None,
+        stale_reason=stale_reason,
+        observed_at=observed_at,
+        forecast=forecast,
+        override=override,
+    )
 
 
 # --------------------------------------------------------------------------- objectives and KPIs
@@ -385,19 +413,24 @@ def roll_up(
         if o.id in done:
             return done[o.id]
         krs = tuple(kr_results.get(o.id, ()))
-        members = [(kr.weight, kr.progress, kr.expected, kr.kind in ("at_least", "at_most", "between"))
-                   for kr in krs if kr.progress is not None]
+        members = [
+            (kr.weight, kr.progress, kr.expected, kr.kind in ("at_least", "at_most", "between"))
+            for kr in krs
+            if kr.progress is not None
+        ]
         kids = [c for c in children.get(o.id, []) if c.id not in trail]
         for child in kids:
             res = visit(child, trail | {o.id})
             if res.progress is not None:
-                members.append((child.weight, res.progress, res.expected, res.status != Status.DONE
-                                and res.progress >= 1))
+                members.append(
+                    (child.weight, res.progress, res.expected, res.status != Status.DONE and res.progress >= 1)
+                )
         all_expected = [kr.expected for kr in krs] + [done[c.id].expected for c in kids]
         if not members:
             expected = sum(all_expected) / len(all_expected) if all_expected else 0.0
-            result = ObjectiveResult(o.id, o.title, o.owner, o.kind, o.parent, None, expected, Status.NO_DATA,
-                                     krs, tuple(c.id for c in kids))
+            result = ObjectiveResult(
+                o.id, o.title, o.owner, o.kind, o.parent, None, expected, Status.NO_DATA, krs, tuple(c.id for c in kids)
+            )
         else:
             total = sum(w for w, *_ in members)
             progress = sum(w * p for w, p, _, _ in members) / total
@@ -405,8 +438,9 @@ def roll_up(
             status = classify(progress, expected, thresholds, o.kind == "aspirational")
             if status == Status.DONE and all(bound for *_, bound in members):
                 status = Status.ON_TRACK  # levels that hold are on track, never "done"
-            result = ObjectiveResult(o.id, o.title, o.owner, o.kind, o.parent, progress, expected, status,
-                                     krs, tuple(c.id for c in kids))
+            result = ObjectiveResult(
+                o.id, o.title, o.owner, o.kind, o.parent, progress, expected, status, krs, tuple(c.id for c in kids)
+            )
         done[o.id] = result
         return result
 
@@ -425,9 +459,10 @@ def stale_because(metric: MetricState, latest: Point, as_of: datetime, cycle: Cy
 
 def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime, cycle: Cycle) -> KpiResult:
     as_of = metric.as_of or as_of
-    ordered = metric.ordered()[:metric.count_until(as_of)]
-    base = dict(id=kpi.id, metric=kpi.metric, title=kpi.title, min=kpi.healthy.min, max=kpi.healthy.max,
-                error=metric.error)
+    ordered = metric.ordered()[: metric.count_until(as_of)]
+    base = dict(
+        id=kpi.id, metric=kpi.metric, title=kpi.title, min=kpi.healthy.min, max=kpi.healthy.max, error=metric.error
+    )
     if not ordered:
         return KpiResult(**base, value=None, healthy=None, trend=None, stale=metric.error is not None)
     latest = ordered[-1]
@@ -435,8 +470,15 @@ def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime, cycle: Cycle) -
     healthy = (lo is None or latest.value >= lo) and (hi is None or latest.value <= hi)
     trend = latest.value - ordered[-2].value if len(ordered) >= 2 else None
     reason = stale_because(metric, latest, as_of, cycle)
-    return KpiResult(**base, value=latest.value, healthy=healthy, trend=trend, stale=reason is not None,
-                     stale_reason=reason, observed_at=latest.at)
+    return KpiResult(
+        **base,
+        value=latest.value,
+        healthy=healthy,
+        trend=trend,
+        stale=reason is not None,
+        stale_reason=reason,
+        observed_at=latest.at,
+    )
 
 
 def evaluate(
@@ -452,8 +494,9 @@ def evaluate(
     empty = MetricState()
     per_objective: dict[str, list[KrResult]] = {}
     for objective, kr in config.key_results():
-        result = evaluate_kr(kr, objective, metrics.get(kr.metric, empty), config.cycle, as_of, config.status,
-                             overrides.get(kr.id))
+        result = evaluate_kr(
+            kr, objective, metrics.get(kr.metric, empty), config.cycle, as_of, config.status, overrides.get(kr.id)
+        )
         per_objective.setdefault(objective.id, []).append(result)
     objectives = roll_up(config.objectives, per_objective, config.status)
     kpis = [evaluate_kpi(k, metrics.get(k.metric, empty), as_of, config.cycle) for k in config.kpis]

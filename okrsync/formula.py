@@ -102,8 +102,8 @@ def resolve_all(
         if metric in computed or metric in errors:
             return
         if metric in trail:
-            circle = " -> ".join(trail[trail.index(metric):] + (metric,))
-            for m in trail[trail.index(metric):]:
+            circle = " -> ".join(trail[trail.index(metric) :] + (metric,))
+            for m in trail[trail.index(metric) :]:
                 errors[m] = f"formula cycle: {circle}"
             return
         for dep in sorted(deps[metric]):

@@ -34,8 +34,9 @@ def lint(config: Config) -> list[Warning_]:
         if not o.key_results:
             out.append(Warning_(where, "objective has no key results: how will you know it is achieved?"))
         elif len(o.key_results) > MAX_KRS_PER_OBJECTIVE:
-            out.append(Warning_(where, f"{len(o.key_results)} key results; more than {MAX_KRS_PER_OBJECTIVE} "
-                                       "dilutes focus"))
+            out.append(
+                Warning_(where, f"{len(o.key_results)} key results; more than {MAX_KRS_PER_OBJECTIVE} dilutes focus")
+            )
         for j, kr in enumerate(o.key_results):
             kw = f"objectives[{i}].key_results[{j}] ({kr.id})"
             if kr.due and not cycle.start <= kr.due <= cycle.end:
@@ -43,8 +44,11 @@ def lint(config: Config) -> list[Warning_]:
             if kr.start_date and not cycle.start <= kr.start_date <= cycle.end:
                 out.append(Warning_(kw, f"start_date {kr.start_date} lies outside the cycle"))
             if o.kind == "aspirational" and kr.kind in BOUND_KINDS:
-                out.append(Warning_(kw, f"{kr.kind} keeps a level; in an aspirational objective the 70% rule "
-                                        "does not apply to it"))
+                out.append(
+                    Warning_(
+                        kw, f"{kr.kind} keeps a level; in an aspirational objective the 70% rule does not apply to it"
+                    )
+                )
             if kr.start is not None and kr.start != "auto" and kr.start == kr.target:
                 out.append(Warning_(kw, f"start equals target ({kr.target}): there is nothing to move"))
             for p in kr.phases:
@@ -53,8 +57,13 @@ def lint(config: Config) -> list[Warning_]:
     owners = Counter(o.owner for o in config.objectives if o.owner)
     for owner, n in sorted(owners.items()):
         if n > MAX_OBJECTIVES_PER_OWNER:
-            out.append(Warning_("objectives", f"{owner} owns {n} objectives in {cycle.name}; more than "
-                                              f"{MAX_OBJECTIVES_PER_OWNER} is hard to focus on"))
+            out.append(
+                Warning_(
+                    "objectives",
+                    f"{owner} owns {n} objectives in {cycle.name}; more than "
+                    f"{MAX_OBJECTIVES_PER_OWNER} is hard to focus on",
+                )
+            )
     used = used_metrics(config)
     for metric_id in config.metrics:
         if metric_id not in used:

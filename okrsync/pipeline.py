@@ -71,7 +71,8 @@ def plan_fetches(config: Config, as_of: datetime) -> Plan:
         if metric.connection is None:
             continue
         plan.setdefault(metric.connection, []).append(
-            MetricQuery(metric_id, metric, metric.params, metric_as_of(config, metric_id, as_of), config.cycle))
+            MetricQuery(metric_id, metric, metric.params, metric_as_of(config, metric_id, as_of), config.cycle)
+        )
     return plan
 
 
@@ -93,8 +94,7 @@ def fetch_connection(config: Config, name: str, queries: Sequence[MetricQuery]) 
         return {q.metric_id: exc.for_metric(q.metric_id) for q in queries}
     except Exception as exc:  # a connector bug must not stop the other connections
         log.debug("connector %s crashed", name, exc_info=True)
-        err = SourceError(f"unexpected error in the {kind} connector: {type(exc).__name__}",
-                          connection=name)
+        err = SourceError(f"unexpected error in the {kind} connector: {type(exc).__name__}", connection=name)
         return {q.metric_id: err.for_metric(q.metric_id) for q in queries}
     missing = [q.metric_id for q in queries if q.metric_id not in result]
     for metric_id in missing:
@@ -123,15 +123,18 @@ def fetch_all(config: Config, plan: Plan, on_event: EventHook | None = None) -> 
     return out
 
 
-def split_results(config: Config, as_of: datetime, fetched: FetchResult, *, compute_formulas: bool = True
-                  ) -> tuple[dict[str, Observation], dict[str, SourceError]]:
+def split_results(
+    config: Config, as_of: datetime, fetched: FetchResult, *, compute_formulas: bool = True
+) -> tuple[dict[str, Observation], dict[str, SourceError]]:
     """Separate values from errors and compute formula metrics from this run's values."""
     values = {m: v for m, v in fetched.items() if isinstance(v, Observation)}
     errors = {m: e for m, e in fetched.items() if isinstance(e, SourceError)}
-    formulas = {m: config.metrics[m].formula for m in used_metrics(config)
-                if config.metrics[m].formula and compute_formulas}
-    computed, failed = formula.resolve_all(formulas, {m: o.value for m, o in values.items()},
-                                           {m: e.message for m, e in errors.items()})
+    formulas = {
+        m: config.metrics[m].formula for m in used_metrics(config) if config.metrics[m].formula and compute_formulas
+    }
+    computed, failed = formula.resolve_all(
+        formulas, {m: o.value for m, o in values.items()}, {m: e.message for m, e in errors.items()}
+    )
     for metric_id, value in computed.items():
         values[metric_id] = Observation(value, metric_as_of(config, metric_id, as_of))
     for metric_id, message in failed.items():
@@ -142,8 +145,13 @@ def split_results(config: Config, as_of: datetime, fetched: FetchResult, *, comp
     return values, errors
 
 
-def metric_states(config: Config, as_of: datetime, history: Mapping[str, list[Point]],
-                  values: Mapping[str, Observation], errors: Mapping[str, SourceError]) -> dict[str, MetricState]:
+def metric_states(
+    config: Config,
+    as_of: datetime,
+    history: Mapping[str, list[Point]],
+    values: Mapping[str, Observation],
+    errors: Mapping[str, SourceError],
+) -> dict[str, MetricState]:
     states = {}
     for metric_id in used_metrics(config):
         metric = config.metrics[metric_id]
@@ -156,25 +164,38 @@ def metric_states(config: Config, as_of: datetime, history: Mapping[str, list[Po
             points.append(Point.of(obs.observed_at, obs.value))
         err = errors.get(metric_id)
         states[metric_id] = MetricState(
-            history=tuple(points), as_of=metric_as_of(config, metric_id, as_of), max_age=metric.max_age,
+            history=tuple(points),
+            as_of=metric_as_of(config, metric_id, as_of),
+            max_age=metric.max_age,
             error=err.message if err else None,
             connection=(err.connection if err else None) or metric.connection,
-            percent=metric.aggregate == "percent_done")
+            percent=metric.aggregate == "percent_done",
+        )
     return states
 
 
 def chart_history(config: Config, states: Mapping[str, MetricState]) -> dict[str, list]:
     tz = config.cycle.tz
-    return {m: [[datetime.fromtimestamp(p.ts, tz).isoformat(), round(p.value, 6)] for p in s.ordered()]
-            for m, s in states.items()}
+    return {
+        m: [[datetime.fromtimestamp(p.ts, tz).isoformat(), round(p.value, 6)] for p in s.ordered()]
+        for m, s in states.items()
+    }
 
 
 def open_store(config: Config) -> Store:
     return Store(config.store_url())
 
 
-def evaluate_and_record(config: Config, store: Store, as_of: datetime, fetched: FetchResult, *, now: datetime,
-                        dry_run: bool = False, trigger: str = "run") -> SyncResult:
+def evaluate_and_record(
+    config: Config,
+    store: Store,
+    as_of: datetime,
+    fetched: FetchResult,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    trigger: str = "run",
+) -> SyncResult:
     """Store this run's values, evaluate against the stored history, store the results."""
     values, errors = split_results(config, as_of, fetched, compute_formulas=trigger == "run")
     ns, cycle = config.namespace, config.cycle.name
@@ -188,15 +209,20 @@ def evaluate_and_record(config: Config, store: Store, as_of: datetime, fetched: 
         run_id = store.begin_run(ns, cycle, local_day(as_of, config.cycle), as_of, trigger, now)
         if trigger == "run":
             store.end_overrides(ns, now, once_only=True, reason="replaced")
-        store.save_values(ns, cycle, run_id, [(m, local_day(o.observed_at, config.cycle), o.observed_at, o.value)
-                                              for m, o in values.items()])
+        store.save_values(
+            ns,
+            cycle,
+            run_id,
+            [(m, local_day(o.observed_at, config.cycle), o.observed_at, o.value) for m, o in values.items()],
+        )
     states = metric_states(config, as_of, history, values, errors)
     evaluation = evaluate(config, states, as_of, overrides)
     document = build_document(evaluation, config)
     if run_id is not None:
         store.save_evaluation(run_id, evaluation)
-    return SyncResult(run_id, evaluation, document, values, errors, history=chart_history(config, states),
-                      dry_run=dry_run)
+    return SyncResult(
+        run_id, evaluation, document, values, errors, history=chart_history(config, states), dry_run=dry_run
+    )
 
 
 def write_outputs(config: Config, store: Store, result: SyncResult, *, now: datetime) -> None:
@@ -205,18 +231,26 @@ def write_outputs(config: Config, store: Store, result: SyncResult, *, now: date
     previous_run = store.latest_run(config.namespace, config.cycle.name, before_day=day)
     previous = previous_run.document if previous_run else None
     for index, spec in enumerate(config.outputs):
-        ctx = SinkContext(config, result.document, previous, store.ledger(config.namespace, result.run_id),
-                          history=result.history, dry_run=result.dry_run)
+        ctx = SinkContext(
+            config,
+            result.document,
+            previous,
+            store.ledger(config.namespace, result.run_id),
+            history=result.history,
+            dry_run=result.dry_run,
+        )
         try:
             sink_cls = registry().sink(spec.type)
             sink_cls(spec, config.base_dir).write(ctx)
         except OkrsyncError as exc:
-            result.output_errors.append(SinkError(getattr(exc, "message", str(exc)),
-                                                  output=f"outputs[{index}] ({spec.type})"))
+            result.output_errors.append(
+                SinkError(getattr(exc, "message", str(exc)), output=f"outputs[{index}] ({spec.type})")
+            )
         except Exception as exc:
             log.debug("output %s crashed", spec.type, exc_info=True)
-            result.output_errors.append(SinkError(f"unexpected error: {type(exc).__name__}",
-                                                  output=f"outputs[{index}] ({spec.type})"))
+            result.output_errors.append(
+                SinkError(f"unexpected error: {type(exc).__name__}", output=f"outputs[{index}] ({spec.type})")
+            )
         result.writes.extend(ctx.planned)
 
 
@@ -226,8 +260,15 @@ def finish(config: Config, store: Store, result: SyncResult, *, now: datetime) -
         store.finish_run(result.run_id, outcome, result.document, now)
 
 
-def sync(config: Config, as_of: datetime, *, now: datetime, dry_run: bool = False,
-         on_event: EventHook | None = None, store: Store | None = None) -> SyncResult:
+def sync(
+    config: Config,
+    as_of: datetime,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    on_event: EventHook | None = None,
+    store: Store | None = None,
+) -> SyncResult:
     """One whole sync. ``as_of`` and ``now`` come from the caller: nothing here reads the clock."""
     own_store = store is None
     store = store or open_store(config)
@@ -257,5 +298,15 @@ def reevaluate(config: Config, store: Store, *, now: datetime) -> SyncResult | N
     return result
 
 
-__all__ = ["SyncResult", "evaluate_and_record", "fetch_all", "fetch_connection", "finish", "open_store",
-           "plan_fetches", "reevaluate", "sync", "write_outputs"]
+__all__ = [
+    "SyncResult",
+    "evaluate_and_record",
+    "fetch_all",
+    "fetch_connection",
+    "finish",
+    "open_store",
+    "plan_fetches",
+    "reevaluate",
+    "sync",
+    "write_outputs",
+]

@@ -22,10 +22,20 @@ from okrsync.config import ReportOutput
 from okrsync.connector import Sink, SinkContext
 from okrsync.document import iter_krs
 
-STATUS_COLOURS = {"done": "#1a7f37", "on_track": "#2da44e", "at_risk": "#d4a72c", "off_track": "#cf222e",
-                  "no_data": "#8c959f"}
-STATUS_LABELS = {"done": "done", "on_track": "on track", "at_risk": "at risk", "off_track": "off track",
-                 "no_data": "no data"}
+STATUS_COLOURS = {
+    "done": "#1a7f37",
+    "on_track": "#2da44e",
+    "at_risk": "#d4a72c",
+    "off_track": "#cf222e",
+    "no_data": "#8c959f",
+}
+STATUS_LABELS = {
+    "done": "done",
+    "on_track": "on track",
+    "at_risk": "at risk",
+    "off_track": "off track",
+    "no_data": "no data",
+}
 
 
 def fmt_value(value: float | None, unit: str | None = None) -> str:
@@ -50,25 +60,32 @@ def render_markdown(doc: dict, history: dict | None = None) -> str:
     out = [f"# OKR status — {doc['cycle']}", "", f"As of {doc['as_of']}", ""]
     for o in doc["objectives"]:
         parent = f" (aligned to {o['parent']})" if o["parent"] else ""
-        out += [f"## {o['title']}{parent}", "",
-                f"{STATUS_LABELS[o['status']]} · progress {pct(o['progress'])} · expected {pct(o['expected'])}"
-                + (f" · owner {o['owner']}" if o["owner"] else "") + (" · aspirational" if o["kind"] ==
-                                                                      "aspirational" else ""), "",
-                "| Key result | Current | Target | Progress | Expected | Status | Forecast |",
-                "|---|---|---|---|---|---|---|"]
+        out += [
+            f"## {o['title']}{parent}",
+            "",
+            f"{STATUS_LABELS[o['status']]} · progress {pct(o['progress'])} · expected {pct(o['expected'])}"
+            + (f" · owner {o['owner']}" if o["owner"] else "")
+            + (" · aspirational" if o["kind"] == "aspirational" else ""),
+            "",
+            "| Key result | Current | Target | Progress | Expected | Status | Forecast |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for kr in o["key_results"]:
             mark = " ⚠ stale" if kr["stale"] else ""
-            out.append(f"| {_md(kr['title'])} | {fmt_value(kr['value'], kr['unit'])} | {_target_text(kr)} | "
-                       f"{pct(kr['progress'])} | {pct(kr['expected'])} | {STATUS_LABELS[kr['status']]}{mark} | "
-                       f"{fmt_value(kr['forecast']['value'], kr['unit']) if kr['forecast'] else '–'} |")
+            out.append(
+                f"| {_md(kr['title'])} | {fmt_value(kr['value'], kr['unit'])} | {_target_text(kr)} | "
+                f"{pct(kr['progress'])} | {pct(kr['expected'])} | {STATUS_LABELS[kr['status']]}{mark} | "
+                f"{fmt_value(kr['forecast']['value'], kr['unit']) if kr['forecast'] else '–'} |"
+            )
         out.append("")
     if doc["kpis"]:
         out += ["## KPIs", "", "| KPI | Value | Healthy range | Healthy | Trend |", "|---|---|---|---|---|"]
         for k in doc["kpis"]:
             healthy = "–" if k["healthy"] is None else ("yes" if k["healthy"] else "**no**")
             trend = "–" if k["trend"] is None else f"{k['trend']:+.2f}"
-            out.append(f"| {_md(k['title'])} | {fmt_value(k['value'], k['unit'])} | {_range_text(k)} | {healthy} | "
-                       f"{trend} |")
+            out.append(
+                f"| {_md(k['title'])} | {fmt_value(k['value'], k['unit'])} | {_range_text(k)} | {healthy} | {trend} |"
+            )
         out.append("")
     if doc["errors"]:
         out += ["## Sources that failed", ""]
@@ -77,8 +94,24 @@ def render_markdown(doc: dict, history: dict | None = None) -> str:
     return "\n".join(out)
 
 
-CSV_COLUMNS = ["objective_id", "objective", "kr_id", "key_result", "owner", "kind", "start", "value", "target",
-               "progress", "expected", "status", "stale", "forecast", "observed_at", "error"]
+CSV_COLUMNS = [
+    "objective_id",
+    "objective",
+    "kr_id",
+    "key_result",
+    "owner",
+    "kind",
+    "start",
+    "value",
+    "target",
+    "progress",
+    "expected",
+    "status",
+    "stale",
+    "forecast",
+    "observed_at",
+    "error",
+]
 
 
 def render_csv(doc: dict, history: dict | None = None) -> str:
@@ -86,11 +119,26 @@ def render_csv(doc: dict, history: dict | None = None) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for o, kr in iter_krs(doc):
-        writer.writerow([o["id"], o["title"], kr["id"], kr["title"], kr["owner"] or "", kr["kind"],
-                         _blank(kr["start"]), _blank(kr["value"]), _blank(kr["target"]), _blank(kr["progress"]),
-                         _blank(kr["expected"]), kr["status"], "yes" if kr["stale"] else "",
-                         _blank(kr["forecast"]["value"] if kr["forecast"] else None), kr["observed_at"] or "",
-                         kr["error"] or ""])
+        writer.writerow(
+            [
+                o["id"],
+                o["title"],
+                kr["id"],
+                kr["title"],
+                kr["owner"] or "",
+                kr["kind"],
+                _blank(kr["start"]),
+                _blank(kr["value"]),
+                _blank(kr["target"]),
+                _blank(kr["progress"]),
+                _blank(kr["expected"]),
+                kr["status"],
+                "yes" if kr["stale"] else "",
+                _blank(kr["forecast"]["value"] if kr["forecast"] else None),
+                kr["observed_at"] or "",
+                kr["error"] or "",
+            ]
+        )
     return buf.getvalue()
 
 
@@ -146,8 +194,10 @@ def render_html(doc: dict, history: dict | None = None) -> str:
     counts: dict[str, int] = {}
     for _, kr in iter_krs(doc):
         counts[kr["status"]] = counts.get(kr["status"], 0) + 1
-    summary = "".join(_pill(s, f"{n} {STATUS_LABELS[s]}") for s, n in sorted(counts.items(),
-                                                                             key=lambda x: list(STATUS_COLOURS).index(x[0])))
+    summary = "".join(
+        _pill(s, f"{n} {STATUS_LABELS[s]}")
+        for s, n in sorted(counts.items(), key=lambda x: list(STATUS_COLOURS).index(x[0]))
+    )
     by_id = {o["id"]: o for o in doc["objectives"]}
     ordered: list[tuple[dict, int]] = []
 
@@ -164,14 +214,18 @@ def render_html(doc: dict, history: dict | None = None) -> str:
     kpis = _kpis_html(doc) if doc["kpis"] else ""
     errors = ""
     if doc["errors"]:
-        items = "".join(f"<li><code>{escape(e['metric'])}</code> ({escape(e['connection'] or 'formula')}): "
-                        f"{escape(e['message'])}</li>" for e in doc["errors"])
+        items = "".join(
+            f"<li><code>{escape(e['metric'])}</code> ({escape(e['connection'] or 'formula')}): "
+            f"{escape(e['message'])}</li>"
+            for e in doc["errors"]
+        )
         errors = f'<section class="block" id="errors"><h3>Sources that failed this run</h3><ul>{items}</ul></section>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>OKR status — {escape(doc['cycle'])}</title><style>{CSS}</style></head>
-<body><header><h1>OKR status — {escape(doc['cycle'])}</h1>
-<div class="muted">As of {escape(_human_time(doc['as_of']))} · cycle {escape(doc['cycle_start'])} to {escape(doc['cycle_end'])}</div>
+<title>OKR status — {escape(doc["cycle"])}</title><style>{CSS}</style></head>
+<body><header><h1>OKR status — {escape(doc["cycle"])}</h1>
+<div class="muted">As of {escape(_human_time(doc["as_of"]))} ·
+cycle {escape(doc["cycle_start"])} to {escape(doc["cycle_end"])}</div>
 <div class="summary">{summary}</div>
 <div class="legend">Bars show progress; the black tick marks where progress is expected today. Charts show the
 value over the cycle; the dashed line is the target.</div></header>
@@ -185,9 +239,15 @@ def _pill(status: str, text: str) -> str:
 
 def _bar(progress: float | None, expected: float | None, status: str) -> str:
     width = 0 if progress is None else max(0.0, min(1.0, progress)) * 100
-    marker = "" if expected is None else f'<div class="expected" style="left:{expected * 100:.1f}%" title="expected {pct(expected)}"></div>'
-    return (f'<div class="bar" role="progressbar" aria-valuenow="{width:.0f}" aria-valuemin="0" aria-valuemax="100">'
-            f'<div class="fill" style="width:{width:.1f}%;background:{STATUS_COLOURS[status]}"></div>{marker}</div>')
+    marker = (
+        ""
+        if expected is None
+        else f'<div class="expected" style="left:{expected * 100:.1f}%" title="expected {pct(expected)}"></div>'
+    )
+    return (
+        f'<div class="bar" role="progressbar" aria-valuenow="{width:.0f}" aria-valuemin="0" aria-valuemax="100">'
+        f'<div class="fill" style="width:{width:.1f}%;background:{STATUS_COLOURS[status]}"></div>{marker}</div>'
+    )
 
 
 def _objective_html(o: dict, depth: int, doc: dict, history: dict) -> str:
@@ -200,29 +260,37 @@ def _objective_html(o: dict, depth: int, doc: dict, history: dict) -> str:
         meta.append(f"aligned to {escape(o['parent'])}")
     krs = "".join(_kr_html(kr, doc, history.get(kr["metric"], [])) for kr in o["key_results"])
     cls = "objective child" if depth else "objective"
-    return (f'<section class="{cls}" id="objective-{escape(o["id"])}" style="margin-left:{depth * 34}px">'
-            f'<div class="ohead"><h2>{escape(o["title"])}</h2>{_pill(o["status"], STATUS_LABELS[o["status"]])}</div>'
-            f'<div class="meta">{" · ".join(meta)}</div>{_bar(o["progress"], o["expected"], o["status"])}{krs}</section>')
+    return (
+        f'<section class="{cls}" id="objective-{escape(o["id"])}" style="margin-left:{depth * 34}px">'
+        f'<div class="ohead"><h2>{escape(o["title"])}</h2>{_pill(o["status"], STATUS_LABELS[o["status"]])}</div>'
+        f'<div class="meta">{" · ".join(meta)}</div>{_bar(o["progress"], o["expected"], o["status"])}{krs}</section>'
+    )
 
 
 def _kr_html(kr: dict, doc: dict, points: list) -> str:
     notes = ""
     if kr["stale"]:
-        notes += f'<div class="stale" title="{escape(kr["stale_reason"] or "")}">⚠ stale: {escape(kr["stale_reason"] or "")}</div>'
+        reason = escape(kr["stale_reason"] or "")
+        notes += f'<div class="stale" title="{reason}">⚠ stale: {reason}</div>'
     elif kr["error"]:
         notes += f'<div class="error">{escape(kr["error"])}</div>'
     if kr["override"]:
-        notes += f'<div class="muted nums">manual value{": " + escape(kr["override"]["note"]) if kr["override"]["note"] else ""}</div>'
+        note = kr["override"]["note"]
+        notes += f'<div class="muted nums">manual value{": " + escape(note) if note else ""}</div>'
     forecast = f" · forecast {fmt_value(kr['forecast']['value'], kr['unit'])}" if kr["forecast"] else ""
     start = "" if kr["start"] is None else f"from {fmt_value(kr['start'], kr['unit'])} · "
-    nums = (f"{start}now <b>{fmt_value(kr['value'], kr['unit'])}</b> · target {_target_text(kr)}{forecast}"
-            f" · due {escape(kr['due'])}")
+    nums = (
+        f"{start}now <b>{fmt_value(kr['value'], kr['unit'])}</b> · target {_target_text(kr)}{forecast}"
+        f" · due {escape(kr['due'])}"
+    )
     chart = _chart_svg(kr, points, doc)
-    return (f'<div class="kr" id="kr-{escape(kr["id"])}"><div><div class="title">{escape(kr["title"])}</div>'
-            f'<div class="nums">{nums}</div>{notes}</div>'
-            f'<div>{_bar(kr["progress"], kr["expected"], kr["status"])}<div class="nums">{pct(kr["progress"])} '
-            f'(expected {pct(kr["expected"])}) {_pill(kr["status"], STATUS_LABELS[kr["status"]])}</div></div>'
-            f'<div>{chart}</div></div>')
+    return (
+        f'<div class="kr" id="kr-{escape(kr["id"])}"><div><div class="title">{escape(kr["title"])}</div>'
+        f'<div class="nums">{nums}</div>{notes}</div>'
+        f'<div>{_bar(kr["progress"], kr["expected"], kr["status"])}<div class="nums">{pct(kr["progress"])} '
+        f"(expected {pct(kr['expected'])}) {_pill(kr['status'], STATUS_LABELS[kr['status']])}</div></div>"
+        f"<div>{chart}</div></div>"
+    )
 
 
 def _chart_svg(kr: dict, points: list, doc: dict, width: int = 240, height: int = 64) -> str:
@@ -248,8 +316,10 @@ def _chart_svg(kr: dict, points: list, doc: dict, width: int = 240, height: int 
 
     parts = [f'<rect x="0" y="0" width="{width}" height="{height}" fill="#fafbfc" stroke="#eaeef2"/>']
     for v in lines:
-        parts.append(f'<line class="target" x1="4" x2="{width - 4}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
-                     f'stroke="#57606a" stroke-dasharray="4 3" stroke-width="1"/>')
+        parts.append(
+            f'<line class="target" x1="4" x2="{width - 4}" y1="{y(v):.1f}" y2="{y(v):.1f}" '
+            f'stroke="#57606a" stroke-dasharray="4 3" stroke-width="1"/>'
+        )
     if pts:
         path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts)
         colour = STATUS_COLOURS[kr["status"]]
@@ -257,8 +327,10 @@ def _chart_svg(kr: dict, points: list, doc: dict, width: int = 240, height: int 
         lt, lv = pts[-1]
         parts.append(f'<circle cx="{x(lt):.1f}" cy="{y(lv):.1f}" r="3" fill="{colour}"/>')
     label = f"{len(pts)} value(s) of {kr['metric']}; target {_target_text(kr)}"
-    return (f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
-            f'aria-label="{escape(label)}">{"".join(parts)}</svg>')
+    return (
+        f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="{escape(label)}">{"".join(parts)}</svg>'
+    )
 
 
 def _kpis_html(doc: dict) -> str:
@@ -268,10 +340,14 @@ def _kpis_html(doc: dict) -> str:
         label = {"no_data": "no data", "on_track": "healthy", "off_track": "unhealthy"}[status]
         trend = "–" if k["trend"] is None else f"{k['trend']:+.2f}"
         stale = ' <span class="stale">⚠ stale</span>' if k["stale"] else ""
-        rows += (f'<tr id="kpi-{escape(k["id"])}"><td>{escape(k["title"])}</td><td>{fmt_value(k["value"], k["unit"])}'
-                 f'{stale}</td><td>{escape(_range_text(k))}</td><td>{_pill(status, label)}</td><td>{trend}</td></tr>')
-    return (f'<section class="block" id="kpis"><h3>KPIs</h3><table><thead><tr><th>KPI</th><th>Value</th>'
-            f'<th>Healthy range</th><th>Health</th><th>Trend</th></tr></thead><tbody>{rows}</tbody></table></section>')
+        rows += (
+            f'<tr id="kpi-{escape(k["id"])}"><td>{escape(k["title"])}</td><td>{fmt_value(k["value"], k["unit"])}'
+            f"{stale}</td><td>{escape(_range_text(k))}</td><td>{_pill(status, label)}</td><td>{trend}</td></tr>"
+        )
+    return (
+        f'<section class="block" id="kpis"><h3>KPIs</h3><table><thead><tr><th>KPI</th><th>Value</th>'
+        f"<th>Healthy range</th><th>Health</th><th>Trend</th></tr></thead><tbody>{rows}</tbody></table></section>"
+    )
 
 
 def _human_time(iso: str) -> str:
@@ -279,8 +355,11 @@ def _human_time(iso: str) -> str:
         moment = datetime.fromisoformat(iso)
     except ValueError:
         return iso
-    return moment.strftime("%Y-%m-%d %H:%M %Z").strip() if moment.time() != datetime.min.time() else \
-        date.isoformat(moment.date())
+    return (
+        moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+        if moment.time() != datetime.min.time()
+        else date.isoformat(moment.date())
+    )
 
 
 RENDERERS = {".html": render_html, ".md": render_markdown, ".json": render_json, ".csv": render_csv}

@@ -15,8 +15,9 @@ def okrsync(*args, cwd=None, env=None):
     full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
     full_env.pop("OKRSYNC_STORE_URL", None)
     full_env.pop("PREFECT_API_URL", None)
-    return subprocess.run([sys.executable, "-m", "okrsync", *args], capture_output=True, text=True, cwd=cwd,
-                          env=full_env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "okrsync", *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120
+    )
 
 
 @pytest.fixture
@@ -73,8 +74,13 @@ objectives:
     assert "Traceback" not in result.stderr + result.stdout
     lines = [line for line in result.stderr.splitlines() if "✗" in line]
     assert len(lines) == 5, result.stderr
-    for line_no, key in ((1, "version"), (2, "cycle.timezone"), (3, "connections.files.rot"),
-                         (5, "metrics.a.aggregate"), (7, "objectives[0].key_results[0].metric")):
+    for line_no, key in (
+        (1, "version"),
+        (2, "cycle.timezone"),
+        (3, "connections.files.rot"),
+        (5, "metrics.a.aggregate"),
+        (7, "objectives[0].key_results[0].metric"),
+    ):
         assert any(f"bad.yaml:{line_no}: {key}:" in line for line in lines), (line_no, key, lines)
 
 
@@ -152,8 +158,15 @@ objectives:
     result = okrsync("-c", str(lint), "validate")
     assert result.returncode == 0
     out = " ".join(result.stdout.split())
-    for expected in ("has no key results", "6 key results", "outside the cycle", "start equals target",
-                     "aspirational", "metrics.unused: not used", "formula cycle"):
+    for expected in (
+        "has no key results",
+        "6 key results",
+        "outside the cycle",
+        "start equals target",
+        "aspirational",
+        "metrics.unused: not used",
+        "formula cycle",
+    ):
         assert expected in out, expected
 
 

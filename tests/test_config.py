@@ -112,13 +112,18 @@ outputs:
 
 
 def test_parent_cycle_is_an_error():
-    text = "\n".join(map(str, problems("""\
+    text = "\n".join(
+        map(
+            str,
+            problems("""\
 version: 1
 cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}
 objectives:
   - {id: a, title: A, parent: b}
   - {id: b, title: B, parent: a}
-""")))
+"""),
+        )
+    )
     assert "objectives align in a circle: a -> b -> a" in text
 
 
@@ -162,10 +167,15 @@ def test_committed_schema_is_current_and_covers_metric_keys():
 
 
 def test_unknown_connection_type_lists_known_ones():
-    text = "\n".join(map(str, problems("""\
+    text = "\n".join(
+        map(
+            str,
+            problems("""\
 version: 1
 cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}
 connections: {x: {type: mongodb}}
-""")))
+"""),
+        )
+    )
     assert "unknown connection type 'mongodb'" in text and "google_sheets" in text
     assert os.linesep not in text.split("\n")[0]

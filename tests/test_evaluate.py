@@ -53,8 +53,9 @@ def test_expected_progress_is_the_elapsed_share_of_the_window():
     assert expected_progress(k, CYCLE, oslo(2026, 9, 1), 0, "increase") == 0
     assert expected_progress(k, CYCLE, oslo(2027, 3, 1), 0, "increase") == 1
     # due 2026-10-10 inclusive: the window is 10 days, on Oct 6 00:00 five have passed
-    assert expected_progress(kr(start=0, target=1, due=date(2026, 10, 10)), CYCLE, oslo(2026, 10, 6), 0,
-                             "increase") == pytest.approx(0.5)
+    assert expected_progress(
+        kr(start=0, target=1, due=date(2026, 10, 10)), CYCLE, oslo(2026, 10, 6), 0, "increase"
+    ) == pytest.approx(0.5)
     assert expected_progress(kr(kind="at_least", target=5), CYCLE, HALFWAY, None, "at_least") == 1
 
 
@@ -70,7 +71,10 @@ def test_phases_interpolate_the_expected_value():
 
 def test_increase_progress_and_statuses():
     k = kr(start=75, target=90)
-    at_value = lambda v: run(k, state((HALFWAY, v)))  # noqa: E731
+
+    def at_value(v):
+        return run(k, state((HALFWAY, v)))
+
     assert at_value(82.5).progress == pytest.approx(0.5) and at_value(82.5).status == Status.ON_TRACK
     assert at_value(81).status == Status.ON_TRACK  # gap 0.1 is still on track
     assert at_value(79).status == Status.AT_RISK  # 0.2667: gap 0.233
@@ -96,7 +100,11 @@ def test_bound_kinds_keep_a_level_and_are_never_done():
     assert run(kr(kind="at_most", target=2), state((HALFWAY, 2.1))).status == Status.OFF_TRACK
     between = kr(kind="between", min=120, max=250)
     assert [run(between, state((HALFWAY, v))).status for v in (119, 120, 250, 251)] == [
-        Status.OFF_TRACK, Status.ON_TRACK, Status.ON_TRACK, Status.OFF_TRACK]
+        Status.OFF_TRACK,
+        Status.ON_TRACK,
+        Status.ON_TRACK,
+        Status.OFF_TRACK,
+    ]
 
 
 def test_milestone_is_binary_and_percent_metrics_need_100():
@@ -174,8 +182,9 @@ def test_roll_up_is_weighted_and_includes_children():
     # (1*1.0 + 3*0.2 + 2*0.5) / 6; the no_data KR is left out
     assert results["p"].progress == pytest.approx(2.6 / 6)
     assert results["p"].children == ("c",)
-    only_levels = roll_up([Objective(id="x", title="X")],
-                          {"x": [run(kr(kind="at_least", target=1), state((HALFWAY, 2)))]}, THRESHOLDS)
+    only_levels = roll_up(
+        [Objective(id="x", title="X")], {"x": [run(kr(kind="at_least", target=1), state((HALFWAY, 2)))]}, THRESHOLDS
+    )
     assert only_levels[0].status == Status.ON_TRACK
 
 
@@ -188,8 +197,16 @@ def test_kpi_health_and_trend():
 
 
 def test_evaluate_whole_config_requires_aware_as_of():
-    config = Config(version=1, cycle=CYCLE, objectives=[Objective(id="o", title="O", key_results=[kr()
-                    if False else KeyResult(id="k", metric="m", start=0, target=1)])], metrics={})
+    config = Config(
+        version=1,
+        cycle=CYCLE,
+        objectives=[
+            Objective(
+                id="o", title="O", key_results=[kr() if False else KeyResult(id="k", metric="m", start=0, target=1)]
+            )
+        ],
+        metrics={},
+    )
     result = evaluate(config, {"m": state((HALFWAY, 1))}, HALFWAY)
     assert result.objectives[0].status == Status.DONE
     with pytest.raises(ValueError):
@@ -236,12 +253,17 @@ def test_expected_is_monotone_in_time(a, b, due):
     assert expected_progress(k, CYCLE, early, 0, "increase") <= expected_progress(k, CYCLE, late, 0, "increase")
 
 
-@given(values=st.lists(st.tuples(finite, st.floats(min_value=0.1, max_value=10)), min_size=1, max_size=8),
-       child=st.one_of(st.none(), finite))
+@given(
+    values=st.lists(st.tuples(finite, st.floats(min_value=0.1, max_value=10)), min_size=1, max_size=8),
+    child=st.one_of(st.none(), finite),
+)
 def test_roll_up_lies_within_its_members(values, child):
     objectives = [Objective(id="p", title="P")]
-    results = {"p": [run(kr(id=f"k{i}", start=0, target=100, weight=w), state((HALFWAY, v)))
-                     for i, (v, w) in enumerate(values)]}
+    results = {
+        "p": [
+            run(kr(id=f"k{i}", start=0, target=100, weight=w), state((HALFWAY, v))) for i, (v, w) in enumerate(values)
+        ]
+    }
     members = [r.progress for r in results["p"]]
     if child is not None:
         objectives.append(Objective(id="c", title="C", parent="p"))

@@ -8,9 +8,23 @@ from okrsync.numbers import parse_number
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [("1,234.5", 1234.5), ("12%", 12.0), (" 42 ", 42.0), ("$1,200", 1200.0), ("(1,200)", -1200.0), ("-3.5", -3.5),
-     ("TRUE", 1.0), ("false", 0.0), ("Done", 1.0), (7, 7.0), (2.5, 2.5), (True, 1.0), ("1e3", 1000.0),
-     ("€ 99", 99.0), ("12 %", 12.0)],
+    [
+        ("1,234.5", 1234.5),
+        ("12%", 12.0),
+        (" 42 ", 42.0),
+        ("$1,200", 1200.0),
+        ("(1,200)", -1200.0),
+        ("-3.5", -3.5),
+        ("TRUE", 1.0),
+        ("false", 0.0),
+        ("Done", 1.0),
+        (7, 7.0),
+        (2.5, 2.5),
+        (True, 1.0),
+        ("1e3", 1000.0),
+        ("€ 99", 99.0),
+        ("12 %", 12.0),
+    ],
 )
 def test_parse_number_accepts_what_people_type(raw, expected):
     assert parse_number(raw) == expected
@@ -44,8 +58,20 @@ def test_formula_division_by_zero_is_a_clear_error():
 
 @pytest.mark.parametrize(
     "expr",
-    ["__import__('os').system('true')", "a.b", "a[0]", "a if b else c", "a ** 2", "a < b", "lambda: 1", "'x'",
-     "open('f')", "min(a, key=b)", "a; b", "(a := 1)"],
+    [
+        "__import__('os').system('true')",
+        "a.b",
+        "a[0]",
+        "a if b else c",
+        "a ** 2",
+        "a < b",
+        "lambda: 1",
+        "'x'",
+        "open('f')",
+        "min(a, key=b)",
+        "a; b",
+        "(a := 1)",
+    ],
 )
 def test_formula_rejects_anything_but_arithmetic(expr):
     with pytest.raises(formula.FormulaError):
@@ -53,8 +79,14 @@ def test_formula_rejects_anything_but_arithmetic(expr):
 
 
 def test_resolve_all_orders_dependencies_and_isolates_failures():
-    formulas = {"rate": "won / total * 100", "total": "won + lost", "loop_a": "loop_b + 1", "loop_b": "loop_a",
-                "broken": "won / zero", "needs_failed": "gone * 2"}
+    formulas = {
+        "rate": "won / total * 100",
+        "total": "won + lost",
+        "loop_a": "loop_b + 1",
+        "loop_b": "loop_a",
+        "broken": "won / zero",
+        "needs_failed": "gone * 2",
+    }
     values, errors = formula.resolve_all(formulas, {"won": 3, "lost": 1, "zero": 0}, {"gone": "HTTP 500"})
     assert values == {"total": 4, "rate": 75}
     assert "formula cycle" in errors["loop_a"] and "formula cycle" in errors["loop_b"]

@@ -18,12 +18,15 @@ DAY1, DAY2, DAY3 = oslo(2026, 11, 14), oslo(2026, 11, 15), oslo(2026, 11, 16)
 
 @pytest.fixture
 def team(tmp_path, write_config):
-    write_csv(tmp_path / "data" / "kpi.csv", """
+    write_csv(
+        tmp_path / "data" / "kpi.csv",
+        """
         date,signups,csat
         2026-11-14,10,80
         2026-11-15,20,81
         2026-11-16,30,82
-    """)
+    """,
+    )
     return write_config("""
         connections:
           files: {type: csv, root: data/}
@@ -54,7 +57,9 @@ def kr(doc, kr_id):
 def test_plan_groups_by_connection_and_skips_formulas(team):
     plan = plan_fetches(load_config(team), DAY1)
     assert {c: [q.metric_id for q in qs] for c, qs in plan.items()} == {
-        "dwh": ["revenue"], "files": ["csat", "signups"]}
+        "dwh": ["revenue"],
+        "files": ["csat", "signups"],
+    }
 
 
 def test_failing_source_never_stops_the_others(team):
@@ -179,10 +184,13 @@ def test_third_party_connector_through_the_registry(write_config):
         assert {k["id"]: k["value"] for k in result.document["kpis"]} == {"a": 42, "b": 7, "z": None}
         crash = result.errors["z"].message
         assert "unexpected error in the crashing connector" in crash and "secret-token" not in crash
-        bad = write_config("""
+        bad = write_config(
+            """
             connections: {f: {type: fake, regoin: eu}}
             metrics: {a: {connection: f, answr: 42}}
-        """, name="bad.yaml")
+        """,
+            name="bad.yaml",
+        )
         with pytest.raises(ConfigError) as info:
             load_config(bad)
         text = str(info.value)
@@ -219,3 +227,31 @@ def test_contract_type_not_built_yet_fails_only_its_metrics(write_config, tmp_pa
 def test_source_error_carries_metric_and_connection():
     err = SourceError("boom", connection="c").for_metric("m")
     assert (err.metric, err.connection, err.message) == ("m", "c", "boom")
+
+
+def test_canary_secret_never_reaches_store_reports_or_errors(tmp_path, write_config, monkeypatch, capsys):
+    canary = "canary-9f3b2c"
+    monkeypatch.setenv("DWH_URL", f"postgresql+psycopg://okr:{canary}@127.0.0.1:1/dwh?connect_timeout=2")
+    monkeypatch.setenv("SQLITE_URL", "sqlite:///ok.db")
+    import sqlite3
+
+    sqlite3.connect(tmp_path / "ok.db").execute("create table t (n int)").connection.commit()
+    path = write_config("""
+        connections:
+          dwh: {type: sql, url: "${DWH_URL}"}
+          ok: {type: sql, url: "${SQLITE_URL}"}
+        metrics:
+          a: {connection: dwh, query: "select 1"}
+          b: {connection: ok, query: "select count(*) from t"}
+        objectives: [{id: o, title: O, key_results: [{id: a, metric: a, start: 0, target: 1},
+                                                      {id: b, metric: b, start: 0, target: 1}]}]
+        outputs: [{type: report, path: r.html}, {type: report, path: r.json}, {type: report, path: r.md},
+                  {type: report, path: r.csv}]
+    """)
+    result = sync(load_config(path), DAY1, now=DAY1)
+    assert result.exit_code == 1 and "cannot connect" in result.errors["a"].message
+    for file in tmp_path.rglob("*"):
+        if file.is_file():
+            assert canary.encode() not in file.read_bytes(), file
+    captured = capsys.readouterr()
+    assert canary not in captured.out + captured.err

@@ -37,8 +37,21 @@ def test_json_report_is_the_status_document(document):
     doc = json.loads(render_json(document))
     assert set(doc) >= {"cycle", "as_of", "objectives", "kpis", "errors"} and "history" not in doc
     kr = doc["objectives"][0]["key_results"][0]
-    assert set(kr) >= {"id", "metric", "kind", "value", "start", "target", "progress", "expected", "status", "stale",
-                       "error", "observed_at", "forecast"}
+    assert set(kr) >= {
+        "id",
+        "metric",
+        "kind",
+        "value",
+        "start",
+        "target",
+        "progress",
+        "expected",
+        "status",
+        "stale",
+        "error",
+        "observed_at",
+        "forecast",
+    }
     assert 0 <= kr["progress"] <= 1 and kr["forecast"]["value"] > 0
 
 
@@ -71,8 +84,10 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path):
     problems: list[str] = []
     requests: list[str] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
         page.on("pageerror", lambda e: problems.append(str(e)))
@@ -81,7 +96,10 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path):
         assert page.title() == "OKR status — 2026-Q4"
         assert page.locator("section.objective").count() == 3
         assert page.locator("section.objective h2").all_inner_texts() == [
-            "Grow recurring revenue to fund 2027", "Delight our customers", "Launch self-serve and make it stick"]
+            "Grow recurring revenue to fund 2027",
+            "Delight our customers",
+            "Launch self-serve and make it stick",
+        ]
         bars = page.locator(".kr .bar .fill")
         assert bars.count() == 11
         widths = [b.bounding_box()["width"] for b in bars.all()]

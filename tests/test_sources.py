@@ -25,17 +25,23 @@ def values(result):
 
 @pytest.fixture
 def csv_config(tmp_path, write_config):
-    write_csv(tmp_path / "data" / "sales.csv", """
+    write_csv(
+        tmp_path / "data" / "sales.csv",
+        """
         date,region,amount,done
         2026-10-01,north,"1,000.5",yes
         2026-10-15,south,12%,no
         2026-11-01,north, 42 ,TRUE
         2026-11-20,north,500,FALSE
-    """)
-    write_csv(tmp_path / "data" / "bad.csv", """
+    """,
+    )
+    write_csv(
+        tmp_path / "data" / "bad.csv",
+        """
         date,amount
         2026-10-01,lots
-    """)
+    """,
+    )
     return write_config("""
         connections: {files: {type: csv, root: data/}}
         metrics:
@@ -102,7 +108,8 @@ def sql_config(write_config, url):
     return write_config(f"""
         connections: {{db: {{type: sql, url: "{url}"}}}}
         metrics:
-          won: {{connection: db, query: "select count(*) from deals where status = 'won' and closed_on between :cycle_start and :as_of"}}
+          won: {{connection: db, query: "select count(*) from deals where status = 'won'
+                                          and closed_on between :cycle_start and :as_of"}}
           amount: {{connection: db, query: "select amount from deals where closed_on = '2026-11-01'"}}
           nothing: {{connection: db, query: "select amount from deals where 1 = 0"}}
           many: {{connection: db, query: "select status, amount from deals"}}
@@ -129,8 +136,11 @@ def test_sql_postgresql_read_only_transaction(write_config, pg_url):
     engine = sa.create_engine(pg_url)
     with engine.begin() as conn:
         conn.execute(sa.text("create table deals (closed_on date, status text, amount numeric)"))
-        conn.execute(sa.text("insert into deals values ('2026-10-02','won',10), ('2026-11-01','won',1000), "
-                             "('2026-11-20','won',7)"))
+        conn.execute(
+            sa.text(
+                "insert into deals values ('2026-10-02','won',10), ('2026-11-01','won',1000), ('2026-11-20','won',7)"
+            )
+        )
     got = values(fetch(sql_config(write_config, pg_url), "db"))
     assert got["won"] == 2 and got["amount"] == 1000
     assert "read-only transaction" in got["write"].message

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 
 from okrsync.config import parse_config
 from okrsync.errors import StoreError
-from okrsync.evaluate import evaluate, MetricState, Point
+from okrsync.evaluate import MetricState, Point, evaluate
 from okrsync.store import Store, fingerprint
 from tests.conftest import oslo
 
@@ -40,8 +40,13 @@ def test_same_day_rerun_stores_nothing_twice(store_url):
         store.save_evaluation(run_id, evaluation)
         store.finish_run(run_id, "ok", {"attempt": attempt}, at)
     counts = store.count_rows()
-    assert (counts["runs"], counts["metric_values"], counts["kr_results"], counts["objective_results"],
-            counts["kpi_results"]) == (1, 1, 1, 1, 1)
+    assert (
+        counts["runs"],
+        counts["metric_values"],
+        counts["kr_results"],
+        counts["objective_results"],
+        counts["kpi_results"],
+    ) == (1, 1, 1, 1, 1)
     latest = store.latest_run("ns", "Q4")
     assert latest.attempts == 2 and latest.document == {"attempt": 1} and latest.as_of == at
     assert store.load_history("ns", "Q4", at)["m"] == [Point.of(at, 5.0)]

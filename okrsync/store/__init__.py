@@ -25,7 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from okrsync.errors import StoreError
-from okrsync.evaluate import Evaluation, Override, Point
+from okrsync.evaluate import Evaluation, Point
 from okrsync.store import tables as t
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -88,8 +88,9 @@ class Store:
         try:
             self.url = make_url(url)
         except ArgumentError:
-            raise StoreError("store is not a valid SQLAlchemy URL (e.g. sqlite:///okrsync.db or "
-                             "postgresql+psycopg://user@host/db)") from None
+            raise StoreError(
+                "store is not a valid SQLAlchemy URL (e.g. sqlite:///okrsync.db or postgresql+psycopg://user@host/db)"
+            ) from None
         if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         with translate_errors(self.url):
@@ -120,39 +121,57 @@ class Store:
         with translate_errors(self.url), self.engine.begin() as conn:
             yield conn
 
-    def _upsert(self, table: sa.Table, rows: list[dict], keys: Sequence[str], update: Sequence[str]) -> sa.Insert:
+    def _upsert(self, table: sa.Table, keys: Sequence[str], update: Sequence[str]) -> sa.Insert:
         if self.engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         stmt = insert(table)
-        return stmt.on_conflict_do_update(index_elements=list(keys),
-                                          set_={c: getattr(stmt.excluded, c) for c in update})
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: getattr(stmt.excluded, c) for c in update}
+        )
 
     # -- runs -----------------------------------------------------------------------------------
 
-    def begin_run(self, namespace: str, cycle: str, day: date, as_of: datetime, trigger: str,
-                  now: datetime) -> int:
+    def begin_run(self, namespace: str, cycle: str, day: date, as_of: datetime, trigger: str, now: datetime) -> int:
         """The day's run row: created, or reused (attempts + 1) when the day already has one."""
         with self._tx() as conn:
-            row = conn.execute(sa.select(t.runs.c.id).where(
-                t.runs.c.namespace == namespace, t.runs.c.cycle == cycle, t.runs.c.day == day)).first()
+            row = conn.execute(
+                sa.select(t.runs.c.id).where(
+                    t.runs.c.namespace == namespace, t.runs.c.cycle == cycle, t.runs.c.day == day
+                )
+            ).first()
             if row:
-                conn.execute(t.runs.update().where(t.runs.c.id == row.id).values(
-                    as_of=utc(as_of), started_at=utc(now), finished_at=None, trigger=trigger,
-                    outcome=None, attempts=t.runs.c.attempts + 1))
+                conn.execute(
+                    t.runs.update()
+                    .where(t.runs.c.id == row.id)
+                    .values(
+                        as_of=utc(as_of),
+                        started_at=utc(now),
+                        finished_at=None,
+                        trigger=trigger,
+                        outcome=None,
+                        attempts=t.runs.c.attempts + 1,
+                    )
+                )
                 return row.id
-            return conn.execute(t.runs.insert().values(
-                namespace=namespace, cycle=cycle, day=day, as_of=utc(as_of), started_at=utc(now),
-                trigger=trigger)).inserted_primary_key[0]
+            return conn.execute(
+                t.runs.insert().values(
+                    namespace=namespace, cycle=cycle, day=day, as_of=utc(as_of), started_at=utc(now), trigger=trigger
+                )
+            ).inserted_primary_key[0]
 
     def finish_run(self, run_id: int, outcome: str, document: dict, now: datetime) -> None:
         with self._tx() as conn:
-            conn.execute(t.runs.update().where(t.runs.c.id == run_id).values(
-                outcome=outcome, document=document, finished_at=utc(now)))
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(outcome=outcome, document=document, finished_at=utc(now))
+            )
 
-    def latest_run(self, namespace: str, cycle: str | None = None, *, before_day: date | None = None,
-                   finished: bool = True) -> RunInfo | None:
+    def latest_run(
+        self, namespace: str, cycle: str | None = None, *, before_day: date | None = None, finished: bool = True
+    ) -> RunInfo | None:
         q = sa.select(t.runs).where(t.runs.c.namespace == namespace)
         if cycle:
             q = q.where(t.runs.c.cycle == cycle)
@@ -164,27 +183,41 @@ class Store:
             row = conn.execute(q.order_by(t.runs.c.day.desc()).limit(1)).first()
         if row is None:
             return None
-        return RunInfo(row.id, row.namespace, row.cycle, row.day, aware(row.as_of), row.trigger, row.outcome,
-                       row.attempts, row.document)
+        return RunInfo(
+            row.id,
+            row.namespace,
+            row.cycle,
+            row.day,
+            aware(row.as_of),
+            row.trigger,
+            row.outcome,
+            row.attempts,
+            row.document,
+        )
 
     # -- values ---------------------------------------------------------------------------------
 
-    def save_values(self, namespace: str, cycle: str, run_id: int | None,
-                    values: Iterable[tuple[str, date, datetime, float]]) -> int:
+    def save_values(
+        self, namespace: str, cycle: str, run_id: int | None, values: Iterable[tuple[str, date, datetime, float]]
+    ) -> int:
         """Upsert (metric, day, observed_at, value): one value per metric per day."""
-        rows = [dict(namespace=namespace, cycle=cycle, metric_id=m, day=d, observed_at=utc(at), value=v,
-                     run_id=run_id) for m, d, at, v in values]
+        rows = [
+            dict(namespace=namespace, cycle=cycle, metric_id=m, day=d, observed_at=utc(at), value=v, run_id=run_id)
+            for m, d, at, v in values
+        ]
         if not rows:
             return 0
-        stmt = self._upsert(t.metric_values, rows, ("namespace", "cycle", "metric_id", "day"),
-                            ("observed_at", "value", "run_id"))
+        stmt = self._upsert(
+            t.metric_values, ("namespace", "cycle", "metric_id", "day"), ("observed_at", "value", "run_id")
+        )
         with self._tx() as conn:
             for chunk in _chunks(rows, 2000):
                 conn.execute(stmt, chunk)
         return len(rows)
 
-    def load_history(self, namespace: str, cycle: str, until: datetime,
-                     metric_ids: Iterable[str] | None = None) -> dict[str, list[Point]]:
+    def load_history(
+        self, namespace: str, cycle: str, until: datetime, metric_ids: Iterable[str] | None = None
+    ) -> dict[str, list[Point]]:
         """Each metric's values up to ``until``, oldest first.
 
         Times come back as POSIX seconds computed by the database: building 900k datetime objects
@@ -192,7 +225,8 @@ class Store:
         """
         c = t.metric_values.c
         q = sa.select(c.metric_id, self._epoch(c.observed_at), c.value).where(
-            c.namespace == namespace, c.cycle == cycle, c.observed_at <= utc(until))
+            c.namespace == namespace, c.cycle == cycle, c.observed_at <= utc(until)
+        )
         if metric_ids is not None:
             q = q.where(c.metric_id.in_(list(metric_ids)))
         out: dict[str, list[Point]] = {}
@@ -211,58 +245,117 @@ class Store:
 
     def save_evaluation(self, run_id: int, evaluation: Evaluation) -> None:
         """Replace the run's results (a re-run of the day overwrites, never duplicates)."""
-        krs = [dict(run_id=run_id, kr_id=kr.id, objective_id=kr.objective_id, metric_id=kr.metric, kind=kr.kind,
-                    value=kr.value, start=kr.start, target=kr.target, progress=kr.progress,
-                    progress_raw=kr.progress_raw, expected=kr.expected, status=kr.status.value, stale=kr.stale,
-                    stale_reason=kr.stale_reason, error=kr.error,
-                    observed_at=utc(kr.observed_at) if kr.observed_at else None,
-                    forecast_value=kr.forecast.value if kr.forecast else None,
-                    forecast_progress=kr.forecast.progress if kr.forecast else None,
-                    overridden=kr.override is not None)
-               for kr in evaluation.key_results()]
-        objectives = [dict(run_id=run_id, objective_id=o.id, progress=o.progress, expected=o.expected,
-                           status=o.status.value) for o in evaluation.objectives]
-        kpis = [dict(run_id=run_id, kpi_id=k.id, metric_id=k.metric, value=k.value, healthy=k.healthy,
-                     trend=k.trend, stale=k.stale) for k in evaluation.kpis]
-        errors = [dict(run_id=run_id, metric_id=e.metric, connection=e.connection, message=e.message)
-                  for e in evaluation.errors]
+        krs = [
+            dict(
+                run_id=run_id,
+                kr_id=kr.id,
+                objective_id=kr.objective_id,
+                metric_id=kr.metric,
+                kind=kr.kind,
+                value=kr.value,
+                start=kr.start,
+                target=kr.target,
+                progress=kr.progress,
+                progress_raw=kr.progress_raw,
+                expected=kr.expected,
+                status=kr.status.value,
+                stale=kr.stale,
+                stale_reason=kr.stale_reason,
+                error=kr.error,
+                observed_at=utc(kr.observed_at) if kr.observed_at else None,
+                forecast_value=kr.forecast.value if kr.forecast else None,
+                forecast_progress=kr.forecast.progress if kr.forecast else None,
+                overridden=kr.override is not None,
+            )
+            for kr in evaluation.key_results()
+        ]
+        objectives = [
+            dict(run_id=run_id, objective_id=o.id, progress=o.progress, expected=o.expected, status=o.status.value)
+            for o in evaluation.objectives
+        ]
+        kpis = [
+            dict(
+                run_id=run_id,
+                kpi_id=k.id,
+                metric_id=k.metric,
+                value=k.value,
+                healthy=k.healthy,
+                trend=k.trend,
+                stale=k.stale,
+            )
+            for k in evaluation.kpis
+        ]
+        errors = [
+            dict(run_id=run_id, metric_id=e.metric, connection=e.connection, message=e.message)
+            for e in evaluation.errors
+        ]
         with self._tx() as conn:
-            for table, rows in ((t.kr_results, krs), (t.objective_results, objectives), (t.kpi_results, kpis),
-                                (t.metric_errors, errors)):
+            for table, rows in (
+                (t.kr_results, krs),
+                (t.objective_results, objectives),
+                (t.kpi_results, kpis),
+                (t.metric_errors, errors),
+            ):
                 conn.execute(table.delete().where(table.c.run_id == run_id))
                 for chunk in _chunks(rows, 2000):
                     conn.execute(table.insert(), chunk)
 
     def kr_history(self, namespace: str, cycle: str, kr_id: str) -> list[dict]:
         """Per-day results of one KR, oldest first."""
-        q = (sa.select(t.runs.c.day, t.runs.c.as_of, t.kr_results.c.value, t.kr_results.c.progress,
-                       t.kr_results.c.expected, t.kr_results.c.status, t.kr_results.c.stale,
-                       t.kr_results.c.overridden)
-             .join(t.runs, t.runs.c.id == t.kr_results.c.run_id)
-             .where(t.runs.c.namespace == namespace, t.runs.c.cycle == cycle, t.kr_results.c.kr_id == kr_id)
-             .order_by(t.runs.c.day))
+        q = (
+            sa.select(
+                t.runs.c.day,
+                t.runs.c.as_of,
+                t.kr_results.c.value,
+                t.kr_results.c.progress,
+                t.kr_results.c.expected,
+                t.kr_results.c.status,
+                t.kr_results.c.stale,
+                t.kr_results.c.overridden,
+            )
+            .join(t.runs, t.runs.c.id == t.kr_results.c.run_id)
+            .where(t.runs.c.namespace == namespace, t.runs.c.cycle == cycle, t.kr_results.c.kr_id == kr_id)
+            .order_by(t.runs.c.day)
+        )
         with self._tx() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
     def count_rows(self) -> dict[str, int]:
         with self._tx() as conn:
-            return {table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-                    for table in t.metadata.sorted_tables}
+            return {
+                table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table in t.metadata.sorted_tables
+            }
 
     # -- overrides ------------------------------------------------------------------------------
 
-    def add_override(self, namespace: str, kr_id: str, value: float, sticky: bool, note: str | None,
-                     now: datetime) -> None:
+    def add_override(
+        self, namespace: str, kr_id: str, value: float, sticky: bool, note: str | None, now: datetime
+    ) -> None:
         """A new override ends any active one for the same KR."""
         with self._tx() as conn:
-            conn.execute(t.overrides.update().where(
-                t.overrides.c.namespace == namespace, t.overrides.c.kr_id == kr_id,
-                t.overrides.c.ended_at.is_(None)).values(ended_at=utc(now), ended_by="superseded"))
-            conn.execute(t.overrides.insert().values(namespace=namespace, kr_id=kr_id, value=value, sticky=sticky,
-                                                     note=note, created_at=utc(now)))
+            conn.execute(
+                t.overrides.update()
+                .where(
+                    t.overrides.c.namespace == namespace, t.overrides.c.kr_id == kr_id, t.overrides.c.ended_at.is_(None)
+                )
+                .values(ended_at=utc(now), ended_by="superseded")
+            )
+            conn.execute(
+                t.overrides.insert().values(
+                    namespace=namespace, kr_id=kr_id, value=value, sticky=sticky, note=note, created_at=utc(now)
+                )
+            )
 
-    def end_overrides(self, namespace: str, now: datetime, *, kr_id: str | None = None, once_only: bool = False,
-                      reason: str = "cleared") -> int:
+    def end_overrides(
+        self,
+        namespace: str,
+        now: datetime,
+        *,
+        kr_id: str | None = None,
+        once_only: bool = False,
+        reason: str = "cleared",
+    ) -> int:
         q = t.overrides.update().where(t.overrides.c.namespace == namespace, t.overrides.c.ended_at.is_(None))
         if kr_id is not None:
             q = q.where(t.overrides.c.kr_id == kr_id)
@@ -274,8 +367,10 @@ class Store:
     def active_overrides(self, namespace: str) -> dict[str, OverrideRow]:
         q = sa.select(t.overrides).where(t.overrides.c.namespace == namespace, t.overrides.c.ended_at.is_(None))
         with self._tx() as conn:
-            return {r.kr_id: OverrideRow(r.id, r.kr_id, r.value, r.sticky, r.note, aware(r.created_at))
-                    for r in conn.execute(q.order_by(t.overrides.c.created_at))}
+            return {
+                r.kr_id: OverrideRow(r.id, r.kr_id, r.value, r.sticky, r.note, aware(r.created_at))
+                for r in conn.execute(q.order_by(t.overrides.c.created_at))
+            }
 
     # -- write ledger ---------------------------------------------------------------------------
 
@@ -296,33 +391,49 @@ class Ledger:
 
     def last_confirmed(self, sink: str, target: str) -> str | None:
         c = t.write_ledger.c
-        q = (sa.select(c.fingerprint).where(c.namespace == self.namespace, c.sink == sink, c.target == target,
-                                            c.state == "confirmed").order_by(c.updated_at.desc(), c.id.desc()).limit(1))
+        q = (
+            sa.select(c.fingerprint)
+            .where(c.namespace == self.namespace, c.sink == sink, c.target == target, c.state == "confirmed")
+            .order_by(c.updated_at.desc(), c.id.desc())
+            .limit(1)
+        )
         with self.store._tx() as conn:
             return conn.execute(q).scalar_one_or_none()
 
     def state(self, sink: str, target: str, fp: str) -> str | None:
         c = t.write_ledger.c
-        q = sa.select(c.state).where(c.namespace == self.namespace, c.sink == sink, c.target == target,
-                                     c.fingerprint == fp)
+        q = sa.select(c.state).where(
+            c.namespace == self.namespace, c.sink == sink, c.target == target, c.fingerprint == fp
+        )
         with self.store._tx() as conn:
             return conn.execute(q).scalar_one_or_none()
 
     def mark(self, sink: str, target: str, fp: str, state: str, now: datetime, detail: str | None = None) -> None:
-        row = dict(namespace=self.namespace, sink=sink, target=target, fingerprint=fp, state=state,
-                   run_id=self.run_id, updated_at=utc(now), detail=detail)
-        stmt = self.store._upsert(t.write_ledger, [row], ("namespace", "sink", "target", "fingerprint"),
-                                  ("state", "run_id", "updated_at", "detail"))
+        row = dict(
+            namespace=self.namespace,
+            sink=sink,
+            target=target,
+            fingerprint=fp,
+            state=state,
+            run_id=self.run_id,
+            updated_at=utc(now),
+            detail=detail,
+        )
+        stmt = self.store._upsert(
+            t.write_ledger,
+            ("namespace", "sink", "target", "fingerprint"),
+            ("state", "run_id", "updated_at", "detail"),
+        )
         with self.store._tx() as conn:
             conn.execute(stmt, [row])
 
 
 def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
     for i in range(0, len(rows), size):
-        yield rows[i:i + size]
+        yield rows[i : i + size]
 
 
-def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")

@@ -18,7 +18,8 @@ metadata = sa.MetaData()
 TS = sa.DateTime(timezone=True)
 
 runs = sa.Table(
-    "runs", metadata,
+    "runs",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("namespace", sa.String(100), nullable=False),
     sa.Column("cycle", sa.String(100), nullable=False),
@@ -34,7 +35,8 @@ runs = sa.Table(
 )
 
 metric_values = sa.Table(
-    "metric_values", metadata,
+    "metric_values",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("namespace", sa.String(100), nullable=False),
     sa.Column("cycle", sa.String(100), nullable=False),
@@ -47,7 +49,8 @@ metric_values = sa.Table(
 )
 
 kr_results = sa.Table(
-    "kr_results", metadata,
+    "kr_results",
+    metadata,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("kr_id", sa.String(200), primary_key=True),
     sa.Column("objective_id", sa.String(200), nullable=False),
@@ -70,7 +73,8 @@ kr_results = sa.Table(
 )
 
 objective_results = sa.Table(
-    "objective_results", metadata,
+    "objective_results",
+    metadata,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("objective_id", sa.String(200), primary_key=True),
     sa.Column("progress", sa.Float),
@@ -79,7 +83,8 @@ objective_results = sa.Table(
 )
 
 kpi_results = sa.Table(
-    "kpi_results", metadata,
+    "kpi_results",
+    metadata,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("kpi_id", sa.String(200), primary_key=True),
     sa.Column("metric_id", sa.String(200), nullable=False),
@@ -90,7 +95,8 @@ kpi_results = sa.Table(
 )
 
 metric_errors = sa.Table(
-    "metric_errors", metadata,
+    "metric_errors",
+    metadata,
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("metric_id", sa.String(200), primary_key=True),
     sa.Column("connection", sa.String(200)),
@@ -98,7 +104,8 @@ metric_errors = sa.Table(
 )
 
 overrides = sa.Table(
-    "overrides", metadata,
+    "overrides",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("namespace", sa.String(100), nullable=False),
     sa.Column("kr_id", sa.String(200), nullable=False),
@@ -111,7 +118,8 @@ overrides = sa.Table(
 )
 
 write_ledger = sa.Table(
-    "write_ledger", metadata,
+    "write_ledger",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("namespace", sa.String(100), nullable=False),
     sa.Column("sink", sa.String(200), nullable=False),
@@ -126,5 +134,10 @@ write_ledger = sa.Table(
 
 sa.Index("ix_runs_latest", runs.c.namespace, runs.c.cycle, runs.c.as_of)
 sa.Index("ix_overrides_active", overrides.c.namespace, overrides.c.kr_id, overrides.c.ended_at)
-sa.Index("ix_write_ledger_target", write_ledger.c.namespace, write_ledger.c.sink, write_ledger.c.target,
-         write_ledger.c.updated_at)
+sa.Index(
+    "ix_write_ledger_target",
+    write_ledger.c.namespace,
+    write_ledger.c.sink,
+    write_ledger.c.target,
+    write_ledger.c.updated_at,
+)

@@ -121,6 +121,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("write_ledger", "overrides", "metric_errors", "kpi_results", "objective_results",
-                  "kr_results", "metric_values", "runs"):
+    for table in (
+        "write_ledger",
+        "overrides",
+        "metric_errors",
+        "kpi_results",
+        "objective_results",
+        "kr_results",
+        "metric_values",
+        "runs",
+    ):
         op.drop_table(table)
