@@ -95,6 +95,7 @@ class SinkContext:
     ledger: Any  # okrsync.store.Ledger
     history: dict[str, list] = field(default_factory=dict)  # metric -> [[iso time, value]], for charts
     dry_run: bool = False
+    now: datetime | None = None  # the sync's clock reading, for ledger times
     planned: list[str] = field(default_factory=list)  # human lines: what was (or would be) written
     on_write: Callable[[str], None] | None = None
 

@@ -238,6 +238,7 @@ def write_outputs(config: Config, store: Store, result: SyncResult, *, now: date
             store.ledger(config.namespace, result.run_id),
             history=result.history,
             dry_run=result.dry_run,
+            now=now,
         )
         try:
             sink_cls = registry().sink(spec.type)

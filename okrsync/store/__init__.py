@@ -400,6 +400,19 @@ class Ledger:
         with self.store._tx() as conn:
             return conn.execute(q).scalar_one_or_none()
 
+    def last_confirmed_entry(self, sink: str, target: str) -> tuple[str, str | None] | None:
+        """(fingerprint, detail) of the newest confirmed write to ``target``."""
+        c = t.write_ledger.c
+        q = (
+            sa.select(c.fingerprint, c.detail)
+            .where(c.namespace == self.namespace, c.sink == sink, c.target == target, c.state == "confirmed")
+            .order_by(c.updated_at.desc(), c.id.desc())
+            .limit(1)
+        )
+        with self.store._tx() as conn:
+            row = conn.execute(q).first()
+        return (row.fingerprint, row.detail) if row else None
+
     def state(self, sink: str, target: str, fp: str) -> str | None:
         c = t.write_ledger.c
         q = sa.select(c.state).where(

@@ -1,0 +1,275 @@
+"""Google Sheets end to end: the real gspread + google-auth clients against the local emulator."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from okrsync import retry
+from okrsync.config import load_config
+from okrsync.pipeline import fetch_connection, plan_fetches, sync
+from okrsync.store import Store
+from tests.conftest import oslo
+from tests.emulators.base import Fault
+from tests.emulators.sheets import SheetsEmulator, Spreadsheet
+
+SA_EMAIL = "okrsync@acme-okrs.iam.gserviceaccount.com"
+SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
+DAY = oslo(2026, 11, 15)
+
+
+@pytest.fixture(scope="session")
+def private_key_pem():
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+
+
+@pytest.fixture
+def waits(monkeypatch):
+    """Record retry and pacing waits instead of sleeping; the clock still runs."""
+    recorded: list[float] = []
+    monkeypatch.setattr(retry, "sleep", recorded.append)
+    return recorded
+
+
+@pytest.fixture
+def sheets(tmp_path, private_key_pem, waits):
+    emulator = SheetsEmulator().start()
+    emulator.spreadsheets[SID] = Spreadsheet(
+        {
+            "Survey": {"B2": "82.5", "B3": "1,234.5", "B4": "12%", "B5": " 42 ", "C2": "lots", "D2": "TRUE"},
+            "Revenue": {"A2": "$1,200", "A3": "800", "A4": "", "A5": "1,000"},
+        },
+        shared_with={SA_EMAIL},
+    )
+    key = {
+        "type": "service_account",
+        "project_id": "acme-okrs",
+        "private_key_id": "k1",
+        "private_key": private_key_pem,
+        "client_email": SA_EMAIL,
+        "client_id": "1",
+        "token_uri": f"{emulator.url}/token",
+    }
+    (tmp_path / "sa.json").write_text(json.dumps(key))
+    yield emulator
+    emulator.stop()
+
+
+def config(write_config, emulator, metrics: str, outputs: str = "", krs: str = "", rate: float = 1000):
+    body = (
+        "connections:\n"
+        f'  sheet: {{type: google_sheets, credentials_file: sa.json, endpoint: "{emulator.url}", rate_limit: {rate}}}\n'
+        f"metrics:\n{metrics}\n"
+        "objectives:\n  - id: o\n    title: Survey scores\n    owner: ana@acme.example\n"
+        f"    key_results:\n{krs}\n" + (f"outputs:\n{outputs}\n" if outputs else "")
+    )
+    return load_config(write_config(body))
+
+
+METRICS = f"""\
+  csat: {{connection: sheet, spreadsheet: "https://docs.google.com/spreadsheets/d/{SID}/edit#gid=0", range: "Survey!B2"}}
+  grouped: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B3"}}
+  percent: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B4"}}
+  spaced: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B5"}}
+  launched: {{connection: sheet, spreadsheet: {SID}, range: "Survey!D2"}}
+  revenue: {{connection: sheet, spreadsheet: {SID}, range: "Revenue!A2:A9", aggregate: sum}}
+  last_rev: {{connection: sheet, spreadsheet: {SID}, range: "Revenue!A2:A9", aggregate: latest}}
+  rev_rows: {{connection: sheet, spreadsheet: {SID}, range: "Revenue!A2:A9", aggregate: count}}"""
+KRS = """\
+              - {id: csat, metric: csat, start: 75, target: 90}
+              - {id: grouped, metric: grouped, kind: at_least, target: 1}
+              - {id: percent, metric: percent, kind: at_least, target: 1}
+              - {id: spaced, metric: spaced, kind: at_least, target: 1}
+              - {id: launched, metric: launched, kind: milestone}
+              - {id: revenue, metric: revenue, kind: at_least, target: 1}
+              - {id: last-rev, metric: last_rev, kind: at_least, target: 1}
+              - {id: rev-rows, metric: rev_rows, kind: at_least, target: 1}"""
+
+
+def fetch(cfg):
+    return fetch_connection(cfg, "sheet", plan_fetches(cfg, DAY)["sheet"])
+
+
+def values(result):
+    return {m: getattr(v, "value", None) if not hasattr(v, "message") else v.message for m, v in result.items()}
+
+
+def test_every_metric_of_a_spreadsheet_in_one_batch_get(write_config, sheets):
+    got = values(fetch(config(write_config, sheets, METRICS, krs=KRS)))
+    assert got == {
+        "csat": 82.5,
+        "grouped": 1234.5,
+        "percent": 12,
+        "spaced": 42,
+        "launched": 1,
+        "revenue": 3000,
+        "last_rev": 1000,
+        "rev_rows": 3,
+    }
+    assert len(sheets.requests("GET", "values:batchGet")) == 1
+    assert len(sheets.requests("POST", "/token")) == 1
+    (read,) = sheets.requests("GET", "values:batchGet")
+    assert read.headers["authorization"].startswith("Bearer ya29.emulator-")
+    assert len(read.query["ranges"]) == 6  # the three metrics on Revenue!A2:A9 share one range
+
+
+def test_plain_language_errors_per_metric(write_config, sheets):
+    sheets.spreadsheets["2NotSharedSpreadsheetId0000"] = Spreadsheet({"S": {"A1": "1"}}, shared_with=set())
+    cfg = config(
+        write_config,
+        sheets,
+        f"""\
+  ok: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B2"}}
+  text: {{connection: sheet, spreadsheet: {SID}, range: "Survey!C2"}}
+  empty: {{connection: sheet, spreadsheet: {SID}, range: "Survey!Z9"}}
+  notab: {{connection: sheet, spreadsheet: {SID}, range: "Nope!A1"}}
+  many: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B2:B5"}}
+  private: {{connection: sheet, spreadsheet: 2NotSharedSpreadsheetId0000, range: "S!A1"}}
+  missing: {{connection: sheet, spreadsheet: 3NoSuchSpreadsheetId000000, range: "S!A1"}}
+  badid: {{connection: sheet, spreadsheet: "not an id", range: "A1"}}""",
+        krs="\n".join(
+            f"              - {{id: {m}, metric: {m}, kind: at_least, target: 1}}"
+            for m in ("ok", "text", "empty", "notab", "many", "private", "missing", "badid")
+        ),
+    )
+    got = values(fetch(cfg))
+    assert got["ok"] == 82.5
+    assert got["text"] == "cell Survey!C2 holds 'lots', which is not a number"
+    assert "Z9 is empty" in got["empty"]
+    assert "range 'Nope!A1' does not exist" in got["notab"]
+    assert "add aggregate" in got["many"]
+    assert f"share it with {SA_EMAIL}" in got["private"]
+    assert "3NoSuchSpreadsheetId000000 not found" in got["missing"]
+    assert "neither a spreadsheet ID" in got["badid"]
+    # the unknown tab costs one extra batchGet for the rest, not one request per metric
+    assert len(sheets.requests("GET", f"{SID}/values:batchGet")) == 2
+
+
+def test_retries_honour_retry_after_and_give_up_bounded(write_config, sheets, waits):
+    cfg = config(
+        write_config,
+        sheets,
+        f"  csat: {{connection: sheet, spreadsheet: {SID}, range: Survey!B2}}",
+        krs="              - {id: csat, metric: csat, start: 75, target: 90}",
+    )
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
+    sheets.fault(
+        "GET", "batchGet", Fault(429, {"error": {"code": 429, "message": "Quota", "status": "X"}}, {"Retry-After": "2"})
+    )
+    sheets.fault("GET", "batchGet", Fault(503, "<html><body>Service Unavailable</body></html>", {"Retry-After": when}))
+    sheets.fault("GET", "batchGet", Fault(drop="before"))
+    assert values(fetch(cfg))["csat"] == 82.5
+    assert len(sheets.requests("GET", "batchGet")) == 4
+    retry_waits = [w for w in waits if w >= 0.1]  # pacing waits are ~1 ms at rate_limit 1000
+    assert 2.0 <= retry_waits[0] <= 2.2  # Retry-After in seconds
+    assert 3.0 <= retry_waits[1] <= 5.2  # Retry-After as an HTTP date
+    waits.clear()
+    sheets.fault(
+        "GET",
+        "batchGet",
+        Fault(429, {"error": {"code": 429, "message": "Quota", "status": "X"}}, {"Retry-After": "1"}),
+        times=50,
+    )
+    before = len(sheets.requests("GET", "batchGet"))
+    got = values(fetch(cfg))
+    assert "kept failing (HTTP 429) after retries" in got["csat"]
+    assert len(sheets.requests("GET", "batchGet")) - before == retry.RetryPolicy().attempts
+
+
+def test_html_error_page_is_reported_without_crashing(write_config, sheets):
+    cfg = config(
+        write_config,
+        sheets,
+        f"  csat: {{connection: sheet, spreadsheet: {SID}, range: Survey!B2}}",
+        krs="              - {id: csat, metric: csat, start: 75, target: 90}",
+    )
+    sheets.fault("GET", "batchGet", Fault(400, "<html>Bad gateway config</html>"))
+    assert values(fetch(cfg))["csat"] == "Google Sheets answered HTTP 400 with a body that is not JSON"
+
+
+def test_requests_are_paced_to_the_quota(write_config, sheets, waits):
+    other = "4SecondSpreadsheetId00000000"
+    sheets.spreadsheets[other] = Spreadsheet({"S": {"A1": "5"}}, shared_with={SA_EMAIL})
+    cfg = config(
+        write_config,
+        sheets,
+        f"""\
+  a: {{connection: sheet, spreadsheet: {SID}, range: Survey!B2}}
+  b: {{connection: sheet, spreadsheet: {other}, range: S!A1}}""",
+        krs="""\
+              - {id: a, metric: a, kind: at_least, target: 1}
+              - {id: b, metric: b, kind: at_least, target: 1}""",
+        rate=1,
+    )
+    assert values(fetch(cfg)) == {"a": 82.5, "b": 5}
+    assert len(waits) == 1 and 0.5 < waits[0] <= 1.0  # the second request waited for its token
+
+
+OUTPUT = f"""\
+  - {{type: google_sheets, connection: sheet, spreadsheet: {SID}, worksheet: OKR status}}"""
+
+
+def test_status_write_back_one_write_then_nothing_when_unchanged(write_config, sheets):
+    krs = KRS.replace(
+        "{id: csat, metric: csat, start: 75, target: 90}",
+        "{id: csat, metric: csat, start: 75, target: 90, sheet_cell: Survey!F2}",
+    )
+    cfg = config(write_config, sheets, METRICS, outputs=OUTPUT, krs=krs)
+    store = Store(cfg.store_url())
+    result = sync(cfg, DAY, now=DAY, store=store)
+    assert result.exit_code == 0, result.output_errors
+    writes = sheets.requests("POST", "values:batchUpdate")
+    assert len(writes) == 1
+    assert len(sheets.requests("POST", f"{SID}:batchUpdate")) == 1  # the tab was created first
+    sheet = sheets.spreadsheets[SID]
+    assert sheet.cell("OKR status", "A1") == "Objective" and sheet.cell("OKR status", "B2") is not None
+    assert sheet.cell("OKR status", "I2") == "on track" and sheet.cell("Survey", "F2") == "50%"
+    assert len([k for k in sheet.sheets["OKR status"] if k[1] == 1]) == 9  # header + 8 KRs
+
+    before = len(sheets.log)
+    again = sync(cfg, DAY, now=DAY, store=store)
+    assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sheets.log[before:]] == [
+        ("POST", "token"),
+        ("GET", "values:batchGet"),
+    ]  # the read only: no write
+    assert "unchanged" in " ".join(again.writes)
+
+    sheets.spreadsheets[SID].sheets["Survey"][(2, 2)] = "90"  # csat reaches its target
+    sync(cfg, DAY + timedelta(days=1), now=DAY, store=store)
+    assert len(sheets.requests("POST", "values:batchUpdate")) == 2
+    assert sheets.spreadsheets[SID].cell("OKR status", "I2") == "done"
+    store.close()
+
+
+def test_rows_that_shrink_are_cleared(write_config, sheets):
+    cfg = config(write_config, sheets, METRICS, outputs=OUTPUT, krs=KRS)
+    store = Store(cfg.store_url())
+    sync(cfg, DAY, now=DAY, store=store)
+    smaller = config(write_config, sheets, METRICS, outputs=OUTPUT, krs="\n".join(KRS.splitlines()[:3]))
+    sync(smaller, DAY + timedelta(days=1), now=DAY, store=store)
+    (clear,) = sheets.requests("POST", "values:batchClear")
+    assert clear.json() == {"ranges": ["'OKR status'!A5:L9"]}
+    assert len(sheets.requests("POST", "values:batchUpdate")) == 2
+    assert [k for k in sheets.spreadsheets[SID].sheets["OKR status"] if k[0] > 4] == []
+    store.close()
+
+
+def test_output_failure_is_reported_and_the_sync_completes(write_config, sheets):
+    sheets.spreadsheets[SID].shared_with.clear()
+    cfg = config(
+        write_config,
+        sheets,
+        "  x: {formula: '3'}",
+        outputs=OUTPUT,
+        krs="              - {id: x, metric: x, start: 0, target: 3}",
+    )
+    result = sync(cfg, DAY, now=DAY)
+    assert result.exit_code == 1 and result.document["objectives"][0]["status"] == "done"
+    (err,) = result.output_errors
+    assert f"share it with {SA_EMAIL}" in err.message and "google_sheets" in err.output
