@@ -73,7 +73,8 @@ def config(write_config, emulator, metrics: str, outputs: str = "", krs: str = "
 
 
 METRICS = f"""\
-  csat: {{connection: sheet, spreadsheet: "https://docs.google.com/spreadsheets/d/{SID}/edit#gid=0", range: "Survey!B2"}}
+  csat: {{connection: sheet, range: "Survey!B2",
+          spreadsheet: "https://docs.google.com/spreadsheets/d/{SID}/edit#gid=0"}}
   grouped: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B3"}}
   percent: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B4"}}
   spaced: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B5"}}

@@ -10,6 +10,7 @@ before the request is handled or after it was (the write happened, the answer ne
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import socket
@@ -160,10 +161,8 @@ class Emulator:
     @staticmethod
     def _drop(h: BaseHTTPRequestHandler) -> None:
         h.close_connection = True
-        try:
+        with contextlib.suppress(OSError):
             h.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
     @staticmethod
     def _send(h: BaseHTTPRequestHandler, response: Response) -> None:
