@@ -25,6 +25,12 @@ class CsvSource(Source):
     connection_model = CsvConnection
     metric_model = CsvMetric
 
+    def check(self) -> str:
+        root = (self.base_dir / self.settings.root).resolve()
+        if not root.is_dir():
+            raise self.error(f"root folder not found: {root}")
+        return f"{sum(1 for _ in root.glob('*.csv'))} CSV file(s) in {root}"
+
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         root = (self.base_dir / self.settings.root).resolve()
         files: dict[Path, tuple[list[str], list[dict[str, str]]] | Exception] = {}

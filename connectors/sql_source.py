@@ -46,6 +46,17 @@ class SqlSource(Source):
         except (NoSuchModuleError, ImportError) as exc:
             raise self.error(f"no database driver for this url: {exc}") from None
 
+    def check(self) -> str:
+        engine = self._engine()
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("select 1"))
+        except SQLAlchemyError as exc:
+            raise self.error(f"cannot connect: {_first_line(exc.orig or exc)}") from None
+        finally:
+            engine.dispose()
+        return f"connected ({engine.dialect.name}, read-only)"
+
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         engine = self._engine()
         out: FetchResult = {}

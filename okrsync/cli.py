@@ -399,6 +399,41 @@ def _iter(doc: dict):
     return iter_krs(doc)
 
 
+connections_app = typer.Typer(no_args_is_help=True, help="Check the connections of the config.")
+app.add_typer(connections_app, name="connections")
+
+
+@connections_app.command("test")
+def connections_test(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date for the {as_of} placeholders")] = None,
+) -> None:
+    """Check every connection (auth, reachability) and preview each metric's value, storing nothing."""
+    from okrsync.errors import SourceError
+    from okrsync.pipeline import check_connection, fetch_connection, plan_fetches
+    from okrsync.report import fmt_value
+
+    config = _config()
+    plan = plan_fetches(config, _parse_as_of(as_of, config))
+    failed = 0
+    for name in config.connections:
+        kind = config.connections[name].type
+        try:
+            detail = check_connection(config, name)
+        except SourceError as exc:
+            failed += 1
+            console.print(f"[red]✗[/] [bold]{escape(name)}[/] ({kind}): {escape(exc.message)}")
+            continue
+        console.print(f"[green]✓[/] [bold]{escape(name)}[/] ({kind}): {escape(detail)}")
+        for metric_id, value in sorted(fetch_connection(config, name, plan.get(name, [])).items()):
+            if isinstance(value, SourceError):
+                failed += 1
+                console.print(f"    [red]✗[/] {escape(metric_id)}: {escape(value.message)}")
+            else:
+                unit = config.metrics[metric_id].unit
+                console.print(f"    [green]✓[/] {escape(metric_id)} = {fmt_value(value.value, unit)}")
+    raise typer.Exit(1 if failed else 0)
+
+
 @app.command()
 def schema(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write here instead of stdout")] = None,

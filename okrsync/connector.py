@@ -74,6 +74,13 @@ class Source(ABC):
         self.settings = settings
         self.base_dir = base_dir
 
+    def check(self) -> str:
+        """Authenticate and reach the source without reading metrics; return what was found.
+
+        Raise SourceError with a plain message when it fails. `okrsync connections test` calls it.
+        """
+        return "configured"
+
     @abstractmethod
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         """Read every query; return a value or an error for each ``metric_id``."""

@@ -76,15 +76,36 @@ def plan_fetches(config: Config, as_of: datetime) -> Plan:
     return plan
 
 
+def open_source(config: Config, name: str):
+    """An instance of the source connector of connection ``name`` (SourceError if unavailable)."""
+    settings = config.connections[name]
+    source_cls = registry().source(settings.type)
+    if source_cls.connection_model is not type(settings):
+        settings = plugin_settings(source_cls.connection_model, settings.model_dump())
+    return source_cls(name, settings, config.base_dir)
+
+
+def check_connection(config: Config, name: str) -> str:
+    """Authenticate and reach one connection; a plain message either way (SourceError on failure)."""
+    source = open_source(config, name)
+    try:
+        return source.check()
+    except SourceError:
+        raise
+    except Exception as exc:
+        log.debug("check of %s crashed", name, exc_info=True)
+        raise SourceError(
+            f"unexpected error in the {config.connections[name].type} connector: {type(exc).__name__}", connection=name
+        ) from None
+    finally:
+        source.close()
+
+
 def fetch_connection(config: Config, name: str, queries: Sequence[MetricQuery]) -> FetchResult:
     """Open one connection, read all its queries, close it. Never raises for a source's failure."""
-    settings = config.connections[name]
-    kind = settings.type
+    kind = config.connections[name].type
     try:
-        source_cls = registry().source(kind)
-        if source_cls.connection_model is not type(settings):
-            settings = plugin_settings(source_cls.connection_model, settings.model_dump())
-        source = source_cls(name, settings, config.base_dir)
+        source = open_source(config, name)
         try:
             result = source.fetch(queries)
         finally:

@@ -179,3 +179,9 @@ connections: {x: {type: mongodb}}
     )
     assert "unknown connection type 'mongodb'" in text and "google_sheets" in text
     assert os.linesep not in text.split("\n")[0]
+
+
+def test_sheets_jira_example_is_valid():
+    config = load_config(REPO / "config" / "sheets-jira.example.yaml")
+    assert {c.type for c in config.connections.values()} == {"google_sheets", "jira"}
+    assert {o.type for o in config.outputs} == {"google_sheets", "jira", "report"}

@@ -1,0 +1,270 @@
+"""Jira end to end: the real jira client against the local emulator, Cloud and Data Center."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pytest
+
+from okrsync import retry
+from okrsync.config import load_config
+from okrsync.pipeline import fetch_connection, plan_fetches, sync
+from okrsync.store import Store
+from tests.conftest import oslo
+from tests.emulators.base import Fault
+from tests.emulators.jira import JiraEmulator
+
+DAY = oslo(2026, 11, 15)
+TOKEN = "jira-api-token-canary-7d1e"
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch):
+    recorded: list[float] = []
+    monkeypatch.setattr(retry, "sleep", recorded.append)
+    return recorded
+
+
+def make_emulator(deployment: str) -> JiraEmulator:
+    emulator = JiraEmulator(deployment, token=TOKEN, page_size=2).start()
+    for i in range(1, 6):
+        emulator.add_issue(f"APP-{i}", done=i <= 2, customfield_10016=float(i), timespent=3600 * i)
+    emulator.add_issue("APP-100", customfield_10100=None)
+    emulator.jql["project = APP AND priority = Highest"] = ["APP-1", "APP-3", "APP-4"]
+    emulator.jql["parent = APP-7"] = ["APP-1", "APP-2", "APP-3", "APP-4", "APP-5"]
+    emulator.jql["project = APP AND created >= 2026-10-01"] = ["APP-2", "APP-5"]
+    return emulator
+
+
+@pytest.fixture
+def cloud():
+    emulator = make_emulator("Cloud")
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def dc():
+    emulator = make_emulator("Server")
+    yield emulator
+    emulator.stop()
+
+
+def jira_config(write_config, emulator, *, email=True, krs="", outputs="", metrics=None):
+    who = "email: bot@acme.example, " if email else ""
+    metrics = (
+        metrics
+        or """\
+  p1_open: {connection: jira, jql: "project = APP AND priority = Highest", aggregate: count}
+  p1_again: {connection: jira, jql: "project = APP AND priority = Highest"}
+  points: {connection: jira, jql: "parent = APP-7", aggregate: sum, field: Story Points}
+  avg_points: {connection: jira, jql: "parent = APP-7", aggregate: avg, field: customfield_10016}
+  epic_done: {connection: jira, jql: "parent = APP-7", aggregate: percent_done}
+  new_this_cycle: {connection: jira, jql: "project = APP AND created >= {cycle.start}"}
+  broken: {connection: jira, jql: "project = APP AND nonsense ~"}"""
+    )
+    krs = krs or "\n".join(
+        f"      - {{id: {m}, metric: {m}, kind: at_least, target: 0}}"
+        for m in ("p1_open", "p1_again", "points", "avg_points", "epic_done", "new_this_cycle", "broken")
+    )
+    body = (
+        "connections:\n"
+        f'  jira: {{type: jira, url: "https://acme.atlassian.net", endpoint: "{emulator.url}", {who}'
+        'token: "${JIRA_TOKEN}", rate_limit: 1000}\n'
+        f"metrics:\n{metrics}\n"
+        f"objectives:\n  - id: o\n    title: Quality\n    key_results:\n{krs}\n"
+        + (f"outputs:\n{outputs}\n" if outputs else "")
+    )
+    return load_config(write_config(body))
+
+
+@pytest.fixture(autouse=True)
+def token_env(monkeypatch):
+    monkeypatch.setenv("JIRA_TOKEN", TOKEN)
+
+
+def fetch(cfg):
+    got = fetch_connection(cfg, "jira", plan_fetches(cfg, DAY)["jira"])
+    return {m: getattr(v, "value", None) if not hasattr(v, "message") else v.message for m, v in got.items()}
+
+
+def test_cloud_metrics_with_one_count_request_per_jql(write_config, cloud):
+    got = fetch(jira_config(write_config, cloud))
+    assert got["p1_open"] == 3 and got["p1_again"] == 3
+    assert got["points"] == 15 and got["avg_points"] == 3
+    assert got["epic_done"] == 40
+    assert got["new_this_cycle"] == 2  # {cycle.start} was filled in
+    assert "Error in the JQL Query" in got["broken"] and "nonsense" in got["broken"]
+    counts = [r.json()["jql"] for r in cloud.requests("POST", "approximate-count")]
+    assert counts.count("project = APP AND priority = Highest") == 1
+    assert counts.count("parent = APP-7") == 1  # shared by epic_done's two counts
+    assert "(parent = APP-7) AND statusCategory = Done" in counts
+    pages = cloud.requests("GET", "/search/jql$")
+    assert len(pages) == 2 * 3  # sum and avg each page through 5 issues, 2 at a time
+    assert [p.query.get("nextPageToken") for p in pages[:3]] == [None, ["p2"], ["p4"]]
+    assert not cloud.requests("GET", "/search$")  # the legacy endpoint is gone on Cloud
+    assert len(cloud.requests("GET", "/field$")) >= 1
+    auth = cloud.requests("GET", "serverInfo")[0].headers["authorization"]
+    assert auth.startswith("Basic ")
+
+
+def test_data_center_uses_legacy_search_and_bearer_token(write_config, dc):
+    got = fetch(jira_config(write_config, dc, email=False))
+    assert got["p1_open"] == 3 and got["points"] == 15 and got["epic_done"] == 40
+    totals = dc.requests("GET", "/search$")
+    assert any(r.query.get("maxResults") == ["0"] for r in totals)
+    assert not dc.requests("POST", "approximate-count")
+    assert dc.requests("GET", "serverInfo")[0].headers["authorization"] == f"Bearer {TOKEN}"
+
+
+def test_auth_failure_and_retry_after(write_config, cloud, monkeypatch, waits):
+    cloud.fault("POST", "approximate-count", Fault(429, {"errorMessages": ["Rate limit"]}, {"Retry-After": "3"}))
+    cloud.fault("POST", "approximate-count", Fault(503, "<html>down</html>"))
+    got = fetch(
+        jira_config(
+            write_config,
+            cloud,
+            metrics='  p1_open: {connection: jira, jql: "project = APP AND priority = Highest"}',
+            krs="      - {id: p1, metric: p1_open, start: 5, target: 0}",
+        )
+    )
+    assert got["p1_open"] == 3 and 3.0 <= max(waits) <= 3.2
+    monkeypatch.setenv("JIRA_TOKEN", "wrong")
+    got = fetch(
+        jira_config(
+            write_config,
+            cloud,
+            metrics='  p1_open: {connection: jira, jql: "x"}',
+            krs="      - {id: p1, metric: p1_open, start: 5, target: 0}",
+        )
+    )
+    assert "rejected the credentials" in got["p1_open"] and "wrong" not in got["p1_open"]
+
+
+def test_repeated_page_token_stops_paging(write_config, cloud):
+    cloud.loop_token = True
+    got = fetch(
+        jira_config(
+            write_config,
+            cloud,
+            metrics='  points: {connection: jira, jql: "parent = APP-7", aggregate: sum, field: Story Points}',
+            krs="      - {id: pts, metric: points, start: 0, target: 10}",
+        )
+    )
+    assert "repeated page token" in got["points"]
+    assert len(cloud.requests("GET", "/search/jql$")) == 2
+
+
+OUTPUT = "  - {type: jira, connection: jira, progress_field: customfield_10100, comment_on: [status_change]}"
+
+
+def test_progress_field_written_only_when_it_differs(write_config, cloud):
+    metrics = '  done_share: {connection: jira, jql: "parent = APP-7", aggregate: percent_done}'
+    krs = "      - {id: epic, metric: done_share, start: 0, target: 100, jira_issue: APP-100}"
+    cfg = jira_config(write_config, cloud, metrics=metrics, krs=krs, outputs=OUTPUT)
+    store = Store(cfg.store_url())
+    result = sync(cfg, DAY, now=DAY, store=store)
+    assert result.exit_code == 0, result.output_errors
+    assert cloud.issues["APP-100"]["fields"]["customfield_10100"] == 40.0
+    puts = cloud.requests("PUT", "/issue/")
+    assert len(puts) == 1 and puts[0].query.get("notifyUsers") == ["false"]
+    before = len(cloud.requests("PUT", "/issue/"))
+    sync(cfg, DAY, now=DAY, store=store)  # same value: no write
+    assert len(cloud.requests("PUT", "/issue/")) == before
+    cloud.issues["APP-3"]["fields"]["status"]["statusCategory"]["key"] = "done"
+    sync(cfg, DAY + timedelta(days=1), now=DAY, store=store)
+    assert cloud.issues["APP-100"]["fields"]["customfield_10100"] == 60.0
+    assert len(cloud.requests("PUT", "/issue/")) == before + 1
+    store.close()
+
+
+def status_change_setup(write_config, cloud):
+    metrics = '  p1_open: {connection: jira, jql: "project = APP AND priority = Highest"}'
+    krs = "      - {id: p1, title: Open P1 bugs to zero, metric: p1_open, start: 3, target: 0, jira_issue: APP-100}"
+    cfg = jira_config(write_config, cloud, metrics=metrics, krs=krs, outputs=OUTPUT)
+    store = Store(cfg.store_url())
+    sync(cfg, DAY, now=DAY, store=store)  # first run: nothing to compare with, no comment
+    assert cloud.comments["APP-100"] == []
+    cloud.jql["project = APP AND priority = Highest"] = []  # all P1s fixed: done
+    return cfg, store
+
+
+def test_status_change_comment_once_across_reruns(write_config, cloud):
+    cfg, store = status_change_setup(write_config, cloud)
+    next_day = DAY + timedelta(days=1)
+    sync(cfg, next_day, now=next_day, store=store)
+    (comment,) = cloud.comments["APP-100"]
+    assert "Open P1 bugs to zero is done (was" in comment["body"]
+    assert "[okrsync:default/p1/2026-11-16/done]" in comment["body"]
+    posts = len(cloud.requests("POST", "/comment$"))
+    sync(cfg, next_day, now=next_day, store=store)  # the same run again
+    assert len(cloud.comments["APP-100"]) == 1 and len(cloud.requests("POST", "/comment$")) == posts
+    store.close()
+
+
+def test_dropped_connection_after_post_never_duplicates(write_config, cloud):
+    cfg, store = status_change_setup(write_config, cloud)
+    cloud.fault("POST", "/comment$", Fault(drop="after"))  # the comment lands, the answer never arrives
+    next_day = DAY + timedelta(days=1)
+    result = sync(cfg, next_day, now=next_day, store=store)
+    assert result.exit_code == 0, result.output_errors
+    assert len(cloud.comments["APP-100"]) == 1
+    assert len(cloud.requests("POST", "/comment$")) == 1  # the retry looked first and found the marker
+    store.close()
+
+
+def test_crash_between_post_and_ledger_then_rerun(write_config, cloud):
+    cfg, store = status_change_setup(write_config, cloud)
+    cloud.fault("POST", "/comment$", Fault(drop="after"), times=10)
+    cloud.fault("GET", "/comment$", Fault(500, {"errorMessages": ["boom"]}), times=50)  # cannot even check
+    next_day = DAY + timedelta(days=1)
+    failed = sync(cfg, next_day, now=next_day, store=store)
+    assert failed.exit_code == 1 and "APP-100" in failed.output_errors[0].message
+    cloud.faults.clear()
+    sync(cfg, next_day, now=next_day, store=store)  # the re-run finds what the crashed run left
+    assert len(cloud.comments["APP-100"]) <= 1
+    sync(cfg, next_day, now=next_day, store=store)
+    assert len(cloud.comments["APP-100"]) == 1
+    store.close()
+
+
+def test_cli_connections_test_and_run(write_config, cloud, tmp_path):
+    cfg = jira_config(write_config, cloud)
+    env = {**os.environ, "JIRA_TOKEN": TOKEN, "COLUMNS": "200"}
+    env.pop("OKRSYNC_STORE_URL", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "okrsync", "-c", str(cfg.path), "connections", "test", "--as-of", "2026-11-15"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert out.returncode == 1  # the broken JQL
+    assert "✓ jira (jira): Jira Cloud 1001.0.0" in out.stdout
+    assert "p1_open = 3" in out.stdout and "epic_done = 40" in out.stdout
+    assert "broken: Jira answered HTTP 400: Error in the JQL Query" in out.stdout
+    assert TOKEN not in out.stdout + out.stderr
+    run = subprocess.run(
+        [sys.executable, "-m", "okrsync", "-c", str(cfg.path), "run", "--as-of", "2026-11-15"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 1 and "metric broken (connection jira)" in run.stderr
+    assert TOKEN not in run.stdout + run.stderr
+    status = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "okrsync", "-c", str(cfg.path), "status", "-f", "json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        ).stdout
+    )
+    assert {kr["id"]: kr["value"] for kr in status["objectives"][0]["key_results"]}["points"] == 15
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert TOKEN.encode() not in path.read_bytes(), path
