@@ -213,14 +213,15 @@ def test_registry_rejects_broken_connectors():
 def test_contract_type_not_built_yet_fails_only_its_metrics(write_config, tmp_path):
     write_csv(tmp_path / "d.csv", "x\n5\n")
     path = write_config("""
-        connections: {jira: {type: jira, url: "https://acme.atlassian.net", token: "${JIRA_TOKEN}"},
-                      files: {type: csv, root: .}}
-        metrics: {p1: {connection: jira, jql: "priority = P1", aggregate: count},
+        connections: {crm: {type: hubspot, token: "${HUBSPOT_TOKEN}"}, files: {type: csv, root: .}}
+        metrics: {won: {connection: crm, object: deals, aggregate: count},
                   x: {connection: files, path: d.csv, column: x}}
-        kpis: [{id: p1, metric: p1, healthy: {max: 3}}, {id: x, metric: x, healthy: {max: 9}}]
+        kpis: [{id: won, metric: won, healthy: {max: 3}}, {id: x, metric: x, healthy: {max: 9}}]
+        outputs: [{type: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}]
     """)
     result = sync(load_config(path), DAY1, now=DAY1, dry_run=True)
-    assert "the jira connector is not available yet" in result.errors["p1"].message
+    assert "the hubspot connector is not available yet" in result.errors["won"].message
+    assert "the slack output is not available yet" in result.output_errors[0].message
     assert result.document["kpis"][1]["value"] == 5
 
 
