@@ -234,6 +234,10 @@ class GoogleSheetsSource(Source):
                 continue
             except (Retryable, google.auth.exceptions.GoogleAuthError) as exc:
                 return {q.metric_id: self.error(explain(exc, sid, email), q) for q in items}
+            except ValueError:  # a 200 whose body is not JSON (a proxy's page, a truncated answer)
+                return {
+                    q.metric_id: self.error("Google Sheets answered with a body that is not JSON", q) for q in items
+                }
             by_range = dict(zip(ranges, response.get("valueRanges", []), strict=False))
             for q in items:
                 if q.metric_id not in out:

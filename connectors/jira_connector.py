@@ -23,6 +23,7 @@ retries reads and idempotent writes only.
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -211,6 +212,8 @@ class JiraSource(Source):
                     value = sum(numbers) if how == "sum" else sum(numbers) / len(numbers)
                 else:
                     raise ValueError(f"aggregate {how} is not supported for Jira (count, sum, avg, percent_done)")
+            except (KeyError, TypeError, json.JSONDecodeError):  # a 200 with a body that is not Jira's JSON
+                out[q.metric_id] = self.error("Jira answered with a body that is not the expected JSON", q)
             except ValueError as exc:
                 out[q.metric_id] = self.error(str(exc), q)
             except (JIRAError, Retryable, requests.RequestException) as exc:

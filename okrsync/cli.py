@@ -70,7 +70,9 @@ def main_options(
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("httpx", "httpcore", "urllib3"):  # they log full URLs, which may hold secrets
+    # Client libraries log full URLs (httpx at INFO) or request headers and bodies (jira, urllib3 at
+    # DEBUG), which hold tokens and webhook URLs: they stay at WARNING even with --verbose.
+    for noisy in ("httpx", "httpcore", "urllib3", "requests", "requests_oauthlib", "jira", "google", "gspread"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -183,7 +183,7 @@ def test_retries_honour_retry_after_and_give_up_bounded(write_config, sheets, wa
     assert len(sheets.requests("GET", "batchGet")) - before == retry.RetryPolicy().attempts
 
 
-def test_html_error_page_is_reported_without_crashing(write_config, sheets):
+def test_html_error_page_and_malformed_json_are_reported_without_crashing(write_config, sheets):
     cfg = config(
         write_config,
         sheets,
@@ -192,6 +192,8 @@ def test_html_error_page_is_reported_without_crashing(write_config, sheets):
     )
     sheets.fault("GET", "batchGet", Fault(400, "<html>Bad gateway config</html>"))
     assert values(fetch(cfg))["csat"] == "Google Sheets answered HTTP 400 with a body that is not JSON"
+    sheets.fault("GET", "batchGet", Fault(200, '{"valueRanges": [', {"Content-Type": "application/json"}))
+    assert values(fetch(cfg))["csat"] == "Google Sheets answered with a body that is not JSON"
 
 
 def test_requests_are_paced_to_the_quota(write_config, sheets, waits):

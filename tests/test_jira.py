@@ -143,6 +143,15 @@ def test_auth_failure_and_retry_after(write_config, cloud, monkeypatch, waits):
     assert "rejected the credentials" in got["p1_open"] and "wrong" not in got["p1_open"]
 
 
+def test_malformed_json_is_a_clear_error(write_config, cloud):
+    cloud.fault("POST", "approximate-count", Fault(200, "{oops", {"Content-Type": "application/json"}))
+    metrics = '  p1_open: {connection: jira, jql: "project = APP AND priority = Highest"}'
+    got = fetch(
+        jira_config(write_config, cloud, metrics=metrics, krs="      - {id: p1, metric: p1_open, start: 5, target: 0}")
+    )
+    assert "not the expected JSON" in got["p1_open"]
+
+
 def test_repeated_page_token_stops_paging(write_config, cloud):
     cloud.loop_token = True
     got = fetch(
@@ -247,7 +256,7 @@ def test_cli_connections_test_and_run(write_config, cloud, tmp_path):
     assert "broken: Jira answered HTTP 400: Error in the JQL Query" in out.stdout
     assert TOKEN not in out.stdout + out.stderr
     run = subprocess.run(
-        [sys.executable, "-m", "okrsync", "-c", str(cfg.path), "run", "--as-of", "2026-11-15"],
+        [sys.executable, "-m", "okrsync", "-v", "-c", str(cfg.path), "run", "--as-of", "2026-11-15"],
         capture_output=True,
         text=True,
         env=env,
