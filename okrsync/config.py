@@ -169,11 +169,18 @@ class PipedriveConnection(_Http):
     token: str
 
 
+class BasicAuth(Strict):
+    username: str
+    password: str
+
+
 class HttpConnection(_Http):
     type: Literal["http"]
     base_url: str
-    headers: dict[str, str] = {}
-    url: str | None = None
+    headers: dict[str, str] = Field({}, description="sent with every request; values may use ${ENV}")
+    params: dict[str, str] = Field({}, description="query parameters sent with every request; may use ${ENV}")
+    auth: BasicAuth | None = None
+    url: str | None = Field(None, description="alias of endpoint: replaces base_url")
 
 
 class PluginConnection(BaseModel):
@@ -268,13 +275,33 @@ class PipedriveMetric(Strict):
     user_id: int | None = None
 
 
+class HttpPagination(Strict):
+    next: str = Field(description="JMESPath to the next page's cursor or URL in each response; absent/null ends")
+    param: str | None = Field(None, description="query parameter that carries the cursor; omit when next is a URL")
+    max_pages: int = Field(100, gt=0)
+
+
 class HttpMetric(Strict):
     path: str = ""
     method: Literal["GET", "POST"] = "GET"
     params: dict[str, Any] = {}
     body: Any = None
     headers: dict[str, str] = {}
-    select: str | None = None
+    select: str | None = Field(None, description="JMESPath to a number, or to a list of numbers to aggregate")
+    paginate: HttpPagination | None = None
+
+    @field_validator("select")
+    @classmethod
+    def _valid_jmespath(cls, value: str | None) -> str | None:
+        if value is not None:
+            import jmespath
+            from jmespath.exceptions import JMESPathError
+
+            try:
+                jmespath.compile(value)
+            except JMESPathError as exc:
+                raise ValueError(f"invalid JMESPath {value!r}: {exc}") from None
+        return value
 
 
 BUILTIN_METRIC_PARAMS: dict[str, type[BaseModel]] = {
@@ -429,11 +456,28 @@ class JiraOutput(Strict):
     comment_on: list[Trigger] = ["status_change"]
 
 
+DEFAULT_QUESTIONS = [
+    "What has had the most impact so far?",
+    "What is blocking progress, and who can unblock it?",
+    "What will we change this week to get back on track?",
+]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class WeeklyCheckin(Strict):
+    """A weekly digest of every objective for the OKR meeting, with check-in questions for KRs in trouble."""
+
+    weekday: Weekday = "monday"
+    questions: list[str] = Field(DEFAULT_QUESTIONS, min_length=1)
+
+
 class SlackOutput(Strict):
     type: Literal["slack"]
     webhook_url: str
     on: list[Trigger] = ["status_change", "done", "stale", "error"]
     report_url: str | None = None
+    weekly: WeeklyCheckin | None = None
+    rate_limit: float | None = Field(None, gt=0, description="messages per second (default 1)")
 
 
 class TeamsOutput(Strict):
@@ -441,6 +485,8 @@ class TeamsOutput(Strict):
     webhook_url: str
     on: list[Trigger] = ["status_change", "done", "stale", "error"]
     report_url: str | None = None
+    weekly: WeeklyCheckin | None = None
+    rate_limit: float | None = Field(None, gt=0, description="messages per second (default 1)")
 
 
 class WebhookOutput(Strict):

@@ -8,11 +8,29 @@ silently resolves to the last one, are reported as problems here.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
 
 Path_ = tuple[str | int, ...]
+
+
+class Loader(yaml.SafeLoader):
+    """The safe loader with YAML 1.2 booleans: only true/false are booleans.
+
+    YAML 1.1 also reads on/off/yes/no as booleans, which turns the Slack output's ``on:`` key into
+    ``True`` (and a country code NO into False).
+    """
+
+
+Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 class YamlSyntaxError(ValueError):
@@ -23,7 +41,7 @@ class YamlSyntaxError(ValueError):
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_, int, str]]]:
     """Return (data, lines, duplicate_keys) for a YAML document; raise YamlSyntaxError."""
-    loader = yaml.SafeLoader(text)
+    loader = Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -185,3 +185,12 @@ def test_sheets_jira_example_is_valid():
     config = load_config(REPO / "config" / "sheets-jira.example.yaml")
     assert {c.type for c in config.connections.values()} == {"google_sheets", "jira"}
     assert {o.type for o in config.outputs} == {"google_sheets", "jira", "report"}
+
+
+def test_yaml_1_2_booleans_keep_the_slack_on_key():
+    config = parse_config("""\
+version: 1
+cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}
+outputs: [{type: slack, webhook_url: "${SLACK_WEBHOOK_URL}", on: [done, error]}]
+""")
+    assert config.outputs[0].on == ["done", "error"]

@@ -210,16 +210,23 @@ def test_registry_rejects_broken_connectors():
         reg.register_source(dict, "dict")  # type: ignore[arg-type]
 
 
-def test_contract_type_not_built_yet_fails_only_its_metrics(write_config, tmp_path):
-    write_csv(tmp_path / "d.csv", "x\n5\n")
-    path = write_config("""
-        connections: {crm: {type: hubspot, token: "${HUBSPOT_TOKEN}"}, files: {type: csv, root: .}}
-        metrics: {won: {connection: crm, object: deals, aggregate: count},
-                  x: {connection: files, path: d.csv, column: x}}
-        kpis: [{id: won, metric: won, healthy: {max: 3}}, {id: x, metric: x, healthy: {max: 9}}]
-        outputs: [{type: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}]
-    """)
-    result = sync(load_config(path), DAY1, now=DAY1, dry_run=True)
+def test_contract_type_without_a_connector_fails_only_its_metrics(write_config, tmp_path):
+    """A contract type whose connector is not installed (here: taken out of the registry) fails only
+    its own metrics and outputs, with "not available yet", and the rest of the sync completes."""
+    reg = registry()
+    saved = reg.sources.pop("hubspot"), reg.sinks.pop("slack")
+    try:
+        write_csv(tmp_path / "d.csv", "x\n5\n")
+        path = write_config("""
+            connections: {crm: {type: hubspot, token: "${HUBSPOT_TOKEN}"}, files: {type: csv, root: .}}
+            metrics: {won: {connection: crm, object: deals, aggregate: count},
+                      x: {connection: files, path: d.csv, column: x}}
+            kpis: [{id: won, metric: won, healthy: {max: 3}}, {id: x, metric: x, healthy: {max: 9}}]
+            outputs: [{type: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}]
+        """)
+        result = sync(load_config(path), DAY1, now=DAY1, dry_run=True)
+    finally:
+        reg.sources["hubspot"], reg.sinks["slack"] = saved
     assert "the hubspot connector is not available yet" in result.errors["won"].message
     assert "the slack output is not available yet" in result.output_errors[0].message
     assert result.document["kpis"][1]["value"] == 5

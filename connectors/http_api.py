@@ -1,0 +1,109 @@
+"""Any JSON API: a request per metric, a JMESPath ``select`` to the number (or to a list to aggregate).
+
+Connection: ``base_url`` (``endpoint``/``url`` replace it), ``headers`` and ``params`` sent with
+every request and ``auth: {username, password}`` for basic auth; all may use ${ENV}, and every
+resolved value is treated as a secret (redacted from logs and messages). Metric: ``method``,
+``path``, ``params``, ``body`` (JSON), ``headers``, ``select``, ``aggregate`` for lists, and
+``paginate: {next, param, max_pages}``: ``next`` is a JMESPath to the next cursor (sent as query
+``param``) or to the next page's URL; pages are followed until it is empty, refusing a cursor
+that repeats. Strings in path, params and body may use {cycle.start} {cycle.end} {as_of}.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import jmespath
+
+from okrsync.aggregate import aggregate
+from okrsync.config import HttpConnection, HttpMetric
+from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.http import ApiClient, HttpError, paginate, secret, source_error
+from okrsync.numbers import parse_number
+
+
+def _fill(value: Any, q: MetricQuery) -> Any:
+    if isinstance(value, str):
+        return q.fill(value)
+    if isinstance(value, dict):
+        return {k: _fill(v, q) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, q) for v in value]
+    return value
+
+
+class HttpSource(Source):
+    type_name = "http"
+    connection_model = HttpConnection
+    metric_model = HttpMetric
+
+    def _client(self) -> ApiClient:
+        s, where = self.settings, f"connections.{self.name}"
+        headers = {k: secret(v, f"{where}.headers.{k}") if "${" in v else v for k, v in s.headers.items()}
+        params = {k: secret(v, f"{where}.params.{k}") if "${" in v else v for k, v in s.params.items()}
+        for name in headers:
+            if name.lower() in ("authorization", "x-api-key", "x-api-token", "cookie"):
+                secret(headers[name], name)
+        client = ApiClient(
+            s.endpoint or s.url or s.base_url,
+            headers=headers,
+            params=params,
+            rate=s.rate_limit or 5.0,
+            token_hint=f"the credentials in {where}",
+        )
+        if s.auth:
+            client.client.auth = (
+                secret(s.auth.username, f"{where}.auth.username"),
+                secret(s.auth.password, f"{where}.auth.password"),
+            )
+        return client
+
+    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
+        client = self._client()
+        out: FetchResult = {}
+        try:
+            for q in queries:
+                try:
+                    out[q.metric_id] = Observation(self._one(client, q))
+                except (HttpError, ValueError) as exc:
+                    out[q.metric_id] = source_error(exc, metric=q.metric_id, connection=self.name)
+        finally:
+            client.close()
+        return out
+
+    def _one(self, client: ApiClient, q: MetricQuery) -> float:
+        p: HttpMetric = q.params
+        base: dict[str, Any] = {"params": _fill(p.params, q), "headers": p.headers}
+        if p.body is not None:
+            base["json"] = _fill(p.body, q)
+
+        def get(cursor):
+            if cursor is None or (p.paginate and p.paginate.param):
+                extra = {**base, "params": {**base["params"], **({p.paginate.param: cursor} if cursor else {})}}
+                data = client.json(p.method, q.fill(p.path), **extra)
+            else:
+                data = client.json(p.method, str(cursor), headers=p.headers)  # next is a URL
+            picked = jmespath.search(p.select, data) if p.select else data
+            nxt = jmespath.search(p.paginate.next, data) if p.paginate else None
+            return picked, nxt
+
+        if p.paginate:
+            pages = paginate(lambda cursor: _page(get, cursor), max_pages=p.paginate.max_pages)
+            picked: Any = [v for page in pages for v in page]
+        else:
+            picked, _ = get(None)
+        if not isinstance(picked, list):
+            if picked is None:
+                raise ValueError(f"select {p.select!r} matched nothing in the response")
+            return parse_number(picked)
+        numbers = [parse_number(v) for v in picked if v is not None]
+        if not q.aggregate:
+            raise ValueError(f"select {p.select!r} gives {len(numbers)} values: add aggregate (sum, avg, count, ...)")
+        return aggregate(numbers, q.aggregate)
+
+
+def _page(get, cursor):
+    """One page for :func:`paginate`: the page's selected values as a list, and the next cursor."""
+    picked, nxt = get(cursor)
+    return [picked if isinstance(picked, list) else [picked]], nxt

@@ -1,0 +1,104 @@
+"""HubSpot CRM: counts and sums over any object (deals, contacts, companies, tickets) by CRM v3 search.
+
+Connection: a private-app ``token`` (scopes ``crm.objects.<object>.read``), ``endpoint`` to
+replace https://api.hubapi.com. Metric: ``object``, ``filters`` (property, operator, value; values
+may use {cycle.start} {cycle.end} {as_of}) and ``aggregate``: count (default; ``total`` of a
+search with limit 1: one request), or sum / avg / min / max of ``property``, paging 200 at a time.
+HubSpot's search stops at 10,000 results; a metric that matches more gets a clear error asking
+for narrower filters (e.g. a date window) instead of a silently truncated sum. Requests are paced
+to 4 per second (the search endpoint allows about 5).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from okrsync.aggregate import aggregate
+from okrsync.config import HubspotConnection, HubspotMetric
+from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.http import ApiClient, HttpError, paginate, secret, source_error
+from okrsync.numbers import parse_number
+
+API_ROOT = "https://api.hubapi.com"
+SEARCH_CEILING = 10_000
+PAGE = 200
+
+
+class HubspotSource(Source):
+    type_name = "hubspot"
+    connection_model = HubspotConnection
+    metric_model = HubspotMetric
+
+    def _client(self) -> ApiClient:
+        token = secret(self.settings.token, f"connections.{self.name}.token")
+        return ApiClient(
+            self.settings.endpoint or API_ROOT,
+            headers={"Authorization": f"Bearer {token}"},
+            rate=self.settings.rate_limit or 4.0,
+            token_hint=f"the private-app token of connection {self.name!r}",
+        )
+
+    def check(self) -> str:
+        client = self._client()
+        try:
+            client.json("GET", "/crm/v3/objects/deals", params={"limit": 1})
+        except HttpError as exc:
+            raise source_error(exc, metric=None, connection=self.name) from None
+        finally:
+            client.close()
+        return "token accepted"
+
+    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
+        client = self._client()
+        out: FetchResult = {}
+        try:
+            for q in queries:
+                try:
+                    out[q.metric_id] = Observation(self._one(client, q))
+                except (HttpError, ValueError) as exc:
+                    out[q.metric_id] = source_error(exc, metric=q.metric_id, connection=self.name)
+        finally:
+            client.close()
+        return out
+
+    def _one(self, client: ApiClient, q: MetricQuery) -> float:
+        p: HubspotMetric = q.params
+        filters = [
+            {
+                "propertyName": f.property,
+                "operator": f.operator,
+                **({"value": q.fill(str(f.value))} if f.value is not None else {}),
+            }
+            for f in p.filters
+        ]
+        body: dict = {"filterGroups": [{"filters": filters}] if filters else [], "limit": 1}
+        url = f"/crm/v3/objects/{p.object}/search"
+        how = q.aggregate or "count"
+        if how == "count":
+            return float(client.json("POST", url, json=body)["total"])
+        if not p.property:
+            raise ValueError(f"aggregate {how} needs property: (e.g. amount)")
+        if how not in ("sum", "avg", "min", "max"):
+            raise ValueError(f"aggregate {how} is not supported for HubSpot (count, sum, avg, min, max)")
+        body.update(
+            limit=PAGE, properties=[p.property], sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
+        )
+
+        def page(after):
+            data = client.json("POST", url, json={**body, **({"after": after} if after else {})})
+            if data.get("total", 0) > SEARCH_CEILING:
+                raise ValueError(
+                    f"{data['total']:,} {p.object} match, more than HubSpot search returns "
+                    f"({SEARCH_CEILING:,}): narrow the filters, e.g. a date window"
+                )
+            nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
+            return data.get("results", []), nxt
+
+        values = []
+        for record in paginate(page, max_pages=SEARCH_CEILING // PAGE + 1):
+            raw = (record.get("properties") or {}).get(p.property)
+            if raw not in (None, ""):
+                values.append(parse_number(raw))
+        if not values and how != "sum":
+            raise ValueError(f"no {p.object} with a value in {p.property}")
+        return aggregate(values, how)

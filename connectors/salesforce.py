@@ -1,0 +1,102 @@
+"""Salesforce: one number from a SOQL query through the REST query endpoint.
+
+Connection: ``instance_url`` and either an access ``token`` or a connected app's ``client_id`` +
+``client_secret`` for the OAuth 2.0 client-credentials flow (POST /services/oauth2/token on the
+instance's My Domain), so nightly runs do not depend on a person's session; ``api_version``
+(default v62.0); ``endpoint`` replaces the instance URL. Metric: ``soql``, e.g. ``SELECT
+SUM(Amount) total FROM Opportunity WHERE IsWon = true AND CloseDate >= {cycle.start}``: the first
+numeric field of the first record is the value (an aggregate alias); ``SELECT COUNT() FROM ...``
+gives ``totalSize``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from okrsync.config import SalesforceConnection, SalesforceMetric
+from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.errors import SourceError
+from okrsync.http import ApiClient, HttpError, secret, source_error
+from okrsync.numbers import parse_number
+
+
+class SalesforceSource(Source):
+    type_name = "salesforce"
+    connection_model = SalesforceConnection
+    metric_model = SalesforceMetric
+
+    def _token(self, base: str) -> str:
+        s = self.settings
+        if s.token:
+            return secret(s.token, f"connections.{self.name}.token")
+        if not (s.client_id and s.client_secret):
+            raise SourceError("give token, or client_id and client_secret of a connected app", connection=self.name)
+        client_id = secret(s.client_id, f"connections.{self.name}.client_id")
+        client_secret = secret(s.client_secret, f"connections.{self.name}.client_secret")
+        auth = ApiClient(base, rate=s.rate_limit or 5.0, token_hint="client_id and client_secret of the connected app")
+        try:
+            data = auth.json(
+                "POST",
+                "/services/oauth2/token",
+                data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
+            )
+        except HttpError as exc:
+            raise source_error(exc, metric=None, connection=self.name) from None
+        finally:
+            auth.close()
+        return secret(data["access_token"], "access token")
+
+    def _client(self) -> ApiClient:
+        base = (self.settings.endpoint or self.settings.instance_url).rstrip("/")
+        token = self._token(base)
+        return ApiClient(
+            base,
+            headers={"Authorization": f"Bearer {token}"},
+            rate=self.settings.rate_limit or 5.0,
+            token_hint=f"the access token of connection {self.name!r}",
+        )
+
+    def check(self) -> str:
+        client = self._client()
+        try:
+            client.json("GET", f"/services/data/{self.settings.api_version}/limits")
+        except HttpError as exc:
+            raise source_error(exc, metric=None, connection=self.name) from None
+        finally:
+            client.close()
+        return f"token accepted (API {self.settings.api_version})"
+
+    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
+        client = self._client()
+        out: FetchResult = {}
+        try:
+            for q in queries:
+                try:
+                    data = client.json(
+                        "GET", f"/services/data/{self.settings.api_version}/query", params={"q": q.fill(q.params.soql)}
+                    )
+                    out[q.metric_id] = Observation(_number(data))
+                except (HttpError, ValueError) as exc:
+                    out[q.metric_id] = source_error(exc, metric=q.metric_id, connection=self.name)
+        finally:
+            client.close()
+        return out
+
+
+def _number(data: dict) -> float:
+    records = data.get("records") or []
+    if not records:
+        return float(data.get("totalSize", 0))  # SELECT COUNT() FROM ...
+    fields = {k: v for k, v in records[0].items() if k != "attributes"}
+    for value in fields.values():
+        if value is not None and not isinstance(value, dict | list):
+            try:
+                return parse_number(value)
+            except ValueError:
+                continue
+    if all(v is None for v in fields.values()):
+        return 0.0  # SUM() over no rows
+    raise ValueError(
+        f"the query returned no number (fields: {', '.join(fields)}); use an aggregate such as "
+        "SUM(Amount) total, or SELECT COUNT()"
+    )

@@ -1,0 +1,235 @@
+"""The one httpx layer every HTTP connector and output uses.
+
+:class:`ApiClient` is one ``httpx.Client`` per connection with sane timeouts, a client-side
+token bucket (:class:`~okrsync.retry.Pacer`) and okrsync's bounded retry policy. Every response
+is classified in one place (:func:`classify`):
+
+    retryable   429, 5xx, connect errors and timeouts        -> retried, honouring Retry-After
+    bad_config  401 (check the token), 403 (missing scope), 404 (wrong object or URL)
+    fatal       any other 4xx, and bodies that are not JSON when JSON was expected
+
+A request that is not idempotent (``idempotent=False``) is retried only when it certainly did not
+reach the server (a refused connection, a 429), never after a timeout or a dropped answer.
+
+Secrets (tokens, Authorization headers, ``api_token`` parameters, webhook URLs) are registered
+with :data:`REDACTOR` when resolved; every message this layer builds goes through it, httpx's own
+INFO log of full URLs is silenced, and :func:`install_log_redaction` scrubs any log record.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+
+from okrsync.errors import OkrsyncError
+from okrsync.retry import RETRYABLE_STATUS, Pacer, Retryable, RetryPolicy, retry_after_seconds
+
+TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+_SECRET_PARAMS = re.compile(r"((?:api_token|token|access_token|key|secret|sig|signature)=)[^&\s\"']+", re.I)
+
+
+class Redactor:
+    """Replaces every registered secret value (and secret-looking query parameters) with ***."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+
+    def add(self, *values: str | None) -> None:
+        with self._lock:
+            self._secrets.update(v for v in values if v and len(v) >= 6)
+
+    def __call__(self, text: str) -> str:
+        with self._lock:
+            secrets = sorted(self._secrets, key=len, reverse=True)
+        for secret in secrets:
+            text = text.replace(secret, "***")
+        return _SECRET_PARAMS.sub(r"\1***", text)
+
+
+REDACTOR = Redactor()
+
+
+class RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = REDACTOR(message)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        return True
+
+
+def install_log_redaction() -> None:
+    """Silence URL-logging client libraries and scrub secrets from every handler's records."""
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+
+
+class HttpError(OkrsyncError):
+    """An HTTP call failed for good. ``kind`` is bad_config, fatal or retryable (retries exhausted)."""
+
+    def __init__(self, message: str, *, kind: str, status: int | None = None):
+        super().__init__(REDACTOR(message))
+        self.message = REDACTOR(message)
+        self.kind = kind
+        self.status = status
+
+
+def classify(response: httpx.Response, token_hint: str = "the token") -> None:
+    """Raise Retryable or HttpError for a failed response; return for a successful one."""
+    status = response.status_code
+    if status < 400:
+        return
+    if status in RETRYABLE_STATUS:
+        raise Retryable(f"HTTP {status}", retry_after_seconds(response.headers.get("Retry-After")))
+    detail = _detail(response)
+    if status == 401:
+        raise HttpError(
+            f"HTTP 401: authentication failed, check {token_hint}{detail}", kind="bad_config", status=status
+        )
+    if status == 403:
+        raise HttpError(
+            f"HTTP 403: the credentials lack a permission or scope{detail}", kind="bad_config", status=status
+        )
+    if status == 404:
+        raise HttpError(
+            f"HTTP 404: not found, check the object name, id or URL{detail}", kind="bad_config", status=status
+        )
+    raise HttpError(f"HTTP {status}{detail}", kind="fatal", status=status)
+
+
+def _detail(response: httpx.Response) -> str:
+    """A short, redacted excerpt of an error body: the API's own words help the user most."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip()
+        return "" if not text or text.startswith("<") else f": {REDACTOR(text[:200])}"
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error", "errorMessages", "detail"):
+            if body.get(key):
+                value = body[key]
+                return f": {REDACTOR(str(value if not isinstance(value, list) else '; '.join(map(str, value)))[:200])}"
+    if isinstance(body, list) and body and isinstance(body[0], dict) and body[0].get("message"):
+        return f": {REDACTOR(str(body[0]['message'])[:200])}"  # Salesforce returns a list of errors
+    return ""
+
+
+class ApiClient:
+    """One connection's HTTP client: base URL, auth headers, pacing, retries, classification."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        rate: float = 5.0,
+        burst: float = 1.0,
+        policy: RetryPolicy | None = None,
+        token_hint: str = "the token",
+        transport: httpx.BaseTransport | None = None,
+    ):
+        install_log_redaction()
+        self.client = httpx.Client(
+            base_url=base_url,
+            headers=headers or {},
+            params=params or {},
+            timeout=TIMEOUT,
+            transport=transport,
+            follow_redirects=False,
+        )
+        self.pacer = Pacer(rate, burst)
+        self.policy = policy or RetryPolicy()
+        self.token_hint = token_hint
+        self.requests = 0  # sent, retries included (benchmarks and logs)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def request(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
+        def once() -> httpx.Response:
+            self.pacer.acquire()
+            self.requests += 1
+            try:
+                response = self.client.request(method, url, **kwargs)
+            except httpx.ConnectError as exc:  # never reached the server: safe to retry any request
+                raise Retryable(f"cannot connect ({type(exc).__name__})") from None
+            except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
+                if idempotent:
+                    raise Retryable(type(exc).__name__) from None
+                raise HttpError(
+                    f"no answer ({type(exc).__name__}); not retried because the request may have been processed",
+                    kind="fatal",
+                ) from None
+            except httpx.HTTPError as exc:
+                raise HttpError(f"request failed: {type(exc).__name__}", kind="fatal") from None
+            if response.status_code >= 500 and not idempotent:
+                raise HttpError(
+                    f"HTTP {response.status_code}; not retried because the request may have been processed",
+                    kind="fatal",
+                    status=response.status_code,
+                )
+            classify(response, self.token_hint)
+            return response
+
+        try:
+            return self.policy.call(once)
+        except Retryable as exc:
+            raise HttpError(f"gave up after retries: {exc}", kind="retryable") from None
+
+    def json(self, method: str, url: str, **kwargs: Any) -> Any:
+        response = self.request(method, url, **kwargs)
+        try:
+            return response.json()
+        except ValueError:
+            raise HttpError(
+                f"expected JSON, got {response.headers.get('content-type', 'no content type')}",
+                kind="fatal",
+                status=response.status_code,
+            ) from None
+
+
+def paginate(fetch: Callable[[Any], tuple[list, Any]], first: Any = None, max_pages: int = 1000) -> Iterator[Any]:
+    """Yield items page by page. ``fetch(cursor) -> (items, next_cursor)``; None ends.
+
+    Stops with an error when a cursor repeats (a server looping on the same page) or after
+    ``max_pages``: a sync must end.
+    """
+    cursor, seen = first, set()
+    for _ in range(max_pages):
+        items, cursor = fetch(cursor)
+        yield from items
+        if cursor in (None, ""):
+            return
+        key = repr(cursor)
+        if key in seen:
+            raise HttpError(
+                f"the API returned the same page cursor twice ({cursor!r}): stopped to avoid a loop", kind="fatal"
+            )
+        seen.add(key)
+    raise HttpError(f"more than {max_pages} pages: stopped", kind="fatal")
+
+
+def secret(value: str, where: str) -> str:
+    """Resolve ${ENV} references in a credential and register the result for redaction."""
+    from okrsync.config import resolve_env
+
+    resolved = resolve_env(value, where)
+    REDACTOR.add(resolved)
+    return resolved
+
+
+def source_error(exc: HttpError | Exception, *, metric: str | None, connection: str):
+    """An HttpError (or a bad value) as the SourceError the pipeline records for a metric."""
+    from okrsync.errors import SourceError
+
+    return SourceError(REDACTOR(getattr(exc, "message", str(exc))), metric=metric, connection=connection)

@@ -1,0 +1,206 @@
+"""HubSpot CRM search, Salesforce REST query (+ OAuth token), Pipedrive deals summary, a generic JSON
+API and a webhook receiver (Slack, Teams, any JSON hook) — the server halves the connectors talk to."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from tests.emulators.base import Emulator, Request, Response, route
+
+OPS = {
+    "EQ": lambda a, b: a == b,
+    "NEQ": lambda a, b: a != b,
+    "GT": lambda a, b: a > b,
+    "GTE": lambda a, b: a >= b,
+    "LT": lambda a, b: a < b,
+    "LTE": lambda a, b: a <= b,
+}
+
+
+def _cmp_value(v: Any) -> Any:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+class HubspotEmulator(Emulator):
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+        self.objects: dict[str, list[dict]] = {"deals": [], "contacts": [], "companies": [], "tickets": []}
+
+    def _ok(self, req: Request) -> bool:
+        return req.headers.get("authorization") == f"Bearer {self.token}"
+
+    @route("GET", r"/crm/v3/objects/([a-z]+)")
+    def list_objects(self, req: Request, obj: str):
+        if not self._ok(req):
+            return Response(
+                401,
+                {
+                    "status": "error",
+                    "message": "Authentication credentials not found.",
+                    "category": "INVALID_AUTHENTICATION",
+                },
+            )
+        return {"results": self.objects.get(obj, [])[:1]}
+
+    @route("POST", r"/crm/v3/objects/([a-z]+)/search")
+    def search(self, req: Request, obj: str):
+        if not self._ok(req):
+            return Response(
+                401,
+                {
+                    "status": "error",
+                    "message": "Authentication credentials not found.",
+                    "category": "INVALID_AUTHENTICATION",
+                },
+            )
+        if obj not in self.objects:
+            return Response(404, {"status": "error", "message": f"Unable to infer object type from: {obj}"})
+        body = req.json()
+        limit = body.get("limit", 10)
+        if limit > 200:
+            return Response(400, {"status": "error", "message": "limit must be <= 200"})
+        rows = self.objects[obj]
+        for group in body.get("filterGroups", [])[:1]:
+            for f in group["filters"]:
+                op = OPS[f["operator"]]
+                rows = [
+                    r
+                    for r in rows
+                    if r["properties"].get(f["propertyName"]) is not None
+                    and op(_cmp_value(r["properties"][f["propertyName"]]), _cmp_value(f.get("value")))
+                ]
+        start = int(body.get("after") or 0)
+        if start >= 10_000:
+            return Response(400, {"status": "error", "message": "paging beyond 10000 results is not allowed"})
+        page = rows[start : start + limit]
+        props = body.get("properties") or []
+        out = {
+            "total": len(rows),
+            "results": [{"id": r["id"], "properties": {p: r["properties"].get(p) for p in props}} for r in page],
+        }
+        if start + limit < len(rows):
+            out["paging"] = {"next": {"after": str(start + limit)}}
+        return out
+
+
+class SalesforceEmulator(Emulator):
+    def __init__(self, client_id: str, client_secret: str, version: str = "v62.0"):
+        super().__init__()
+        self.client_id, self.client_secret, self.version = client_id, client_secret, version
+        self.tokens: set[str] = set()
+        self.soql: dict[str, dict] = {}
+
+    @route("POST", "/services/oauth2/token")
+    def token(self, req: Request):
+        form = {k: v[0] for k, v in req.form().items()}
+        if form.get("grant_type") != "client_credentials":
+            return Response(400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"})
+        if (form.get("client_id"), form.get("client_secret")) != (self.client_id, self.client_secret):
+            return Response(400, {"error": "invalid_client", "error_description": "invalid client credentials"})
+        token = f"00Dxx0000001gPL!emulator{len(self.tokens)}"
+        self.tokens.add(token)
+        return {"access_token": token, "instance_url": self.url, "token_type": "Bearer", "issued_at": "0"}
+
+    @route("GET", r"/services/data/(v[\d.]+)/query")
+    def query(self, req: Request, version: str):
+        if req.headers.get("authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+        q = req.query.get("q", [""])[0]
+        if q not in self.soql:
+            return Response(
+                400, [{"message": f"unexpected token: '{q.split()[-1] if q else ''}'", "errorCode": "MALFORMED_QUERY"}]
+            )
+        return {"done": True, **self.soql[q]}
+
+    @route("GET", r"/services/data/(v[\d.]+)/limits")
+    def limits(self, req: Request, version: str):
+        if req.headers.get("authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+        return {"DailyApiRequests": {"Max": 15000, "Remaining": 14999}}
+
+
+class PipedriveEmulator(Emulator):
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+        self.deals: list[dict] = []  # {"status", "value_eur", "filter_ids", "pipeline_id", "user_id"}
+
+    def _ok(self, req: Request) -> bool:
+        return req.query.get("api_token") == [self.token]
+
+    @route("GET", "/api/v1/users/me")
+    def me(self, req: Request):
+        if not self._ok(req):
+            return Response(401, {"success": False, "error": "unauthorized access", "errorCode": 401})
+        return {"success": True, "data": {"email": "ops@acme.example"}}
+
+    @route("GET", "/api/v1/deals/summary")
+    def summary(self, req: Request):
+        if not self._ok(req):
+            return Response(401, {"success": False, "error": "unauthorized access", "errorCode": 401})
+        deals = self.deals
+        q = {k: v[0] for k, v in req.query.items()}
+        if "status" in q:
+            deals = [d for d in deals if d["status"] == q["status"]]
+        if "filter_id" in q:
+            deals = [d for d in deals if int(q["filter_id"]) in d.get("filter_ids", [])]
+        for key in ("pipeline_id", "user_id"):
+            if key in q:
+                deals = [d for d in deals if str(d.get(key)) == q[key]]
+        return {
+            "success": True,
+            "data": {
+                "total_count": len(deals),
+                "total_currency_converted_value": sum(d["value_eur"] for d in deals),
+                "total_currency_converted_value_formatted": "€0",
+                "values_total": {},
+            },
+        }
+
+
+class JsonApiEmulator(Emulator):
+    """An internal billing API: bearer auth, one nested value, and a cursor-paginated list."""
+
+    def __init__(self, token: str):
+        super().__init__()
+        self.token = token
+        self.items = [{"amount": a} for a in (10, 20, 30, 40, 50)]
+        self.loop = False
+
+    @route("GET", "/api/metrics/mrr")
+    def mrr(self, req: Request):
+        if req.headers.get("authorization") != f"Bearer {self.token}":
+            return Response(401, {"message": "invalid token"})
+        return {"data": {"current": {"value": "152,300.50", "currency": "EUR"}}, "as_of": req.query.get("date")}
+
+    @route("GET", "/api/invoices")
+    def invoices(self, req: Request):
+        if req.headers.get("authorization") != f"Bearer {self.token}":
+            return Response(401, {"message": "invalid token"})
+        start = int(req.query.get("cursor", ["0"])[0])
+        page = self.items[start : start + 2]
+        nxt = None if start + 2 >= len(self.items) else str(0 if self.loop else start + 2)
+        return {"items": page, "meta": {"next_cursor": nxt}}
+
+
+class HookReceiver(Emulator):
+    """Accepts JSON posts on any path, like Slack/Teams incoming webhooks or a customer's endpoint."""
+
+    def __init__(self, answer: Any = "ok"):
+        super().__init__()
+        self.answer = answer
+        self.received: list[Request] = []
+
+    @route("POST", r"/(.*)")
+    def hook(self, req: Request, path: str):
+        self.received.append(req)
+        return Response(200, self.answer)
+
+
+def basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -1,0 +1,218 @@
+"""HubSpot, Salesforce, Pipedrive and a generic JSON API end to end against local emulators."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from okrsync import retry
+from okrsync.config import load_config
+from okrsync.pipeline import fetch_connection, plan_fetches
+from tests.conftest import oslo
+from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmulator, SalesforceEmulator
+
+DAY = oslo(2026, 11, 15)
+HUBSPOT_TOKEN = "pat-eu1-canary-hubspot-0001"
+SF_ID, SF_SECRET = "3MVG9canary-client-id", "canary-sf-secret-77"
+PIPEDRIVE_TOKEN = "canary-pipedrive-token-42"
+API_TOKEN = "canary-billing-token-9"
+
+
+@pytest.fixture(autouse=True)
+def env(monkeypatch):
+    for k, v in {
+        "HUBSPOT_TOKEN": HUBSPOT_TOKEN,
+        "SF_CLIENT_ID": SF_ID,
+        "SF_CLIENT_SECRET": SF_SECRET,
+        "PIPEDRIVE_TOKEN": PIPEDRIVE_TOKEN,
+        "BILLING_TOKEN": API_TOKEN,
+    }.items():
+        monkeypatch.setenv(k, v)
+
+
+@pytest.fixture
+def emulators():
+    hub = HubspotEmulator(HUBSPOT_TOKEN).start()
+    for i in range(450):
+        hub.objects["deals"].append(
+            {
+                "id": str(i + 1),
+                "properties": {
+                    "dealstage": "closedwon" if i % 3 == 0 else "open",
+                    "amount": str(100 + i),
+                    "closedate": f"2026-{10 + i % 3:02d}-15",
+                },
+            }
+        )
+    sf = SalesforceEmulator(SF_ID, SF_SECRET).start()
+    sf.soql["SELECT SUM(Amount) total FROM Opportunity WHERE IsWon = true AND CloseDate >= 2026-10-01"] = {
+        "totalSize": 1,
+        "records": [{"attributes": {"type": "AggregateResult"}, "total": 1250000.0}],
+    }
+    sf.soql["SELECT COUNT() FROM Opportunity WHERE IsClosed = false"] = {"totalSize": 37, "records": []}
+    pd = PipedriveEmulator(PIPEDRIVE_TOKEN).start()
+    pd.deals = [
+        {"status": "won", "value_eur": 1000, "filter_ids": [7], "pipeline_id": 1, "user_id": 5},
+        {"status": "won", "value_eur": 3000, "filter_ids": [], "pipeline_id": 2, "user_id": 5},
+        {"status": "lost", "value_eur": 500, "filter_ids": [7], "pipeline_id": 1, "user_id": 6},
+    ]
+    api = JsonApiEmulator(API_TOKEN).start()
+    yield {"hubspot": hub, "salesforce": sf, "pipedrive": pd, "api": api}
+    for e in (hub, sf, pd, api):
+        e.stop()
+
+
+def crm_config(write_config, e, rate: float = 1000):
+    metrics = {
+        "won_count": "{connection: hubspot, object: deals, filters: [{property: dealstage, operator: EQ, value: "
+        "closedwon}], aggregate: count}",
+        "won_amount": "{connection: hubspot, object: deals, filters: [{property: dealstage, operator: EQ, value: "
+        "closedwon}, {property: closedate, operator: GTE, value: '{cycle.start}'}], aggregate: sum, "
+        "property: amount}",
+        "all_amount": "{connection: hubspot, object: deals, aggregate: sum, property: amount}",
+        "bad_object": "{connection: hubspot, object: widgets}",
+        "sf_won": "{connection: sfdc, soql: 'SELECT SUM(Amount) total FROM Opportunity WHERE IsWon = true AND "
+        "CloseDate >= {cycle.start}'}",
+        "sf_open": "{connection: sfdc, soql: 'SELECT COUNT() FROM Opportunity WHERE IsClosed = false'}",
+        "sf_bad": "{connection: sfdc, soql: 'SELECT FROM'}",
+        "pd_won": "{connection: pipedrive, status: won}",
+        "pd_won_value": "{connection: pipedrive, status: won, aggregate: sum}",
+        "pd_filtered": "{connection: pipedrive, filter_id: 7, aggregate: avg}",
+        "mrr": "{connection: billing, path: /metrics/mrr, params: {date: '{as_of}'}, select: data.current.value}",
+        "invoiced": "{connection: billing, path: /invoices, select: 'items[].amount', aggregate: sum, "
+        "paginate: {next: meta.next_cursor, param: cursor}}",
+    }
+    body = (
+        "connections:\n"
+        f'  hubspot: {{type: hubspot, token: "${{HUBSPOT_TOKEN}}", endpoint: "{e["hubspot"].url}",'
+        f" rate_limit: {rate}}}\n"
+        '  sfdc: {type: salesforce, instance_url: "https://acme.my.salesforce.com",'
+        f' endpoint: "{e["salesforce"].url}",'
+        ' client_id: "${SF_CLIENT_ID}", client_secret: "${SF_CLIENT_SECRET}", rate_limit: 1000}\n'
+        '  pipedrive: {type: pipedrive, url: "https://acme.pipedrive.com",'
+        f' endpoint: "{e["pipedrive"].url}", token: "${{PIPEDRIVE_TOKEN}}", rate_limit: 1000}}\n'
+        f'  billing: {{type: http, base_url: "{e["api"].url}/api",'
+        ' headers: {Authorization: "Bearer ${BILLING_TOKEN}"}, rate_limit: 1000}\n'
+        "metrics:\n"
+        + "".join(f"  {k}: {v}\n" for k, v in metrics.items())
+        + "kpis:\n"
+        + "".join(f"  - {{id: {k}, metric: {k}, healthy: {{min: 0}}}}\n" for k in metrics)
+        + "outputs: [{type: report, path: out/report.json}]\n"
+    )
+    return load_config(write_config(body))
+
+
+def fetch(cfg, connection):
+    got = fetch_connection(cfg, connection, plan_fetches(cfg, DAY)[connection])
+    return {m: getattr(v, "value", None) if not hasattr(v, "message") else v.message for m, v in got.items()}
+
+
+def test_hubspot_count_in_one_request_and_sums_paged(write_config, emulators):
+    hub = emulators["hubspot"]
+    got = fetch(crm_config(write_config, emulators), "hubspot")
+    won = [d for d in hub.objects["deals"] if d["properties"]["dealstage"] == "closedwon"]
+    assert got["won_count"] == len(won) == 150
+    assert got["won_amount"] == sum(float(d["properties"]["amount"]) for d in won)
+    assert got["all_amount"] == sum(100 + i for i in range(450))
+    assert "HTTP 404" in got["bad_object"] and "widgets" in got["bad_object"]
+    searches = hub.requests("POST", "/search$")
+    counts = [r for r in searches if r.json()["limit"] == 1]
+    assert len(counts) == 2  # count metric: one request (plus bad_object's)
+    assert [
+        r.json().get("after") for r in searches if r.json()["limit"] == 200 and len(r.json()["filterGroups"]) == 0
+    ] == [None, "200", "400"]  # 450 deals: three pages of 200
+    closed = next(r.json() for r in searches if r.json().get("properties") and r.json()["filterGroups"])
+    assert {"propertyName": "closedate", "operator": "GTE", "value": "2026-10-01"} in closed["filterGroups"][0][
+        "filters"
+    ]
+
+
+def test_hubspot_ten_thousand_ceiling_is_a_clear_error(write_config, emulators):
+    hub = emulators["hubspot"]
+    hub.objects["deals"] = [{"id": str(i), "properties": {"amount": "1"}} for i in range(10_050)]
+    got = fetch(crm_config(write_config, emulators), "hubspot")
+    assert "10,050 deals match, more than HubSpot search returns (10,000)" in got["all_amount"]
+    assert got["won_count"] == 0
+
+
+def test_hubspot_pacing_from_the_emulator_log(write_config, emulators):
+    hub = emulators["hubspot"]
+    fetch(crm_config(write_config, emulators, rate=20), "hubspot")
+    times = [r.at for r in hub.requests("POST", "/search$")]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert len(times) >= 6 and min(gaps) >= 1 / 20 - 0.01  # 20 per second, no bursts
+
+
+def test_salesforce_client_credentials_and_soql(write_config, emulators):
+    sf = emulators["salesforce"]
+    got = fetch(crm_config(write_config, emulators), "sfdc")
+    assert got["sf_won"] == 1_250_000 and got["sf_open"] == 37
+    assert "MALFORMED_QUERY" not in got["sf_bad"] and "unexpected token" in got["sf_bad"]
+    (token,) = sf.requests("POST", "/token$")
+    assert token.form()["grant_type"] == ["client_credentials"]
+    assert all(r.headers["authorization"].startswith("Bearer 00D") for r in sf.requests("GET", "/query$"))
+
+
+def test_salesforce_bad_client_secret(write_config, emulators, monkeypatch):
+    monkeypatch.setenv("SF_CLIENT_SECRET", "wrong-secret-123")
+    got = fetch(crm_config(write_config, emulators), "sfdc")
+    assert all("invalid client credentials" in m for m in got.values())
+    assert all("wrong-secret-123" not in m for m in got.values())
+
+
+def test_pipedrive_summary_with_documented_token(write_config, emulators):
+    pd = emulators["pipedrive"]
+    got = fetch(crm_config(write_config, emulators), "pipedrive")
+    assert got == {"pd_won": 2, "pd_won_value": 4000, "pd_filtered": 750}
+    assert all(r.query["api_token"] == [PIPEDRIVE_TOKEN] for r in pd.requests("GET", "summary"))
+
+
+def test_generic_json_api_select_and_pagination(write_config, emulators):
+    api = emulators["api"]
+    got = fetch(crm_config(write_config, emulators), "billing")
+    assert got == {"mrr": 152300.5, "invoiced": 150}
+    assert api.requests("GET", "mrr$")[0].query["date"] == ["2026-11-15"]
+    assert [r.query.get("cursor") for r in api.requests("GET", "invoices$")] == [None, ["2"], ["4"]]
+    api.loop = True
+    assert "same page cursor twice" in fetch(crm_config(write_config, emulators), "billing")["invoiced"]
+
+
+def test_unreachable_api_is_retried_then_reported(write_config, emulators, monkeypatch):
+    recorded: list[float] = []
+    monkeypatch.setattr(retry, "sleep", recorded.append)
+    emulators["api"].stop()
+    got = fetch(crm_config(write_config, emulators), "billing")
+    assert "gave up after retries: cannot connect" in got["mrr"]
+    assert len([w for w in recorded if w > 0.1]) == 2 * (retry.RetryPolicy().attempts - 1)
+
+
+def test_through_the_cli_no_secret_anywhere(write_config, emulators, tmp_path):
+    cfg = crm_config(write_config, emulators)
+    env = {**os.environ, "COLUMNS": "200"}
+    env.pop("OKRSYNC_STORE_URL", None)
+    run = subprocess.run(
+        [sys.executable, "-m", "okrsync", "-v", "-c", str(cfg.path), "run", "--as-of", "2026-11-15"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert run.returncode == 1  # bad_object and sf_bad fail; the rest is stored
+    doc = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert {k["id"]: k["value"] for k in doc["kpis"]}["pd_won_value"] == 4000
+    test = subprocess.run(
+        [sys.executable, "-m", "okrsync", "-c", str(cfg.path), "connections", "test"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert "✓ pipedrive (pipedrive): token of ops@acme.example" in test.stdout
+    everything = run.stdout + run.stderr + test.stdout + test.stderr
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            everything += path.read_bytes().decode("utf-8", "replace")
+    for canary in (HUBSPOT_TOKEN, SF_SECRET, PIPEDRIVE_TOKEN, API_TOKEN):
+        assert canary not in everything

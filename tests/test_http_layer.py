@@ -1,0 +1,149 @@
+"""The shared httpx layer with respx: error classes, Retry-After, idempotency, pagination, redaction."""
+
+import io
+import logging
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+
+import httpx
+import pytest
+import respx
+
+from okrsync import retry
+from okrsync.http import REDACTOR, ApiClient, HttpError, install_log_redaction, paginate, secret
+from okrsync.retry import Pacer, retry_after_seconds
+
+BASE = "https://api.example.test"
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch):
+    recorded: list[float] = []
+    monkeypatch.setattr(retry, "sleep", recorded.append)
+    return recorded
+
+
+def client(**kw) -> ApiClient:
+    return ApiClient(BASE, rate=1000, **kw)
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "words"),
+    [
+        (401, "bad_config", "check the token named"),
+        (403, "bad_config", "permission or scope"),
+        (404, "bad_config", "check the object name"),
+        (400, "fatal", "HTTP 400: bad filter"),
+        (422, "fatal", "HTTP 422"),
+    ],
+)
+@respx.mock
+def test_errors_are_classified_with_plain_messages(status, kind, words):
+    respx.get(f"{BASE}/x").respond(status, json={"message": "bad filter"} if status == 400 else {})
+    with pytest.raises(HttpError) as info:
+        client(token_hint="the token named in connections.crm.token").json("GET", "/x")
+    assert info.value.kind == kind and words in info.value.message and info.value.status == status
+    assert respx.calls.call_count == 1  # never retried
+
+
+@respx.mock
+def test_retry_after_seconds_and_http_date_then_success(waits):
+    when = format_datetime(datetime.now(UTC) + timedelta(seconds=8), usegmt=True)
+    route = respx.get(f"{BASE}/x").mock(
+        side_effect=[
+            httpx.Response(429, headers={"Retry-After": "4"}),
+            httpx.Response(503, headers={"Retry-After": when}),
+            httpx.Response(500),
+            httpx.Response(200, json={"ok": 1}),
+        ]
+    )
+    assert client().json("GET", "/x") == {"ok": 1}
+    assert route.call_count == 4
+    slept = [w for w in waits if w > 0.01]
+    assert 4.0 <= slept[0] <= 4.1 and 6.0 <= slept[1] <= 8.1
+    assert 1.0 <= slept[2] <= 2.0  # third attempt: exponential backoff (2 s) with equal jitter
+
+
+@respx.mock
+def test_retries_are_bounded():
+    route = respx.get(f"{BASE}/x").respond(429, headers={"Retry-After": "1"})
+    with pytest.raises(HttpError) as info:
+        client().json("GET", "/x")
+    assert info.value.kind == "retryable" and "gave up after retries: HTTP 429" in info.value.message
+    assert route.call_count == retry.RetryPolicy().attempts
+
+
+def test_retry_after_parsing():
+    now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    assert retry_after_seconds("120", now) == 120
+    assert retry_after_seconds("Sat, 21 Nov 2026 12:00:30 GMT", now) == 30
+    assert retry_after_seconds("Sat, 21 Nov 2026 11:00:00 GMT", now) == 0
+    assert retry_after_seconds("soon", now) is None and retry_after_seconds(None, now) is None
+
+
+@respx.mock
+def test_non_idempotent_post_is_not_retried_after_a_lost_answer():
+    route = respx.post(f"{BASE}/hook").mock(side_effect=httpx.ReadTimeout("slow"))
+    with pytest.raises(HttpError, match="may have been processed"):
+        client().request("POST", "/hook", json={}, idempotent=False)
+    assert route.call_count == 1
+    route = respx.post(f"{BASE}/hook2").mock(side_effect=[httpx.ConnectError("refused"), httpx.Response(200)])
+    client().request("POST", "/hook2", json={}, idempotent=False)  # never arrived: safe to retry
+    assert route.call_count == 2
+    route = respx.post(f"{BASE}/hook3").respond(502)
+    with pytest.raises(HttpError, match="HTTP 502; not retried"):
+        client().request("POST", "/hook3", json={}, idempotent=False)
+    assert route.call_count == 1
+
+
+@respx.mock
+def test_json_expected_but_html_received():
+    respx.get(f"{BASE}/x").respond(200, text="<html>login</html>", headers={"content-type": "text/html"})
+    with pytest.raises(HttpError, match="expected JSON, got text/html"):
+        client().json("GET", "/x")
+
+
+def test_pagination_follows_cursors_and_detects_loops():
+    pages = {None: ([1, 2], "a"), "a": ([3], "b"), "b": ([4], None)}
+    assert list(paginate(lambda c: pages[c])) == [1, 2, 3, 4]
+    looping = {None: ([1], "a"), "a": ([2], "b"), "b": ([3], "a")}
+    with pytest.raises(HttpError, match="same page cursor twice"):
+        list(paginate(lambda c: looping[c]))
+    with pytest.raises(HttpError, match="more than 3 pages"):
+        list(paginate(lambda c: ([c], (c or 0) + 1), max_pages=3))
+
+
+@respx.mock
+def test_secrets_never_reach_messages_or_logs(monkeypatch, caplog):
+    monkeypatch.setenv("CANARY_TOKEN", "canary-tok-5f1e9a")
+    token = secret("${CANARY_TOKEN}", "connections.crm.token")
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logging.getLogger().addHandler(handler)
+    try:
+        install_log_redaction()  # adds the redacting filter to every root handler
+        caplog.set_level(logging.DEBUG)
+        respx.get(f"{BASE}/deals").respond(400, json={"message": f"bad request for token {token}"})
+        with pytest.raises(HttpError) as info:
+            api = ApiClient(BASE, params={"api_token": token}, headers={"Authorization": f"Bearer {token}"}, rate=1000)
+            api.json("GET", "/deals")
+        assert token not in info.value.message and "bad request for token ***" in info.value.message
+        logging.getLogger("okrsync.test").warning("calling %s/deals?api_token=%s", BASE, token)
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "calling https://api.example.test/deals?api_token=***" in stream.getvalue()
+    assert token not in stream.getvalue()
+    assert not [r for r in caplog.records if r.name.startswith("httpx")]  # httpx's INFO URL log is silenced
+    assert REDACTOR(f"{BASE}/x?api_token=abc123456&x=1") == f"{BASE}/x?api_token=***&x=1"
+
+
+def test_pacer_spaces_requests(monkeypatch):
+    clock = [0.0]
+    waits: list[float] = []
+    monkeypatch.setattr(retry, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(retry, "sleep", lambda s: (waits.append(s), clock.__setitem__(0, clock[0] + s)))
+    pacer = Pacer(rate=4, burst=1)
+    for _ in range(5):
+        pacer.acquire()
+    assert waits == pytest.approx([0.25] * 4)
+    assert clock[0] == pytest.approx(1.0)
