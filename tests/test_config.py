@@ -194,3 +194,10 @@ cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}
 outputs: [{type: slack, webhook_url: "${SLACK_WEBHOOK_URL}", on: [done, error]}]
 """)
     assert config.outputs[0].on == ["done", "error"]
+
+
+def test_crm_example_is_valid():
+    config = load_config(REPO / "config" / "crm.example.yaml")
+    assert {c.type for c in config.connections.values()} == {"hubspot", "salesforce", "pipedrive", "http"}
+    assert {o.type for o in config.outputs} == {"slack", "teams", "webhook", "report"}
+    assert config.outputs[0].weekly.questions[0] == "What has had the most impact so far?"
