@@ -11,15 +11,15 @@ that repeats. Strings in path, params and body may use {cycle.start} {cycle.end}
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import jmespath
 
+from connectors.api_source import ApiSource
 from okrsync.aggregate import aggregate
 from okrsync.config import HttpConnection, HttpMetric
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
-from okrsync.http import ApiClient, HttpError, paginate, secret, source_error
+from okrsync.connector import MetricQuery
+from okrsync.http import ApiClient, paginate, secret
 from okrsync.numbers import parse_number
 
 
@@ -33,12 +33,12 @@ def _fill(value: Any, q: MetricQuery) -> Any:
     return value
 
 
-class HttpSource(Source):
+class HttpSource(ApiSource):
     type_name = "http"
     connection_model = HttpConnection
     metric_model = HttpMetric
 
-    def _client(self) -> ApiClient:
+    def client(self) -> ApiClient:
         s, where = self.settings, f"connections.{self.name}"
         headers = {k: secret(v, f"{where}.headers.{k}") if "${" in v else v for k, v in s.headers.items()}
         params = {k: secret(v, f"{where}.params.{k}") if "${" in v else v for k, v in s.params.items()}
@@ -59,20 +59,7 @@ class HttpSource(Source):
             )
         return client
 
-    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
-        client = self._client()
-        out: FetchResult = {}
-        try:
-            for q in queries:
-                try:
-                    out[q.metric_id] = Observation(self._one(client, q))
-                except (HttpError, ValueError) as exc:
-                    out[q.metric_id] = source_error(exc, metric=q.metric_id, connection=self.name)
-        finally:
-            client.close()
-        return out
-
-    def _one(self, client: ApiClient, q: MetricQuery) -> float:
+    def read(self, client: ApiClient, q: MetricQuery) -> float:
         p: HttpMetric = q.params
         base: dict[str, Any] = {"params": _fill(p.params, q), "headers": p.headers}
         if p.body is not None:

@@ -11,12 +11,11 @@ to 4 per second (the search endpoint allows about 5).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from connectors.api_source import ApiSource
 from okrsync.aggregate import aggregate
 from okrsync.config import HubspotConnection, HubspotMetric
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
-from okrsync.http import ApiClient, HttpError, paginate, secret, source_error
+from okrsync.connector import MetricQuery
+from okrsync.http import ApiClient, paginate, secret
 from okrsync.numbers import parse_number
 
 API_ROOT = "https://api.hubapi.com"
@@ -24,12 +23,13 @@ SEARCH_CEILING = 10_000
 PAGE = 200
 
 
-class HubspotSource(Source):
+class HubspotSource(ApiSource):
     type_name = "hubspot"
     connection_model = HubspotConnection
     metric_model = HubspotMetric
+    check_path = "/crm/v3/objects/deals?limit=1"
 
-    def _client(self) -> ApiClient:
+    def client(self) -> ApiClient:
         token = secret(self.settings.token, f"connections.{self.name}.token")
         return ApiClient(
             self.settings.endpoint or API_ROOT,
@@ -38,30 +38,10 @@ class HubspotSource(Source):
             token_hint=f"the private-app token of connection {self.name!r}",
         )
 
-    def check(self) -> str:
-        client = self._client()
-        try:
-            client.json("GET", "/crm/v3/objects/deals", params={"limit": 1})
-        except HttpError as exc:
-            raise source_error(exc, metric=None, connection=self.name) from None
-        finally:
-            client.close()
-        return "token accepted"
+    def describe_check(self, answer: object) -> str:
+        return "private-app token accepted"
 
-    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
-        client = self._client()
-        out: FetchResult = {}
-        try:
-            for q in queries:
-                try:
-                    out[q.metric_id] = Observation(self._one(client, q))
-                except (HttpError, ValueError) as exc:
-                    out[q.metric_id] = source_error(exc, metric=q.metric_id, connection=self.name)
-        finally:
-            client.close()
-        return out
-
-    def _one(self, client: ApiClient, q: MetricQuery) -> float:
+    def read(self, client: ApiClient, q: MetricQuery) -> float:
         p: HubspotMetric = q.params
         filters = [
             {

@@ -9,19 +9,19 @@ to the company currency) or avg (sum / count). One request per metric.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from connectors.api_source import ApiSource
 from okrsync.config import PipedriveConnection, PipedriveMetric
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
-from okrsync.http import ApiClient, HttpError, secret, source_error
+from okrsync.connector import MetricQuery
+from okrsync.http import ApiClient, secret
 
 
-class PipedriveSource(Source):
+class PipedriveSource(ApiSource):
     type_name = "pipedrive"
     connection_model = PipedriveConnection
     metric_model = PipedriveMetric
+    check_path = "/api/v1/users/me"
 
-    def _client(self) -> ApiClient:
+    def client(self) -> ApiClient:
         token = secret(self.settings.token, f"connections.{self.name}.token")
         return ApiClient(
             (self.settings.endpoint or self.settings.url).rstrip("/"),
@@ -30,50 +30,31 @@ class PipedriveSource(Source):
             token_hint=f"the API token of connection {self.name!r} (Settings > Personal preferences > API)",
         )
 
-    def check(self) -> str:
-        client = self._client()
-        try:
-            me = client.json("GET", "/api/v1/users/me")
-        except HttpError as exc:
-            raise source_error(exc, metric=None, connection=self.name) from None
-        finally:
-            client.close()
-        return f"token of {((me or {}).get('data') or {}).get('email', 'a user')}"
+    def describe_check(self, answer: object) -> str:
+        return f"token of {((answer or {}).get('data') or {}).get('email', 'a user')}"
 
-    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
-        client = self._client()
-        out: FetchResult = {}
-        try:
-            for q in queries:
-                p: PipedriveMetric = q.params
-                params = {
-                    k: v
-                    for k, v in (
-                        ("status", p.status),
-                        ("filter_id", p.filter_id),
-                        ("pipeline_id", p.pipeline_id),
-                        ("user_id", p.user_id),
-                    )
-                    if v is not None
-                }
-                try:
-                    data = (client.json("GET", "/api/v1/deals/summary", params=params) or {}).get("data") or {}
-                    count = float(data.get("total_count") or 0)
-                    total = float(data.get("total_currency_converted_value") or 0)
-                    how = q.aggregate or "count"
-                    if how == "count":
-                        value = count
-                    elif how == "sum":
-                        value = total
-                    elif how == "avg":
-                        if not count:
-                            raise ValueError("no deals match, so there is no average")
-                        value = total / count
-                    else:
-                        raise ValueError(f"aggregate {how} is not supported for Pipedrive (count, sum, avg)")
-                    out[q.metric_id] = Observation(value)
-                except (HttpError, ValueError) as exc:
-                    out[q.metric_id] = source_error(exc, metric=q.metric_id, connection=self.name)
-        finally:
-            client.close()
-        return out
+    def read(self, client: ApiClient, q: MetricQuery) -> float:
+        p: PipedriveMetric = q.params
+        params = {
+            k: v
+            for k, v in (
+                ("status", p.status),
+                ("filter_id", p.filter_id),
+                ("pipeline_id", p.pipeline_id),
+                ("user_id", p.user_id),
+            )
+            if v is not None
+        }
+        data = (client.json("GET", "/api/v1/deals/summary", params=params) or {}).get("data") or {}
+        count = float(data.get("total_count") or 0)
+        total = float(data.get("total_currency_converted_value") or 0)
+        how = q.aggregate or "count"
+        if how == "count":
+            return count
+        if how == "sum":
+            return total
+        if how == "avg":
+            if not count:
+                raise ValueError("no deals match, so there is no average")
+            return total / count
+        raise ValueError(f"aggregate {how} is not supported for Pipedrive (count, sum, avg)")

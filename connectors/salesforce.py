@@ -11,16 +11,15 @@ gives ``totalSize``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+from connectors.api_source import ApiSource
 from okrsync.config import SalesforceConnection, SalesforceMetric
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.connector import MetricQuery
 from okrsync.errors import SourceError
 from okrsync.http import ApiClient, HttpError, secret, source_error
 from okrsync.numbers import parse_number
 
 
-class SalesforceSource(Source):
+class SalesforceSource(ApiSource):
     type_name = "salesforce"
     connection_model = SalesforceConnection
     metric_model = SalesforceMetric
@@ -46,7 +45,7 @@ class SalesforceSource(Source):
             auth.close()
         return secret(data["access_token"], "access token")
 
-    def _client(self) -> ApiClient:
+    def client(self) -> ApiClient:
         base = (self.settings.endpoint or self.settings.instance_url).rstrip("/")
         token = self._token(base)
         return ApiClient(
@@ -56,31 +55,18 @@ class SalesforceSource(Source):
             token_hint=f"the access token of connection {self.name!r}",
         )
 
-    def check(self) -> str:
-        client = self._client()
-        try:
-            client.json("GET", f"/services/data/{self.settings.api_version}/limits")
-        except HttpError as exc:
-            raise source_error(exc, metric=None, connection=self.name) from None
-        finally:
-            client.close()
+    @property
+    def check_path(self) -> str:  # type: ignore[override]
+        return f"/services/data/{self.settings.api_version}/limits"
+
+    def describe_check(self, answer: object) -> str:
         return f"token accepted (API {self.settings.api_version})"
 
-    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
-        client = self._client()
-        out: FetchResult = {}
-        try:
-            for q in queries:
-                try:
-                    data = client.json(
-                        "GET", f"/services/data/{self.settings.api_version}/query", params={"q": q.fill(q.params.soql)}
-                    )
-                    out[q.metric_id] = Observation(_number(data))
-                except (HttpError, ValueError) as exc:
-                    out[q.metric_id] = source_error(exc, metric=q.metric_id, connection=self.name)
-        finally:
-            client.close()
-        return out
+    def read(self, client: ApiClient, q: MetricQuery) -> float:
+        data = client.json(
+            "GET", f"/services/data/{self.settings.api_version}/query", params={"q": q.fill(q.params.soql)}
+        )
+        return _number(data)
 
 
 def _number(data: dict) -> float:

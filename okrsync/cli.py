@@ -23,6 +23,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from okrsync.config import DEFAULT_CONFIG, Config, json_schema, load_config
+from okrsync.document import iter_krs
 from okrsync.errors import ConfigError, OkrsyncError, StoreError
 
 app = typer.Typer(
@@ -386,19 +387,13 @@ def override(
     if result is None:
         console.print("No sync stored yet: the override applies from the first `okrsync run`.")
         return
-    kr = next(k for _, k in _iter(result.document) if k["id"] == kr_id)
+    kr = next(k for _, k in iter_krs(result.document) if k["id"] == kr_id)
     console.print(
         Text.assemble(
             f"{kr_id}: progress {_pct(kr['progress']).strip()}, ",
             (STATUS_LABEL[kr["status"]], STATUS_STYLE[kr["status"]]),
         )
     )
-
-
-def _iter(doc: dict):
-    from okrsync.document import iter_krs
-
-    return iter_krs(doc)
 
 
 connections_app = typer.Typer(no_args_is_help=True, help="Check the connections of the config.")

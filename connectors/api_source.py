@@ -1,0 +1,53 @@
+"""The shape shared by the HTTP API sources (HubSpot, Salesforce, Pipedrive, any JSON API).
+
+A subclass declares its models, how to build its :class:`~okrsync.http.ApiClient` and how to read
+one metric; the loop, the per-metric error mapping, the connection check and closing the client
+live here once.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Sequence
+from typing import ClassVar
+
+from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.http import ApiClient, HttpError, source_error
+
+
+class ApiSource(Source):
+    check_path: ClassVar[str | None] = None  # a cheap authenticated GET for `connections test`
+
+    @abstractmethod
+    def client(self) -> ApiClient:
+        """A client for this connection (credentials resolved and registered for redaction)."""
+
+    @abstractmethod
+    def read(self, client: ApiClient, query: MetricQuery) -> float:
+        """One metric's value; raise HttpError or ValueError with a message for the user."""
+
+    def describe_check(self, answer: object) -> str:
+        return "credentials accepted"
+
+    def check(self) -> str:
+        client = self.client()
+        try:
+            answer = client.json("GET", self.check_path) if self.check_path else None
+        except HttpError as exc:
+            raise source_error(exc, metric=None, connection=self.name) from None
+        finally:
+            client.close()
+        return self.describe_check(answer) if self.check_path else "configured"
+
+    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
+        client = self.client()
+        out: FetchResult = {}
+        try:
+            for q in queries:
+                try:
+                    out[q.metric_id] = Observation(self.read(client, q))
+                except (HttpError, ValueError) as exc:
+                    out[q.metric_id] = source_error(exc, metric=q.metric_id, connection=self.name)
+        finally:
+            client.close()
+        return out
