@@ -445,7 +445,7 @@ def schema(
 
 
 STARTER = """\
-# yaml-language-server: $schema=https://raw.githubusercontent.com/okrsync/okrsync/main/config/okrsync.schema.json
+# yaml-language-server: $schema=okrsync.schema.json
 # okrsync config: where each KPI lives and which key results it drives.
 # Check it with `okrsync validate`, sync with `okrsync run`, look with `okrsync status`.
 version: 1
@@ -490,7 +490,9 @@ def init(
     start = date(today.year, 3 * q + 1, 1)
     end = date(today.year + (q == 3), (3 * q + 4 - 1) % 12 + 1, 1).toordinal() - 1
     path.write_text(STARTER.format(name=f"{today.year}-Q{q + 1}", start=start, end=date.fromordinal(end)))
-    console.print(f"wrote {path}; next: edit it, then `okrsync -c {path} validate`")
+    schema_path = path.parent / "okrsync.schema.json"  # the first line points editors at it
+    schema_path.write_text(json.dumps(json_schema(), indent=2) + "\n")
+    console.print(f"wrote {path} and {schema_path}; next: edit it, then `okrsync -c {path} validate`")
 
 
 # --------------------------------------------------------------------------- entry point

@@ -130,6 +130,7 @@ def test_override_once_and_clear(example):
 
 def test_validate_lints_with_warnings_and_init_scaffolds(tmp_path):
     assert okrsync("init", cwd=tmp_path).returncode == 0
+    assert json.loads((tmp_path / "okrsync.schema.json").read_text())["title"] == "okrsync config"
     assert okrsync("init", cwd=tmp_path).returncode == 2  # refuses to overwrite
     valid = okrsync("validate", cwd=tmp_path)
     assert valid.returncode == 0 and "1 objectives" in valid.stdout
