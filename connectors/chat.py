@@ -32,6 +32,12 @@ class ChatSink(Sink):
 
     settings: SlackOutput | TeamsOutput
 
+    @property
+    def key(self) -> str:
+        """One ledger key per webhook, so two channels each get their digest (the URL as written in the
+        config, usually a ${ENV} reference, hashed: the resolved URL is a secret)."""
+        return f"{self.type_name}:{fingerprint(self.settings.webhook_url)[:12]}"
+
     def payload(self, digest: Digest) -> dict:
         raise NotImplementedError
 

@@ -79,6 +79,20 @@ def test_slack_digest_on_status_change_once(write_config, tmp_path, receiver):
     store.close()
 
 
+def test_two_channels_each_get_the_digest_once(write_config, tmp_path, receiver):
+    outputs = (
+        slack_output(receiver, ", on: [error]")
+        + "\n        "
+        + slack_output(receiver, ", on: [error]").replace("canarysecretpath123", "otherchannel456")
+    )
+    cfg = team(write_config, tmp_path, receiver, outputs)
+    store = Store(cfg.store_url())
+    sync(cfg, MONDAY, now=MONDAY, store=store)
+    sync(cfg, MONDAY, now=MONDAY, store=store)
+    assert sorted(r.path.rsplit("/", 1)[-1] for r in receiver.received) == ["canarysecretpath123", "otherchannel456"]
+    store.close()
+
+
 def test_nothing_sent_when_nothing_matched(write_config, tmp_path, receiver):
     cfg = team(write_config, tmp_path, receiver, slack_output(receiver, ", on: [done]"))
     result = sync(cfg, MONDAY, now=MONDAY)
