@@ -254,6 +254,11 @@ class JiraSink(Sink):
     type_name = "jira"
     settings: JiraOutput
 
+    @property
+    def key(self) -> str:
+        """Per connection: two Jira sites may both have an APP-1."""
+        return f"jira:{self.settings.connection}"
+
     def write(self, ctx: SinkContext) -> None:
         s = self.settings
         connection = ctx.config.connections.get(s.connection)
