@@ -71,6 +71,7 @@ class JiraClient:
             )
         )
         self.cloud = self.jira.deploymentType == "Cloud"
+        self._fields: list[dict] | None = None
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run one idempotent request (read, PUT) with pacing and bounded retries."""
@@ -100,8 +101,9 @@ class JiraClient:
         return int(page["total"])
 
     def field_id(self, wanted: str) -> str:
-        fields = self.call(self.jira.fields)
-        for f in fields:
+        if self._fields is None:  # once per connection, however many sum/avg metrics ask
+            self._fields = self.call(self.jira.fields)
+        for f in self._fields:
             if wanted == f["id"] or wanted.lower() == f.get("name", "").lower() or wanted in f.get("clauseNames", []):
                 return f["id"]
         raise ValueError(f"no field {wanted!r} in this Jira (give its id, e.g. customfield_10016, or its exact name)")
