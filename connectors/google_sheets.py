@@ -28,6 +28,7 @@ from pathlib import Path
 
 import google.auth
 import google.auth.exceptions
+import google.auth.transport.requests
 import gspread
 import requests
 from google.oauth2 import service_account
@@ -174,6 +175,8 @@ def explain(exc: BaseException, spreadsheet: str, email: str | None) -> str:
         return f"Google Sheets kept failing ({exc}) after retries; try again later"
     if isinstance(exc, google.auth.exceptions.RefreshError):
         return f"could not get an access token with the service account: {exc.args[0] if exc.args else exc}"
+    if isinstance(exc, google.auth.exceptions.TransportError):
+        return "cannot reach the token endpoint (token_uri in the key file)"
     if isinstance(exc, APIError):
         status, message = exc.response.status_code, str(exc.error.get("message", ""))[:200]
         if status == 403:
@@ -195,8 +198,16 @@ class GoogleSheetsSource(Source):
     metric_model = GoogleSheetsMetric
 
     def check(self) -> str:
-        _, email = open_client(self.name, self.settings, self.base_dir)
-        return f"credentials for {email or 'application default credentials'}"
+        """Ask the token endpoint for an access token: proves the key is valid and the endpoint reachable.
+
+        Access to each spreadsheet is checked by the metric previews that follow.
+        """
+        client, email = open_client(self.name, self.settings, self.base_dir)
+        try:
+            client.session.credentials.refresh(google.auth.transport.requests.Request())  # a plain session
+        except google.auth.exceptions.GoogleAuthError as exc:
+            raise self.error(explain(exc, "", email)) from None
+        return f"access token issued for {email or 'application default credentials'}"
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         client, email = open_client(self.name, self.settings, self.base_dir)

@@ -276,3 +276,22 @@ def test_output_failure_is_reported_and_the_sync_completes(write_config, sheets)
     assert result.exit_code == 1 and result.document["objectives"][0]["status"] == "done"
     (err,) = result.output_errors
     assert f"share it with {SA_EMAIL}" in err.message and "google_sheets" in err.output
+
+
+def test_connection_check_gets_a_real_token(write_config, sheets):
+    from okrsync.errors import SourceError
+    from okrsync.pipeline import check_connection
+
+    cfg = config(
+        write_config,
+        sheets,
+        f"  csat: {{connection: sheet, spreadsheet: {SID}, range: Survey!B2}}",
+        krs="              - {id: csat, metric: csat, start: 75, target: 90}",
+    )
+    assert check_connection(cfg, "sheet") == f"access token issued for {SA_EMAIL}"
+    assert len(sheets.requests("POST", "/token")) == 1
+    sheets.fault(
+        "POST", "/token", Fault(400, {"error": "invalid_grant", "error_description": "Invalid JWT Signature."})
+    )
+    with pytest.raises(SourceError, match="could not get an access token.*invalid_grant"):
+        check_connection(cfg, "sheet")
