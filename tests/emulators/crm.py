@@ -18,6 +18,13 @@ OPS = {
 }
 
 
+HUBSPOT_401 = Response(
+    401, {"status": "error", "message": "Authentication credentials not found.", "category": "INVALID_AUTHENTICATION"}
+)
+SALESFORCE_401 = Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+PIPEDRIVE_401 = Response(401, {"success": False, "error": "unauthorized access", "errorCode": 401})
+
+
 def _cmp_value(v: Any) -> Any:
     try:
         return float(v)
@@ -109,7 +116,7 @@ class SalesforceEmulator(Emulator):
     @route("GET", r"/services/data/(v[\d.]+)/query")
     def query(self, req: Request, version: str):
         if req.headers.get("authorization", "").removeprefix("Bearer ") not in self.tokens:
-            return Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+            return SALESFORCE_401
         q = req.query.get("q", [""])[0]
         if q not in self.soql:
             return Response(
@@ -120,7 +127,7 @@ class SalesforceEmulator(Emulator):
     @route("GET", r"/services/data/(v[\d.]+)/limits")
     def limits(self, req: Request, version: str):
         if req.headers.get("authorization", "").removeprefix("Bearer ") not in self.tokens:
-            return Response(401, [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}])
+            return SALESFORCE_401
         return {"DailyApiRequests": {"Max": 15000, "Remaining": 14999}}
 
 
@@ -136,13 +143,13 @@ class PipedriveEmulator(Emulator):
     @route("GET", "/api/v1/users/me")
     def me(self, req: Request):
         if not self._ok(req):
-            return Response(401, {"success": False, "error": "unauthorized access", "errorCode": 401})
+            return PIPEDRIVE_401
         return {"success": True, "data": {"email": "ops@acme.example"}}
 
     @route("GET", "/api/v1/deals/summary")
     def summary(self, req: Request):
         if not self._ok(req):
-            return Response(401, {"success": False, "error": "unauthorized access", "errorCode": 401})
+            return PIPEDRIVE_401
         deals = self.deals
         q = {k: v[0] for k, v in req.query.items()}
         if "status" in q:
