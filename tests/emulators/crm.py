@@ -44,27 +44,13 @@ class HubspotEmulator(Emulator):
     @route("GET", r"/crm/v3/objects/([a-z]+)")
     def list_objects(self, req: Request, obj: str):
         if not self._ok(req):
-            return Response(
-                401,
-                {
-                    "status": "error",
-                    "message": "Authentication credentials not found.",
-                    "category": "INVALID_AUTHENTICATION",
-                },
-            )
+            return HUBSPOT_401
         return {"results": self.objects.get(obj, [])[:1]}
 
     @route("POST", r"/crm/v3/objects/([a-z]+)/search")
     def search(self, req: Request, obj: str):
         if not self._ok(req):
-            return Response(
-                401,
-                {
-                    "status": "error",
-                    "message": "Authentication credentials not found.",
-                    "category": "INVALID_AUTHENTICATION",
-                },
-            )
+            return HUBSPOT_401
         if obj not in self.objects:
             return Response(404, {"status": "error", "message": f"Unable to infer object type from: {obj}"})
         body = req.json()
