@@ -11,11 +11,11 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar
 
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.connector import ConnT, FetchResult, MetricQuery, Observation, ParamsT, Source
 from okrsync.http import ApiClient, HttpError, source_error
 
 
-class ApiSource(Source):
+class ApiSource(Source[ConnT, ParamsT]):
     check_path: ClassVar[str | None] = None  # a cheap authenticated GET for `connections test`
 
     @abstractmethod

@@ -15,86 +15,118 @@ answer the digest is reported and not repeated. Webhook URLs are secrets: redact
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
+from typing import Literal
 from urllib.parse import urlsplit
 
-from okrsync.config import SlackOutput, TeamsOutput
-from okrsync.connector import Sink, SinkContext
+from pydantic import Field
+
+from okrsync.config.model import Strict
+from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
+from okrsync.delivery import fingerprint
 from okrsync.digest import Digest, run_digest, weekly_digest
 from okrsync.errors import SinkError
 from okrsync.http import ApiClient, HttpError, secret
-from okrsync.store import fingerprint
+from okrsync.triggers import Trigger
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+DEFAULT_QUESTIONS = [
+    "What has had the most impact so far?",
+    "What is blocking progress, and who can unblock it?",
+    "What will we change this week to get back on track?",
+]
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
-class ChatSink(Sink):
+class WeeklyCheckin(Strict):
+    """A weekly digest of every objective for the OKR meeting, with check-in questions for KRs in trouble."""
+
+    weekday: Weekday = "monday"
+    questions: list[str] = Field(DEFAULT_QUESTIONS, min_length=1)
+
+
+class ChatOutput(OutputSettings):
+    webhook_url: str
+    on: list[Trigger] = ["status_change", "done", "stale", "error"]
+    report_url: str | None = None
+    weekly: WeeklyCheckin | None = None
+    rate_limit: float | None = Field(None, gt=0, description="messages per second (default 1)")
+
+
+class SlackOutput(ChatOutput):
+    type: Literal["slack"]
+
+
+class TeamsOutput(ChatOutput):
+    type: Literal["teams"]
+
+
+class ChatSink(Sink[ChatOutput]):
     """Shared by Slack and Teams: what to send and when; subclasses only shape the payload."""
-
-    settings: SlackOutput | TeamsOutput
 
     @property
     def key(self) -> str:
         """One ledger key per webhook, so two channels each get their digest (the URL as written in the
         config, usually a ${ENV} reference, hashed: the resolved URL is a secret)."""
-        return f"{self.type_name}:{fingerprint(self.settings.webhook_url)[:12]}"
+        return f"{self.settings.type}:{fingerprint(self.settings.webhook_url)[:12]}"
 
     def payload(self, digest: Digest) -> dict:
         raise NotImplementedError
 
-    def write(self, ctx: SinkContext) -> None:
-        s = self.settings
-        doc = ctx.document
-        as_of = datetime.fromisoformat(doc["as_of"])
-        messages: list[tuple[str, Digest]] = []
+    def messages(self, ctx: SinkContext) -> list[tuple[str, str, dict]]:
+        """(target, fingerprint, payload) of each message this run owes: the digest, the weekly check-in."""
+        s, doc = self.settings, ctx.document
+        out = []
         digest = run_digest(doc, ctx.previous, list(s.on), s.report_url)
         if not digest.empty:
-            messages.append((f"digest/{doc['as_of'][:10]}", digest))
+            body = self.payload(digest)
+            out.append((f"digest/{doc.day}", fingerprint(body), body))
+        as_of = datetime.fromisoformat(doc.as_of)
         if s.weekly and WEEKDAYS[as_of.weekday()] == s.weekly.weekday:
             year, week, _ = as_of.isocalendar()
-            messages.append((f"weekly/{year}-W{week:02d}", weekly_digest(doc, s.weekly.questions, s.report_url)))
+            target = f"weekly/{year}-W{week:02d}"  # one check-in per week, even if numbers moved since
+            out.append(
+                (target, fingerprint(target), self.payload(weekly_digest(doc, s.weekly.questions, s.report_url)))
+            )
+        return out
+
+    def write(self, ctx: SinkContext) -> None:
+        kind = self.settings.type
+        messages = self.messages(ctx)
         if not messages:
-            ctx.planned.append(f"{self.type_name}: nothing to send")
+            ctx.delivery.note(f"{kind}: nothing to send")
             return
-        url = secret(s.webhook_url, f"outputs.{self.type_name}.webhook_url")
-        now = ctx.now or as_of
-        client: ApiClient | None = None
+        clients: list[ApiClient] = []  # opened on the first message that is really sent
+
+        def send(body: dict) -> None:
+            if not clients:
+                clients.append(self._client())
+            clients[0].request("POST", self._url(), json=body, idempotent=False)
+
         try:
-            for target, message in messages:
-                body = self.payload(message)
-                fp = fingerprint(body)
-                if target.startswith("weekly/"):
-                    fp = fingerprint(target)  # one check-in per week, even if numbers moved since
-                if ctx.ledger.state(self.key, target, fp) in ("sent", "confirmed"):
-                    ctx.planned.append(f"{self.type_name}: {target} already sent")
-                    continue
-                if ctx.dry_run:
-                    ctx.planned.append(f"{self.type_name}: would send {target}")
-                    continue
-                client = client or self._client(url)
-                ctx.ledger.mark(self.key, target, fp, "sent", now)
+            for target, fp, body in messages:
                 try:
-                    client.request("POST", url, json=body, idempotent=False)
+                    ctx.delivery.at_most_once(
+                        target, fp, partial(send, body), would=f"{kind}: would send {target}",
+                        sent=f"{kind}: sent {target}", already=f"{kind}: {target} already sent",
+                    )  # fmt: skip
                 except HttpError as exc:
-                    # a definite refusal (4xx) was not delivered: a later run may try again
-                    if exc.status is not None and exc.status < 500:
-                        ctx.ledger.mark(self.key, target, fp, "failed", now, detail=exc.message)
                     raise SinkError(f"{target}: {exc.message}") from None
-                ctx.ledger.mark(self.key, target, fp, "confirmed", now)
-                ctx.planned.append(f"{self.type_name}: sent {target}")
         finally:
-            if client:
+            for client in clients:
                 client.close()
 
-    def _client(self, url: str) -> ApiClient:
-        parts = urlsplit(url)
+    def _url(self) -> str:
+        return secret(self.settings.webhook_url, f"outputs.{self.settings.type}.webhook_url")
+
+    def _client(self) -> ApiClient:
+        parts = urlsplit(self._url())
         return ApiClient(
             f"{parts.scheme}://{parts.netloc}", rate=self.settings.rate_limit or 1.0, token_hint="the webhook URL"
         )
 
 
 class SlackSink(ChatSink):
-    type_name = "slack"
-
     def payload(self, digest: Digest) -> dict:
         blocks: list[dict] = [{"type": "header", "text": {"type": "plain_text", "text": digest.title[:150]}}]
         for section in digest.sections:
@@ -109,8 +141,6 @@ class SlackSink(ChatSink):
 
 
 class TeamsSink(ChatSink):
-    type_name = "teams"
-
     def payload(self, digest: Digest) -> dict:
         body: list[dict] = [
             {"type": "TextBlock", "text": digest.title, "weight": "Bolder", "size": "Medium", "wrap": True}
@@ -135,3 +165,7 @@ class TeamsSink(ChatSink):
             "type": "message",
             "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}],
         }
+
+
+slack = Connector("slack", output=SlackOutput, sink=SlackSink, description="Slack incoming webhook")
+teams = Connector("teams", output=TeamsOutput, sink=TeamsSink, description="Microsoft Teams workflow webhook")

@@ -13,18 +13,28 @@ import csv
 from collections.abc import Sequence
 from datetime import datetime, time
 from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
 
 from okrsync.aggregate import aggregate
-from okrsync.config import CsvConnection, CsvMetric
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.connector import ConnectionSettings, Connector, FetchResult, MetricParams, MetricQuery, Observation, Source
 from okrsync.numbers import parse_number
 
 
-class CsvSource(Source):
-    type_name = "csv"
-    connection_model = CsvConnection
-    metric_model = CsvMetric
+class CsvConnection(ConnectionSettings):
+    type: Literal["csv"]
+    root: str = "."
 
+
+class CsvMetric(MetricParams):
+    path: str
+    column: str
+    where: dict[str, str | int | float] = Field({}, description="keep only rows whose columns equal these values")
+    date_column: str | None = Field(None, description="ISO dates; rows dated after the run's as_of are ignored")
+
+
+class CsvSource(Source[CsvConnection, CsvMetric]):
     def check(self) -> str:
         root = (self.base_dir / self.settings.root).resolve()
         if not root.is_dir():
@@ -99,3 +109,6 @@ class CsvSource(Source):
         if how == "latest" and picked and picked[-1][1]:
             observed = datetime.combine(datetime.fromisoformat(picked[-1][1]).date(), time(0), tzinfo=q.cycle.tz)
         return Observation(value, observed)
+
+
+connector = Connector("csv", connection=CsvConnection, metric=CsvMetric, source=CsvSource, description="CSV files")

@@ -11,14 +11,15 @@ that repeats. Strings in path, params and body may use {cycle.start} {cycle.end}
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import jmespath
+from jmespath.exceptions import JMESPathError
+from pydantic import Field, field_validator
 
 from connectors.api_source import ApiSource
 from okrsync.aggregate import aggregate
-from okrsync.config import HttpConnection, HttpMetric
-from okrsync.connector import MetricQuery
+from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict
 from okrsync.http import ApiClient, paginate, secret
 from okrsync.numbers import parse_number
 
@@ -33,11 +34,47 @@ def _fill(value: Any, q: MetricQuery) -> Any:
     return value
 
 
-class HttpSource(ApiSource):
-    type_name = "http"
-    connection_model = HttpConnection
-    metric_model = HttpMetric
+class BasicAuth(Strict):
+    username: str
+    password: str
 
+
+class HttpConnection(RemoteConnection):
+    type: Literal["http"]
+    base_url: str
+    headers: dict[str, str] = Field({}, description="sent with every request; values may use ${ENV}")
+    params: dict[str, str] = Field({}, description="query parameters sent with every request; may use ${ENV}")
+    auth: BasicAuth | None = None
+    url: str | None = Field(None, description="alias of endpoint: replaces base_url")
+
+
+class HttpPagination(Strict):
+    next: str = Field(description="JMESPath to the next page's cursor or URL in each response; absent/null ends")
+    param: str | None = Field(None, description="query parameter that carries the cursor; omit when next is a URL")
+    max_pages: int = Field(100, gt=0)
+
+
+class HttpMetric(MetricParams):
+    path: str = ""
+    method: Literal["GET", "POST"] = "GET"
+    params: dict[str, Any] = {}
+    body: Any = None
+    headers: dict[str, str] = {}
+    select: str | None = Field(None, description="JMESPath to a number, or to a list of numbers to aggregate")
+    paginate: HttpPagination | None = None
+
+    @field_validator("select")
+    @classmethod
+    def _valid_jmespath(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                jmespath.compile(value)
+            except JMESPathError as exc:
+                raise ValueError(f"invalid JMESPath {value!r}: {exc}") from None
+        return value
+
+
+class HttpSource(ApiSource[HttpConnection, HttpMetric]):
     def client(self) -> ApiClient:
         s, where = self.settings, f"connections.{self.name}"
         headers = {k: secret(v, f"{where}.headers.{k}") if "${" in v else v for k, v in s.headers.items()}
@@ -94,3 +131,8 @@ def _page(get, cursor):
     """One page for :func:`paginate`: the page's selected values as a list, and the next cursor."""
     picked, nxt = get(cursor)
     return [picked if isinstance(picked, list) else [picked]], nxt
+
+
+connector = Connector(
+    "http", connection=HttpConnection, metric=HttpMetric, source=HttpSource, description="any JSON API"
+)

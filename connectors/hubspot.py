@@ -11,10 +11,11 @@ to 4 per second (the search endpoint allows about 5).
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from connectors.api_source import ApiSource
 from okrsync.aggregate import aggregate
-from okrsync.config import HubspotConnection, HubspotMetric
-from okrsync.connector import MetricQuery
+from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict
 from okrsync.http import ApiClient, paginate, secret
 from okrsync.numbers import parse_number
 
@@ -23,10 +24,24 @@ SEARCH_CEILING = 10_000
 PAGE = 200
 
 
-class HubspotSource(ApiSource):
-    type_name = "hubspot"
-    connection_model = HubspotConnection
-    metric_model = HubspotMetric
+class HubspotConnection(RemoteConnection):
+    type: Literal["hubspot"]
+    token: str
+
+
+class HubspotFilter(Strict):
+    property: str
+    operator: str = "EQ"
+    value: Any = None
+
+
+class HubspotMetric(MetricParams):
+    object: str = "deals"
+    filters: list[HubspotFilter] = []
+    property: str | None = None
+
+
+class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
     check_path = "/crm/v3/objects/deals?limit=1"
 
     def client(self) -> ApiClient:
@@ -82,3 +97,8 @@ class HubspotSource(ApiSource):
         if not values and how != "sum":
             raise ValueError(f"no {p.object} with a value in {p.property}")
         return aggregate(values, how)
+
+
+connector = Connector(
+    "hubspot", connection=HubspotConnection, metric=HubspotMetric, source=HubspotSource, description="HubSpot CRM"
+)

@@ -9,16 +9,27 @@ to the company currency) or avg (sum / count). One request per metric.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from connectors.api_source import ApiSource
-from okrsync.config import PipedriveConnection, PipedriveMetric
-from okrsync.connector import MetricQuery
+from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection
 from okrsync.http import ApiClient, secret
 
 
-class PipedriveSource(ApiSource):
-    type_name = "pipedrive"
-    connection_model = PipedriveConnection
-    metric_model = PipedriveMetric
+class PipedriveConnection(RemoteConnection):
+    type: Literal["pipedrive"]
+    url: str
+    token: str
+
+
+class PipedriveMetric(MetricParams):
+    status: Literal["open", "won", "lost"] | None = None
+    filter_id: int | None = None
+    pipeline_id: int | None = None
+    user_id: int | None = None
+
+
+class PipedriveSource(ApiSource[PipedriveConnection, PipedriveMetric]):
     check_path = "/api/v1/users/me"
 
     def client(self) -> ApiClient:
@@ -58,3 +69,8 @@ class PipedriveSource(ApiSource):
                 raise ValueError("no deals match, so there is no average")
             return total / count
         raise ValueError(f"aggregate {how} is not supported for Pipedrive (count, sum, avg)")
+
+
+connector = Connector(
+    "pipedrive", connection=PipedriveConnection, metric=PipedriveMetric, source=PipedriveSource, description="Pipedrive"
+)

@@ -11,19 +11,29 @@ gives ``totalSize``.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from connectors.api_source import ApiSource
-from okrsync.config import SalesforceConnection, SalesforceMetric
-from okrsync.connector import MetricQuery
+from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection
 from okrsync.errors import SourceError
 from okrsync.http import ApiClient, HttpError, secret, source_error
 from okrsync.numbers import parse_number
 
 
-class SalesforceSource(ApiSource):
-    type_name = "salesforce"
-    connection_model = SalesforceConnection
-    metric_model = SalesforceMetric
+class SalesforceConnection(RemoteConnection):
+    type: Literal["salesforce"]
+    instance_url: str
+    token: str | None = None
+    client_id: str | None = None
+    client_secret: str | None = None
+    api_version: str = "v62.0"
 
+
+class SalesforceMetric(MetricParams):
+    soql: str
+
+
+class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
     def _token(self, base: str) -> str:
         s = self.settings
         if s.token:
@@ -86,3 +96,12 @@ def _number(data: dict) -> float:
         f"the query returned no number (fields: {', '.join(fields)}); use an aggregate such as "
         "SUM(Amount) total, or SELECT COUNT()"
     )
+
+
+connector = Connector(
+    "salesforce",
+    connection=SalesforceConnection,
+    metric=SalesforceMetric,
+    source=SalesforceSource,
+    description="Salesforce (SOQL)",
+)

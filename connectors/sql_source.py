@@ -11,22 +11,28 @@ elsewhere grant the user read rights only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from okrsync.config import SqlConnection, SqlMetric, resolve_env
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.config.env import resolve_env
+from okrsync.connector import ConnectionSettings, Connector, FetchResult, MetricParams, MetricQuery, Observation, Source
 from okrsync.errors import SourceError
 from okrsync.numbers import parse_number
 
 
-class SqlSource(Source):
-    type_name = "sql"
-    connection_model = SqlConnection
-    metric_model = SqlMetric
+class SqlConnection(ConnectionSettings):
+    type: Literal["sql"]
+    url: str
 
+
+class SqlMetric(MetricParams):
+    query: str
+
+
+class SqlSource(Source[SqlConnection, SqlMetric]):
     def _engine(self) -> sa.Engine:
         raw = resolve_env(self.settings.url, f"connections.{self.name}.url")
         try:
@@ -93,3 +99,6 @@ class SqlSource(Source):
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+connector = Connector("sql", connection=SqlConnection, metric=SqlMetric, source=SqlSource, description="SQL databases")

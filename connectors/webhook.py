@@ -12,38 +12,44 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
-from okrsync.config import WebhookOutput
-from okrsync.connector import Sink, SinkContext
+from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
+from okrsync.delivery import fingerprint
 from okrsync.errors import SinkError
 from okrsync.http import ApiClient, HttpError, secret
-from okrsync.store import fingerprint
 
 SIGNATURE_HEADER = "X-Okrsync-Signature"
+
+
+class WebhookOutput(OutputSettings):
+    type: Literal["webhook"]
+    url: str
+    secret: str | None = None
+    headers: dict[str, str] = {}
 
 
 def sign(body: bytes, key: str) -> str:
     return "sha256=" + hmac.new(key.encode(), body, hashlib.sha256).hexdigest()
 
 
-class WebhookSink(Sink):
-    type_name = "webhook"
-    settings: WebhookOutput
-
+class WebhookSink(Sink[WebhookOutput]):
     def write(self, ctx: SinkContext) -> None:
+        document = ctx.document.to_dict()
+        fp = fingerprint(document)
+        target = f"webhook/{fingerprint(self.settings.url)[:16]}"  # the URL is a secret: never stored as such
+        ctx.delivery.idempotent(
+            target,
+            fp,
+            lambda: self._post(document, fp),
+            would="webhook: would POST the status document",
+            unchanged="webhook: document unchanged, nothing sent",
+        )
+
+    def _post(self, document: dict, fp: str) -> str:
         s = self.settings
-        body = json.dumps(ctx.document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-        fp = fingerprint(ctx.document)
-        target = f"webhook/{fingerprint(s.url)[:16]}"  # the URL is a secret: never stored as such
-        last = ctx.ledger.last_confirmed_entry(self.key, target)
-        if last and last[0] == fp:
-            ctx.planned.append("webhook: document unchanged, nothing sent")
-            return
-        if ctx.dry_run:
-            ctx.planned.append("webhook: would POST the status document")
-            return
+        body = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         url = secret(s.url, "outputs.webhook.url")
         headers = {
             "Content-Type": "application/json",
@@ -52,16 +58,15 @@ class WebhookSink(Sink):
         }
         if s.secret:
             headers[SIGNATURE_HEADER] = sign(body, secret(s.secret, "outputs.webhook.secret"))
-        now = ctx.now or datetime.fromisoformat(ctx.document["as_of"])
         parts = urlsplit(url)
         client = ApiClient(f"{parts.scheme}://{parts.netloc}", rate=5.0, token_hint="the webhook URL and headers")
-        ctx.ledger.mark(self.key, target, fp, "planned", now)
         try:
             client.request("POST", url, content=body, headers=headers, idempotent=True)
         except HttpError as exc:
-            ctx.ledger.mark(self.key, target, fp, "failed", now)
             raise SinkError(exc.message) from None
         finally:
             client.close()
-        ctx.ledger.mark(self.key, target, fp, "confirmed", now)
-        ctx.planned.append("webhook: delivered the status document")
+        return "webhook: delivered the status document"
+
+
+connector = Connector("webhook", output=WebhookOutput, sink=WebhookSink, description="a signed JSON POST")

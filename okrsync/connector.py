@@ -1,37 +1,76 @@
-"""The shape of a connector, shared by every source and sink.
+"""What a connector is: its declaration, its settings models, and the source and sink shapes.
+
+A connector is one module (or a small package) that declares a :class:`Connector` and publishes
+it as an entry point in the group ``okrsync.connectors`` under its ``type:`` name. It owns its
+models: :class:`ConnectionSettings` (keys of a connection), :class:`MetricParams` (keys a metric
+on such a connection adds) and :class:`OutputSettings` (keys of an output). The config binds each
+entry to these models with located errors; built-in and third-party connectors take that same path.
 
 A *source* turns a batch of metric queries for one connection into values: one instance per
-connection per sync, ``fetch`` called once with every query for that connection, so a
-connector can batch (one batchGet per spreadsheet, one query per JQL). It returns a value or a
-:class:`SourceError` per metric; raising a SourceError from ``fetch`` fails every metric of
-the connection. Sources do I/O only: no progress, no status.
+connection per sync, ``fetch`` called once with every query for that connection, so it can batch.
+It returns an :class:`Observation` or a :class:`SourceError` per metric; raising a SourceError
+fails every metric of the connection. Sources do I/O only: no progress, no status.
 
-A *sink* turns the evaluated status document into the fewest writes, asking the write ledger
-what it already wrote. Both are looked up by type name in :mod:`okrsync.registry`.
+A *sink* turns the typed status document into the fewest writes; it records them through
+:class:`okrsync.delivery.Delivery`, never through the store.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
-from pydantic import BaseModel
+from pydantic import Field
 
-from okrsync.config import Config, Cycle, Metric
+from okrsync.config.model import Cycle, Metric, Strict
 from okrsync.errors import SourceError
+
+if TYPE_CHECKING:
+    from okrsync.config.model import Config
+    from okrsync.delivery import Delivery
+    from okrsync.status import StatusDocument
+
+
+class ConnectionSettings(Strict):
+    """Base of every connection model; a connector narrows ``type`` to ``Literal["its name"]``."""
+
+    type: str
+
+
+class RemoteConnection(ConnectionSettings):
+    """A connection to a remote API: its root can be replaced (a proxy, an emulator) and paced."""
+
+    endpoint: str | None = None  # replaces the API root: a proxy or a local emulator
+    rate_limit: float | None = Field(None, gt=0, description="requests per second, overrides the default")
+
+
+class MetricParams(Strict):
+    """Base of the keys a connector adds to a metric (``jql``, ``range``, ``query`` ...)."""
+
+
+class OutputSettings(Strict):
+    """Base of every output model; a connector narrows ``type``. ``connection`` (when declared)
+    must name a connection of the same connector: the config checks it at load time."""
+
+    type: str
+
+
+ConnT = TypeVar("ConnT", bound=ConnectionSettings)
+ParamsT = TypeVar("ParamsT", bound=MetricParams)
+OutT = TypeVar("OutT", bound=OutputSettings)
 
 
 @dataclass(frozen=True)
-class MetricQuery:
+class MetricQuery(Generic[ParamsT]):
     """One metric to read. ``as_of`` already has the metric's ``offset_days`` applied."""
 
     metric_id: str
     metric: Metric
-    params: Any  # the connection type's metric model (e.g. CsvMetric)
+    params: ParamsT
     as_of: datetime
     cycle: Cycle
 
@@ -62,14 +101,10 @@ class Observation:
 FetchResult = dict[str, Observation | SourceError]
 
 
-class Source(ABC):
-    """Base of every source connector. Subclasses declare three class attributes and ``fetch``."""
+class Source(ABC, Generic[ConnT, ParamsT]):
+    """Base of every source connector: ``fetch`` (and optionally ``check`` and ``close``)."""
 
-    type_name: ClassVar[str]
-    connection_model: ClassVar[type[BaseModel]]
-    metric_model: ClassVar[type[BaseModel]]
-
-    def __init__(self, name: str, settings: BaseModel, base_dir: Path):
+    def __init__(self, name: str, settings: ConnT, base_dir: Path):
         self.name = name
         self.settings = settings
         self.base_dir = base_dir
@@ -82,10 +117,10 @@ class Source(ABC):
         return "configured"
 
     @abstractmethod
-    def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
+    def fetch(self, queries: Sequence[MetricQuery[ParamsT]]) -> FetchResult:
         """Read every query; return a value or an error for each ``metric_id``."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook, empty on purpose
+    def close(self) -> None:
         """Release clients and pools; called once after ``fetch``."""
 
     def error(self, message: str, query: MetricQuery | None = None) -> SourceError:
@@ -94,34 +129,74 @@ class Source(ABC):
 
 @dataclass
 class SinkContext:
-    """What a sink gets: the config, the new status document, the previous one, the ledger."""
+    """What a sink gets: the config, the new and previous status documents, and its delivery."""
 
     config: Config
-    document: dict
-    previous: dict | None
-    ledger: Any  # okrsync.store.Ledger
+    document: StatusDocument
+    previous: StatusDocument | None
+    delivery: Delivery
     history: dict[str, list] = field(default_factory=dict)  # metric -> [[iso time, value]], for charts
-    dry_run: bool = False
-    now: datetime | None = None  # the sync's clock reading, for ledger times
-    planned: list[str] = field(default_factory=list)  # human lines: what was (or would be) written
-    on_write: Callable[[str], None] | None = None
+
+    @property
+    def dry_run(self) -> bool:
+        return self.delivery.dry_run
+
+    @property
+    def planned(self) -> list[str]:
+        """Human lines: what was (or would be) written."""
+        return self.delivery.planned
 
 
-class Sink(ABC):
-    type_name: ClassVar[str]
+class Sink(ABC, Generic[OutT]):
+    type_name: ClassVar[str] = ""  # set by the registry from the connector's declaration
 
-    def __init__(self, settings: BaseModel, base_dir: Path):
+    def __init__(self, settings: OutT, base_dir: Path):
         self.settings = settings
         self.base_dir = base_dir
 
     @property
     def key(self) -> str:
         """A stable name for this output in the write ledger."""
-        return self.type_name
+        return self.settings.type
 
     @abstractmethod
     def write(self, ctx: SinkContext) -> None:
-        """Write what changed. Append a line per write (or planned write, when dry) to ``ctx.planned``."""
+        """Write what changed, through ``ctx.delivery``; raise SinkError when something failed."""
+
+
+ClassRef = type | str  # a class, or "module:attribute" imported only when first used
+
+
+@dataclass(frozen=True)
+class Connector:
+    """The declaration a connector publishes: its type name, models, and source and/or sink.
+
+    ``source`` and ``sink`` may be given as "module:Class" strings so that a config can be
+    validated without importing a connector's client library.
+    """
+
+    type: str
+    connection: type[ConnectionSettings] | None = None
+    metric: type[MetricParams] | None = None
+    source: ClassRef | None = None
+    output: type[OutputSettings] | None = None
+    sink: ClassRef | None = None
+    description: str = ""
+
+    def source_class(self) -> type[Source]:
+        return _resolve(self.source)
+
+    def sink_class(self) -> type[Sink]:
+        return _resolve(self.sink)
+
+
+def _resolve(ref: ClassRef | None) -> Any:
+    if isinstance(ref, str):
+        from importlib import import_module
+
+        module, _, attr = ref.partition(":")
+        return getattr(import_module(module), attr)
+    return ref
 
 
 def local_day(moment: datetime, cycle: Cycle) -> date:

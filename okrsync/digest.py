@@ -1,23 +1,21 @@
 """What a chat digest says, decided once for Slack and Teams (pure: documents in, sections out).
 
-A run's digest lists, per the output's ``on:`` triggers: KRs whose status changed since the
-previous run, KRs that became done, KRs that are stale (with the reason) and sources that failed.
-Nothing matched, nothing is sent. The weekly check-in lists every objective with progress and
-forecast and, for KRs at risk or off track, the team's check-in questions.
+A run's digest lists what the output's ``on:`` triggers fired for (see :mod:`okrsync.triggers`):
+KRs that became done, other status changes, KRs that became stale (with the reason) and sources
+that started failing. With ``every_run`` it also lists every KR still stale and every source still
+failing, and a summary line, so a message goes out on every run. Nothing matched, nothing is sent.
+The weekly check-in lists every objective with progress and forecast and, for KRs at risk or off
+track, the team's check-in questions.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
-from okrsync.document import iter_krs
-
-LABEL = {"done": "done", "on_track": "on track", "at_risk": "at risk", "off_track": "off track", "no_data": "no data"}
-EMOJI = {"done": "✅", "on_track": "🟢", "at_risk": "🟠", "off_track": "🔴", "no_data": "⚪"}
-
-
-def pct(x: float | None) -> str:
-    return "–" if x is None else f"{x * 100:.0f}%"
+from okrsync.present import EMOJI, kr_line, label, pct
+from okrsync.status import StatusDocument
+from okrsync.triggers import fired, new_errors, previous_krs
 
 
 @dataclass
@@ -47,37 +45,41 @@ class Digest:
         return "\n\n".join(parts)
 
 
-def run_digest(doc: dict, previous: dict | None, triggers: list[str], link: str | None = None) -> Digest:
-    before = {kr["id"]: kr for _, kr in iter_krs(previous or {"objectives": []})}
+def run_digest(
+    doc: StatusDocument, previous: StatusDocument | None, triggers: list[str], link: str | None = None
+) -> Digest:
+    before = previous_krs(previous)
+    always = "every_run" in triggers
     changed, done, stale = Section("Status changes"), Section("Done"), Section("Stale")
-    for _, kr in iter_krs(doc):
-        prev = before.get(kr["id"])
-        line = (
-            f"{EMOJI[kr['status']]} {kr['title']}: {LABEL[kr['status']]} ({pct(kr['progress'])}, expected "
-            f"{pct(kr['expected'])})"
-        )
-        if kr["status"] == "done" and (prev is None or prev["status"] != "done"):
-            if "done" in triggers or "every_run" in triggers:
-                done.lines.append(line)
-        elif prev is not None and prev["status"] != kr["status"]:
-            if "status_change" in triggers or "every_run" in triggers:
-                changed.lines.append(f"{line}, was {LABEL[prev['status']]}")
-        if kr["stale"] and ("stale" in triggers or "every_run" in triggers):
-            stale.lines.append(f"{kr['title']}: {kr['stale_reason']}")
+    for _, kr in doc.key_results():
+        prev = before.get(kr.id)
+        events = fired(kr, prev, triggers)
+        if "done" in events:
+            done.lines.append(kr_line(kr))
+        elif "status_change" in events or (always and prev is not None and prev.status != kr.status):
+            changed.lines.append(f"{kr_line(kr)}, was {label(prev.status)}")
+        if kr.stale and ("stale" in events or always):
+            stale.lines.append(f"{kr.title}: {kr.stale_reason}")
     errors = Section("Failing sources")
-    if "error" in triggers or "every_run" in triggers:
-        errors.lines = [f"{e['metric']} ({e['connection'] or 'formula'}): {e['message']}" for e in doc["errors"]]
-    return Digest(f"OKR update — {doc['cycle']}, {doc['as_of'][:10]}", [changed, done, stale, errors], link)
+    if "error" in triggers or always:
+        failing = doc.errors if always else new_errors(doc, previous)
+        errors.lines = [f"{e.metric} ({e.connection or 'formula'}): {e.message}" for e in failing]
+    sections = [changed, done, stale, errors]
+    if always:
+        counts = Counter(kr.status for _, kr in doc.key_results())
+        summary = ", ".join(f"{n} {label(s)}" for s, n in counts.items()) or "no key results"
+        sections.insert(0, Section("Summary", [summary]))
+    return Digest(f"OKR update — {doc.cycle}, {doc.day}", sections, link)
 
 
-def weekly_digest(doc: dict, questions: list[str], link: str | None = None) -> Digest:
+def weekly_digest(doc: StatusDocument, questions: list[str], link: str | None = None) -> Digest:
     sections = []
-    for o in doc["objectives"]:
-        s = Section(f"{EMOJI[o['status']]} {o['title']} — {pct(o['progress'])} (expected {pct(o['expected'])})")
-        for kr in o["key_results"]:
-            forecast = f", forecast {pct(kr['forecast']['progress'])}" if kr["forecast"] else ""
-            s.lines.append(f"{EMOJI[kr['status']]} {kr['title']}: {pct(kr['progress'])}{forecast}")
-            if kr["status"] in ("at_risk", "off_track"):
+    for o in doc.objectives:
+        s = Section(f"{EMOJI[o.status]} {o.title} — {pct(o.progress)} (expected {pct(o.expected)})")
+        for kr in o.key_results:
+            forecast = f", forecast {pct(kr.forecast.progress)}" if kr.forecast else ""
+            s.lines.append(f"{EMOJI[kr.status]} {kr.title}: {pct(kr.progress)}{forecast}")
+            if kr.status in ("at_risk", "off_track"):
                 s.lines.extend(f"    ❓ {q}" for q in questions)
         sections.append(s)
-    return Digest(f"Weekly OKR check-in — {doc['cycle']}, week of {doc['as_of'][:10]}", sections, link)
+    return Digest(f"Weekly OKR check-in — {doc.cycle}, week of {doc.day}", sections, link)

@@ -3,10 +3,11 @@
     OkrsyncError
     ├── ConfigError          bad config: report every problem (file:line, key path), exit 2
     ├── SourceError          one metric (or one connection) could not be read; the sync goes on
-    │   ├── RetryableSourceError   transient (429, 5xx, connection): worth another attempt
-    │   └── NotAvailableError      the connector type is declared but not built yet
     ├── SinkError            one output could not be written; the sync goes on
-    └── StoreError           the database failed; the run cannot be recorded
+    ├── StoreError           the database failed; the run cannot be recorded
+    ├── TransientError       a remote call may heal (429, 5xx, lost connection): the guard retries it
+    └── RemoteError          a remote call failed for good (auth, permission, not found, rejected, or
+                             retries exhausted); a connector turns it into a Source- or SinkError
 
 Source and sink errors carry ``metric`` / ``connection`` as attributes, which is what the
 ``errors`` list of the status document is made from. Messages never contain secrets: the
@@ -63,19 +64,40 @@ class SourceError(OkrsyncError):
         return err
 
 
-class RetryableSourceError(SourceError):
-    retryable = True
-
-
-class NotAvailableError(SourceError):
-    """A connection or output type from the config contract whose connector is not built yet."""
-
-
 class SinkError(OkrsyncError):
     def __init__(self, message: str, *, output: str | None = None):
         super().__init__(message)
         self.message = message
         self.output = output
+
+
+class TransientError(OkrsyncError):
+    """A remote call failed in a way that may heal. ``retry_after`` in seconds when the server said;
+    ``maybe_delivered`` when the request may have been processed (a timeout, a dropped answer, a 5xx),
+    which makes it unsafe to repeat a request that is not idempotent."""
+
+    def __init__(self, message: str, retry_after: float | None = None, *, maybe_delivered: bool = False):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.maybe_delivered = maybe_delivered
+
+
+class RemoteError(OkrsyncError):
+    """A remote call failed for good. ``kind``: bad_config (401/403/404: the user must fix something),
+    fatal (any other refusal, a body that is not what the API promises), retryable (retries exhausted),
+    unsure (not retried because the request may have been processed)."""
+
+    def __init__(self, message: str, *, kind: str, status: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.kind = kind
+        self.status = status
+
+    @property
+    def maybe_delivered(self) -> bool:
+        """False only when the server definitely refused the request (a 4xx)."""
+        return not (self.status is not None and 400 <= self.status < 500)
 
 
 class StoreError(OkrsyncError):

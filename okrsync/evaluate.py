@@ -28,164 +28,26 @@ Rules (see DESIGN.md "OKR semantics"; the README explains them to users):
 from __future__ import annotations
 
 import operator
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
-from functools import cached_property
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
-from okrsync.config import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
+from okrsync.config.model import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
+from okrsync.results import (
+    Evaluation,
+    Forecast,
+    KpiResult,
+    KrResult,
+    MetricError,
+    MetricState,
+    ObjectiveResult,
+    Override,
+    Point,
+    Status,
+)
 
 ASPIRATIONAL_FACTOR = 0.7
-
-
-class Status(StrEnum):
-    DONE = "done"
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    OFF_TRACK = "off_track"
-    NO_DATA = "no_data"
-
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
-
-@dataclass(frozen=True, slots=True)
-class Point:
-    """A metric value at a moment, kept as POSIX seconds: cheap to compare, sort and fit."""
-
-    ts: float
-    value: float
-
-    @classmethod
-    def of(cls, at: datetime, value: float) -> Point:
-        if at.tzinfo is None:
-            raise ValueError("a point in time must be timezone-aware")
-        return cls(at.timestamp(), value)
-
-    @property
-    def at(self) -> datetime:
-        return datetime.fromtimestamp(self.ts, UTC)
-
-
-@dataclass(frozen=True)
-class MetricState:
-    """Everything known about one metric at evaluation time."""
-
-    history: tuple[Point, ...] = ()  # values in the cycle up to as_of, any order
-    as_of: datetime | None = None  # the metric's as_of (offset_days applied); None: the run's
-    max_age: timedelta = timedelta(hours=36)
-    error: str | None = None  # the fetch failed in this run
-    connection: str | None = None
-    percent: bool = False  # aggregate percent_done: milestones default to target 100
-
-    @cached_property
-    def series(self) -> tuple[list[float], list[Point]]:
-        """(POSIX times, points), oldest first; computed once, shared by every KR on this metric."""
-        points = list(self.history)
-        times = [p.ts for p in points]
-        if any(map(operator.gt, times, times[1:])):
-            order = sorted(range(len(times)), key=times.__getitem__)
-            points, times = [points[i] for i in order], [times[i] for i in order]
-        return times, points
-
-    def ordered(self) -> list[Point]:
-        return self.series[1]
-
-    def count_until(self, moment: datetime) -> int:
-        """How many points lie at or before ``moment``."""
-        return bisect_right(self.series[0], moment.timestamp())
-
-
-@dataclass(frozen=True)
-class Override:
-    value: float
-    note: str | None = None
-    sticky: bool = False
-
-
-@dataclass(frozen=True)
-class Forecast:
-    value: float
-    progress: float
-
-
-@dataclass(frozen=True)
-class KrResult:
-    id: str
-    objective_id: str
-    metric: str
-    kind: str
-    title: str | None
-    weight: float
-    value: float | None
-    start: float | None
-    target: float | None
-    min: float | None
-    max: float | None
-    progress: float | None
-    progress_raw: float | None
-    expected: float
-    status: Status
-    stale: bool = False
-    stale_reason: str | None = None
-    error: str | None = None
-    observed_at: datetime | None = None
-    due: date | None = None
-    forecast: Forecast | None = None
-    override: Override | None = None
-
-
-@dataclass(frozen=True)
-class ObjectiveResult:
-    id: str
-    title: str
-    owner: str | None
-    kind: str
-    parent: str | None
-    progress: float | None
-    expected: float
-    status: Status
-    key_results: tuple[KrResult, ...]
-    children: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class KpiResult:
-    id: str
-    metric: str
-    title: str | None
-    value: float | None
-    healthy: bool | None
-    trend: float | None
-    min: float | None
-    max: float | None
-    stale: bool = False
-    stale_reason: str | None = None
-    error: str | None = None
-    observed_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class MetricError:
-    metric: str
-    connection: str | None
-    message: str
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    cycle: str
-    as_of: datetime
-    objectives: tuple[ObjectiveResult, ...]
-    kpis: tuple[KpiResult, ...]
-    errors: tuple[MetricError, ...] = field(default=())
-
-    def key_results(self) -> list[KrResult]:
-        return [kr for o in self.objectives for kr in o.key_results]
 
 
 # --------------------------------------------------------------------------- time
@@ -324,74 +186,54 @@ def evaluate_kr(
     as_of = metric.as_of or as_of
     times, points = metric.series
     count = metric.count_until(as_of)
-    latest = points[count - 1] if count else None
     start = points[0].value if kr.start == "auto" and count else (None if kr.start == "auto" else kr.start)
     kind = effective_kind(kr, start)
     target = kr.target
     if kind == "milestone" and target is None:
         target = 100.0 if metric.percent else 1.0
     expected = expected_progress(kr, cycle, as_of, start, kind)
-    aspirational = objective.kind == "aspirational"
     common = dict(
-        id=kr.id,
-        objective_id=objective.id,
-        metric=kr.metric,
-        kind=kind,
-        title=kr.title,
-        weight=kr.weight,
-        start=start,
-        target=target,
-        min=kr.min,
-        max=kr.max,
-        expected=expected,
-        due=kr.due,
-        error=metric.error,
-    )
-
-    value, observed_at, stale_reason = None, None, None
+        id=kr.id, objective_id=objective.id, metric=kr.metric, kind=kind, title=kr.title, weight=kr.weight,
+        start=start, target=target, min=kr.min, max=kr.max, expected=expected, due=kr.due, error=metric.error,
+    )  # fmt: skip
+    latest = points[count - 1] if count else None
+    if override is None and latest is None:
+        reason = f"no value yet: {metric.error}" if metric.error else None
+        return KrResult(
+            **common, value=None, progress=None, progress_raw=None, status=Status.NO_DATA,
+            stale=metric.error is not None, stale_reason=reason,
+        )  # fmt: skip
     if override is not None:
-        value, observed_at = override.value, as_of
-    elif latest is not None:
+        value, observed_at, stale_reason = override.value, as_of, None
+    else:
         value, observed_at = latest.value, latest.at
         stale_reason = stale_because(metric, latest, as_of, cycle)
-    if value is None:
-        return KrResult(
-            **common,
-            value=None,
-            progress=None,
-            progress_raw=None,
-            status=Status.NO_DATA,
-            stale=metric.error is not None,
-            stale_reason=f"no value yet: {metric.error}" if metric.error else None,
-        )
-
     raw = raw_progress(kind, value, kr, start, target)
     progress = clamp(raw)
     if kind in ("at_least", "at_most", "between"):
         status = Status.ON_TRACK if progress >= 1 else Status.OFF_TRACK
     else:
-        status = classify(progress, expected, thresholds, aspirational)
-
-    forecast = None
-    begin, end = kr_window(kr, cycle)
-    projected = None
-    if kind != "milestone":
-        first = bisect_left(times, begin.timestamp(), 0, count)
-        projected = fit_line(times[first:count], [p.value for p in points[first:count]], end.timestamp())
-    if projected is not None:
-        forecast = Forecast(projected, clamp(raw_progress(kind, projected, kr, start, target)))
+        status = classify(progress, expected, thresholds, objective.kind == "aspirational")
     return KrResult(
-        **common,
-        value=value,
-        progress=progress,
-        progress_raw=raw,
-        status=status,
-        stale=stale_reason is not None,
-        stale_reason=stale_reason,
-        observed_at=observed_at,
-        forecast=forecast,
-        override=override,
-    )
+        **common, value=value, progress=progress, progress_raw=raw, status=status,
+        stale=stale_reason is not None, stale_reason=stale_reason, observed_at=observed_at,
+        forecast=forecast_kr(kr, kind, cycle, metric, count, start, target), override=override,
+    )  # fmt: skip
+
+
+def forecast_kr(
+    kr: KeyResult, kind: str, cycle: Cycle, metric: MetricState, count: int, start: float | None, target: float | None
+) -> Forecast | None:
+    """The least-squares projection at the window's end of the values inside the window (not milestones)."""
+    if kind == "milestone":
+        return None
+    times, points = metric.series
+    begin, end = kr_window(kr, cycle)
+    first = bisect_left(times, begin.timestamp(), 0, count)
+    projected = fit_line(times[first:count], [p.value for p in points[first:count]], end.timestamp())
+    if projected is None:
+        return None
+    return Forecast(projected, clamp(raw_progress(kind, projected, kr, start, target)))
 
 
 # --------------------------------------------------------------------------- objectives and KPIs

@@ -26,8 +26,10 @@ from typing import Any
 
 import httpx
 
-from okrsync.errors import OkrsyncError
-from okrsync.retry import RETRYABLE_STATUS, Pacer, Retryable, RetryPolicy, retry_after_seconds
+from okrsync.config.env import resolve_env
+from okrsync.errors import RemoteError, SourceError, TransientError
+from okrsync.guard import Guard
+from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 _SECRET_PARAMS = re.compile(r"((?:api_token|token|access_token|key|secret|sig|signature)=)[^&\s\"']+", re.I)
@@ -73,23 +75,17 @@ def install_log_redaction() -> None:
             handler.addFilter(RedactingFilter())
 
 
-class HttpError(OkrsyncError):
-    """An HTTP call failed for good. ``kind`` is bad_config, fatal or retryable (retries exhausted)."""
-
-    def __init__(self, message: str, *, kind: str, status: int | None = None):
-        super().__init__(REDACTOR(message))
-        self.message = REDACTOR(message)
-        self.kind = kind
-        self.status = status
+HttpError = RemoteError  # what an HTTP call raises when it failed for good
 
 
 def classify(response: httpx.Response, token_hint: str = "the token") -> None:
-    """Raise Retryable or HttpError for a failed response; return for a successful one."""
+    """Raise TransientError or HttpError for a failed response; return for a successful one."""
     status = response.status_code
     if status < 400:
         return
     if status in RETRYABLE_STATUS:
-        raise Retryable(f"HTTP {status}", retry_after_seconds(response.headers.get("Retry-After")))
+        after = retry_after_seconds(response.headers.get("Retry-After"))
+        raise TransientError(f"HTTP {status}", after, maybe_delivered=status >= 500)
     detail = _detail(response)
     if status == 401:
         raise HttpError(
@@ -114,6 +110,9 @@ def _detail(response: httpx.Response) -> str:
         text = response.text.strip()
         return "" if not text or text.startswith("<") else f": {REDACTOR(text[:200])}"
     if isinstance(body, dict):
+        details = [e["message"] for e in body.get("errors") or [] if isinstance(e, dict) and e.get("message")]
+        if body.get("message") and details:  # GitHub: {"message": "Validation Failed", "errors": [...]}
+            return f": {REDACTOR(str(body['message']) + ': ' + '; '.join(map(str, details)))[:300]}"
         for key in ("message", "error_description", "error", "errorMessages", "detail"):
             if body.get(key):
                 value = body[key]
@@ -121,6 +120,16 @@ def _detail(response: httpx.Response) -> str:
     if isinstance(body, list) and body and isinstance(body[0], dict) and body[0].get("message"):
         return f": {REDACTOR(str(body[0]['message'])[:200])}"  # Salesforce returns a list of errors
     return ""
+
+
+def classify_httpx(exc: BaseException) -> TransientError | None:
+    """httpx's exceptions: a refused connection never reached the server; a timeout or a dropped
+    answer may have."""
+    if isinstance(exc, httpx.ConnectError):
+        return TransientError(f"cannot connect ({type(exc).__name__})")
+    if isinstance(exc, httpx.TimeoutException | httpx.RemoteProtocolError | httpx.ReadError):
+        return TransientError(f"no answer ({type(exc).__name__})", maybe_delivered=True)
+    return None
 
 
 class ApiClient:
@@ -137,6 +146,7 @@ class ApiClient:
         policy: RetryPolicy | None = None,
         token_hint: str = "the token",
         transport: httpx.BaseTransport | None = None,
+        throttled: Callable[[httpx.Response], TransientError | None] | None = None,
     ):
         install_log_redaction()
         self.client = httpx.Client(
@@ -147,44 +157,35 @@ class ApiClient:
             transport=transport,
             follow_redirects=False,
         )
-        self.pacer = Pacer(rate, burst)
-        self.policy = policy or RetryPolicy()
+        self.guard = Guard(classify_httpx, rate=rate, burst=burst, policy=policy)
         self.token_hint = token_hint
-        self.requests = 0  # sent, retries included (benchmarks and logs)
+        self.throttled = throttled  # a vendor's own "slow down" answer (e.g. GitHub's 403 with no quota left)
+
+    @property
+    def requests(self) -> int:
+        """Requests sent, retries included (benchmarks and logs)."""
+        return self.guard.calls
 
     def close(self) -> None:
         self.client.close()
 
     def request(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
         def once() -> httpx.Response:
-            self.pacer.acquire()
-            self.requests += 1
             try:
                 response = self.client.request(method, url, **kwargs)
-            except httpx.ConnectError as exc:  # never reached the server: safe to retry any request
-                raise Retryable(f"cannot connect ({type(exc).__name__})") from None
-            except (httpx.TimeoutException, httpx.RemoteProtocolError, httpx.ReadError) as exc:
-                if idempotent:
-                    raise Retryable(type(exc).__name__) from None
-                raise HttpError(
-                    f"no answer ({type(exc).__name__}); not retried because the request may have been processed",
-                    kind="fatal",
-                ) from None
             except httpx.HTTPError as exc:
-                raise HttpError(f"request failed: {type(exc).__name__}", kind="fatal") from None
-            if response.status_code >= 500 and not idempotent:
-                raise HttpError(
-                    f"HTTP {response.status_code}; not retried because the request may have been processed",
-                    kind="fatal",
-                    status=response.status_code,
-                )
+                if classify_httpx(exc) is None:
+                    raise HttpError(f"request failed: {type(exc).__name__}", kind="fatal") from None
+                raise
+            if self.throttled and (transient := self.throttled(response)):
+                raise transient
             classify(response, self.token_hint)
             return response
 
         try:
-            return self.policy.call(once)
-        except Retryable as exc:
-            raise HttpError(f"gave up after retries: {exc}", kind="retryable") from None
+            return self.guard.call(once, idempotent=idempotent)
+        except TransientError as exc:
+            raise HttpError(f"gave up after retries: {exc.message}", kind="retryable") from None
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
         response = self.request(method, url, **kwargs)
@@ -221,8 +222,6 @@ def paginate(fetch: Callable[[Any], tuple[list, Any]], first: Any = None, max_pa
 
 def secret(value: str, where: str) -> str:
     """Resolve ${ENV} references in a credential and register the result for redaction."""
-    from okrsync.config import resolve_env
-
     resolved = resolve_env(value, where)
     REDACTOR.add(resolved)
     return resolved
@@ -230,6 +229,4 @@ def secret(value: str, where: str) -> str:
 
 def source_error(exc: HttpError | Exception, *, metric: str | None, connection: str):
     """An HttpError (or a bad value) as the SourceError the pipeline records for a metric."""
-    from okrsync.errors import SourceError
-
     return SourceError(REDACTOR(getattr(exc, "message", str(exc))), metric=metric, connection=connection)

@@ -10,8 +10,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 from okrsync import formula
-from okrsync.config import BOUND_KINDS, Config
-from okrsync.pipeline import used_metrics
+from okrsync.config.model import BOUND_KINDS, Config
+from okrsync.plan import used_metrics
 
 MAX_KRS_PER_OBJECTIVE = 5
 MAX_OBJECTIVES_PER_OWNER = 5

@@ -17,10 +17,14 @@ import tempfile
 from datetime import date, datetime
 from html import escape
 from pathlib import Path
+from typing import Literal
 
-from okrsync.config import ReportOutput
-from okrsync.connector import Sink, SinkContext
-from okrsync.document import iter_krs
+from pydantic import field_validator
+
+from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
+from okrsync.present import LABEL as STATUS_LABELS
+from okrsync.present import fmt_value, pct, range_text, target_text
+from okrsync.status import KrStatus, ObjectiveStatus, StatusDocument
 
 STATUS_COLOURS = {
     "done": "#1a7f37",
@@ -29,67 +33,45 @@ STATUS_COLOURS = {
     "off_track": "#cf222e",
     "no_data": "#8c959f",
 }
-STATUS_LABELS = {
-    "done": "done",
-    "on_track": "on track",
-    "at_risk": "at risk",
-    "off_track": "off track",
-    "no_data": "no data",
-}
-
-
-def fmt_value(value: float | None, unit: str | None = None) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}".rstrip("0").rstrip(".")
-    return f"{text} {unit}" if unit and unit not in ("%",) else (text + "%" if unit == "%" else text)
-
-
-def pct(x: float | None) -> str:
-    return "–" if x is None else f"{x * 100:.0f}%"
-
-
 # --------------------------------------------------------------------------- markdown / json / csv
 
 
-def render_json(doc: dict, history: dict | None = None) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+def render_json(doc: StatusDocument, history: dict | None = None) -> str:
+    return json.dumps(doc.to_dict(), indent=2, ensure_ascii=False) + "\n"
 
 
-def render_markdown(doc: dict, history: dict | None = None) -> str:
-    out = [f"# OKR status — {doc['cycle']}", "", f"As of {doc['as_of']}", ""]
-    for o in doc["objectives"]:
-        parent = f" (aligned to {o['parent']})" if o["parent"] else ""
+def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
+    out = [f"# OKR status — {doc.cycle}", "", f"As of {doc.as_of}", ""]
+    for o in doc.objectives:
+        parent = f" (aligned to {o.parent})" if o.parent else ""
         out += [
-            f"## {o['title']}{parent}",
+            f"## {o.title}{parent}",
             "",
-            f"{STATUS_LABELS[o['status']]} · progress {pct(o['progress'])} · expected {pct(o['expected'])}"
-            + (f" · owner {o['owner']}" if o["owner"] else "")
-            + (" · aspirational" if o["kind"] == "aspirational" else ""),
+            f"{STATUS_LABELS[o.status]} · progress {pct(o.progress)} · expected {pct(o.expected)}"
+            + (f" · owner {o.owner}" if o.owner else "")
+            + (" · aspirational" if o.kind == "aspirational" else ""),
             "",
             "| Key result | Current | Target | Progress | Expected | Status | Forecast |",
             "|---|---|---|---|---|---|---|",
         ]
-        for kr in o["key_results"]:
-            mark = " ⚠ stale" if kr["stale"] else ""
+        for kr in o.key_results:
+            mark = " ⚠ stale" if kr.stale else ""
             out.append(
-                f"| {_md(kr['title'])} | {fmt_value(kr['value'], kr['unit'])} | {_target_text(kr)} | "
-                f"{pct(kr['progress'])} | {pct(kr['expected'])} | {STATUS_LABELS[kr['status']]}{mark} | "
-                f"{fmt_value(kr['forecast']['value'], kr['unit']) if kr['forecast'] else '–'} |"
+                f"| {_md(kr.title)} | {fmt_value(kr.value, kr.unit)} | {target_text(kr)} | "
+                f"{pct(kr.progress)} | {pct(kr.expected)} | {STATUS_LABELS[kr.status]}{mark} | "
+                f"{fmt_value(kr.forecast.value, kr.unit) if kr.forecast else '–'} |"
             )
         out.append("")
-    if doc["kpis"]:
+    if doc.kpis:
         out += ["## KPIs", "", "| KPI | Value | Healthy range | Healthy | Trend |", "|---|---|---|---|---|"]
-        for k in doc["kpis"]:
-            healthy = "–" if k["healthy"] is None else ("yes" if k["healthy"] else "**no**")
-            trend = "–" if k["trend"] is None else f"{k['trend']:+.2f}"
-            out.append(
-                f"| {_md(k['title'])} | {fmt_value(k['value'], k['unit'])} | {_range_text(k)} | {healthy} | {trend} |"
-            )
+        for k in doc.kpis:
+            healthy = "–" if k.healthy is None else ("yes" if k.healthy else "**no**")
+            trend = "–" if k.trend is None else f"{k.trend:+.2f}"
+            out.append(f"| {_md(k.title)} | {fmt_value(k.value, k.unit)} | {range_text(k)} | {healthy} | {trend} |")
         out.append("")
-    if doc["errors"]:
+    if doc.errors:
         out += ["## Sources that failed", ""]
-        out += [f"- `{e['metric']}` ({e['connection'] or 'formula'}): {_md(e['message'])}" for e in doc["errors"]]
+        out += [f"- `{e.metric}` ({e.connection or 'formula'}): {_md(e.message)}" for e in doc.errors]
         out.append("")
     return "\n".join(out)
 
@@ -114,29 +96,29 @@ CSV_COLUMNS = [
 ]
 
 
-def render_csv(doc: dict, history: dict | None = None) -> str:
+def render_csv(doc: StatusDocument, history: dict | None = None) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for o, kr in iter_krs(doc):
+    for o, kr in doc.key_results():
         writer.writerow(
             [
-                o["id"],
-                o["title"],
-                kr["id"],
-                kr["title"],
-                kr["owner"] or "",
-                kr["kind"],
-                _blank(kr["start"]),
-                _blank(kr["value"]),
-                _blank(kr["target"]),
-                _blank(kr["progress"]),
-                _blank(kr["expected"]),
-                kr["status"],
-                "yes" if kr["stale"] else "",
-                _blank(kr["forecast"]["value"] if kr["forecast"] else None),
-                kr["observed_at"] or "",
-                kr["error"] or "",
+                o.id,
+                o.title,
+                kr.id,
+                kr.title,
+                kr.owner or "",
+                kr.kind,
+                _blank(kr.start),
+                _blank(kr.value),
+                _blank(kr.target),
+                _blank(kr.progress),
+                _blank(kr.expected),
+                kr.status,
+                "yes" if kr.stale else "",
+                _blank(kr.forecast.value if kr.forecast else None),
+                kr.observed_at or "",
+                kr.error or "",
             ]
         )
     return buf.getvalue()
@@ -148,20 +130,6 @@ def _blank(x: object) -> object:
 
 def _md(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def _target_text(kr: dict) -> str:
-    if kr["kind"] == "between":
-        return f"{fmt_value(kr['min'])}–{fmt_value(kr['max'], kr['unit'])}"
-    prefix = {"at_least": "≥ ", "at_most": "≤ "}.get(kr["kind"], "")
-    return prefix + fmt_value(kr["target"], kr["unit"])
-
-
-def _range_text(k: dict) -> str:
-    lo, hi = k["min"], k["max"]
-    if lo is not None and hi is not None:
-        return f"{fmt_value(lo)}–{fmt_value(hi, k['unit'])}"
-    return f"≥ {fmt_value(lo, k['unit'])}" if lo is not None else f"≤ {fmt_value(hi, k['unit'])}"
 
 
 # --------------------------------------------------------------------------- html
@@ -188,44 +156,43 @@ h3{margin:0 0 8px;font-size:16px}.legend{font-size:12.5px;color:var(--muted);mar
 """
 
 
-def render_html(doc: dict, history: dict | None = None) -> str:
+def render_html(doc: StatusDocument, history: dict | None = None) -> str:
     """The page; ``history`` (metric -> [[iso time, value], ...]) draws the charts."""
     history = history or {}
     counts: dict[str, int] = {}
-    for _, kr in iter_krs(doc):
-        counts[kr["status"]] = counts.get(kr["status"], 0) + 1
+    for _, kr in doc.key_results():
+        counts[kr.status] = counts.get(kr.status, 0) + 1
     summary = "".join(
         _pill(s, f"{n} {STATUS_LABELS[s]}")
         for s, n in sorted(counts.items(), key=lambda x: list(STATUS_COLOURS).index(x[0]))
     )
-    by_id = {o["id"]: o for o in doc["objectives"]}
-    ordered: list[tuple[dict, int]] = []
+    by_id = {o.id: o for o in doc.objectives}
+    ordered: list[tuple[ObjectiveStatus, int]] = []
 
-    def add(o: dict, depth: int, seen: frozenset) -> None:
+    def add(o: ObjectiveStatus, depth: int, seen: frozenset) -> None:
         ordered.append((o, depth))
-        for cid in o.get("children", []):
+        for cid in o.children:
             if cid in by_id and cid not in seen:
                 add(by_id[cid], depth + 1, seen | {cid})
 
-    for o in doc["objectives"]:
-        if not o["parent"] or o["parent"] not in by_id:
-            add(o, 0, frozenset({o["id"]}))
+    for o in doc.objectives:
+        if not o.parent or o.parent not in by_id:
+            add(o, 0, frozenset({o.id}))
     body = "".join(_objective_html(o, depth, doc, history) for o, depth in ordered)
-    kpis = _kpis_html(doc) if doc["kpis"] else ""
+    kpis = _kpis_html(doc) if doc.kpis else ""
     errors = ""
-    if doc["errors"]:
+    if doc.errors:
         items = "".join(
-            f"<li><code>{escape(e['metric'])}</code> ({escape(e['connection'] or 'formula')}): "
-            f"{escape(e['message'])}</li>"
-            for e in doc["errors"]
+            f"<li><code>{escape(e.metric)}</code> ({escape(e.connection or 'formula')}): {escape(e.message)}</li>"
+            for e in doc.errors
         )
         errors = f'<section class="block" id="errors"><h3>Sources that failed this run</h3><ul>{items}</ul></section>'
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<title>OKR status — {escape(doc["cycle"])}</title><style>{CSS}</style></head>
-<body><header><h1>OKR status — {escape(doc["cycle"])}</h1>
-<div class="muted">As of {escape(_human_time(doc["as_of"]))} ·
-cycle {escape(doc["cycle_start"])} to {escape(doc["cycle_end"])}</div>
+<title>OKR status — {escape(doc.cycle)}</title><style>{CSS}</style></head>
+<body><header><h1>OKR status — {escape(doc.cycle)}</h1>
+<div class="muted">As of {escape(_human_time(doc.as_of))} ·
+cycle {escape(doc.cycle_start)} to {escape(doc.cycle_end)}</div>
 <div class="summary">{summary}</div>
 <div class="legend">Bars show progress; the black tick marks where progress is expected today. Charts show the
 value over the cycle; the dashed line is the target.</div></header>
@@ -250,56 +217,55 @@ def _bar(progress: float | None, expected: float | None, status: str) -> str:
     )
 
 
-def _objective_html(o: dict, depth: int, doc: dict, history: dict) -> str:
-    meta = [f"progress {pct(o['progress'])}", f"expected {pct(o['expected'])}"]
-    if o["owner"]:
-        meta.append(escape(o["owner"]))
-    if o["kind"] == "aspirational":
+def _objective_html(o: ObjectiveStatus, depth: int, doc: StatusDocument, history: dict) -> str:
+    meta = [f"progress {pct(o.progress)}", f"expected {pct(o.expected)}"]
+    if o.owner:
+        meta.append(escape(o.owner))
+    if o.kind == "aspirational":
         meta.append("aspirational (70% counts as success)")
-    if o["parent"]:
-        meta.append(f"aligned to {escape(o['parent'])}")
-    krs = "".join(_kr_html(kr, doc, history.get(kr["metric"], [])) for kr in o["key_results"])
+    if o.parent:
+        meta.append(f"aligned to {escape(o.parent)}")
+    krs = "".join(_kr_html(kr, doc, history.get(kr.metric, [])) for kr in o.key_results)
     cls = "objective child" if depth else "objective"
     return (
-        f'<section class="{cls}" id="objective-{escape(o["id"])}" style="margin-left:{depth * 34}px">'
-        f'<div class="ohead"><h2>{escape(o["title"])}</h2>{_pill(o["status"], STATUS_LABELS[o["status"]])}</div>'
-        f'<div class="meta">{" · ".join(meta)}</div>{_bar(o["progress"], o["expected"], o["status"])}{krs}</section>'
+        f'<section class="{cls}" id="objective-{escape(o.id)}" style="margin-left:{depth * 34}px">'
+        f'<div class="ohead"><h2>{escape(o.title)}</h2>{_pill(o.status, STATUS_LABELS[o.status])}</div>'
+        f'<div class="meta">{" · ".join(meta)}</div>{_bar(o.progress, o.expected, o.status)}{krs}</section>'
     )
 
 
-def _kr_html(kr: dict, doc: dict, points: list) -> str:
+def _kr_html(kr: KrStatus, doc: StatusDocument, points: list) -> str:
     notes = ""
-    if kr["stale"]:
-        reason = escape(kr["stale_reason"] or "")
+    if kr.stale:
+        reason = escape(kr.stale_reason or "")
         notes += f'<div class="stale" title="{reason}">⚠ stale: {reason}</div>'
-    elif kr["error"]:
-        notes += f'<div class="error">{escape(kr["error"])}</div>'
-    if kr["override"]:
-        note = kr["override"]["note"]
+    elif kr.error:
+        notes += f'<div class="error">{escape(kr.error)}</div>'
+    if kr.override:
+        note = kr.override.note
         notes += f'<div class="muted nums">manual value{": " + escape(note) if note else ""}</div>'
-    forecast = f" · forecast {fmt_value(kr['forecast']['value'], kr['unit'])}" if kr["forecast"] else ""
-    start = "" if kr["start"] is None else f"from {fmt_value(kr['start'], kr['unit'])} · "
+    forecast = f" · forecast {fmt_value(kr.forecast.value, kr.unit)}" if kr.forecast else ""
+    start = "" if kr.start is None else f"from {fmt_value(kr.start, kr.unit)} · "
     nums = (
-        f"{start}now <b>{fmt_value(kr['value'], kr['unit'])}</b> · target {_target_text(kr)}{forecast}"
-        f" · due {escape(kr['due'])}"
+        f"{start}now <b>{fmt_value(kr.value, kr.unit)}</b> · target {target_text(kr)}{forecast} · due {escape(kr.due)}"
     )
     chart = _chart_svg(kr, points, doc)
     return (
-        f'<div class="kr" id="kr-{escape(kr["id"])}"><div><div class="title">{escape(kr["title"])}</div>'
+        f'<div class="kr" id="kr-{escape(kr.id)}"><div><div class="title">{escape(kr.title)}</div>'
         f'<div class="nums">{nums}</div>{notes}</div>'
-        f'<div>{_bar(kr["progress"], kr["expected"], kr["status"])}<div class="nums">{pct(kr["progress"])} '
-        f"(expected {pct(kr['expected'])}) {_pill(kr['status'], STATUS_LABELS[kr['status']])}</div></div>"
+        f'<div>{_bar(kr.progress, kr.expected, kr.status)}<div class="nums">{pct(kr.progress)} '
+        f"(expected {pct(kr.expected)}) {_pill(kr.status, STATUS_LABELS[kr.status])}</div></div>"
         f"<div>{chart}</div></div>"
     )
 
 
-def _chart_svg(kr: dict, points: list, doc: dict, width: int = 240, height: int = 64) -> str:
+def _chart_svg(kr: KrStatus, points: list, doc: StatusDocument, width: int = 240, height: int = 64) -> str:
     """Values over the KR's window as a line, the target (or bounds) dashed."""
-    t0 = datetime.fromisoformat(doc["cycle_start"] + "T00:00:00").timestamp()
-    t1 = max(datetime.fromisoformat(kr["due"] + "T23:59:59").timestamp(), t0 + 1)
+    t0 = datetime.fromisoformat(doc.cycle_start + "T00:00:00").timestamp()
+    t1 = max(datetime.fromisoformat(kr.due + "T23:59:59").timestamp(), t0 + 1)
     pts = [(datetime.fromisoformat(at).replace(tzinfo=None).timestamp(), v) for at, v in points]
-    lines = [x for x in (kr["target"], kr["min"], kr["max"]) if x is not None]
-    ys = [v for _, v in pts] + lines + ([kr["start"]] if kr["start"] is not None else [])
+    lines = [x for x in (kr.target, kr.min, kr.max) if x is not None]
+    ys = [v for _, v in pts] + lines + ([kr.start] if kr.start is not None else [])
     if not ys:
         return f'<svg class="chart" width="{width}" height="{height}" role="img" aria-label="no data"></svg>'
     lo, hi = min(ys), max(ys)
@@ -322,27 +288,27 @@ def _chart_svg(kr: dict, points: list, doc: dict, width: int = 240, height: int 
         )
     if pts:
         path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in pts)
-        colour = STATUS_COLOURS[kr["status"]]
+        colour = STATUS_COLOURS[kr.status]
         parts.append(f'<polyline class="values" points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
         lt, lv = pts[-1]
         parts.append(f'<circle cx="{x(lt):.1f}" cy="{y(lv):.1f}" r="3" fill="{colour}"/>')
-    label = f"{len(pts)} value(s) of {kr['metric']}; target {_target_text(kr)}"
+    label = f"{len(pts)} value(s) of {kr.metric}; target {target_text(kr)}"
     return (
         f'<svg class="chart" width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{escape(label)}">{"".join(parts)}</svg>'
     )
 
 
-def _kpis_html(doc: dict) -> str:
+def _kpis_html(doc: StatusDocument) -> str:
     rows = ""
-    for k in doc["kpis"]:
-        status = "no_data" if k["healthy"] is None else ("on_track" if k["healthy"] else "off_track")
+    for k in doc.kpis:
+        status = "no_data" if k.healthy is None else ("on_track" if k.healthy else "off_track")
         label = {"no_data": "no data", "on_track": "healthy", "off_track": "unhealthy"}[status]
-        trend = "–" if k["trend"] is None else f"{k['trend']:+.2f}"
-        stale = ' <span class="stale">⚠ stale</span>' if k["stale"] else ""
+        trend = "–" if k.trend is None else f"{k.trend:+.2f}"
+        stale = ' <span class="stale">⚠ stale</span>' if k.stale else ""
         rows += (
-            f'<tr id="kpi-{escape(k["id"])}"><td>{escape(k["title"])}</td><td>{fmt_value(k["value"], k["unit"])}'
-            f"{stale}</td><td>{escape(_range_text(k))}</td><td>{_pill(status, label)}</td><td>{trend}</td></tr>"
+            f'<tr id="kpi-{escape(k.id)}"><td>{escape(k.title)}</td><td>{fmt_value(k.value, k.unit)}'
+            f"{stale}</td><td>{escape(range_text(k))}</td><td>{_pill(status, label)}</td><td>{trend}</td></tr>"
         )
     return (
         f'<section class="block" id="kpis"><h3>KPIs</h3><table><thead><tr><th>KPI</th><th>Value</th>'
@@ -377,10 +343,19 @@ def write_if_changed(path: Path, content: str) -> bool:
     return True
 
 
-class ReportSink(Sink):
-    type_name = "report"
-    settings: ReportOutput
+class ReportOutput(OutputSettings):
+    type: Literal["report"]
+    path: str
 
+    @field_validator("path")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        if Path(value).suffix.lower() not in (".html", ".md", ".json", ".csv"):
+            raise ValueError("report path must end in .html, .md, .json or .csv")
+        return value
+
+
+class ReportSink(Sink[ReportOutput]):
     @property
     def path(self) -> Path:
         return (self.base_dir / self.settings.path).resolve()
@@ -395,3 +370,6 @@ class ReportSink(Sink):
             ctx.planned.append(f"report: wrote {path}")
         else:
             ctx.planned.append(f"report: {path} unchanged")
+
+
+connector = Connector("report", output=ReportOutput, sink=ReportSink, description="an HTML, Markdown, JSON or CSV file")

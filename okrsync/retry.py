@@ -1,13 +1,10 @@
-"""Retries and pacing shared by every connector that talks to a remote API.
+"""The mechanics of retrying and pacing: a bounded tenacity policy and a token bucket.
 
-One policy, built on tenacity: retry only what can heal (429, 5xx, dropped or refused
-connections, timeouts), wait what the server asks for in ``Retry-After`` (seconds or an HTTP
-date, capped) or else an exponential backoff with jitter, and give up after a bounded number of
-attempts *and* a bounded total time. Writes that are not idempotent (a comment POST) are never
-passed through here blindly: their connector checks the destination before trying again.
-
+:class:`RetryPolicy` retries only :class:`~okrsync.errors.TransientError` (what can heal), waits what
+the server asks for in ``Retry-After`` (seconds or an HTTP date, capped) or else an exponential
+backoff with jitter, and gives up after a bounded number of attempts *and* a bounded total time.
 :class:`Pacer` is a client-side token bucket per connection, so a sync stays inside the API's
-documented quota instead of discovering it through 429s.
+documented quota instead of discovering it through 429s. :mod:`okrsync.guard` puts them together.
 """
 
 from __future__ import annotations
@@ -21,7 +18,9 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, stop_after_delay
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, stop_after_delay
+
+from okrsync.errors import TransientError
 
 T = TypeVar("T")
 RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -29,15 +28,6 @@ RETRYABLE_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 # Indirection so tests can record waits instead of sleeping; production code never changes these.
 sleep: Callable[[float], None] = time.sleep
 monotonic: Callable[[], float] = time.monotonic
-
-
-class Retryable(Exception):
-    """Raised by a connector's classifier: this failure may heal; ``retry_after`` in seconds if known."""
-
-    def __init__(self, message: str, retry_after: float | None = None, cause: BaseException | None = None):
-        super().__init__(message)
-        self.retry_after = retry_after
-        self.cause = cause
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -73,19 +63,13 @@ class RetryPolicy:
         backoff = min(self.max_delay, self.base_delay * 2 ** (state.attempt_number - 1))
         return random.uniform(backoff / 2, backoff)  # "equal jitter": never zero, never in lockstep
 
-    def call(self, fn: Callable[[], T], on_retry: Callable[[Retryable, float], None] | None = None) -> T:
-        """Run ``fn``; retry while it raises :class:`Retryable`; re-raise the last one when giving up."""
-
-        def before_sleep(state: RetryCallState) -> None:
-            if on_retry and state.outcome and state.next_action:
-                on_retry(state.outcome.exception(), state.next_action.sleep)  # type: ignore[arg-type]
-
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn``; retry while it raises TransientError; re-raise the last one when giving up."""
         retrying = Retrying(
-            retry=retry_if_exception(lambda e: isinstance(e, Retryable)),
+            retry=retry_if_exception_type(TransientError),
             stop=stop_after_attempt(self.attempts) | stop_after_delay(self.total_seconds),
             wait=self.wait,
             sleep=lambda s: sleep(s),
-            before_sleep=before_sleep,
             reraise=True,
         )
         return retrying(fn)

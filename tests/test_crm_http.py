@@ -9,7 +9,7 @@ import pytest
 
 from okrsync import retry
 from okrsync.config import load_config
-from okrsync.pipeline import fetch_connection, plan_fetches
+from okrsync.pipeline import fetch_connection, plan
 from tests.conftest import oslo
 from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmulator, SalesforceEmulator
 
@@ -105,7 +105,7 @@ def crm_config(write_config, e, rate: float = 1000):
 
 
 def fetch(cfg, connection):
-    got = fetch_connection(cfg, connection, plan_fetches(cfg, DAY)[connection])
+    got = fetch_connection(plan(cfg, DAY), connection)
     return {m: getattr(v, "value", None) if not hasattr(v, "message") else v.message for m, v in got.items()}
 
 

@@ -41,7 +41,7 @@ def test_flow_runs_one_task_per_connection_and_publishes_artifacts(prefect_harne
         this_run = FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id]))
         runs = client.read_task_runs(flow_run_filter=this_run, sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=50)
         names = sorted(r.name for r in runs)
-        assert names == ["evaluate-and-store", "fetch-business", "fetch-files", "write-outputs"], names
+        assert names == ["compute", "fetch-business", "fetch-files", "persist", "plan", "publish"], names
     # the REST API directly: read_artifacts() of prefect 3.8.8's client sends nulls this server rejects
     url = PREFECT_API_URL.value().rstrip("/") + "/artifacts/filter"
     body = {"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}, "limit": 50, "offset": 0}

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from okrsync import retry
 from okrsync.config import load_config
-from okrsync.pipeline import fetch_connection, plan_fetches, sync
+from okrsync.pipeline import fetch_connection, plan, sync
 from okrsync.store import Store
 from tests.conftest import oslo
 from tests.emulators.base import Fault
@@ -94,7 +94,7 @@ KRS = """\
 
 
 def fetch(cfg):
-    return fetch_connection(cfg, "sheet", plan_fetches(cfg, DAY)["sheet"])
+    return fetch_connection(plan(cfg, DAY), "sheet")
 
 
 def values(result):
@@ -273,7 +273,7 @@ def test_output_failure_is_reported_and_the_sync_completes(write_config, sheets)
         krs="              - {id: x, metric: x, start: 0, target: 3}",
     )
     result = sync(cfg, DAY, now=DAY)
-    assert result.exit_code == 1 and result.document["objectives"][0]["status"] == "done"
+    assert result.exit_code == 1 and result.document.objectives[0].status == "done"
     (err,) = result.output_errors
     assert f"share it with {SA_EMAIL}" in err.message and "google_sheets" in err.output
 

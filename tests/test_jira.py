@@ -10,7 +10,7 @@ import pytest
 
 from okrsync import retry
 from okrsync.config import load_config
-from okrsync.pipeline import fetch_connection, plan_fetches, sync
+from okrsync.pipeline import fetch_connection, plan, sync
 from okrsync.store import Store
 from tests.conftest import oslo
 from tests.emulators.base import Fault
@@ -86,7 +86,7 @@ def token_env(monkeypatch):
 
 
 def fetch(cfg):
-    got = fetch_connection(cfg, "jira", plan_fetches(cfg, DAY)["jira"])
+    got = fetch_connection(plan(cfg, DAY), "jira")
     return {m: getattr(v, "value", None) if not hasattr(v, "message") else v.message for m, v in got.items()}
 
 

@@ -1,14 +1,15 @@
 """The sync pipeline end to end on local sources: partial failure, staleness, idempotence, overrides."""
 
+import json
 from collections.abc import Sequence
+from typing import Literal
 
 import pytest
-from pydantic import BaseModel
 
-from okrsync.config import load_config
-from okrsync.connector import MetricQuery, Observation, Source
+from okrsync.config import json_schema, load_config
+from okrsync.connector import ConnectionSettings, Connector, MetricParams, MetricQuery, Observation, Source
 from okrsync.errors import ConfigError, SourceError
-from okrsync.pipeline import plan_fetches, reevaluate, sync
+from okrsync.pipeline import plan, reevaluate, sync
 from okrsync.registry import Registry, RegistryError, registry
 from okrsync.store import Store
 from tests.conftest import oslo, write_csv
@@ -51,22 +52,41 @@ def team(tmp_path, write_config):
 
 
 def kr(doc, kr_id):
+    doc = doc.to_dict() if hasattr(doc, "to_dict") else doc
     return next(k for o in doc["objectives"] for k in o["key_results"] if k["id"] == kr_id)
 
 
 def test_plan_groups_by_connection_and_skips_formulas(team):
-    plan = plan_fetches(load_config(team), DAY1)
-    assert {c: [q.metric_id for q in qs] for c, qs in plan.items()} == {
+    compiled = plan(load_config(team), DAY1)
+    assert {c: [q.metric_id for q in qs] for c, qs in compiled.queries.items()} == {
         "dwh": ["revenue"],
         "files": ["csat", "signups"],
     }
+    assert compiled.formulas == ("per_signup", "ratio")
+    assert compiled.metrics == ("csat", "per_signup", "ratio", "revenue", "signups")
+    assert compiled.day.isoformat() == "2026-11-14" and set(compiled.metric_as_of) == set(compiled.metrics)
+
+
+def test_plan_orders_formulas_by_dependency_and_applies_offset_days(write_config):
+    path = write_config("""
+        connections: {f: {type: csv, root: .}}
+        metrics:
+          a: {connection: f, path: x.csv, column: n, offset_days: 3}
+          total: {formula: "half * 2"}
+          half: {formula: "a / 2"}
+        kpis: [{id: t, metric: total, healthy: {min: 0}}]
+    """)
+    compiled = plan(load_config(path), DAY2)
+    assert compiled.formulas == ("half", "total")  # each after the formula it uses
+    assert compiled.queries["f"][0].as_of == oslo(2026, 11, 12)
+    assert compiled.metric_as_of["total"] == DAY2
 
 
 def test_failing_source_never_stops_the_others(team):
     config = load_config(team)
     result = sync(config, DAY1, now=DAY1)
     assert result.exit_code == 1
-    doc = result.document
+    doc = result.document.to_dict()
     assert kr(doc, "signups")["value"] == 10 and kr(doc, "signups")["status"] != "no_data"
     assert kr(doc, "revenue")["status"] == "no_data" and "SQLite database not found" in kr(doc, "revenue")["error"]
     assert "division by zero" in kr(doc, "ratio")["error"]
@@ -128,7 +148,7 @@ def test_override_once_then_replaced_and_sticky_kept(team):
     assert kr(shown.document, "signups")["value"] == 99
     assert kr(shown.document, "signups")["override"]["note"] == "manual count"
     assert kr(shown.document, "revenue")["error"]  # errors of the run are kept on re-evaluation
-    assert store.latest_run(config.namespace).document == shown.document
+    assert store.latest_run(config.namespace).document == shown.document.to_dict()
     replaced = sync(config, DAY2, now=DAY2, store=store)
     assert kr(replaced.document, "signups")["value"] == 20 and store.active_overrides(config.namespace) == {}
     store.add_override(config.namespace, "signups", 55, True, None, DAY2)
@@ -136,20 +156,16 @@ def test_override_once_then_replaced_and_sticky_kept(team):
     store.close()
 
 
-class FakeMetric(BaseModel):
-    model_config = {"extra": "forbid"}
+class FakeMetric(MetricParams):
     answer: float
 
 
-class FakeConnection(BaseModel):
-    model_config = {"extra": "forbid"}
+class FakeConnection(ConnectionSettings):
+    type: Literal["fake"]
     region: str
 
 
-class FakeSource(Source):
-    type_name = "fake"
-    connection_model = FakeConnection
-    metric_model = FakeMetric
+class FakeSource(Source[FakeConnection, FakeMetric]):
     calls: list[list[str]] = []
 
     def fetch(self, queries: Sequence[MetricQuery]):
@@ -157,17 +173,23 @@ class FakeSource(Source):
         return {q.metric_id: Observation(q.params.answer) for q in queries}
 
 
-class CrashingSource(FakeSource):
-    type_name = "crashing"
+class CrashingConnection(FakeConnection):
+    type: Literal["crashing"]
 
+
+class CrashingSource(FakeSource):
     def fetch(self, queries):
         raise RuntimeError("bug with secret-token-123 inside")
 
 
+FAKE = Connector("fake", connection=FakeConnection, metric=FakeMetric, source=FakeSource)
+CRASHING = Connector("crashing", connection=CrashingConnection, metric=FakeMetric, source=CrashingSource)
+
+
 def test_third_party_connector_through_the_registry(write_config):
     reg = registry()
-    reg.register_source(FakeSource)
-    reg.register_source(CrashingSource)
+    reg.register(FAKE)
+    reg.register(CRASHING)
     try:
         path = write_config("""
             connections: {f: {type: fake, region: eu}, c: {type: crashing, region: us}}
@@ -181,7 +203,7 @@ def test_third_party_connector_through_the_registry(write_config):
         FakeSource.calls.clear()
         result = sync(load_config(path), DAY1, now=DAY1, dry_run=True)
         assert FakeSource.calls == [["a", "b"]]  # one batch per connection
-        assert {k["id"]: k["value"] for k in result.document["kpis"]} == {"a": 42, "b": 7, "z": None}
+        assert {k["id"]: k["value"] for k in result.document.to_dict()["kpis"]} == {"a": 42, "b": 7, "z": None}
         crash = result.errors["z"].message
         assert "unexpected error in the crashing connector" in crash and "secret-token" not in crash
         bad = write_config(
@@ -196,6 +218,7 @@ def test_third_party_connector_through_the_registry(write_config):
         text = str(info.value)
         assert "connections.f.regoin" in text and "connections.f.region: required" in text
         assert "metrics.a.answr: not a key of a fake metric" in text
+        assert "fake" in json.dumps(json_schema())  # the schema is built from the registry
     finally:
         reg.unregister("fake")
         reg.unregister("crashing")
@@ -203,33 +226,58 @@ def test_third_party_connector_through_the_registry(write_config):
 
 def test_registry_rejects_broken_connectors():
     reg = Registry()
-    reg.register_source(FakeSource)
+    reg.register(FAKE)
     with pytest.raises(RegistryError, match="registered twice"):
-        reg.register_source(CrashingSource, "fake")
-    with pytest.raises(RegistryError, match="not an okrsync.connector.Source"):
-        reg.register_source(dict, "dict")  # type: ignore[arg-type]
+        reg.register(CRASHING, "fake")
+    with pytest.raises(RegistryError, match="not an okrsync.connector.Connector"):
+        reg.register(dict, "dict")  # type: ignore[arg-type]
+    with pytest.raises(RegistryError, match="type must be Literal"):
+        reg.register(Connector("other", connection=FakeConnection, metric=FakeMetric, source=FakeSource))
+    with pytest.raises(RegistryError, match="must subclass okrsync.connector.MetricParams"):
+        reg.register(Connector("fake2", connection=FakeConnection, metric=dict, source=FakeSource))  # type: ignore
+    with pytest.raises(RegistryError, match="not an okrsync.connector.Source or Sink"):
+        reg.register(Connector("crashing", connection=CrashingConnection, metric=FakeMetric, source=dict))
 
 
-def test_contract_type_without_a_connector_fails_only_its_metrics(write_config, tmp_path):
-    """A contract type whose connector is not installed (here: taken out of the registry) fails only
-    its own metrics and outputs, with "not available yet", and the rest of the sync completes."""
+def test_a_type_without_an_installed_connector_is_a_located_config_error(write_config):
+    """Built-in and third-party types take the same path: a type nobody installed (here: hubspot and
+    slack taken out of the registry) is a config error naming the installed types, before any fetch."""
     reg = registry()
-    saved = reg.sources.pop("hubspot"), reg.sinks.pop("slack")
+    saved = reg.connectors.pop("hubspot"), reg.connectors.pop("slack")
     try:
-        write_csv(tmp_path / "d.csv", "x\n5\n")
         path = write_config("""
             connections: {crm: {type: hubspot, token: "${HUBSPOT_TOKEN}"}, files: {type: csv, root: .}}
-            metrics: {won: {connection: crm, object: deals, aggregate: count},
-                      x: {connection: files, path: d.csv, column: x}}
-            kpis: [{id: won, metric: won, healthy: {max: 3}}, {id: x, metric: x, healthy: {max: 9}}]
+            metrics: {won: {connection: crm, object: deals, aggregate: count}}
+            kpis: [{id: won, metric: won, healthy: {max: 3}}]
             outputs: [{type: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}]
         """)
-        result = sync(load_config(path), DAY1, now=DAY1, dry_run=True)
+        with pytest.raises(ConfigError) as info:
+            load_config(path)
     finally:
-        reg.sources["hubspot"], reg.sinks["slack"] = saved
-    assert "the hubspot connector is not available yet" in result.errors["won"].message
-    assert "the slack output is not available yet" in result.output_errors[0].message
-    assert result.document["kpis"][1]["value"] == 5
+        reg.connectors["hubspot"], reg.connectors["slack"] = saved
+    text = str(info.value)
+    assert "connections.crm.type: unknown connection type 'hubspot'; expected one of: csv" in text
+    assert "outputs[0].type: output type 'slack' is not known; expected one of: " in text and "webhook" in text
+
+
+def test_output_connection_is_checked_when_the_config_loads(write_config):
+    path = write_config("""
+        connections: {files: {type: csv, root: .}, sheet: {type: google_sheets}}
+        outputs:
+          - {type: google_sheets, connection: shet, spreadsheet: "1AbCdEfGhIjKlMnOp"}
+          - {type: jira, connection: files}
+          - {type: google_sheets, connection: sheet, spreadsheet: "1AbCdEfGhIjKlMnOp"}
+    """)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    problems = {p.path: p for p in info.value.problems}
+    assert set(problems) == {"outputs[0].connection", "outputs[1].connection"}
+    assert "unknown connection 'shet' (defined: files, sheet)" in problems["outputs[0].connection"].message
+    assert (
+        "'files' is a csv connection; a jira output needs a jira connection"
+        in problems["outputs[1].connection"].message
+    )
+    assert problems["outputs[1].connection"].line == 8  # 3 header lines, then connections, outputs, [0]
 
 
 def test_source_error_carries_metric_and_connection():

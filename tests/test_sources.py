@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from okrsync.config import load_config
 from okrsync.connector import Observation
 from okrsync.errors import SourceError
-from okrsync.pipeline import fetch_connection, plan_fetches
+from okrsync.pipeline import fetch_connection, plan
 from tests.conftest import oslo, write_csv
 
 AS_OF = oslo(2026, 11, 15)
@@ -16,7 +16,7 @@ AS_OF = oslo(2026, 11, 15)
 
 def fetch(config_path, connection, as_of=AS_OF):
     config = load_config(config_path)
-    return fetch_connection(config, connection, plan_fetches(config, as_of)[connection])
+    return fetch_connection(plan(config, as_of), connection)
 
 
 def values(result):

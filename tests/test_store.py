@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from okrsync.config import parse_config
 from okrsync.errors import StoreError
 from okrsync.evaluate import MetricState, Point, evaluate
-from okrsync.store import Store, fingerprint
+from okrsync.delivery import fingerprint
+from okrsync.store import Store
 from tests.conftest import oslo
 
 CONFIG = parse_config("""\

@@ -1,0 +1,163 @@
+"""The Sheets client of one connection: gspread's plain HTTPClient behind okrsync's guard.
+
+gspread's BackOffHTTPClient never gives up on a persistent 429, so requests go through the plain
+HTTPClient, redirected to ``endpoint`` when one is set, paced at 1 request per second per
+connection (Sheets allows 60 reads per minute per user) and retried by the guard's bounded policy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import google.auth
+import google.auth.exceptions
+import gspread
+import requests
+from google.oauth2 import service_account
+from gspread.exceptions import APIError
+
+from connectors.google_sheets import GoogleSheetsConnection
+from okrsync.config.env import resolve_env
+from okrsync.errors import SourceError, TransientError
+from okrsync.guard import Guard
+from okrsync.retry import RETRYABLE_STATUS, retry_after_seconds
+
+API_ROOT = "https://sheets.googleapis.com"
+SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+REQUESTS_PER_SECOND = 1.0  # 60 per minute per user
+_ID_IN_URL = re.compile(r"/spreadsheets/d/([A-Za-z0-9_-]+)")
+_ID = re.compile(r"^[A-Za-z0-9_-]{10,}$")
+_CELL = re.compile(r"^([A-Z]+)(\d+)$")
+
+
+def spreadsheet_id(text: str) -> str:
+    """The ID from an ID or a browser URL (with or without #gid=...)."""
+    if m := _ID_IN_URL.search(text):
+        return m.group(1)
+    if _ID.match(text.strip()):
+        return text.strip()
+    raise ValueError(f"{text!r} is neither a spreadsheet ID nor a docs.google.com/spreadsheets URL")
+
+
+def col_letters(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def col_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - 64
+    return n
+
+
+def quote_sheet(title: str) -> str:
+    return "'" + title.replace("'", "''") + "'"
+
+
+def range_origin(a1: str) -> tuple[str, int, int]:
+    """('Sheet!'-prefix, row, col) of the top-left cell of a range the API returned."""
+    sheet, _, cells = a1.rpartition("!")
+    first = cells.split(":")[0]
+    m = _CELL.match(first)
+    return (sheet + "!" if sheet else ""), (int(m.group(2)) if m else 1), (col_index(m.group(1)) if m else 1)
+
+
+class EndpointCredentials(service_account.Credentials):
+    """Service-account credentials used with ``endpoint:`` (a proxy or an emulator).
+
+    google-auth 2.6x looks up each service account's regional access boundary at
+    iamcredentials.googleapis.com after a token refresh; behind an ``endpoint:`` that lookup
+    would leave the network the user chose, so it is skipped (google-auth has no switch for it).
+    """
+
+    def _is_regional_access_boundary_lookup_required(self) -> bool:
+        return False
+
+
+def classify_gspread(exc: BaseException) -> TransientError | None:
+    """gspread and google-auth failures that can heal: 429/5xx answers and network errors."""
+    if isinstance(exc, APIError) and exc.response.status_code in RETRYABLE_STATUS:
+        status = exc.response.status_code
+        after = retry_after_seconds(exc.response.headers.get("Retry-After"))
+        return TransientError(f"HTTP {status}", after, maybe_delivered=status >= 500)
+    if isinstance(exc, requests.ConnectionError | requests.Timeout | google.auth.exceptions.TransportError):
+        return TransientError(type(exc).__name__, maybe_delivered=True)
+    return None
+
+
+class SheetsHTTPClient(gspread.HTTPClient):
+    """gspread's HTTP client, redirected to ``endpoint``, and guarded (paced, bounded retries)."""
+
+    def __init__(self, credentials, endpoint: str | None, guard: Guard):
+        super().__init__(credentials)
+        self.endpoint = endpoint.rstrip("/") if endpoint else None
+        self.guard = guard
+        self.set_timeout((10, 60))
+
+    def request(self, method, endpoint, *args, **kwargs):
+        if self.endpoint and endpoint.startswith(API_ROOT):
+            endpoint = self.endpoint + endpoint[len(API_ROOT) :]
+        return self.guard.call(lambda: super(SheetsHTTPClient, self).request(method, endpoint, *args, **kwargs))
+
+
+def open_client(name: str, settings: GoogleSheetsConnection, base_dir: Path) -> tuple[SheetsHTTPClient, str | None]:
+    """A client for one connection, and the service account's email (for 'share with ...' hints)."""
+    try:
+        if settings.credentials_file:
+            raw = resolve_env(settings.credentials_file, f"connections.{name}.credentials_file")
+            path = (base_dir / raw).resolve()
+            if not path.exists():
+                raise SourceError(f"credentials_file not found: {path}", connection=name)
+            kind = EndpointCredentials if settings.endpoint else service_account.Credentials
+            creds = kind.from_service_account_file(str(path), scopes=SCOPES)
+            email = creds.service_account_email
+        else:
+            creds, _ = google.auth.default(scopes=SCOPES)
+            email = getattr(creds, "service_account_email", None)
+    except google.auth.exceptions.DefaultCredentialsError:
+        raise SourceError(
+            "no credentials_file and no application default credentials: set credentials_file to a "
+            "service-account JSON or GOOGLE_APPLICATION_CREDENTIALS",
+            connection=name,
+        ) from None
+    except (ValueError, KeyError, json.JSONDecodeError) as exc:
+        raise SourceError(f"credentials_file is not a service-account key: {exc}", connection=name) from None
+    guard = Guard(classify_gspread, rate=settings.rate_limit or REQUESTS_PER_SECOND, burst=1)
+    return SheetsHTTPClient(creds, settings.endpoint, guard), email
+
+
+def explain(exc: BaseException, spreadsheet: str, email: str | None) -> str:
+    """Plain language for what the Sheets API (or the token endpoint) said."""
+    if isinstance(exc, TransientError):
+        return f"Google Sheets kept failing ({exc}) after retries; try again later"
+    if isinstance(exc, google.auth.exceptions.RefreshError):
+        return f"could not get an access token with the service account: {exc.args[0] if exc.args else exc}"
+    if isinstance(exc, google.auth.exceptions.TransportError):
+        return "cannot reach the token endpoint (token_uri in the key file)"
+    if isinstance(exc, APIError):
+        status, message = exc.response.status_code, str(exc.error.get("message", ""))[:200]
+        if status == 403:
+            who = email or "the service account"
+            return f"no access to spreadsheet {spreadsheet}: share it with {who} (Viewer to read, Editor to write)"
+        if status == 404:
+            return f"spreadsheet {spreadsheet} not found: check the ID or URL"
+        if status == 401:
+            return "the credentials were rejected (401): check the service-account key"
+        if exc.code == -1:
+            return f"Google Sheets answered HTTP {status} with a body that is not JSON"
+        return f"Google Sheets answered HTTP {status}: {message}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def unparsable_range(exc: APIError, ranges: list[str]) -> str | None:
+    message = str(exc.error.get("message", ""))
+    if exc.response.status_code == 400 and message.startswith("Unable to parse range: "):
+        named = message.removeprefix("Unable to parse range: ").strip()
+        return named if named in ranges else next((r for r in ranges if r.strip() == named), ranges[0])
+    return None

@@ -1,0 +1,139 @@
+"""The Jira client of one connection: one jira.JIRA behind okrsync's guard.
+
+jira's own ResilientSession retries (which re-send POSTs) are switched off; the guard paces every
+call and retries reads and idempotent writes with okrsync's bounded policy.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+import requests
+from jira import JIRA, JIRAError
+
+from connectors.jira import JiraConnection
+from okrsync.config.env import resolve_env
+from okrsync.errors import TransientError
+from okrsync.guard import Guard
+from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+
+T = TypeVar("T")
+REQUESTS_PER_SECOND = 10.0  # Jira Cloud's cost-based limits allow bursts; stay well below them
+PAGE_SIZE = 100
+
+
+def classify_jira(exc: BaseException) -> TransientError | None:
+    """jira's failures that can heal: 429/5xx answers and network errors."""
+    if isinstance(exc, JIRAError) and exc.status_code in RETRYABLE_STATUS:
+        after = exc.response.headers.get("Retry-After") if exc.response is not None else None
+        return TransientError(f"HTTP {exc.status_code}", retry_after_seconds(after), maybe_delivered=True)
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return TransientError(type(exc).__name__, maybe_delivered=True)
+    return None
+
+
+class JiraClient:
+    """One jira.JIRA per connection, with okrsync's pacing and retry policy around every call."""
+
+    def __init__(self, name: str, settings: JiraConnection, policy: RetryPolicy | None = None):
+        self.name = name
+        self.guard = Guard(classify_jira, rate=settings.rate_limit or REQUESTS_PER_SECOND, burst=5, policy=policy)
+        server = (settings.endpoint or settings.url).rstrip("/")
+        token = resolve_env(settings.token, f"connections.{name}.token")
+        auth: dict = {}
+        if settings.email:
+            auth["basic_auth"] = (resolve_env(settings.email, f"connections.{name}.email"), token)
+        else:
+            auth["token_auth"] = token
+        self.jira = self.call(
+            lambda: JIRA(
+                server=server,
+                max_retries=0,
+                timeout=30,
+                get_server_info=True,
+                options={"rest_api_version": "2", "check_update": False},
+                **auth,
+            )
+        )
+        self.cloud = self.jira.deploymentType == "Cloud"
+        self._fields: list[dict] | None = None
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run one idempotent request (read, PUT, or a POST that checks first) paced and retried."""
+        return self.guard.call(fn)
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def count(self, jql: str) -> int:
+        if self.cloud:
+            return int(self.call(lambda: self.jira.approximate_issue_count(jql)))
+        with warnings.catch_warnings():  # jira warns that maxResults=0 fetches no issues: that is the point
+            warnings.simplefilter("ignore")
+            page = self.call(lambda: self.jira.search_issues(jql, maxResults=0, fields="key", json_result=True))
+        return int(page["total"])
+
+    def field_id(self, wanted: str) -> str:
+        if self._fields is None:  # once per connection, however many sum/avg metrics ask
+            self._fields = self.call(self.jira.fields)
+        for f in self._fields:
+            if wanted == f["id"] or wanted.lower() == f.get("name", "").lower() or wanted in f.get("clauseNames", []):
+                return f["id"]
+        raise ValueError(f"no field {wanted!r} in this Jira (give its id, e.g. customfield_10016, or its exact name)")
+
+    def field_values(self, jql: str, field: str) -> list[object]:
+        values: list[object] = []
+        if self.cloud:
+            token: str | None = None
+            seen: set[str] = set()
+            while True:
+                page = self.call(
+                    lambda t=token: self.jira.enhanced_search_issues(
+                        jql, nextPageToken=t, maxResults=PAGE_SIZE, fields=[field], json_result=True
+                    )
+                )
+                values += [issue["fields"].get(field) for issue in page.get("issues", [])]
+                token = page.get("nextPageToken")
+                if not token or page.get("isLast"):
+                    return values
+                if token in seen:
+                    raise ValueError(f"Jira repeated page token {token!r}: stopped paging to avoid a loop")
+                seen.add(token)
+        start = 0
+        while True:
+            page = self.call(
+                lambda s=start: self.jira.search_issues(
+                    jql, startAt=s, maxResults=PAGE_SIZE, fields=[field], json_result=True
+                )
+            )
+            issues = page.get("issues", [])
+            values += [issue["fields"].get(field) for issue in issues]
+            start += len(issues)
+            if not issues or start >= int(page.get("total", 0)):
+                return values
+
+
+def jira_message(exc: BaseException, connection: str) -> str:
+    """Jira's own words for an error, never the request (its str() can include headers)."""
+    if isinstance(exc, TransientError):
+        return f"Jira kept failing ({exc}) after retries; try again later"
+    if isinstance(exc, JIRAError):
+        status = exc.status_code
+        if status == 401:
+            return (
+                f"Jira rejected the credentials of connection {connection!r} (401): check the email and API "
+                "token (Cloud) or the personal access token (Data Center)"
+            )
+        if status == 403:
+            return "Jira refused access (403): the account lacks permission for this project or issue"
+        detail = ""
+        try:
+            body = exc.response.json()
+            detail = "; ".join(body.get("errorMessages") or [f"{k}: {v}" for k, v in body.get("errors", {}).items()])
+        except Exception:
+            detail = ""
+        return f"Jira answered HTTP {status}" + (f": {detail}" if detail else " (not a JSON error body)")
+    if isinstance(exc, requests.RequestException):
+        return f"cannot reach Jira: {type(exc).__name__}"
+    return f"{type(exc).__name__}: {exc}"

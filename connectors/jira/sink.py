@@ -1,0 +1,118 @@
+"""Jira output: progress fields and comments on the issues named by KRs' ``jira_issue``.
+
+The progress field is written (notifyUsers=false) only when it differs from the issue's. A comment
+goes out when the output's ``comment_on`` triggers fire (:mod:`okrsync.triggers`); it carries a
+marker, and the issue's comments are searched for that marker before every POST, so a re-run, a
+retry or a crash between the POST and its answer never leaves two comments.
+"""
+
+from __future__ import annotations
+
+import requests
+from jira import JIRAError
+
+from connectors.jira import JiraConnection, JiraOutput
+from connectors.jira.client import JiraClient, jira_message
+from okrsync.connector import Sink, SinkContext
+from okrsync.delivery import fingerprint
+from okrsync.errors import SinkError, TransientError
+from okrsync.numbers import parse_number
+from okrsync.present import label, pct
+from okrsync.status import KrStatus, StatusDocument
+from okrsync.triggers import fired, previous_krs
+
+MARKER = "okrsync:{ns}/{kr}/{day}/{status}"
+
+
+def comment_text(kr: KrStatus, prev: KrStatus | None, doc: StatusDocument, marker: str) -> str:
+    was = f" (was {label(prev.status)})" if prev and prev.status != kr.status else ""
+    target = kr.target if kr.target is not None else f"{kr.min}–{kr.max}"
+    lines = [
+        f"OKR update: {kr.title} is {label(kr.status)}{was}.",
+        f"Progress {pct(kr.progress)} (expected {pct(kr.expected)}), value {kr.value} toward target {target}, "
+        f"as of {doc.day}.",
+    ]
+    if kr.stale:
+        lines.append(f"Stale: {kr.stale_reason}")
+    lines.append(f"[{marker}]")
+    return "\n".join(lines)
+
+
+class JiraSink(Sink[JiraOutput]):
+    def __init__(self, settings: JiraOutput, base_dir) -> None:
+        super().__init__(settings, base_dir)
+        self._client: JiraClient | None = None
+        self.connection: JiraConnection | None = None
+
+    @property
+    def key(self) -> str:
+        """Per connection: two Jira sites may both have an APP-1."""
+        return f"jira:{self.settings.connection}"
+
+    @property
+    def client(self) -> JiraClient:
+        """Opened on the first write that is really sent."""
+        if self._client is None:
+            self._client = JiraClient(self.settings.connection, self.connection)
+        return self._client
+
+    def write(self, ctx: SinkContext) -> None:
+        s = self.settings
+        self.connection = ctx.config.connections[s.connection]  # checked when the config loaded
+        previous = previous_krs(ctx.previous)
+        failures: list[str] = []
+        for _, kr in ctx.document.key_results():
+            if not kr.jira_issue:
+                continue
+            try:
+                if s.progress_field and kr.progress is not None:
+                    self._set_progress(ctx, kr.jira_issue, round(kr.progress * 100, 1))
+                prev = previous.get(kr.id)
+                if fired(kr, prev, s.comment_on):
+                    self._comment(ctx, kr, prev)
+            except (JIRAError, TransientError, requests.RequestException) as exc:
+                failures.append(f"{kr.jira_issue}: {jira_message(exc, s.connection)}")
+            except SinkError as exc:
+                failures.append(exc.message)
+        if failures:
+            raise SinkError("; ".join(failures))
+
+    def _set_progress(self, ctx: SinkContext, issue: str, desired: float) -> None:
+        field = self.settings.progress_field
+
+        def send() -> str | None:
+            found = self.client.call(lambda: self.client.jira.issue(issue, fields=field))
+            current = found.raw["fields"].get(field)
+            if current is not None and parse_number(current) == desired:
+                return None
+            self.client.call(lambda: found.update(fields={field: desired}, notify=False))
+            return f"jira: set {field} of {issue} to {desired}"
+
+        ctx.delivery.idempotent(
+            f"{issue}/{field}", fingerprint(desired), send, would=f"jira: would set {field} of {issue} to {desired}"
+        )
+
+    def _comment(self, ctx: SinkContext, kr: KrStatus, prev: KrStatus | None) -> None:
+        doc, issue = ctx.document, kr.jira_issue
+        marker = MARKER.format(ns=ctx.config.namespace, kr=kr.id, day=doc.day, status=kr.status)
+        body = comment_text(kr, prev, doc, marker)
+
+        def posted() -> bool:
+            try:
+                comments = self.client.call(lambda: self.client.jira.comments(issue))
+            except TransientError as exc:  # cannot check: posting blind could duplicate, so stop here
+                raise SinkError(f"{issue}: cannot read its comments to check for an earlier post ({exc})") from None
+            return any(marker in (c.raw.get("body") or "") for c in comments)
+
+        def post_once() -> None:  # look before every POST: a previous attempt (or a crashed run) may have landed
+            if not posted():
+                self.client.jira.add_comment(issue, body)
+
+        def send() -> str:
+            self.client.call(post_once)
+            return f"jira: commented on {issue} ({kr.id} is {kr.status})"
+
+        what = f"({kr.id} is {kr.status})"
+        ctx.delivery.idempotent(
+            f"{issue}/comment/{marker}", fingerprint(marker), send, would=f"jira: would comment on {issue} {what}"
+        )

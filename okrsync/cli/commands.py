@@ -1,0 +1,276 @@
+"""The commands: each parses its arguments, calls the pipeline or the store, and presents."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.text import Text
+
+from okrsync.cli.app import app, clock, console, current_config, err_console, parse_as_of, state
+from okrsync.cli.views import STATUS_STYLE, history_table, print_errors, print_summary, status_tree
+from okrsync.config import DEFAULT_CONFIG, Config, json_schema
+from okrsync.present import fmt_value, label, pct
+from okrsync.status import StatusDocument
+
+
+@app.command()
+def validate() -> None:
+    """Check the config (all problems at once, with file:line) and lint OKR quality (warnings)."""
+    from okrsync.lint import lint
+
+    config = current_config()
+    warnings = lint(config)
+    n_krs = len(config.key_results())
+    console.print(
+        f"[green]✓[/] {escape(str(state.config_path))}: {len(config.objectives)} objectives, {n_krs} key "
+        f"results, {len(config.kpis)} KPIs, {len(config.metrics)} metrics, "
+        f"{len(config.connections)} connections"
+    )
+    for w in warnings:
+        console.print(f"[yellow]warning[/] {escape(str(w))}")
+
+
+@app.command()
+def run(
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="evaluate as of this date (YYYY-MM-DD) or ISO datetime; default now")
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="fetch and evaluate, print what would be stored and written, change nothing"),
+    ] = False,
+    prefect: Annotated[
+        bool, typer.Option("--prefect", help="run as a tracked Prefect flow (default when PREFECT_API_URL is set)")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only errors")] = False,
+) -> None:
+    """Sync now: fetch every metric, evaluate, store, write the outputs."""
+    from okrsync import pipeline
+
+    config = current_config()
+    moment = parse_as_of(as_of, config)
+    if (prefect or os.environ.get("PREFECT_API_URL")) and not dry_run:
+        from flows.sync_flow import sync_flow
+
+        summary = sync_flow(str(state.config_path), moment.isoformat())
+        if not quiet:
+            console.print(
+                f"Prefect flow finished: {summary['krs']} key results, {len(summary['errors'])} failed metric(s)"
+            )
+        raise typer.Exit(summary["exit_code"])
+
+    result = _run_with_progress(pipeline, config, moment, dry_run, quiet)
+    if not quiet:
+        console.print(status_tree(result.document))
+        print_summary(result)
+    print_errors(result.document)
+    for e in result.output_errors:
+        err_console.print(f"[red]✗[/] output {escape(e.output or '')}: {escape(e.message)}")
+    raise typer.Exit(result.exit_code)
+
+
+def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool, quiet: bool):
+    show = console.is_terminal and not quiet
+    if not show:
+        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run)
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def on_event(event: str, connection: str, detail: str) -> None:
+            if event == "start":
+                tasks[connection] = progress.add_task(f"fetching {connection} ({detail})", total=1)
+            else:
+                progress.update(tasks[connection], completed=1, description=f"{connection}: {detail}")
+
+        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, on_event=on_event)
+
+
+@app.command()
+def status(
+    format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+) -> None:
+    """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
+    from okrsync.pipeline import open_store
+
+    if format not in ("table", "json"):
+        raise typer.BadParameter("expected table or json", param_hint="--format")
+    config = current_config()
+    store = open_store(config)
+    try:
+        latest = store.latest_run(config.namespace, config.cycle.name)
+    finally:
+        store.close()
+    if latest is None or not latest.document:
+        err_console.print(f"No sync has been stored for {config.cycle.name} yet: run `okrsync run` first.")
+        raise typer.Exit(1)
+    if format == "json":
+        sys.stdout.write(json.dumps(latest.document, indent=2, ensure_ascii=False) + "\n")
+    else:
+        doc = StatusDocument.from_dict(latest.document)
+        console.print(status_tree(doc))
+        print_errors(doc)
+
+
+@app.command()
+def history(kr_id: Annotated[str, typer.Argument(help="key result id")]) -> None:
+    """Values of one key result over the cycle, a row per synced day."""
+    from okrsync.pipeline import open_store
+
+    config = current_config()
+    known = {kr.id for _, kr in config.key_results()}
+    if kr_id not in known:
+        raise typer.BadParameter(f"no key result {kr_id!r} (known: {', '.join(sorted(known))})", param_hint="KR_ID")
+    store = open_store(config)
+    try:
+        rows = store.kr_history(config.namespace, config.cycle.name, kr_id)
+    finally:
+        store.close()
+    if not rows:
+        err_console.print(f"No stored results for {kr_id} in {config.cycle.name} yet.")
+        raise typer.Exit(1)
+    console.print(history_table(kr_id, config.cycle.name, rows))
+
+
+@app.command()
+def override(
+    kr_id: Annotated[str, typer.Argument(help="key result id")],
+    value: Annotated[float | None, typer.Argument(help="the value to use instead of the fetched one")] = None,
+    sticky: Annotated[
+        bool, typer.Option("--sticky", help="keep it until --clear (default: the next sync replaces it)")
+    ] = False,
+    clear: Annotated[bool, typer.Option("--clear", help="remove the override of this key result")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="why (shown in status and reports)")] = None,
+) -> None:
+    """Set a key result's value by hand, once (the next sync replaces it) or sticky, and re-evaluate."""
+    from okrsync.pipeline import open_store, reevaluate
+
+    config = current_config()
+    known = {kr.id for _, kr in config.key_results()}
+    if kr_id not in known:
+        raise typer.BadParameter(f"no key result {kr_id!r} (known: {', '.join(sorted(known))})", param_hint="KR_ID")
+    if clear == (value is not None):
+        raise typer.BadParameter("give either a VALUE or --clear")
+    store = open_store(config)
+    try:
+        now = clock(config)
+        if clear:
+            n = store.end_overrides(config.namespace, now, kr_id=kr_id)
+            console.print(f"cleared {n} override(s) of {kr_id}")
+        else:
+            store.add_override(config.namespace, kr_id, value, sticky, note, now)
+            console.print(f"{kr_id} = {value:g} ({'sticky until --clear' if sticky else 'until the next sync'})")
+        result = reevaluate(config, store, now=now)
+    finally:
+        store.close()
+    if result is None:
+        console.print("No sync stored yet: the override applies from the first `okrsync run`.")
+        return
+    kr = result.document.kr(kr_id)
+    console.print(Text.assemble(f"{kr_id}: progress {pct(kr.progress)}, ", (label(kr.status), STATUS_STYLE[kr.status])))
+
+
+connections_app = typer.Typer(no_args_is_help=True, help="Check the connections of the config.")
+app.add_typer(connections_app, name="connections")
+
+
+@connections_app.command("test")
+def connections_test(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date for the {as_of} placeholders")] = None,
+) -> None:
+    """Check every connection (auth, reachability) and preview each metric's value, storing nothing."""
+    from okrsync.errors import SourceError
+    from okrsync.pipeline import check_connection, fetch_connection, plan
+
+    config = current_config()
+    sync_plan = plan(config, parse_as_of(as_of, config))
+    failed = 0
+    for name in config.connections:
+        kind = config.connections[name].type
+        try:
+            detail = check_connection(config, name)
+        except SourceError as exc:
+            failed += 1
+            console.print(f"[red]✗[/] [bold]{escape(name)}[/] ({kind}): {escape(exc.message)}")
+            continue
+        console.print(f"[green]✓[/] [bold]{escape(name)}[/] ({kind}): {escape(detail)}")
+        for metric_id, value in sorted(fetch_connection(sync_plan, name).items()):
+            if isinstance(value, SourceError):
+                failed += 1
+                console.print(f"    [red]✗[/] {escape(metric_id)}: {escape(value.message)}")
+            else:
+                unit = config.metrics[metric_id].unit
+                console.print(f"    [green]✓[/] {escape(metric_id)} = {fmt_value(value.value, unit)}")
+    raise typer.Exit(1 if failed else 0)
+
+
+@app.command()
+def schema(
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="write here instead of stdout")] = None,
+) -> None:
+    """Print (or write) the JSON Schema of the config, for editor autocompletion."""
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if output:
+        output.write_text(text)
+        console.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text)
+
+
+STARTER = """\
+# yaml-language-server: $schema=okrsync.schema.json
+# okrsync config: where each KPI lives and which key results it drives.
+# Check it with `okrsync validate`, sync with `okrsync run`, look with `okrsync status`.
+version: 1
+cycle: {{name: {name}, start: {start}, end: {end}, timezone: UTC}}
+store: sqlite:///okrsync.db            # or postgresql+psycopg://user@host/db; OKRSYNC_STORE_URL overrides
+
+connections:                            # credentials only as ${{ENV_VAR}} references
+  files: {{type: csv, root: data/}}
+  # warehouse: {{type: sql, url: ${{WAREHOUSE_URL}}}}
+
+metrics:                                # defined once, used by any number of KRs and KPIs
+  signups: {{connection: files, path: signups.csv, column: count, aggregate: sum}}
+  # active: {{connection: warehouse, query: "select count(*) from users where last_seen >= :cycle_start"}}
+  # conversion: {{formula: "paid / signups * 100"}}
+
+objectives:
+  - id: grow
+    title: Grow self-serve adoption
+    owner: you@example.com
+    kind: committed                     # or aspirational (70% counts as success)
+    key_results:
+      - {{id: signups, title: "Signups from 0 to 1,000", metric: signups, start: 0, target: 1000}}
+      # kinds: increase/decrease (inferred), at_least, at_most, between (min/max), milestone
+
+kpis: []                                # e.g. {{id: churn, metric: churn_rate, healthy: {{max: 2.0}}}}
+
+outputs:
+  - {{type: report, path: reports/okr.html}}   # also .md, .json, .csv
+"""
+
+
+@app.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="where to write the starter config")] = Path(DEFAULT_CONFIG),
+    force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
+) -> None:
+    """Write a commented starter config for the current quarter."""
+    if path.exists() and not force:
+        raise typer.BadParameter(f"{path} exists; use --force to overwrite", param_hint="PATH")
+    today = date.today()
+    q = (today.month - 1) // 3
+    start = date(today.year, 3 * q + 1, 1)
+    end = date(today.year + (q == 3), (3 * q + 4 - 1) % 12 + 1, 1).toordinal() - 1
+    path.write_text(STARTER.format(name=f"{today.year}-Q{q + 1}", start=start, end=date.fromordinal(end)))
+    schema_path = path.parent / "okrsync.schema.json"  # the first line points editors at it
+    schema_path.write_text(json.dumps(json_schema(), indent=2) + "\n")
+    console.print(f"wrote {path} and {schema_path}; next: edit it, then `okrsync -c {path} validate`")

@@ -1,0 +1,156 @@
+"""What the CLI shows: the status tree, a run's summary and errors, a KR's history table."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from okrsync.cli.app import console, err_console
+from okrsync.present import fmt_value, label, pct, target_text
+from okrsync.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
+
+STATUS_STYLE = {
+    "done": "bold green",
+    "on_track": "green",
+    "at_risk": "yellow",
+    "off_track": "bold red",
+    "no_data": "dim",
+}
+
+
+def bar(progress: float | None, expected: float | None, width: int = 20, style: str = "green") -> Text:
+    if progress is None:
+        return Text("·" * width, style="dim")
+    text = Text()
+    filled = round(max(0.0, min(1.0, progress)) * width)
+    mark = None if expected is None else min(width - 1, int(expected * width))
+    for i in range(width):
+        if i == mark:
+            text.append("│", style="bold")
+        elif i < filled:
+            text.append("█", style=style)
+        else:
+            text.append("░", style="dim")
+    return text
+
+
+def _pct(x: float | None) -> str:
+    return f"{pct(x):>4}"
+
+
+def objective_label(o: ObjectiveStatus) -> Text:
+    style = STATUS_STYLE[o.status]
+    return Text.assemble(
+        bar(o.progress, o.expected, style=style),
+        " ",
+        (_pct(o.progress), "bold"),
+        f" exp {pct(o.expected)}  ",
+        (label(o.status), style),
+        "  ",
+        (o.title, "bold"),
+        (f"  {o.owner}" if o.owner else "", "dim"),
+        (" · aspirational" if o.kind == "aspirational" else "", "dim"),
+    )
+
+
+def kr_label(kr: KrStatus) -> Text:
+    style = STATUS_STYLE[kr.status]
+    line = Text.assemble(
+        bar(kr.progress, kr.expected, 14, style),
+        " ",
+        _pct(kr.progress),
+        f" exp {pct(kr.expected):>4}  ",
+        (f"{label(kr.status):<9}", style),
+        " ",
+        kr.title,
+        (f"  {fmt_value(kr.value, kr.unit)} → {target_text(kr)}", "dim"),
+    )
+    if kr.forecast:
+        line.append(f"  forecast {fmt_value(kr.forecast.value, kr.unit)}", style="dim")
+    if kr.stale:
+        line.append(f"  ⚠ stale: {kr.stale_reason}", style="yellow")
+    if kr.override:
+        line.append("  ✎ manual value", style="magenta")
+    return line
+
+
+def kpi_label(k: KpiStatus) -> Text:
+    health = (
+        ("no data", "dim") if k.healthy is None else (("healthy", "green") if k.healthy else ("unhealthy", "bold red"))
+    )
+    trend = "" if k.trend is None else f"  trend {k.trend:+.2f}"
+    return Text.assemble(
+        (f"{health[0]:<9}", health[1]),
+        " ",
+        k.title,
+        (f"  {fmt_value(k.value, k.unit)}{trend}", "dim"),
+        ("  ⚠ stale" if k.stale else "", "yellow"),
+    )
+
+
+def status_tree(doc: StatusDocument) -> Tree:
+    tree = Tree(Text.assemble(("OKR status ", "bold"), (doc.cycle, "bold cyan"), f"  as of {doc.as_of}"))
+    by_id = {o.id: o for o in doc.objectives}
+
+    def add(o: ObjectiveStatus, parent: Tree) -> None:
+        node = parent.add(objective_label(o))
+        for kr in o.key_results:
+            node.add(kr_label(kr))
+        for cid in o.children:
+            if cid in by_id:
+                add(by_id[cid], node)
+
+    for o in doc.objectives:
+        if not o.parent or o.parent not in by_id:
+            add(o, tree)
+    if doc.kpis:
+        kpis = tree.add(Text("KPIs", style="bold"))
+        for k in doc.kpis:
+            kpis.add(kpi_label(k))
+    return tree
+
+
+def print_errors(doc: StatusDocument) -> None:
+    for e in doc.errors:
+        where = f"connection {e.connection}" if e.connection else "formula"
+        err_console.print(f"[red]✗[/] metric [bold]{escape(e.metric)}[/] ({escape(where)}): {escape(e.message)}")
+
+
+def print_summary(result) -> None:
+    """One line of counts after a run, then what each output wrote (or would write)."""
+    krs = [kr for _, kr in result.document.key_results()]
+    counts = Counter(kr.status for kr in krs)
+    parts = [f"[{STATUS_STYLE[s]}]{n} {label(s)}[/]" for s, n in counts.items()]
+    stale = sum(kr.stale for kr in krs)
+    head = "[bold]Dry run[/] (nothing stored or written)" if result.dry_run else "[bold]Synced[/]"
+    console.print(
+        f"{head}: {len(krs)} key results · "
+        + " · ".join(parts)
+        + (f" · [yellow]{stale} stale[/]" if stale else "")
+        + f" · {len(result.fetched)} values fetched, {len(result.errors)} failed"
+    )
+    if result.dry_run:
+        console.print(f"would store {len(result.fetched)} metric value(s) and {len(krs)} key result(s)")
+    for line in result.writes:
+        console.print(f"  {escape(line)}")
+
+
+def history_table(kr_id: str, cycle: str, rows: list[dict]) -> Table:
+    table = Table(title=f"{kr_id} in {cycle}")
+    for col in ("day", "value", "progress", "expected", "status", ""):
+        table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left")
+    for r in rows:
+        marks = ("stale " if r["stale"] else "") + ("manual" if r["overridden"] else "")
+        table.add_row(
+            r["day"].isoformat(),
+            "–" if r["value"] is None else f"{r['value']:,.2f}",
+            _pct(r["progress"]),
+            _pct(r["expected"]),
+            Text(label(r["status"]), style=STATUS_STYLE[r["status"]]),
+            marks,
+        )
+    return table

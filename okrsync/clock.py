@@ -1,0 +1,23 @@
+"""The one place a command reads the clock. Everything below it gets ``now`` and ``as_of`` passed in."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+
+from okrsync.config.model import Config
+
+
+def now(config: Config) -> datetime:
+    """This moment in the cycle's time zone."""
+    return datetime.now(config.cycle.tz)
+
+
+def moment(text: str | None, config: Config) -> datetime:
+    """``--as-of`` text as a moment: a date is 00:00 of that day in the cycle's time zone, a datetime
+    without a zone is in the cycle's time zone, nothing is now. Raises ValueError for other text."""
+    if text is None:
+        return now(config)
+    if len(text) == 10:
+        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=config.cycle.tz)
+    parsed = datetime.fromisoformat(text)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=config.cycle.tz)

@@ -1,0 +1,97 @@
+"""The bind step: each connection, metric and output is validated by its connector's own models.
+
+Works on the raw YAML data, so it reports everything in the same pass as the core model: an
+unknown type lists the installed ones, a typo in a connector's key is located like any other.
+Nothing here knows a connector by name; the registry supplies them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from okrsync.config.messages import problems_of
+from okrsync.config.model import METRIC_COMMON_KEYS
+from okrsync.registry import Registry
+
+Problem = tuple[tuple, str]
+
+
+@dataclass
+class Bound:
+    connections: dict[str, BaseModel] = field(default_factory=dict)
+    params: dict[str, BaseModel] = field(default_factory=dict)
+    outputs: list[BaseModel] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def bind(data: dict, registry: Registry) -> Bound:
+    out = Bound()
+    connections = _mapping(data.get("connections"))
+    for name, raw in connections.items():
+        _bind_connection(name, raw, registry, out)
+    for metric_id, raw in _mapping(data.get("metrics")).items():
+        if isinstance(raw, dict) and isinstance(connections.get(raw.get("connection")), dict):
+            _bind_metric(metric_id, raw, connections[raw["connection"]].get("type"), registry, out)
+    outputs = data.get("outputs") if isinstance(data.get("outputs"), list) else []
+    for index, raw in enumerate(outputs):
+        _bind_output(index, raw, registry, out)
+    return out
+
+
+def _bind_connection(name: str, raw: Any, registry: Registry, out: Bound) -> None:
+    if not isinstance(raw, dict) or "type" not in raw:
+        return  # reported by the core model
+    connector = registry.get(str(raw["type"]))
+    if connector is None or connector.connection is None:
+        known = ", ".join(registry.source_types())
+        out.problems.append(
+            (("connections", name, "type"), f"unknown connection type {raw['type']!r}; expected one of: {known}")
+        )
+        return
+    try:
+        out.connections[name] = connector.connection.model_validate(raw)
+    except ValidationError as exc:
+        out.problems += problems_of(exc, ("connections", name), raw)
+
+
+def _bind_metric(metric_id: str, raw: dict, kind: Any, registry: Registry, out: Bound) -> None:
+    connector = registry.get(str(kind))
+    if connector is None or connector.metric is None:
+        return  # the connection's type is reported
+    extras = {k: v for k, v in raw.items() if k not in METRIC_COMMON_KEYS}
+    try:
+        out.params[metric_id] = connector.metric.model_validate(extras)
+    except ValidationError as exc:
+        allowed = ", ".join(sorted(connector.metric.model_fields))
+        for loc, msg in problems_of(exc, ("metrics", metric_id), extras):
+            if msg.startswith("unknown key"):
+                msg = f"not a key of a {kind} metric (expected: {allowed})"
+            out.problems.append((loc, msg))
+
+
+def _bind_output(index: int, raw: Any, registry: Registry, out: Bound) -> None:
+    if not isinstance(raw, dict):
+        out.problems.append((("outputs", index), "expected a mapping with a type"))
+        return
+    connector = registry.get(str(raw.get("type")))
+    if connector is None or connector.output is None:
+        known = ", ".join(registry.output_types())
+        where, what = (
+            ("outputs", index, "type"),
+            f"output type {raw.get('type')!r} is not known; expected one of: {known}",
+        )
+        if "type" not in raw:
+            where, what = ("outputs", index, "type"), f"required key is missing (one of: {known})"
+        out.problems.append((where, what))
+        return
+    try:
+        out.outputs.append(connector.output.model_validate(raw))
+    except ValidationError as exc:
+        out.problems += problems_of(exc, ("outputs", index), raw)
+
+
+def _mapping(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}

@@ -1,0 +1,138 @@
+"""Problems no single model can see: references between sections, duplicate ids, circles.
+
+Each section has its own check, all on the raw data, so they run even when a model failed
+elsewhere and one pass reports everything.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from okrsync import formula
+from okrsync.config.messages import unknown
+
+Problem = tuple[tuple, str]
+
+
+def cross_check(data: dict) -> list[Problem]:
+    sections = {key: data.get(key) for key in ("connections", "metrics", "objectives", "kpis", "outputs")}
+    connections, metrics = _dict(sections["connections"]), _dict(sections["metrics"])
+    objectives, kpis, outputs = _list(sections["objectives"]), _list(sections["kpis"]), _list(sections["outputs"])
+    return [
+        *check_metrics(metrics, connections),
+        *check_objectives(objectives, metrics),
+        *check_kpis(kpis, metrics),
+        *check_outputs(outputs, connections),
+        *check_ids(objectives, kpis),
+        *parent_cycles(objectives),
+    ]
+
+
+def check_metrics(metrics: dict, connections: dict) -> list[Problem]:
+    out: list[Problem] = []
+    for mid, metric in metrics.items():
+        if not isinstance(metric, dict):
+            continue
+        name = metric.get("connection")
+        if name is not None and name not in connections:
+            out.append((("metrics", mid, "connection"), unknown("connection", name, connections)))
+        if isinstance(metric.get("formula"), str):
+            try:
+                refs = formula.names(metric["formula"])
+            except formula.FormulaError:
+                refs = set()  # reported by the model
+            out += [
+                (("metrics", mid, "formula"), unknown("metric", ref, metrics)) for ref in sorted(refs - set(metrics))
+            ]
+    return out
+
+
+def check_objectives(objectives: list, metrics: dict) -> list[Problem]:
+    out: list[Problem] = []
+    ids = [o.get("id") for o in objectives if isinstance(o, dict)]
+    for i, obj in enumerate(objectives):
+        if not isinstance(obj, dict):
+            continue
+        parent = obj.get("parent")
+        if parent is not None and parent not in ids:
+            out.append((("objectives", i, "parent"), unknown("objective", parent, ids)))
+        for j, kr in enumerate(_list(obj.get("key_results"))):
+            if isinstance(kr, dict) and "metric" in kr and kr["metric"] not in metrics:
+                out.append((("objectives", i, "key_results", j, "metric"), unknown("metric", kr["metric"], metrics)))
+    return out
+
+
+def check_kpis(kpis: list, metrics: dict) -> list[Problem]:
+    return [
+        (("kpis", k, "metric"), unknown("metric", kpi["metric"], metrics))
+        for k, kpi in enumerate(kpis)
+        if isinstance(kpi, dict) and "metric" in kpi and kpi["metric"] not in metrics
+    ]
+
+
+def check_outputs(outputs: list, connections: dict) -> list[Problem]:
+    """An output's ``connection:`` names a connection of its own type, checked before any fetch."""
+    out: list[Problem] = []
+    for i, output in enumerate(outputs):
+        if not isinstance(output, dict) or not isinstance(output.get("connection"), str):
+            continue
+        name, kind = output["connection"], output.get("type")
+        if name not in connections:
+            out.append((("outputs", i, "connection"), unknown("connection", name, connections)))
+        elif isinstance(connections[name], dict) and connections[name].get("type") != kind:
+            other = connections[name].get("type")
+            out.append(
+                (
+                    ("outputs", i, "connection"),
+                    f"connection {name!r} is a {other} connection; a {kind} output needs a {kind} connection",
+                )
+            )
+    return out
+
+
+def check_ids(objectives: list, kpis: list) -> list[Problem]:
+    objective_ids = [(("objectives", i, "id"), o.get("id")) for i, o in enumerate(objectives) if isinstance(o, dict)]
+    kr_ids = [
+        (("objectives", i, "key_results", j, "id"), kr.get("id"))
+        for i, o in enumerate(objectives)
+        if isinstance(o, dict)
+        for j, kr in enumerate(_list(o.get("key_results")))
+        if isinstance(kr, dict)
+    ]
+    kpi_ids = [(("kpis", k, "id"), kpi.get("id")) for k, kpi in enumerate(kpis) if isinstance(kpi, dict)]
+    return [*_duplicates(objective_ids, "objective"), *_duplicates(kr_ids, "key result"), *_duplicates(kpi_ids, "KPI")]
+
+
+def _duplicates(ids: list[tuple[tuple, Any]], what: str) -> list[Problem]:
+    counts = Counter(i for _, i in ids if i is not None)
+    return [
+        (loc, f"duplicate {what} id {i!r}: ids address results in the store, status and overrides")
+        for loc, i in ids
+        if i is not None and counts[i] > 1
+    ]
+
+
+def parent_cycles(objectives: list) -> list[Problem]:
+    parents = {o.get("id"): o.get("parent") for o in objectives if isinstance(o, dict)}
+    out: list[Problem] = []
+    for i, obj in enumerate(objectives):
+        if not isinstance(obj, dict):
+            continue
+        seen, node = [obj.get("id")], obj.get("parent")
+        while node is not None and node in parents and node not in seen[1:]:
+            if node == obj.get("id"):
+                circle = " -> ".join(map(str, seen + [node]))
+                out.append((("objectives", i, "parent"), f"objectives align in a circle: {circle}"))
+                break
+            seen.append(node)
+            node = parents[node]
+    return out
+
+
+def _dict(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list:
+    return value if isinstance(value, list) else []

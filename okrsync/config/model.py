@@ -1,0 +1,266 @@
+"""The core of the config contract: cycle, metrics, OKRs, KPIs, schedule and status thresholds.
+
+Connections and outputs are written as ``{type: ..., ...}``; their keys belong to the connector
+registered for that type (see :mod:`okrsync.config.bind`), so nothing about a connector lives
+here. After loading, ``Config.connections`` and ``Config.outputs`` hold each connector's own
+models, and each connection metric carries its type's metric model in ``params``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from okrsync import formula
+from okrsync.config.env import resolve_env
+
+DEFAULT_CONFIG = "okrsync.yaml"
+Aggregate = Literal["count", "sum", "avg", "min", "max", "latest", "percent_done"]
+METRIC_COMMON_KEYS = frozenset({"connection", "formula", "aggregate", "max_age", "offset_days", "unit", "description"})
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def _duration(value: Any) -> Any:
+    """'36h', '2d', '90m' -> timedelta; a bare number means hours."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(hours=value)
+    if isinstance(value, str) and (m := _DURATION.match(value)):
+        return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
+    if isinstance(value, str):
+        raise ValueError("expected a duration such as 36h, 2d or 90m")
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+class Strict(BaseModel):
+    """Rejects unknown keys: a typo in the config is an error, not a silent default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Entry(BaseModel):
+    """A connection or output as written: its ``type`` plus keys that its connector's model checks."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    type: str
+
+
+class Cycle(Strict):
+    name: str
+    start: date
+    end: date
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Oslo)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Cycle:
+        if self.end < self.start:
+            raise ValueError(f"cycle end {self.end} is before its start {self.start}")
+        return self
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class StatusThresholds(Strict):
+    on_track_within: float = Field(0.10, ge=0, le=1)
+    at_risk_within: float = Field(0.25, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StatusThresholds:
+        if self.at_risk_within < self.on_track_within:
+            raise ValueError("at_risk_within must be >= on_track_within")
+        return self
+
+
+class Schedule(Strict):
+    cron: str
+    timezone: str | None = None
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError("expected a 5-field cron expression such as '0 2 * * *'")
+        return value
+
+
+class Metric(BaseModel):
+    """A value defined once and used by any number of KRs and KPIs.
+
+    Either ``connection`` + that connection type's keys, or ``formula`` over other metrics.
+    The type-specific keys are validated by the connector's metric model and kept in ``params``.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    connection: str | None = None
+    formula: str | None = None
+    aggregate: Aggregate | None = None
+    max_age: Duration = timedelta(hours=36)
+    offset_days: int = Field(0, ge=0, description="evaluate this metric as of N days earlier (closing periods)")
+    unit: str | None = None
+    description: str | None = None
+    _params: BaseModel | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Metric:
+        if (self.connection is None) == (self.formula is None):
+            raise ValueError("a metric needs exactly one of 'connection' or 'formula'")
+        if self.formula is not None:
+            formula.parse(self.formula)
+            if self.model_extra:
+                raise ValueError(f"a formula metric takes no {', '.join(sorted(self.model_extra))}")
+        return self
+
+    @property
+    def params(self) -> BaseModel | None:
+        return self._params
+
+
+KrKind = Literal["increase", "decrease", "at_least", "at_most", "between", "milestone"]
+BOUND_KINDS = ("at_least", "at_most", "between")
+
+
+class Phase(Strict):
+    date: date
+    target: float
+
+
+class KeyResult(Strict):
+    id: str
+    title: str | None = None
+    metric: str
+    kind: KrKind | None = Field(None, description="omitted: increase or decrease, inferred from start vs target")
+    start: float | Literal["auto"] | None = None
+    target: float | None = None
+    min: float | None = None
+    max: float | None = None
+    weight: float = Field(1.0, gt=0)
+    start_date: date | None = None
+    due: date | None = None
+    phases: list[Phase] = []
+    owner: str | None = None
+    jira_issue: str | None = None
+    sheet_cell: str | None = None
+
+    @model_validator(mode="after")
+    def _kind_needs(self) -> KeyResult:
+        problem = _kind_problem(self)
+        if problem:
+            raise ValueError(problem)
+        if self.phases and self.kind not in (None, "increase", "decrease"):
+            raise ValueError("phases apply to increase/decrease key results only")
+        if self.start_date and self.due and self.due < self.start_date:
+            raise ValueError(f"due {self.due} is before start_date {self.start_date}")
+        return self
+
+    @property
+    def is_bound(self) -> bool:
+        return self.kind in BOUND_KINDS
+
+
+def _kind_problem(kr: KeyResult) -> str | None:
+    """What a key result of its kind lacks or contradicts, or None."""
+    kind = kr.kind
+    if kind in (None, "increase", "decrease"):
+        missing = [k for k in ("start", "target") if getattr(kr, k) is None]
+        if missing:
+            return f"an increase/decrease key result needs {' and '.join(missing)}"
+        if kind and kr.start != "auto" and kr.start != kr.target:
+            if (kind == "increase") != (kr.target > kr.start):  # type: ignore[operator]
+                return f"kind {kind} contradicts start {kr.start} and target {kr.target}"
+    elif kind in ("at_least", "at_most") and kr.target is None:
+        return f"a {kind} key result needs a target"
+    elif kind == "between":
+        if kr.min is None or kr.max is None:
+            return "a between key result needs min and max"
+        if kr.min > kr.max:
+            return f"min {kr.min} is above max {kr.max}"
+    return None
+
+
+class Objective(Strict):
+    id: str
+    title: str
+    owner: str | None = None
+    kind: Literal["committed", "aspirational"] = "committed"
+    parent: str | None = Field(None, description="id of the objective this one rolls up into")
+    weight: float = Field(1.0, gt=0, description="weight in the parent's roll-up")
+    key_results: list[KeyResult] = []
+
+
+class HealthyRange(Strict):
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _some_bound(self) -> HealthyRange:
+        if self.min is None and self.max is None:
+            raise ValueError("healthy needs min, max or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class Kpi(Strict):
+    id: str
+    metric: str
+    title: str | None = None
+    owner: str | None = None
+    healthy: HealthyRange
+
+
+class Config(Strict):
+    version: Literal[1]
+    namespace: str = Field("default", description="separates configs (teams) that share one store")
+    cycle: Cycle
+    store: str = "sqlite:///okrsync.db"
+    connections: dict[str, Entry] = {}
+    metrics: dict[str, Metric] = {}
+    objectives: list[Objective] = []
+    kpis: list[Kpi] = []
+    outputs: list[Entry] = []
+    schedule: Schedule | None = None
+    status: StatusThresholds = StatusThresholds()
+    _path: Path = PrivateAttr(Path(DEFAULT_CONFIG))
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def base_dir(self) -> Path:
+        """Relative paths in the config (csv roots, report paths, sqlite files) start here."""
+        return self._path.parent
+
+    def key_results(self) -> list[tuple[Objective, KeyResult]]:
+        return [(o, kr) for o in self.objectives for kr in o.key_results]
+
+    def store_url(self, environ: dict[str, str] | None = None) -> str:
+        """OKRSYNC_STORE_URL overrides ``store:``; a relative sqlite path starts at the config's folder."""
+        env = os.environ if environ is None else environ
+        url = env.get("OKRSYNC_STORE_URL") or resolve_env(self.store, "store", environ=env)
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
+            rel = url[len(prefix) :]
+            if rel and rel != ":memory:":
+                url = prefix + str((self.base_dir / rel).resolve())
+        return url

@@ -1,0 +1,55 @@
+"""One guard around every call of a connection's client library: pacing, bounded retries, and
+a small classifier per library that says which failures can heal.
+
+    guard = Guard(classify_jira, rate=10, burst=5)
+    issue = guard.call(lambda: jira.issue("APP-1"))
+
+A classifier looks at an exception the library raised and returns a
+:class:`~okrsync.errors.TransientError` (retry it) or None (not retryable: the original is
+re-raised for the connector to explain). httpx, gspread and jira each have a classifier of a few
+lines; they all map into the one error tree. A call that is not idempotent (a chat POST) is
+retried only when it certainly did not reach the server (a refused connection, a 429); after a
+timeout, a dropped answer or a 5xx it fails as ``unsure`` instead of risking a second delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from okrsync.errors import RemoteError, TransientError
+from okrsync.retry import Pacer, RetryPolicy
+
+T = TypeVar("T")
+Classifier = Callable[[BaseException], TransientError | None]
+
+
+class Guard:
+    def __init__(self, classify: Classifier, *, rate: float, burst: float = 1.0, policy: RetryPolicy | None = None):
+        self.classify = classify
+        self.pacer = Pacer(rate, burst)
+        self.policy = policy or RetryPolicy()
+        self.calls = 0  # sent, retries included (benchmarks and logs)
+
+    def call(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
+        """Run ``fn`` paced and retried; raise the last TransientError when retries run out."""
+
+        def once() -> T:
+            self.pacer.acquire()
+            self.calls += 1
+            try:
+                return fn()
+            except TransientError as exc:
+                transient = exc
+            except Exception as exc:
+                transient = self.classify(exc)
+                if transient is None:
+                    raise
+                transient.__cause__ = exc
+            if not idempotent and transient.maybe_delivered:
+                raise RemoteError(
+                    f"{transient.message}; not retried because the request may have been processed", kind="unsure"
+                ) from transient
+            raise transient
+
+        return self.policy.call(once)

@@ -1,0 +1,53 @@
+"""How numbers and statuses read, decided once for the CLI, the report, the digest, Sheets and Jira."""
+
+from __future__ import annotations
+
+from okrsync.status import KpiStatus, KrStatus
+
+LABEL = {"done": "done", "on_track": "on track", "at_risk": "at risk", "off_track": "off track", "no_data": "no data"}
+EMOJI = {"done": "✅", "on_track": "🟢", "at_risk": "🟠", "off_track": "🔴", "no_data": "⚪"}
+
+
+def label(status: str) -> str:
+    return LABEL[str(status)]
+
+
+def pct(x: float | None, missing: str = "–") -> str:
+    """A fraction as a whole percentage: 0.425 -> '42%'."""
+    return missing if x is None else f"{x * 100:.0f}%"
+
+
+def fmt_value(value: float | None, unit: str | None = None) -> str:
+    """A value as people write it: thousands grouped, at most two decimals, with its unit."""
+    if value is None:
+        return "–"
+    text = f"{value:,.0f}" if abs(value) >= 1000 else f"{value:,.2f}".rstrip("0").rstrip(".")
+    if unit == "%":
+        return text + "%"
+    return f"{text} {unit}" if unit else text
+
+
+def cell(x: object) -> str:
+    """A plain cell (Sheets): no grouping, at most two decimals, empty for nothing."""
+    if x is None:
+        return ""
+    return f"{x:.2f}".rstrip("0").rstrip(".") if isinstance(x, float) else str(x)
+
+
+def target_text(kr: KrStatus) -> str:
+    if kr.kind == "between":
+        return f"{fmt_value(kr.min)}–{fmt_value(kr.max, kr.unit)}"
+    prefix = {"at_least": "≥ ", "at_most": "≤ "}.get(kr.kind, "")
+    return prefix + fmt_value(kr.target, kr.unit)
+
+
+def range_text(k: KpiStatus) -> str:
+    lo, hi = k.min, k.max
+    if lo is not None and hi is not None:
+        return f"{fmt_value(lo)}–{fmt_value(hi, k.unit)}"
+    return f"≥ {fmt_value(lo, k.unit)}" if lo is not None else f"≤ {fmt_value(hi, k.unit)}"
+
+
+def kr_line(kr: KrStatus) -> str:
+    """One KR in a sentence: title, status, progress and expected."""
+    return f"{EMOJI[kr.status]} {kr.title}: {label(kr.status)} ({pct(kr.progress)}, expected {pct(kr.expected)})"

@@ -1,0 +1,159 @@
+"""The value types of the OKR evaluation: metric states in, results out (pure data, no logic
+beyond ordering a metric's points). :mod:`okrsync.evaluate` computes them; the store persists them;
+:mod:`okrsync.status` turns them into the status document."""
+
+from __future__ import annotations
+
+import operator
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+
+
+class Status(StrEnum):
+    DONE = "done"
+    ON_TRACK = "on_track"
+    AT_RISK = "at_risk"
+    OFF_TRACK = "off_track"
+    NO_DATA = "no_data"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """A metric value at a moment, kept as POSIX seconds: cheap to compare, sort and fit."""
+
+    ts: float
+    value: float
+
+    @classmethod
+    def of(cls, at: datetime, value: float) -> Point:
+        if at.tzinfo is None:
+            raise ValueError("a point in time must be timezone-aware")
+        return cls(at.timestamp(), value)
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.ts, UTC)
+
+
+@dataclass(frozen=True)
+class MetricState:
+    """Everything known about one metric at evaluation time."""
+
+    history: tuple[Point, ...] = ()  # values in the cycle up to as_of, any order
+    as_of: datetime | None = None  # the metric's as_of (offset_days applied); None: the run's
+    max_age: timedelta = timedelta(hours=36)
+    error: str | None = None  # the fetch failed in this run
+    connection: str | None = None
+    percent: bool = False  # aggregate percent_done: milestones default to target 100
+
+    @cached_property
+    def series(self) -> tuple[list[float], list[Point]]:
+        """(POSIX times, points), oldest first; computed once, shared by every KR on this metric."""
+        points = list(self.history)
+        times = [p.ts for p in points]
+        if any(map(operator.gt, times, times[1:])):
+            order = sorted(range(len(times)), key=times.__getitem__)
+            points, times = [points[i] for i in order], [times[i] for i in order]
+        return times, points
+
+    def ordered(self) -> list[Point]:
+        return self.series[1]
+
+    def count_until(self, moment: datetime) -> int:
+        """How many points lie at or before ``moment``."""
+        return bisect_right(self.series[0], moment.timestamp())
+
+
+@dataclass(frozen=True)
+class Override:
+    value: float
+    note: str | None = None
+    sticky: bool = False
+
+
+@dataclass(frozen=True)
+class Forecast:
+    value: float
+    progress: float
+
+
+@dataclass(frozen=True)
+class KrResult:
+    id: str
+    objective_id: str
+    metric: str
+    kind: str
+    title: str | None
+    weight: float
+    value: float | None
+    start: float | None
+    target: float | None
+    min: float | None
+    max: float | None
+    progress: float | None
+    progress_raw: float | None
+    expected: float
+    status: Status
+    stale: bool = False
+    stale_reason: str | None = None
+    error: str | None = None
+    observed_at: datetime | None = None
+    due: date | None = None
+    forecast: Forecast | None = None
+    override: Override | None = None
+
+
+@dataclass(frozen=True)
+class ObjectiveResult:
+    id: str
+    title: str
+    owner: str | None
+    kind: str
+    parent: str | None
+    progress: float | None
+    expected: float
+    status: Status
+    key_results: tuple[KrResult, ...]
+    children: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class KpiResult:
+    id: str
+    metric: str
+    title: str | None
+    value: float | None
+    healthy: bool | None
+    trend: float | None
+    min: float | None
+    max: float | None
+    stale: bool = False
+    stale_reason: str | None = None
+    error: str | None = None
+    observed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MetricError:
+    metric: str
+    connection: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    cycle: str
+    as_of: datetime
+    objectives: tuple[ObjectiveResult, ...]
+    kpis: tuple[KpiResult, ...]
+    errors: tuple[MetricError, ...] = field(default=())
+
+    def key_results(self) -> list[KrResult]:
+        return [kr for o in self.objectives for kr in o.key_results]

@@ -1,0 +1,111 @@
+"""The store's database: one SQLAlchemy engine, Alembic migrations, transactions, error mapping.
+
+The schema is migrated with Alembic the first time a store is opened (under an advisory lock on
+PostgreSQL, so several workers starting at once migrate once). Every driver error leaves through
+:func:`translate_errors` as a :class:`StoreError` naming the database but never its password.
+Times are stored in UTC and returned aware.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from okrsync.errors import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_PG_MIGRATION_LOCK = 0x6F6B7273  # "okrs"
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they were written in UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+@contextlib.contextmanager
+def translate_errors(url: sa.URL | None) -> Iterator[None]:
+    """Map driver errors to StoreError at one boundary, naming the database without credentials."""
+    try:
+        yield
+    except SQLAlchemyError as exc:
+        where = url.render_as_string(hide_password=True) if url is not None else "the store"
+        detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise StoreError(f"store {where}: {detail}") from exc
+
+
+class Database:
+    """The engine and its schema; the store's other parts add their queries to it."""
+
+    def __init__(self, url: str):
+        try:
+            self.url = make_url(url)
+        except ArgumentError:
+            raise StoreError(
+                "store is not a valid SQLAlchemy URL (e.g. sqlite:///okrsync.db or postgresql+psycopg://user@host/db)"
+            ) from None
+        if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        with translate_errors(self.url):
+            self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+        if self.url.get_backend_name() == "sqlite":
+            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.migrate()
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest revision; cheap when it already is."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        head = ScriptDirectory.from_config(cfg).get_current_head()
+        with translate_errors(self.url), self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            if MigrationContext.configure(conn).get_current_revision() != head:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        with translate_errors(self.url), self.engine.begin() as conn:
+            yield conn
+
+    def _upsert(self, table: sa.Table, keys: Sequence[str], update: Sequence[str]) -> sa.Insert:
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(table)
+        return stmt.on_conflict_do_update(
+            index_elements=list(keys), set_={c: getattr(stmt.excluded, c) for c in update}
+        )
+
+
+def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
+    for i in range(0, len(rows), size):
+        yield rows[i : i + size]
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()

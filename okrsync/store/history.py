@@ -1,0 +1,142 @@
+"""Metric history and per-run results: what forecasts, charts and `okrsync history` read."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from okrsync.results import Evaluation, Point
+from okrsync.store import tables as t
+from okrsync.store.engine import Database, _chunks, utc
+
+
+class History(Database):
+    def save_values(
+        self, namespace: str, cycle: str, run_id: int | None, values: Iterable[tuple[str, date, datetime, float]]
+    ) -> int:
+        """Upsert (metric, day, observed_at, value): one value per metric per day."""
+        rows = [
+            dict(namespace=namespace, cycle=cycle, metric_id=m, day=d, observed_at=utc(at), value=v, run_id=run_id)
+            for m, d, at, v in values
+        ]
+        if not rows:
+            return 0
+        stmt = self._upsert(
+            t.metric_values, ("namespace", "cycle", "metric_id", "day"), ("observed_at", "value", "run_id")
+        )
+        with self._tx() as conn:
+            for chunk in _chunks(rows, 2000):
+                conn.execute(stmt, chunk)
+        return len(rows)
+
+    def load_history(
+        self, namespace: str, cycle: str, until: datetime, metric_ids: Iterable[str] | None = None
+    ) -> dict[str, list[Point]]:
+        """Each metric's values up to ``until``, oldest first.
+
+        Times come back as POSIX seconds computed by the database: building 900k datetime objects
+        was most of the cost of a 10k-KR evaluation (bench/RESULTS.md).
+        """
+        c = t.metric_values.c
+        q = sa.select(c.metric_id, self._epoch(c.observed_at), c.value).where(
+            c.namespace == namespace, c.cycle == cycle, c.observed_at <= utc(until)
+        )
+        if metric_ids is not None:
+            q = q.where(c.metric_id.in_(list(metric_ids)))
+        out: dict[str, list[Point]] = {}
+        with self._tx() as conn:
+            for metric_id, ts, value in conn.execute(q.order_by(c.metric_id, c.observed_at)):
+                out.setdefault(metric_id, []).append(Point(float(ts), value))
+        return out
+
+    def _epoch(self, column: sa.ColumnElement) -> sa.ColumnElement:
+        if self.engine.dialect.name == "postgresql":
+            return sa.extract("epoch", column)
+        # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; julianday is exact to the millisecond
+        return sa.func.round((sa.func.julianday(column) - 2440587.5) * 86400.0, 3)
+
+    def save_evaluation(self, run_id: int, evaluation: Evaluation) -> None:
+        """Replace the run's results (a re-run of the day overwrites, never duplicates)."""
+        krs = [
+            dict(
+                run_id=run_id,
+                kr_id=kr.id,
+                objective_id=kr.objective_id,
+                metric_id=kr.metric,
+                kind=kr.kind,
+                value=kr.value,
+                start=kr.start,
+                target=kr.target,
+                progress=kr.progress,
+                progress_raw=kr.progress_raw,
+                expected=kr.expected,
+                status=kr.status.value,
+                stale=kr.stale,
+                stale_reason=kr.stale_reason,
+                error=kr.error,
+                observed_at=utc(kr.observed_at) if kr.observed_at else None,
+                forecast_value=kr.forecast.value if kr.forecast else None,
+                forecast_progress=kr.forecast.progress if kr.forecast else None,
+                overridden=kr.override is not None,
+            )
+            for kr in evaluation.key_results()
+        ]
+        objectives = [
+            dict(run_id=run_id, objective_id=o.id, progress=o.progress, expected=o.expected, status=o.status.value)
+            for o in evaluation.objectives
+        ]
+        kpis = [
+            dict(
+                run_id=run_id,
+                kpi_id=k.id,
+                metric_id=k.metric,
+                value=k.value,
+                healthy=k.healthy,
+                trend=k.trend,
+                stale=k.stale,
+            )
+            for k in evaluation.kpis
+        ]
+        errors = [
+            dict(run_id=run_id, metric_id=e.metric, connection=e.connection, message=e.message)
+            for e in evaluation.errors
+        ]
+        with self._tx() as conn:
+            for table, rows in (
+                (t.kr_results, krs),
+                (t.objective_results, objectives),
+                (t.kpi_results, kpis),
+                (t.metric_errors, errors),
+            ):
+                conn.execute(table.delete().where(table.c.run_id == run_id))
+                for chunk in _chunks(rows, 2000):
+                    conn.execute(table.insert(), chunk)
+
+    def kr_history(self, namespace: str, cycle: str, kr_id: str) -> list[dict]:
+        """Per-day results of one KR, oldest first."""
+        q = (
+            sa.select(
+                t.runs.c.day,
+                t.runs.c.as_of,
+                t.kr_results.c.value,
+                t.kr_results.c.progress,
+                t.kr_results.c.expected,
+                t.kr_results.c.status,
+                t.kr_results.c.stale,
+                t.kr_results.c.overridden,
+            )
+            .join(t.runs, t.runs.c.id == t.kr_results.c.run_id)
+            .where(t.runs.c.namespace == namespace, t.runs.c.cycle == cycle, t.kr_results.c.kr_id == kr_id)
+            .order_by(t.runs.c.day)
+        )
+        with self._tx() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def count_rows(self) -> dict[str, int]:
+        with self._tx() as conn:
+            return {
+                table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+                for table in t.metadata.sorted_tables
+            }

@@ -1,0 +1,88 @@
+"""Sync runs: one row per namespace, cycle and cycle-local day, holding the status document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from okrsync.store import tables as t
+from okrsync.store.engine import Database, aware, utc
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    namespace: str
+    cycle: str
+    day: date
+    as_of: datetime
+    trigger: str
+    outcome: str | None
+    attempts: int
+    document: dict | None
+
+
+class Runs(Database):
+    def begin_run(self, namespace: str, cycle: str, day: date, as_of: datetime, trigger: str, now: datetime) -> int:
+        """The day's run row: created, or reused (attempts + 1) when the day already has one."""
+        with self._tx() as conn:
+            row = conn.execute(
+                sa.select(t.runs.c.id).where(
+                    t.runs.c.namespace == namespace, t.runs.c.cycle == cycle, t.runs.c.day == day
+                )
+            ).first()
+            if row:
+                conn.execute(
+                    t.runs.update()
+                    .where(t.runs.c.id == row.id)
+                    .values(
+                        as_of=utc(as_of),
+                        started_at=utc(now),
+                        finished_at=None,
+                        trigger=trigger,
+                        outcome=None,
+                        attempts=t.runs.c.attempts + 1,
+                    )
+                )
+                return row.id
+            return conn.execute(
+                t.runs.insert().values(
+                    namespace=namespace, cycle=cycle, day=day, as_of=utc(as_of), started_at=utc(now), trigger=trigger
+                )
+            ).inserted_primary_key[0]
+
+    def finish_run(self, run_id: int, outcome: str, document: dict, now: datetime) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                t.runs.update()
+                .where(t.runs.c.id == run_id)
+                .values(outcome=outcome, document=document, finished_at=utc(now))
+            )
+
+    def latest_run(
+        self, namespace: str, cycle: str | None = None, *, before_day: date | None = None, finished: bool = True
+    ) -> RunInfo | None:
+        q = sa.select(t.runs).where(t.runs.c.namespace == namespace)
+        if cycle:
+            q = q.where(t.runs.c.cycle == cycle)
+        if before_day:
+            q = q.where(t.runs.c.day < before_day)
+        if finished:
+            q = q.where(t.runs.c.document.is_not(None))
+        with self._tx() as conn:
+            row = conn.execute(q.order_by(t.runs.c.day.desc()).limit(1)).first()
+        if row is None:
+            return None
+        return RunInfo(
+            row.id,
+            row.namespace,
+            row.cycle,
+            row.day,
+            aware(row.as_of),
+            row.trigger,
+            row.outcome,
+            row.attempts,
+            row.document,
+        )
