@@ -28,8 +28,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from okrsync.config import Config
 from okrsync.document import build_document
+
+from okrsync.config import Config
 from okrsync.evaluate import MetricState, Point, evaluate
 from okrsync.store import Store
 from okrsync.store import tables as t

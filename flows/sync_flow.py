@@ -14,7 +14,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from okrsync import clock, pipeline
-from okrsync.config import load_config
+from okrsync.config.load import load_config
 from okrsync.present import pct
 from okrsync.report import render_markdown
 from okrsync.status import StatusDocument

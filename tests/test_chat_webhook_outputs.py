@@ -8,11 +8,11 @@ from datetime import timedelta
 import pytest
 
 from okrsync import retry
-from okrsync.config import load_config
+from okrsync.config.load import load_config
 from okrsync.pipeline import sync
 from okrsync.store import Store
+from okrsync.testing import Fault
 from tests.conftest import oslo, write_csv
-from tests.emulators.base import Fault
 from tests.emulators.crm import HookReceiver
 
 MONDAY = oslo(2026, 11, 16)
@@ -76,6 +76,28 @@ def test_slack_digest_on_status_change_once(write_config, tmp_path, receiver):
     sync(cfg, next_day, now=next_day, store=store)  # a re-run of the same day
     assert len(receiver.received) == 1
     assert result.exit_code == 1  # the missing x.csv: the digest is sent anyway
+    store.close()
+
+
+def test_becoming_done_is_a_status_change_and_stale_speaks_once(write_config, tmp_path, receiver):
+    """The one trigger semantics (okrsync.triggers), as Slack and Teams apply them."""
+    teams = f'  - {{type: teams, webhook_url: "{receiver.url}/teams/hook", on: [stale], rate_limit: 1000}}'
+    outputs = slack_output(receiver, ", on: [status_change]") + "\n        " + teams
+    cfg = team(write_config, tmp_path, receiver, outputs)
+    store = Store(cfg.store_url())
+    sync(cfg, MONDAY, now=MONDAY, store=store)
+    (tmp_path / "kpi.csv").write_text("n\n100\n")
+    tuesday = MONDAY + timedelta(days=1)
+    sync(cfg, tuesday, now=tuesday, store=store)
+    (slack,) = [r for r in receiver.received if r.path != "/teams/hook"]
+    assert "Status changes" in slack.json()["text"] and "Signups to 100: done" in slack.json()["text"]
+    assert "was on track" in slack.json()["text"] or "was off track" in slack.json()["text"]
+    (tmp_path / "kpi.csv").unlink()  # the source breaks: the KR becomes stale, then stays stale
+    for offset in (2, 3):
+        day = MONDAY + timedelta(days=offset)
+        sync(cfg, day, now=day, store=store)
+    (card,) = [r for r in receiver.received if r.path == "/teams/hook"]
+    assert "Stale" in json.dumps(card.json()) and "fetch failed" in json.dumps(card.json())
     store.close()
 
 

@@ -3,7 +3,9 @@ import os
 
 import pytest
 
-from okrsync.config import json_schema, load_config, parse_config, resolve_env
+from okrsync.config import resolve_env
+from okrsync.config.load import load_config, parse_config
+from okrsync.config.schema import json_schema
 from okrsync.errors import ConfigError, SourceError
 from tests.conftest import REPO
 

@@ -8,7 +8,7 @@ import sys
 import pytest
 
 from okrsync import retry
-from okrsync.config import load_config
+from okrsync.config.load import load_config
 from okrsync.pipeline import fetch_connection, plan
 from tests.conftest import oslo
 from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmulator, SalesforceEmulator

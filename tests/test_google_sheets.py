@@ -9,11 +9,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from okrsync import retry
-from okrsync.config import load_config
+from okrsync.config.load import load_config
 from okrsync.pipeline import fetch_connection, plan, sync
 from okrsync.store import Store
+from okrsync.testing import Fault
 from tests.conftest import oslo
-from tests.emulators.base import Fault
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
 
 SA_EMAIL = "okrsync@acme-okrs.iam.gserviceaccount.com"

@@ -9,11 +9,11 @@ from datetime import timedelta
 import pytest
 
 from okrsync import retry
-from okrsync.config import load_config
+from okrsync.config.load import load_config
 from okrsync.pipeline import fetch_connection, plan, sync
 from okrsync.store import Store
+from okrsync.testing import Fault
 from tests.conftest import oslo
-from tests.emulators.base import Fault
 from tests.emulators.jira import JiraEmulator
 
 DAY = oslo(2026, 11, 15)
@@ -278,3 +278,20 @@ def test_cli_connections_test_and_run(write_config, cloud, tmp_path):
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert TOKEN.encode() not in path.read_bytes(), path
+
+
+def test_stale_comment_fires_when_it_starts_not_while_it_lasts(write_config, cloud):
+    """The one trigger semantics (okrsync.triggers): `stale` speaks on the run where a KR becomes stale."""
+    metrics = '  p1_open: {connection: jira, jql: "project = APP AND priority = Highest"}'
+    krs = "      - {id: p1, title: Open P1 bugs, metric: p1_open, start: 3, target: 0, jira_issue: APP-100}"
+    outputs = "  - {type: jira, connection: jira, comment_on: [stale]}"
+    cfg = jira_config(write_config, cloud, metrics=metrics, krs=krs, outputs=outputs)
+    store = Store(cfg.store_url())
+    sync(cfg, DAY, now=DAY, store=store)
+    cloud.fault("POST", "approximate-count", Fault(400, {"errorMessages": ["JQL broke"]}), times=10)
+    for offset in (1, 2):  # the source fails two days running
+        day = DAY + timedelta(days=offset)
+        sync(cfg, day, now=day, store=store)
+    (comment,) = cloud.comments["APP-100"]
+    assert "Stale: fetch failed" in comment["body"] and "/2026-11-16/" in comment["body"]
+    store.close()

@@ -6,7 +6,8 @@ from typing import Literal
 
 import pytest
 
-from okrsync.config import json_schema, load_config
+from okrsync.config.load import load_config
+from okrsync.config.schema import json_schema
 from okrsync.connector import ConnectionSettings, Connector, MetricParams, MetricQuery, Observation, Source
 from okrsync.errors import ConfigError, SourceError
 from okrsync.pipeline import plan, reevaluate, sync

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from okrsync.config import load_config
+from okrsync.config.load import load_config
 from okrsync.pipeline import sync
 from okrsync.report import render_csv, render_html, render_json, render_markdown
 from tests.conftest import REPO, oslo

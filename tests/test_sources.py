@@ -5,7 +5,7 @@ import sqlite3
 import pytest
 import sqlalchemy as sa
 
-from okrsync.config import load_config
+from okrsync.config.load import load_config
 from okrsync.connector import Observation
 from okrsync.errors import SourceError
 from okrsync.pipeline import fetch_connection, plan

@@ -5,10 +5,10 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
-from okrsync.config import parse_config
+from okrsync.config.load import parse_config
+from okrsync.delivery import fingerprint
 from okrsync.errors import StoreError
 from okrsync.evaluate import MetricState, Point, evaluate
-from okrsync.delivery import fingerprint
 from okrsync.store import Store
 from tests.conftest import oslo
 

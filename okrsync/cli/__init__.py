@@ -5,6 +5,7 @@ views     the status tree, run summary and history table (presentation only)
 commands  validate, run, status, history, override, connections test, schema, init
 """
 
-from okrsync.cli.app import app, main
+from okrsync.cli.app import app
+from okrsync.cli.main import main
 
 __all__ = ["app", "main"]

@@ -1,26 +1,19 @@
-"""The typer app, its consoles and options, and the one catch at the top.
-
-Exit codes: 0 all good · 1 the sync completed but a source or an output failed (or there is
-nothing to show yet) · 2 bad config or usage · 3 the sync could not complete (store unreachable).
-User errors print one located, coloured message and no traceback; ``--verbose`` adds details.
-"""
+"""The typer app, its consoles and global options, the clock reading and ``--as-of`` parsing."""
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from okrsync import clock as okrsync_clock
-from okrsync.config import DEFAULT_CONFIG, Config, load_config
-from okrsync.errors import ConfigError, OkrsyncError, StoreError
+from okrsync.config import DEFAULT_CONFIG, Config
+from okrsync.config.load import load_config
 
 app = typer.Typer(
     add_completion=False,
@@ -76,40 +69,3 @@ def parse_as_of(text: str | None, config: Config) -> datetime:
         raise typer.BadParameter(
             f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime", param_hint="--as-of"
         ) from None
-
-
-def main() -> None:
-    """Run the app; turn okrsync's own errors into one red message and a meaningful exit code."""
-    import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
-
-    try:
-        code = app(standalone_mode=False)  # returns the code of a typer.Exit
-        sys.exit(code if isinstance(code, int) else 0)
-    except ConfigError as exc:
-        err_console.print(f"[red bold]config has {len(exc.problems)} problem(s):[/]")
-        for p in exc.problems:
-            err_console.print(f"  [red]✗[/] {escape(str(p))}")
-        sys.exit(2)
-    except StoreError as exc:
-        _fail(exc, 3)
-    except OkrsyncError as exc:
-        _fail(exc, 2)
-    except typer.Abort:
-        err_console.print("aborted")
-        sys.exit(130)
-    except typer.TyperException as exc:  # usage errors: bad option, bad parameter
-        show = getattr(exc, "show", None)
-        if show:
-            show()
-        else:
-            err_console.print(f"[red]error:[/] {escape(str(exc))}")
-        sys.exit(getattr(exc, "exit_code", 2) or 2)
-    except KeyboardInterrupt:
-        sys.exit(130)
-
-
-def _fail(exc: Exception, code: int) -> None:
-    err_console.print(f"[red]error:[/] {escape(str(exc))}")
-    if state.verbose:
-        err_console.print_exception()
-    sys.exit(code)

@@ -15,7 +15,8 @@ from rich.text import Text
 
 from okrsync.cli.app import app, clock, console, current_config, err_console, parse_as_of, state
 from okrsync.cli.views import STATUS_STYLE, history_table, print_errors, print_summary, status_tree
-from okrsync.config import DEFAULT_CONFIG, Config, json_schema
+from okrsync.config import DEFAULT_CONFIG, Config
+from okrsync.config.schema import json_schema
 from okrsync.present import fmt_value, label, pct
 from okrsync.status import StatusDocument
 

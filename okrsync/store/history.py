@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
-from okrsync.results import Evaluation, Point
+from okrsync.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Point
 from okrsync.store import tables as t
 from okrsync.store.engine import Database, _chunks, utc
 
@@ -59,59 +59,19 @@ class History(Database):
 
     def save_evaluation(self, run_id: int, evaluation: Evaluation) -> None:
         """Replace the run's results (a re-run of the day overwrites, never duplicates)."""
-        krs = [
-            dict(
-                run_id=run_id,
-                kr_id=kr.id,
-                objective_id=kr.objective_id,
-                metric_id=kr.metric,
-                kind=kr.kind,
-                value=kr.value,
-                start=kr.start,
-                target=kr.target,
-                progress=kr.progress,
-                progress_raw=kr.progress_raw,
-                expected=kr.expected,
-                status=kr.status.value,
-                stale=kr.stale,
-                stale_reason=kr.stale_reason,
-                error=kr.error,
-                observed_at=utc(kr.observed_at) if kr.observed_at else None,
-                forecast_value=kr.forecast.value if kr.forecast else None,
-                forecast_progress=kr.forecast.progress if kr.forecast else None,
-                overridden=kr.override is not None,
-            )
-            for kr in evaluation.key_results()
-        ]
-        objectives = [
-            dict(run_id=run_id, objective_id=o.id, progress=o.progress, expected=o.expected, status=o.status.value)
-            for o in evaluation.objectives
-        ]
-        kpis = [
-            dict(
-                run_id=run_id,
-                kpi_id=k.id,
-                metric_id=k.metric,
-                value=k.value,
-                healthy=k.healthy,
-                trend=k.trend,
-                stale=k.stale,
-            )
-            for k in evaluation.kpis
-        ]
-        errors = [
-            dict(run_id=run_id, metric_id=e.metric, connection=e.connection, message=e.message)
-            for e in evaluation.errors
-        ]
+        tables = (
+            (t.kr_results, [_kr_row(kr) for kr in evaluation.key_results()]),
+            (t.objective_results, [_objective_row(o) for o in evaluation.objectives]),
+            (t.kpi_results, [_kpi_row(k) for k in evaluation.kpis]),
+            (
+                t.metric_errors,
+                [dict(metric_id=e.metric, connection=e.connection, message=e.message) for e in evaluation.errors],
+            ),
+        )
         with self._tx() as conn:
-            for table, rows in (
-                (t.kr_results, krs),
-                (t.objective_results, objectives),
-                (t.kpi_results, kpis),
-                (t.metric_errors, errors),
-            ):
+            for table, rows in tables:
                 conn.execute(table.delete().where(table.c.run_id == run_id))
-                for chunk in _chunks(rows, 2000):
+                for chunk in _chunks([{"run_id": run_id, **row} for row in rows], 2000):
                     conn.execute(table.insert(), chunk)
 
     def kr_history(self, namespace: str, cycle: str, kr_id: str) -> list[dict]:
@@ -140,3 +100,23 @@ class History(Database):
                 table.name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
                 for table in t.metadata.sorted_tables
             }
+
+
+def _kr_row(kr: KrResult) -> dict:
+    forecast = kr.forecast
+    return dict(
+        kr_id=kr.id, objective_id=kr.objective_id, metric_id=kr.metric, kind=kr.kind, value=kr.value,
+        start=kr.start, target=kr.target, progress=kr.progress, progress_raw=kr.progress_raw,
+        expected=kr.expected, status=kr.status.value, stale=kr.stale, stale_reason=kr.stale_reason,
+        error=kr.error, observed_at=utc(kr.observed_at) if kr.observed_at else None,
+        forecast_value=forecast.value if forecast else None,
+        forecast_progress=forecast.progress if forecast else None, overridden=kr.override is not None,
+    )  # fmt: skip
+
+
+def _objective_row(o: ObjectiveResult) -> dict:
+    return dict(objective_id=o.id, progress=o.progress, expected=o.expected, status=o.status.value)
+
+
+def _kpi_row(k: KpiResult) -> dict:
+    return dict(kpi_id=k.id, metric_id=k.metric, value=k.value, healthy=k.healthy, trend=k.trend, stale=k.stale)

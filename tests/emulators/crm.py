@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from tests.emulators.base import Emulator, Request, Response, route
+from okrsync.testing import Emulator, Request, Response, route
 
 OPS = {
     "EQ": lambda a, b: a == b,

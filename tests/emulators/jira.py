@@ -16,7 +16,7 @@ import base64
 import re
 from itertools import count
 
-from tests.emulators.base import Emulator, Request, Response, route
+from okrsync.testing import Emulator, Request, Response, route
 
 API = "/rest/api/2"
 DONE_SUFFIX = re.compile(r"^\((.*)\) AND statusCategory = Done$", re.S)

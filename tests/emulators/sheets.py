@@ -13,7 +13,7 @@ import json
 import re
 from itertools import count
 
-from tests.emulators.base import Emulator, Request, Response, route
+from okrsync.testing import Emulator, Request, Response, route
 
 _A1 = re.compile(r"^(?:(?:'((?:[^']|'')+)'|([^!]+))!)?([A-Z]*)(\d*)(?::([A-Z]*)(\d*))?$")
 

@@ -1,5 +1,8 @@
 """A small HTTP server for API emulators: routes, a request log, and injectable faults.
 
+Shipped with okrsync (the way httpx ships MockTransport) so that a third-party connector can test
+against an emulator of its API exactly as the built-in ones do.
+
 Each emulator subclasses :class:`Emulator`, declares routes with :func:`route` and keeps its own
 state. Tests start it on 127.0.0.1 with a free port, point the real client library at
 ``emulator.url`` and assert on ``emulator.log`` (what the client really sent). Faults are queued
@@ -90,7 +93,7 @@ class Emulator:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:

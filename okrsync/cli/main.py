@@ -1,0 +1,52 @@
+"""The one catch at the top: okrsync's errors become one red message and a meaningful exit code.
+
+Exit codes: 0 all good · 1 the sync completed but a source or an output failed (or there is
+nothing to show yet) · 2 bad config or usage · 3 the sync could not complete (store unreachable).
+User errors print one located, coloured message and no traceback; ``--verbose`` adds details.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
+from okrsync.cli.app import app, err_console, state
+from okrsync.errors import ConfigError, OkrsyncError, StoreError
+
+
+def main() -> None:
+    """Run the app; turn okrsync's own errors into one red message and a meaningful exit code."""
+    try:
+        code = app(standalone_mode=False)  # returns the code of a typer.Exit
+        sys.exit(code if isinstance(code, int) else 0)
+    except ConfigError as exc:
+        err_console.print(f"[red bold]config has {len(exc.problems)} problem(s):[/]")
+        for p in exc.problems:
+            err_console.print(f"  [red]✗[/] {escape(str(p))}")
+        sys.exit(2)
+    except StoreError as exc:
+        _fail(exc, 3)
+    except OkrsyncError as exc:
+        _fail(exc, 2)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: bad option, bad parameter
+        show = getattr(exc, "show", None)
+        if show:
+            show()
+        else:
+            err_console.print(f"[red]error:[/] {escape(str(exc))}")
+        sys.exit(getattr(exc, "exit_code", 2) or 2)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _fail(exc: Exception, code: int) -> None:
+    err_console.print(f"[red]error:[/] {escape(str(exc))}")
+    if state.verbose:
+        err_console.print_exception()
+    sys.exit(code)
