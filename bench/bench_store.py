@@ -28,10 +28,9 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from okrsync.document import build_document
-
 from okrsync.config import Config
 from okrsync.evaluate import MetricState, Point, evaluate
+from okrsync.status import build_document
 from okrsync.store import Store
 from okrsync.store import tables as t
 
@@ -119,7 +118,7 @@ def run(url: str, label: str, n_krs: int, days: int) -> list:
     with phase(f"evaluate {n_krs:,} KRs (pure; forecasts over {days} points)", results):
         evaluation = evaluate(config, states, as_of)
     with phase("build status document", results):
-        document = build_document(evaluation, config)
+        document = build_document(evaluation, config).to_dict()
     now = as_of
     with phase(f"store: run + today's {n_krs:,} values + {n_krs:,} KR results + document", results):
         run_id = store.begin_run("bench", "bench", as_of.date(), as_of, "run", now)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import Field
 
@@ -148,8 +148,6 @@ class SinkContext:
 
 
 class Sink(ABC, Generic[OutT]):
-    type_name: ClassVar[str] = ""  # set by the registry from the connector's declaration
-
     def __init__(self, settings: OutT, base_dir: Path):
         self.settings = settings
         self.base_dir = base_dir

@@ -1,8 +1,9 @@
 """The one httpx layer every HTTP connector and output uses.
 
-:class:`ApiClient` is one ``httpx.Client`` per connection with sane timeouts, a client-side
-token bucket (:class:`~okrsync.retry.Pacer`) and okrsync's bounded retry policy. Every response
-is classified in one place (:func:`classify`):
+:class:`ApiClient` is one ``httpx.Client`` per connection with sane timeouts behind okrsync's
+:class:`~okrsync.guard.Guard` (a client-side token bucket and the bounded retry policy; httpx's
+exceptions are classified by :func:`classify_httpx`). Every response is classified in one place
+(:func:`classify`), after a vendor's own rate-limit answer (``throttled=``) is given its say:
 
     retryable   429, 5xx, connect errors and timeouts        -> retried, honouring Retry-After
     bad_config  401 (check the token), 403 (missing scope), 404 (wrong object or URL)

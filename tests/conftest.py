@@ -57,6 +57,16 @@ def store_url(request, tmp_path):
     return request.getfixturevalue("pg_url")
 
 
+@pytest.fixture
+def waits(monkeypatch):
+    """Record retry and pacing waits instead of sleeping; the clock still runs."""
+    from okrsync import retry
+
+    recorded: list[float] = []
+    monkeypatch.setattr(retry, "sleep", recorded.append)
+    return recorded
+
+
 HEADER = """\
 version: 1
 cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from okrsync import retry
 from okrsync.config.load import load_config
 from okrsync.pipeline import sync
 from okrsync.store import Store
@@ -20,11 +19,7 @@ SLACK_PATH = "/services/T0CANARY/B0CANARY/canarysecretpath123"
 HOOK_SECRET = "canary-hmac-secret-55"
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    return recorded
+pytestmark = pytest.mark.usefixtures("waits")  # retry and pacing waits are recorded, not slept
 
 
 @pytest.fixture

@@ -200,6 +200,6 @@ outputs: [{type: slack, webhook_url: "${SLACK_WEBHOOK_URL}", on: [done, error]}]
 
 def test_crm_example_is_valid():
     config = load_config(REPO / "config" / "crm.example.yaml")
-    assert {c.type for c in config.connections.values()} == {"hubspot", "salesforce", "pipedrive", "http"}
+    assert {c.type for c in config.connections.values()} == {"hubspot", "salesforce", "pipedrive", "http", "github"}
     assert {o.type for o in config.outputs} == {"slack", "teams", "webhook", "report"}
     assert config.outputs[0].weekly.questions[0] == "What has had the most impact so far?"

@@ -5,7 +5,6 @@ import httpx
 import pytest
 import respx
 
-from okrsync import retry
 from okrsync.config.load import load_config
 from okrsync.errors import SourceError
 from okrsync.pipeline import fetch_connection, plan
@@ -42,13 +41,6 @@ def github_case(emulator, tmp_path) -> ContractCase:
 
 
 TestGithubContract = source_contract("github", github_case, emulator=github_emulator)
-
-
-@pytest.fixture
-def waits(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    return recorded
 
 
 def config(write_config, monkeypatch, queries: dict[str, str], rate: str = ", rate_limit: 100"):

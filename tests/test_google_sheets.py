@@ -30,14 +30,6 @@ def private_key_pem():
 
 
 @pytest.fixture
-def waits(monkeypatch):
-    """Record retry and pacing waits instead of sleeping; the clock still runs."""
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    return recorded
-
-
-@pytest.fixture
 def sheets(tmp_path, private_key_pem, waits):
     emulator = SheetsEmulator().start()
     emulator.spreadsheets[SID] = Spreadsheet(

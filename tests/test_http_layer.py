@@ -16,11 +16,7 @@ from okrsync.retry import Pacer, retry_after_seconds
 BASE = "https://api.example.test"
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    return recorded
+pytestmark = pytest.mark.usefixtures("waits")  # retry and pacing waits are recorded, not slept
 
 
 def client(**kw) -> ApiClient:

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from okrsync import retry
 from okrsync.config.load import load_config
 from okrsync.pipeline import fetch_connection, plan, sync
 from okrsync.store import Store
@@ -20,11 +19,7 @@ DAY = oslo(2026, 11, 15)
 TOKEN = "jira-api-token-canary-7d1e"
 
 
-@pytest.fixture(autouse=True)
-def waits(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    return recorded
+pytestmark = pytest.mark.usefixtures("waits")  # retry and pacing waits are recorded, not slept
 
 
 def make_emulator(deployment: str) -> JiraEmulator:

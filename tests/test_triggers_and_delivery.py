@@ -145,13 +145,6 @@ def test_at_most_once_retries_a_definite_refusal_on_a_later_run():
     assert calls == [1] and book.state("chat", "digest", "fp") == "confirmed"
 
 
-@pytest.fixture
-def waits(monkeypatch):
-    recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
-    return recorded
-
-
 def classify(exc):
     return TransientError("flaky", 0.5, maybe_delivered=True) if isinstance(exc, ConnectionError) else None
 
