@@ -199,3 +199,20 @@ def _resolve(ref: ClassRef | None) -> Any:
 
 def local_day(moment: datetime, cycle: Cycle) -> date:
     return moment.astimezone(cycle.tz).date()
+
+
+__all__ = [
+    "ConnectionSettings",
+    "Connector",
+    "FetchResult",
+    "MetricParams",
+    "MetricQuery",
+    "Observation",
+    "OutputSettings",
+    "RemoteConnection",
+    "Sink",
+    "SinkContext",
+    "Source",
+    "Strict",
+    "local_day",
+]

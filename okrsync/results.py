@@ -19,10 +19,6 @@ class Status(StrEnum):
     OFF_TRACK = "off_track"
     NO_DATA = "no_data"
 
-    @property
-    def label(self) -> str:
-        return self.value.replace("_", " ")
-
 
 @dataclass(frozen=True, slots=True)
 class Point:

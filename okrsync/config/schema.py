@@ -23,19 +23,21 @@ def json_schema(connectors: Registry | None = None) -> dict:
     for name in sorted(reg.connectors):
         connector = reg.connectors[name]
         if connector.connection is not None:
-            connections.append(_inline(connector.connection, defs))
+            connections.append(_inline(connector.connection, defs, connector.description))
             for key, prop in _inline(connector.metric, defs).get("properties", {}).items():
                 metric["properties"].setdefault(key, prop)
         if connector.output is not None:
-            outputs.append(_inline(connector.output, defs))
+            outputs.append(_inline(connector.output, defs, connector.description))
     schema["properties"]["connections"] = {"type": "object", "additionalProperties": {"oneOf": connections}}
     schema["properties"]["outputs"] = {"type": "array", "items": {"oneOf": outputs}}
     defs.pop("Entry", None)
     return schema
 
 
-def _inline(model: Any, defs: dict) -> dict:
-    """A model's schema with its own $defs merged into the document's."""
+def _inline(model: Any, defs: dict, description: str = "") -> dict:
+    """A model's schema with its own $defs merged into the document's (and the connector's words)."""
     sub = model.model_json_schema(ref_template="#/$defs/{model}")
     defs.update(sub.pop("$defs", {}))
+    if description:
+        sub.setdefault("description", description)
     return sub
