@@ -12,6 +12,7 @@ from __future__ import annotations
 from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.states import Completed, Failed
 
 from okrsync import clock, pipeline
 from okrsync.config.load import load_config
@@ -34,31 +35,49 @@ publish_task = step(pipeline.publish, "publish")
 
 
 @flow(name="okrsync-sync", log_prints=True)
-def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None) -> dict:
-    """Fetch, evaluate, store and write outputs for one config. Returns a small summary."""
+def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None, wait: float = pipeline.DEFAULT_WAIT):
+    """Fetch, evaluate, store and write outputs for one config, under the config's run lock.
+
+    Ends ``Completed`` when every source and output worked, and ``Failed`` named ``Partial`` when the
+    sync completed but some failed (the healthy values are stored and published; automations can
+    match the ``prefect.flow-run.Partial`` event). A sync that cannot complete fails with its error.
+    The state's data is the run summary, the status document included.
+    """
     config = load_config(config_path)
     now = clock.now(config)
-    sync_plan = plan_task(config, clock.moment(as_of, config))
-    futures = [
-        fetch_task.with_options(task_run_name=f"fetch-{name}").submit(sync_plan, name) for name in sync_plan.connections
-    ]
-    fetched = {metric: value for future in futures for metric, value in future.result().items()}
     store = pipeline.open_store(config)
     try:
-        computed = compute_task(sync_plan, fetched, pipeline.read_stored(store, sync_plan))
-        result = pipeline.SyncResult(persist_task(store, sync_plan, computed, now=now), computed)
-        publish_task(store, sync_plan, result, now=now)
-        pipeline.finish(store, result, now=now)
+        with store.run_lock(config.namespace, config.cycle.name, wait=wait):
+            result = _steps(config, store, clock.moment(as_of, config), now)
     finally:
         store.close()
     publish_artifacts(result.document, config.namespace)
-    return {
+    summary = {
         "run_id": result.run_id,
         "krs": sum(1 for _ in result.document.key_results()),
         "errors": [e.model_dump() for e in result.document.errors],
         "exit_code": result.exit_code,
-        "output_errors": [e.message for e in result.output_errors],
+        "output_errors": [{"output": e.output, "message": e.message} for e in result.output_errors],
+        "document": result.document.to_dict(),
     }
+    if result.exit_code:
+        failed = f"{len(summary['errors'])} metric(s) and {len(summary['output_errors'])} output(s) failed"
+        return Failed(name="Partial", message=failed, data=summary)
+    return Completed(data=summary)
+
+
+def _steps(config, store, moment, now) -> pipeline.SyncResult:
+    """plan -> fetch (one task per connection, together) -> compute -> persist -> publish."""
+    sync_plan = plan_task(config, moment)
+    futures = [
+        fetch_task.with_options(task_run_name=f"fetch-{name}").submit(sync_plan, name) for name in sync_plan.connections
+    ]
+    fetched = {metric: value for future in futures for metric, value in future.result().items()}
+    computed = compute_task(sync_plan, fetched, pipeline.read_stored(store, sync_plan))
+    result = pipeline.SyncResult(persist_task(store, sync_plan, computed, now=now), computed)
+    publish_task(store, sync_plan, result, now=now)
+    pipeline.finish(store, result, now=now)
+    return result
 
 
 def publish_artifacts(doc: StatusDocument, namespace: str) -> None:

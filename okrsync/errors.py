@@ -5,6 +5,7 @@
     ├── SourceError          one metric (or one connection) could not be read; the sync goes on
     ├── SinkError            one output could not be written; the sync goes on
     ├── StoreError           the database failed; the run cannot be recorded
+    ├── RunLockedError       another run of the same config holds its run lock; exit 4
     ├── TransientError       a remote call may heal (429, 5xx, lost connection): the guard retries it
     └── RemoteError          a remote call failed for good (auth, permission, not found, rejected, or
                              retries exhausted); a connector turns it into a Source- or SinkError
@@ -69,6 +70,17 @@ class SinkError(OkrsyncError):
         super().__init__(message)
         self.message = message
         self.output = output
+
+
+class RunLockedError(OkrsyncError):
+    """Another run of the same config (namespace and cycle) is still going after ``waited`` seconds."""
+
+    def __init__(self, namespace: str, cycle: str, waited: float):
+        super().__init__(
+            f"another run of namespace {namespace!r}, cycle {cycle!r} is still in progress after waiting "
+            f"{waited:g} s; nothing was fetched or written (try again later, or raise --wait)"
+        )
+        self.namespace, self.cycle, self.waited = namespace, cycle, waited
 
 
 class TransientError(OkrsyncError):

@@ -8,6 +8,7 @@ outcome becomes ``partial``. A failing output never stops the other outputs.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from okrsync.status import StatusDocument
 from okrsync.store import Store
 
 log = logging.getLogger("okrsync.pipeline")
+DEFAULT_WAIT = 120.0  # seconds a run waits for another run of the same config before giving up
 EventHook = Callable[[str, str, str], None]  # (event, connection, detail)
 plan = compile_plan
 
@@ -200,26 +202,36 @@ def sync(
     dry_run: bool = False,
     on_event: EventHook | None = None,
     store: Store | None = None,
+    wait: float = DEFAULT_WAIT,
 ) -> SyncResult:
-    """One whole sync. ``as_of`` and ``now`` come from the caller: nothing here reads the clock."""
+    """One whole sync. ``as_of`` and ``now`` come from the caller: nothing here reads the clock.
+
+    A sync that writes holds the config's run lock throughout (RunLockedError after ``wait`` s)."""
     own_store = store is None
     store = store or open_store(config)
     try:
-        sync_plan = plan(config, as_of)
-        fetched = fetch(sync_plan, on_event)
-        computed = compute(sync_plan, fetched, read_stored(store, sync_plan))
-        run_id = None if dry_run else persist(store, sync_plan, computed, now=now)
-        result = SyncResult(run_id, computed, dry_run=dry_run)
-        publish(store, sync_plan, result, now=now)
-        finish(store, result, now=now)
+        lock = contextlib.nullcontext() if dry_run else store.run_lock(config.namespace, config.cycle.name, wait=wait)
+        with lock:
+            sync_plan = plan(config, as_of)
+            fetched = fetch(sync_plan, on_event)
+            computed = compute(sync_plan, fetched, read_stored(store, sync_plan))
+            run_id = None if dry_run else persist(store, sync_plan, computed, now=now)
+            result = SyncResult(run_id, computed, dry_run=dry_run)
+            publish(store, sync_plan, result, now=now)
+            finish(store, result, now=now)
         return result
     finally:
         if own_store:
             store.close()
 
 
-def reevaluate(config: Config, store: Store, *, now: datetime) -> SyncResult | None:
+def reevaluate(config: Config, store: Store, *, now: datetime, wait: float = DEFAULT_WAIT) -> SyncResult | None:
     """Re-evaluate the latest run from stored values (after an override), without fetching."""
+    with store.run_lock(config.namespace, config.cycle.name, wait=wait):
+        return _reevaluate(config, store, now=now)
+
+
+def _reevaluate(config: Config, store: Store, *, now: datetime) -> SyncResult | None:
     latest = store.latest_run(config.namespace, config.cycle.name)
     if latest is None:
         return None

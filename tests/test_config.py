@@ -203,3 +203,28 @@ def test_crm_example_is_valid():
     assert {c.type for c in config.connections.values()} == {"hubspot", "salesforce", "pipedrive", "http", "github"}
     assert {o.type for o in config.outputs} == {"slack", "teams", "webhook", "report"}
     assert config.outputs[0].weekly.questions[0] == "What has had the most impact so far?"
+
+
+@pytest.mark.parametrize(
+    ("schedule", "path", "words"),
+    [
+        ('{cron: "61 25 * * *"}', "schedule.cron", "bad minute"),
+        ('{cron: "0 2 30 2 *"}', "schedule.cron", "bad day-of-month"),
+        ('{cron: "0 2 * *"}', "schedule.cron", "5-field cron"),
+        ('{cron: "0 2 * * *", timezone: Mars/Olympus}', "schedule.timezone", "unknown time zone 'Mars/Olympus'"),
+        ('{cron: "0 2 * * *", enabled: maybe}', "schedule.enabled", "valid boolean"),
+        ('{cron: "0 2 * * *", every: day}', "schedule.every", "unknown key"),
+    ],
+)
+def test_schedule_is_validated_with_located_errors(schedule, path, words):
+    text = "version: 1\ncycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}\nschedule: " + schedule + "\n"
+    (p,) = problems(text)
+    assert p.path == path and words in p.message and p.line == 3, p
+
+
+def test_schedule_timezone_defaults_to_the_cycles():
+    base = "version: 1\ncycle: {name: Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}\n"
+    config = parse_config(base + 'schedule: {cron: "*/30 6-18 * * mon-fri"}\n')
+    assert config.schedule.enabled and config.schedule_timezone == "Europe/Oslo"
+    own = parse_config(base + 'schedule: {cron: "0 2 * * *", timezone: America/New_York, enabled: false}\n')
+    assert own.schedule_timezone == "America/New_York" and not own.schedule.enabled

@@ -49,3 +49,34 @@ def test_flow_runs_one_task_per_connection_and_publishes_artifacts(prefect_harne
     assert sorted(a["type"] for a in artifacts) == ["markdown", "table"]
     text = " ".join(str(a["data"]) for a in artifacts)
     assert "Delight our customers" in text and "canary-s3cret" not in text
+
+
+def test_a_partial_night_is_visible_in_prefect_and_the_cli_prints_the_same_as_a_plain_run(
+    prefect_harness, tmp_path, write_config
+):
+    from typer.testing import CliRunner
+
+    from flows.sync_flow import sync_flow
+    from okrsync.cli.main import app
+    from tests.conftest import write_csv
+
+    write_csv(tmp_path / "kpi.csv", "n\n40\n")
+    path = write_config("""
+        connections: {files: {type: csv, root: .}}
+        metrics:
+          n: {connection: files, path: kpi.csv, column: n}
+          gone: {connection: files, path: missing.csv, column: n}
+        objectives: [{id: o, title: Grow, key_results: [{id: k, title: Signups, metric: n, start: 0, target: 100}]}]
+        kpis: [{id: g, metric: gone, healthy: {min: 0}}]
+    """)
+    state = sync_flow(str(path), "2026-11-16", return_state=True)
+    assert state.is_failed() and state.name == "Partial" and "1 metric(s)" in state.message
+    summary = state.result(raise_on_failure=False)
+    assert summary["exit_code"] == 1 and summary["errors"][0]["metric"] == "gone"
+    assert summary["document"]["objectives"][0]["key_results"][0]["value"] == 40  # the healthy value was stored
+
+    out = CliRunner().invoke(app, ["-c", str(path), "run", "--prefect", "--as-of", "2026-11-17"])
+    assert out.exit_code == 1, out.output
+    assert "OKR status" in out.output and "Signups" in out.output  # the status tree
+    assert "metric gone" in out.output and "file not found" in out.output  # the per-metric error
+    assert "ended Partial" in out.output and "Traceback" not in out.output

@@ -51,6 +51,10 @@ def run(
         bool, typer.Option("--prefect", help="run as a tracked Prefect flow (default when PREFECT_API_URL is set)")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only errors")] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)"),
+    ] = 120.0,
 ) -> None:
     """Sync now: fetch every metric, evaluate, store, write the outputs."""
     from okrsync import pipeline
@@ -58,16 +62,9 @@ def run(
     config = current_config()
     moment = parse_as_of(as_of, config)
     if (prefect or os.environ.get("PREFECT_API_URL")) and not dry_run:
-        from flows.sync_flow import sync_flow
+        raise typer.Exit(_run_as_flow(moment, quiet, wait))
 
-        summary = sync_flow(str(state.config_path), moment.isoformat())
-        if not quiet:
-            console.print(
-                f"Prefect flow finished: {summary['krs']} key results, {len(summary['errors'])} failed metric(s)"
-            )
-        raise typer.Exit(summary["exit_code"])
-
-    result = _run_with_progress(pipeline, config, moment, dry_run, quiet)
+    result = _run_with_progress(pipeline, config, moment, dry_run, quiet, wait)
     if not quiet:
         console.print(status_tree(result.document))
         print_summary(result)
@@ -77,10 +74,28 @@ def run(
     raise typer.Exit(result.exit_code)
 
 
-def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool, quiet: bool):
+def _run_as_flow(moment: datetime, quiet: bool, wait: float) -> int:
+    """The same run as a tracked Prefect flow; prints what a plain run prints and returns its exit code."""
+    from flows.sync_flow import sync_flow
+
+    flow_state = sync_flow(str(state.config_path), moment.isoformat(), wait, return_state=True)
+    summary = flow_state.result(raise_on_failure=False)
+    if isinstance(summary, BaseException):
+        raise summary  # the sync could not complete: the same message and exit code as a plain run
+    doc = StatusDocument.from_dict(summary["document"])
+    if not quiet:
+        console.print(status_tree(doc))
+        console.print(f"Prefect flow run ended [bold]{escape(flow_state.name)}[/]: {summary['krs']} key results")
+    print_errors(doc)
+    for e in summary["output_errors"]:
+        err_console.print(f"[red]✗[/] output {escape(e['output'] or '')}: {escape(e['message'])}")
+    return summary["exit_code"]
+
+
+def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool, quiet: bool, wait: float):
     show = console.is_terminal and not quiet
     if not show:
-        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run)
+        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, wait=wait)
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
@@ -92,7 +107,7 @@ def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool
             else:
                 progress.update(tasks[connection], completed=1, description=f"{connection}: {detail}")
 
-        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, on_event=on_event)
+        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, on_event=on_event, wait=wait)
 
 
 @app.command()
@@ -150,6 +165,10 @@ def override(
     ] = False,
     clear: Annotated[bool, typer.Option("--clear", help="remove the override of this key result")] = False,
     note: Annotated[str | None, typer.Option("--note", help="why (shown in status and reports)")] = None,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)"),
+    ] = 120.0,
 ) -> None:
     """Set a key result's value by hand, once (the next sync replaces it) or sticky, and re-evaluate."""
     from okrsync.pipeline import open_store, reevaluate
@@ -169,7 +188,7 @@ def override(
         else:
             store.add_override(config.namespace, kr_id, value, sticky, note, now)
             console.print(f"{kr_id} = {value:g} ({'sticky until --clear' if sticky else 'until the next sync'})")
-        result = reevaluate(config, store, now=now)
+        result = reevaluate(config, store, now=now, wait=wait)
     finally:
         store.close()
     if result is None:

@@ -1,7 +1,8 @@
 """The one catch at the top: okrsync's errors become one red message and a meaningful exit code.
 
 Exit codes: 0 all good · 1 the sync completed but a source or an output failed (or there is
-nothing to show yet) · 2 bad config or usage · 3 the sync could not complete (store unreachable).
+nothing to show yet) · 2 bad config or usage · 3 the sync could not complete (store unreachable) ·
+4 another run of the same config was still going after --wait seconds (nothing was done).
 User errors print one located, coloured message and no traceback; ``--verbose`` adds details.
 """
 
@@ -14,7 +15,7 @@ from rich.markup import escape
 
 import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
 from okrsync.cli.app import app, err_console, state
-from okrsync.errors import ConfigError, OkrsyncError, StoreError
+from okrsync.errors import ConfigError, OkrsyncError, RunLockedError, StoreError
 
 
 def main() -> None:
@@ -29,6 +30,8 @@ def main() -> None:
         sys.exit(2)
     except StoreError as exc:
         _fail(exc, 3)
+    except RunLockedError as exc:
+        _fail(exc, 4)
     except OkrsyncError as exc:
         _fail(exc, 2)
     except typer.Abort:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -63,11 +63,7 @@ class Cycle(Strict):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Oslo)") from None
-        return value
+        return _iana(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> Cycle:
@@ -92,15 +88,42 @@ class StatusThresholds(Strict):
 
 
 class Schedule(Strict):
-    cron: str
-    timezone: str | None = None
+    """When the sync runs by itself (`okrsync serve`, `okrsync deploy`): a 5-field cron in ``timezone``
+    (an IANA name; default: the cycle's). ``enabled: false`` keeps the schedule but pauses it."""
+
+    cron: str = Field(description="minute hour day-of-month month day-of-week, e.g. '0 2 * * *'")
+    timezone: str | None = Field(None, description="IANA time zone of the cron; default: the cycle's")
+    enabled: bool = True
 
     @field_validator("cron")
     @classmethod
-    def _five_fields(cls, value: str) -> str:
+    def _valid_cron(cls, value: str) -> str:
+        # cronsim is what Prefect itself uses to read cron schedules: the same rules, checked at load time
+        from cronsim import CronSim, CronSimError
+
         if len(value.split()) != 5:
-            raise ValueError("expected a 5-field cron expression such as '0 2 * * *'")
+            raise ValueError(f"expected a 5-field cron expression such as '0 2 * * *', got {value!r}")
+        try:
+            CronSim(value, datetime(2026, 1, 1))
+        except CronSimError as exc:
+            raise ValueError(
+                f"cron {value!r}: {str(exc).lower()} (minute 0-59, hour 0-23, day 1-31, month 1-12 or jan-dec, "
+                "weekday 0-7 or sun-sat)"
+            ) from None
         return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str | None) -> str | None:
+        return None if value is None else _iana(value)
+
+
+def _iana(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Oslo)") from None
+    return value
 
 
 class Metric(BaseModel):
@@ -250,6 +273,11 @@ class Config(Strict):
     def base_dir(self) -> Path:
         """Relative paths in the config (csv roots, report paths, sqlite files) start here."""
         return self._path.parent
+
+    @property
+    def schedule_timezone(self) -> str:
+        """The schedule's time zone: its own, else the cycle's."""
+        return (self.schedule.timezone if self.schedule else None) or self.cycle.timezone
 
     def key_results(self) -> list[tuple[Objective, KeyResult]]:
         return [(o, kr) for o in self.objectives for kr in o.key_results]

@@ -13,11 +13,12 @@ from __future__ import annotations
 from okrsync.store.engine import Database, StoreError, aware, translate_errors, utc
 from okrsync.store.history import History
 from okrsync.store.ledger import Ledger
+from okrsync.store.lock import RunLock
 from okrsync.store.overrides import OverrideRow, Overrides
 from okrsync.store.runs import RunInfo, Runs
 
 
-class Store(Runs, History, Overrides, Database):
+class Store(RunLock, Runs, History, Overrides, Database):
     """One store: a database URL and every query okrsync runs on it."""
 
     def ledger(self, namespace: str, run_id: int | None) -> Ledger:

@@ -65,6 +65,7 @@ class Database:
             self.engine = sa.create_engine(self.url, pool_pre_ping=True)
         if self.url.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            sa.event.listen(self.engine, "begin", _sqlite_begin)
         self.migrate()
 
     def migrate(self) -> None:
@@ -104,8 +105,19 @@ def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    # pysqlite would run DDL (the migrations' CREATE TABLEs) outside any transaction and open its own
+    # transactions lazily; okrsync opens them itself instead (SQLAlchemy's documented recipe, "Serializable
+    # isolation / Savepoints / Transactional DDL" in its SQLite dialect docs), so a migration is atomic.
+    dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    """Every transaction takes SQLite's write lock up front: two processes that both read and then
+    write would otherwise deadlock (SQLITE_BUSY at once, busy_timeout not applied), and two first
+    opens of a new store would both try to create its tables."""
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
