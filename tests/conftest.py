@@ -8,12 +8,17 @@ Each PostgreSQL test gets its own schema, dropped afterwards.
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
 import textwrap
+import time
 import uuid
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
@@ -65,6 +70,68 @@ def waits(monkeypatch):
     recorded: list[float] = []
     monkeypatch.setattr(retry, "sleep", recorded.append)
     return recorded
+
+
+PREFECT = str(Path(sys.executable).with_name("prefect"))
+
+
+def poll(check, seconds: float, what: str):
+    """Wait for a condition (not a fixed sleep): ``check()`` until it returns something true."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"gave up after {seconds:g} s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory):
+    base = sa.engine.make_url(postgres_base_url())
+    name = f"okrsync_prefect_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    home = tmp_path_factory.mktemp("prefect-home")
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "DO_NOT_TRACK": "1",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_API_DATABASE_CONNECTION_URL": base.set(
+            drivername="postgresql+asyncpg", database=name
+        ).render_as_string(hide_password=False),
+    }
+    env.pop("PREFECT_API_URL", None)
+    log = home / "server.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=out, stderr=out
+        )
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:  # wait for the condition, bounded
+        try:
+            if httpx.get(f"{api}/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        server.kill()
+        pytest.fail(f"prefect server did not start:\n{log.read_text()[-2000:]}")
+    yield {"api": api, "env": {**env, "PREFECT_API_URL": api}, "log": log}
+    server.terminate()
+    server.wait(30)
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.dispose()
 
 
 HEADER = """\

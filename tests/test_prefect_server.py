@@ -4,69 +4,15 @@ the whole API okrsync and its users touch). Slow (~30 s); runs in CI because it 
 
 import os
 import shutil
-import socket
+import signal
 import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from tests.conftest import REPO, postgres_base_url
-
-PREFECT = str(Path(sys.executable).with_name("prefect"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    base = sa.engine.make_url(postgres_base_url())
-    name = f"okrsync_prefect_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    home = tmp_path_factory.mktemp("prefect-home")
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "DO_NOT_TRACK": "1",
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_API_DATABASE_CONNECTION_URL": base.set(
-            drivername="postgresql+asyncpg", database=name
-        ).render_as_string(hide_password=False),
-    }
-    env.pop("PREFECT_API_URL", None)
-    log = home / "server.log"
-    with log.open("w") as out:
-        server = subprocess.Popen(
-            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=out, stderr=out
-        )
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:  # wait for the condition, bounded
-        try:
-            if httpx.get(f"{api}/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        server.kill()
-        pytest.fail(f"prefect server did not start:\n{log.read_text()[-2000:]}")
-    yield {"api": api, "env": {**env, "PREFECT_API_URL": api}, "log": log}
-    server.terminate()
-    server.wait(30)
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-    admin.dispose()
+from tests.conftest import PREFECT, REPO, poll
 
 
 def prefect(server, *args: str, cwd: Path, timeout: int = 120) -> str:
@@ -97,3 +43,116 @@ def test_deploy_list_and_run_on_a_worker(prefect_server, tmp_path):
     assert (project / "reports" / "okr.html").exists()  # the worker ran the real sync
     prefect(prefect_server, "flow-run", "ls", cwd=project)
     assert "Traceback" not in prefect_server["log"].read_text()
+
+
+def team_configs(tmp_path: Path, *names: str) -> Path:
+    """A project with the example's data and one config per team (namespace = team name)."""
+    project = tmp_path / "teams"
+    shutil.copytree(REPO / "config", project / "config")
+    example = (project / "config" / "example.yaml").read_text()
+    for name in names:
+        text = example.replace("version: 1\n", f"version: 1\nnamespace: {name}\n", 1)
+        (project / "config" / f"team-{name}.yaml").write_text(text)
+    return project
+
+
+def okrsync_cli(server, *args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "okrsync", *args], cwd=cwd, env=server["env"],
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+
+
+def deployment(server, name: str) -> dict | None:
+    found = httpx.get(f"{server['api']}/deployments/name/okrsync-sync/{name}")
+    return found.json() if found.status_code == 200 else None
+
+
+def test_okrsync_deploy_creates_updates_and_runs_on_a_worker(prefect_server, tmp_path):
+    project = team_configs(tmp_path, "alpha", "beta")
+    dry = okrsync_cli(prefect_server, "deploy", "--glob", "config/team-*.yaml", "--dry-run", cwd=project)
+    assert dry.returncode == 0, dry.stderr
+    assert "okrsync-sync/alpha: would create" in dry.stdout and "okrsync-sync/beta: would create" in dry.stdout
+    assert deployment(prefect_server, "alpha") is None  # a dry run changes nothing
+
+    done = okrsync_cli(prefect_server, "deploy", "--glob", "config/team-*.yaml", "--pool", "teams", cwd=project)
+    assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    alpha = deployment(prefect_server, "alpha")
+    assert alpha["work_pool_name"] == "teams" and set(alpha["tags"]) == {"okrsync", "namespace:alpha"}
+    assert alpha["parameters"] == {"config_path": "config/team-alpha.yaml"}
+    (schedule,) = alpha["schedules"]
+    assert schedule["schedule"]["cron"] == "0 2 * * *" and schedule["schedule"]["timezone"] == "Europe/Oslo"
+    assert alpha["global_concurrency_limit"]["limit"] == 1
+
+    beta = project / "config" / "team-beta.yaml"
+    beta.write_text(beta.read_text().replace('cron: "0 2 * * *"', 'cron: "30 4 * * 1-5"'))
+    again = okrsync_cli(prefect_server, "deploy", "--glob", "config/team-*.yaml", "--dry-run", "--pool", "teams",
+                        cwd=project)  # fmt: skip
+    assert "okrsync-sync/alpha: unchanged" in again.stdout
+    assert "okrsync-sync/beta: would update" in again.stdout and "-> 30 4 * * 1-5 (Europe/Oslo)" in again.stdout
+
+    prefect(prefect_server, "deployment", "run", "okrsync-sync/alpha", "--param", "as_of=2026-11-21", cwd=tmp_path)
+    prefect(prefect_server, "worker", "start", "--pool", "teams", "--run-once", cwd=tmp_path, timeout=240)
+    this_deployment = {"deployments": {"id": {"any_": [alpha["id"]]}}, "limit": 5, "offset": 0}
+    runs = httpx.post(f"{prefect_server['api']}/flow_runs/filter", json=this_deployment).json()
+    (triggered,) = [r for r in runs if r["parameters"].get("as_of") == "2026-11-21"]
+    assert triggered["state"]["type"] == "COMPLETED"
+    assert any(r["state"]["type"] == "SCHEDULED" for r in runs)  # the server scheduled the nightly runs
+    assert (project / "reports" / "okr.html").exists()  # ran in the deploy's working directory
+
+
+def test_okrsync_serve_runs_a_triggered_sync_and_stops_on_ctrl_c(prefect_server, tmp_path):
+    project = team_configs(tmp_path, "gamma")
+    command = [sys.executable, "-m", "okrsync", "serve", "-c", "config/team-gamma.yaml"]
+    serve = subprocess.Popen(command, cwd=project, env=prefect_server["env"], stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    try:
+        gamma = poll(lambda: deployment(prefect_server, "gamma"), 60, "the served deployment")
+        run = httpx.post(f"{prefect_server['api']}/deployments/{gamma['id']}/create_flow_run",
+                         json={"parameters": {"as_of": "2026-11-21"}}).json()  # fmt: skip
+
+        def finished():
+            state = httpx.get(f"{prefect_server['api']}/flow_runs/{run['id']}").json()["state"]
+            return state if state["type"] in ("COMPLETED", "FAILED", "CRASHED") else None
+
+        assert poll(finished, 90, "the served run")["type"] == "COMPLETED"
+    finally:
+        serve.send_signal(signal.SIGINT)
+        output, _ = serve.communicate(timeout=60)
+    assert serve.returncode in (0, 130), output
+    assert "serving okrsync-sync/gamma" in output and "Traceback" not in output
+
+
+def test_serve_and_deploy_without_a_server_say_how_to_start_one(tmp_path, write_config):
+    path = write_config("objectives: []\n")
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
+    for command in ("serve", "deploy"):
+        done = subprocess.run([sys.executable, "-m", "okrsync", command, "-c", str(path)], env=env, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 2 and "prefect server start" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_serve_start_server_keeps_prefects_files_in_the_project_and_stops_the_server(tmp_path):
+    from tests.conftest import free_port
+
+    project = team_configs(tmp_path, "delta")
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
+    port = free_port()
+    command = [sys.executable, "-m", "okrsync", "serve", "--start-server", "--port", str(port),
+               "-c", "config/team-delta.yaml"]  # fmt: skip
+    serve = subprocess.Popen(command, cwd=project, env={**env, "DO_NOT_TRACK": "1"}, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api"
+
+    def served():
+        try:
+            return httpx.get(f"{api}/deployments/name/okrsync-sync/delta", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        poll(served, 120, "the server and the served deployment")
+    finally:
+        serve.send_signal(signal.SIGINT)
+        output, _ = serve.communicate(timeout=60)
+    assert "Traceback" not in output and (project / ".okrsync" / "prefect" / "server.log").exists()
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"{api}/health", timeout=2)  # the server stopped with serve

@@ -14,8 +14,12 @@ import typer
 from rich.markup import escape
 
 import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
+from okrsync.cli import prefect_commands
 from okrsync.cli.app import app, err_console, state
 from okrsync.errors import ConfigError, OkrsyncError, RunLockedError, StoreError
+
+app.command()(prefect_commands.deploy)
+app.command()(prefect_commands.serve)
 
 
 def main() -> None:

@@ -1,0 +1,199 @@
+"""One Prefect deployment per team config, created or updated from the config itself.
+
+The deployment is named after the config's namespace, runs the flow ``okrsync-sync`` (by module
+path, so a worker needs okrsync installed, not a copy of the source) with the config's path as its
+parameter, on a process work pool, on the config's ``schedule:`` (cron and time zone; paused when
+``enabled: false``; none when the config has no schedule), with a concurrency limit of 1 and the
+tags ``okrsync`` and ``namespace:<namespace>``. The worker starts the run in ``workdir`` (default:
+the directory ``okrsync deploy`` ran in), where the config path resolves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from okrsync.config.load import load_config
+from okrsync.errors import OkrsyncError
+
+FLOW = "okrsync-sync"
+ENTRYPOINT = "flows.sync_flow.sync_flow"
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    name: str
+    config_path: str
+    cron: str | None
+    timezone: str
+    active: bool
+    workdir: str
+    pool: str
+
+    @property
+    def full_name(self) -> str:
+        return f"{FLOW}/{self.name}"
+
+    @property
+    def tags(self) -> list[str]:
+        return ["okrsync", f"namespace:{self.name}"]
+
+    def fields(self) -> dict[str, Any]:
+        """What `--dry-run` compares with the deployment the server has."""
+        return {
+            "schedule": f"{self.cron} ({self.timezone}){'' if self.active else ', paused'}" if self.cron else "none",
+            "config_path": self.config_path,
+            "work_pool": self.pool,
+            "working_dir": self.workdir,
+            "tags": ", ".join(self.tags),
+            "entrypoint": ENTRYPOINT,
+        }
+
+
+def served(all_specs: list[DeploymentSpec]) -> list:
+    """The same deployments for ``okrsync serve``: run in this process, no work pool."""
+    from prefect.schedules import Cron
+
+    from flows.sync_flow import sync_flow
+
+    return [
+        sync_flow.to_deployment(
+            spec.name,
+            schedules=[Cron(spec.cron, timezone=spec.timezone, active=spec.active)] if spec.cron else [],
+            parameters={"config_path": spec.config_path},
+            tags=spec.tags,
+        )
+        for spec in all_specs
+    ]
+
+
+def specs(paths: list[Path], *, pool: str, workdir: Path) -> list[DeploymentSpec]:
+    """A spec per config (each loaded and validated); two configs may not share a namespace."""
+    out: dict[str, DeploymentSpec] = {}
+    for path in paths:
+        config = load_config(path)
+        schedule = config.schedule
+        shown = _relative(path, workdir)
+        if config.namespace in out:
+            other = out[config.namespace].config_path
+            raise OkrsyncError(
+                f"{other} and {shown} both use namespace {config.namespace!r}: give each team config its own "
+                "namespace (it names the deployment and separates the teams' data in the store)"
+            )
+        out[config.namespace] = DeploymentSpec(
+            name=config.namespace,
+            config_path=shown,
+            cron=schedule.cron if schedule else None,
+            timezone=config.schedule_timezone,
+            active=schedule.enabled if schedule else False,
+            workdir=str(workdir),
+            pool=pool,
+        )
+    return list(out.values())
+
+
+def _relative(path: Path, workdir: Path) -> str:
+    resolved = path.resolve()
+    return str(resolved.relative_to(workdir)) if resolved.is_relative_to(workdir) else str(resolved)
+
+
+def current(spec: DeploymentSpec, client) -> dict[str, Any] | None:
+    """The same fields as ``spec.fields()``, read from the server; None when there is no such deployment."""
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        found = client.read_deployment_by_name(spec.full_name)
+    except ObjectNotFound:
+        return None
+    schedule = "none"
+    if found.schedules:
+        s = found.schedules[0]
+        schedule = f"{s.schedule.cron} ({s.schedule.timezone}){'' if s.active else ', paused'}"
+    return {
+        "schedule": schedule,
+        "config_path": (found.parameters or {}).get("config_path"),
+        "work_pool": found.work_pool_name,
+        "working_dir": (found.job_variables or {}).get("working_dir"),
+        "tags": ", ".join(found.tags or []),
+        "entrypoint": found.entrypoint,
+    }
+
+
+def changes(all_specs: list[DeploymentSpec]) -> list[tuple[DeploymentSpec, str, list[str]]]:
+    """(spec, create | update | unchanged, the differences) for each spec, read from the server."""
+    from prefect.client.orchestration import get_client
+
+    out = []
+    with get_client(sync_client=True) as client:
+        for spec in all_specs:
+            have, want = current(spec, client), spec.fields()
+            if have is None:
+                out.append((spec, "create", [f"{k}: {v}" for k, v in want.items()]))
+                continue
+            diff = [f"{k}: {have.get(k)} -> {v}" for k, v in want.items() if have.get(k) != v]
+            out.append((spec, "update" if diff else "unchanged", diff))
+    return out
+
+
+def replace_other_kind(all_specs: list[DeploymentSpec], *, pooled: bool) -> list[str]:
+    """Delete deployments of these names that were made the other way (served vs on a work pool):
+    Prefect mixes the two kinds' fields on update and the result cannot load its flow."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    replaced = []
+    with get_client(sync_client=True) as client:
+        for spec in all_specs:
+            try:
+                found = client.read_deployment_by_name(spec.full_name)
+            except ObjectNotFound:
+                continue
+            if bool(found.work_pool_name) != pooled:
+                client.delete_deployment(found.id)
+                replaced.append(spec.full_name)
+    return replaced
+
+
+def ensure_pool(name: str) -> bool:
+    """Create the process work pool ``name`` when the server has none; True when it was created."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.exceptions import ObjectNotFound
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_work_pool(name)
+            return False
+        except ObjectNotFound:
+            client.create_work_pool(WorkPoolCreate(name=name, type="process"))
+            return True
+
+
+def apply(all_specs: list[DeploymentSpec]) -> list[str]:
+    """Create or update every deployment; returns their names."""
+    from prefect import deploy
+    from prefect.deployments.runner import EntrypointType
+    from prefect.schedules import Cron
+
+    from flows.sync_flow import sync_flow
+
+    deployments = [
+        sync_flow.to_deployment(
+            spec.name,
+            schedules=[Cron(spec.cron, timezone=spec.timezone, active=spec.active)] if spec.cron else [],
+            parameters={"config_path": spec.config_path},
+            tags=spec.tags,
+            concurrency_limit=1,
+            job_variables={"working_dir": spec.workdir},
+            entrypoint_type=EntrypointType.MODULE_PATH,
+            work_pool_name=spec.pool,
+            description=f"okrsync sync of {spec.config_path} (namespace {spec.name})",
+        )
+        for spec in all_specs
+    ]
+    deploy(
+        *deployments, work_pool_name=all_specs[0].pool, build=False, push=False,
+        print_next_steps_message=False, ignore_warnings=True,
+    )  # fmt: skip
+    return [spec.full_name for spec in all_specs]
