@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from okrsync import formula
+from okrsync.alignment import aligned_children, parent_notes
 from okrsync.connector import FetchResult, Observation, local_day
 from okrsync.errors import SourceError
 from okrsync.evaluate import day_end, day_start, evaluate
@@ -26,6 +27,7 @@ class Stored:
 
     history: Mapping[str, list[Point]] = field(default_factory=dict)
     overrides: Mapping[str, Override] = field(default_factory=dict)
+    others: Mapping[str, StatusDocument] = field(default_factory=dict)  # other namespaces' latest documents
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,9 @@ def compute(plan: SyncPlan, fetched: FetchResult, stored: Stored, *, formulas: b
     re-evaluation after an override fetches nothing, so it has nothing new to compute from)."""
     values, errors = split_results(plan, fetched, formulas=formulas)
     states = metric_states(plan, stored.history, values, errors)
-    evaluation = evaluate(plan.config, states, plan.as_of, stored.overrides)
+    aligned = aligned_children(plan.config, stored.others)
+    notes = parent_notes(plan.config, stored.others)
+    evaluation = evaluate(plan.config, states, plan.as_of, stored.overrides, aligned, notes)
     document = build_document(evaluation, plan.config)
     return Computed(values, errors, evaluation, document, chart_history(plan, states))
 

@@ -35,6 +35,7 @@ from itertools import pairwise
 
 from okrsync.config.model import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
 from okrsync.results import (
+    AlignedChild,
     Evaluation,
     Forecast,
     KpiResult,
@@ -48,6 +49,7 @@ from okrsync.results import (
 )
 
 ASPIRATIONAL_FACTOR = 0.7
+BOUND = ("at_least", "at_most", "between")
 
 
 # --------------------------------------------------------------------------- time
@@ -239,15 +241,23 @@ def forecast_kr(
 # --------------------------------------------------------------------------- objectives and KPIs
 
 
+Member = tuple[float, float, float, bool]  # (weight, progress, expected, a level that holds)
+
+
 def roll_up(
     objectives: Sequence[Objective],
     kr_results: Mapping[str, Sequence[KrResult]],
     thresholds: StatusThresholds,
+    aligned: Mapping[str, Sequence[AlignedChild]] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> list[ObjectiveResult]:
-    """Objective progress/expected as weighted means over KRs with data and aligned children."""
+    """Objective progress/expected as weighted means over KRs with data, aligned children in this
+    config, and ``aligned`` children in other configs (their latest stored results)."""
+    aligned, notes = aligned or {}, notes or {}
+    ids = {o.id for o in objectives}
     children: dict[str, list[Objective]] = {}
     for o in objectives:
-        if o.parent:
+        if o.parent in ids:
             children.setdefault(o.parent, []).append(o)
     done: dict[str, ObjectiveResult] = {}
 
@@ -255,38 +265,44 @@ def roll_up(
         if o.id in done:
             return done[o.id]
         krs = tuple(kr_results.get(o.id, ()))
-        members = [
-            (kr.weight, kr.progress, kr.expected, kr.kind in ("at_least", "at_most", "between"))
-            for kr in krs
-            if kr.progress is not None
-        ]
-        kids = [c for c in children.get(o.id, []) if c.id not in trail]
-        for child in kids:
-            res = visit(child, trail | {o.id})
-            if res.progress is not None:
-                members.append(
-                    (child.weight, res.progress, res.expected, res.status != Status.DONE and res.progress >= 1)
-                )
-        all_expected = [kr.expected for kr in krs] + [done[c.id].expected for c in kids]
-        if not members:
-            expected = sum(all_expected) / len(all_expected) if all_expected else 0.0
-            result = ObjectiveResult(
-                o.id, o.title, o.owner, o.kind, o.parent, None, expected, Status.NO_DATA, krs, tuple(c.id for c in kids)
-            )
-        else:
+        kids = [visit(c, trail | {o.id}) for c in children.get(o.id, []) if c.id not in trail]
+        others = list(aligned.get(o.id, ()))
+        members = _members(krs, kids, others, {c.id: c.weight for c in children.get(o.id, [])})
+        progress, expected, status = None, 0.0, Status.NO_DATA
+        if members:
             total = sum(w for w, *_ in members)
             progress = sum(w * p for w, p, _, _ in members) / total
             expected = sum(w * e for w, _, e, _ in members) / total
             status = classify(progress, expected, thresholds, o.kind == "aspirational")
             if status == Status.DONE and all(bound for *_, bound in members):
                 status = Status.ON_TRACK  # levels that hold are on track, never "done"
-            result = ObjectiveResult(
-                o.id, o.title, o.owner, o.kind, o.parent, progress, expected, status, krs, tuple(c.id for c in kids)
-            )
-        done[o.id] = result
-        return result
+        else:
+            all_expected = [kr.expected for kr in krs] + [k.expected for k in kids] + [a.expected for a in others]
+            expected = sum(all_expected) / len(all_expected) if all_expected else 0.0
+        done[o.id] = ObjectiveResult(
+            o.id, o.title, o.owner, o.kind, o.parent, progress, expected, status, krs,
+            tuple(k.id for k in kids) + tuple(a.ref for a in others), o.weight, notes.get(o.id),
+        )  # fmt: skip
+        return done[o.id]
 
     return [visit(o, frozenset()) for o in objectives]
+
+
+def _members(
+    krs: Sequence[KrResult], kids: Sequence[ObjectiveResult], others: Sequence[AlignedChild], weights: dict[str, float]
+) -> list[Member]:
+    members = [(kr.weight, kr.progress, kr.expected, kr.kind in BOUND) for kr in krs if kr.progress is not None]
+    for kid in kids:
+        if kid.progress is not None:
+            members.append(
+                (weights[kid.id], kid.progress, kid.expected, kid.status != Status.DONE and kid.progress >= 1)
+            )
+    for other in others:
+        if other.progress is not None:
+            members.append(
+                (other.weight, other.progress, other.expected, other.status != Status.DONE and other.progress >= 1)
+            )
+    return members
 
 
 def stale_because(metric: MetricState, latest: Point, as_of: datetime, cycle: Cycle) -> str | None:
@@ -328,8 +344,13 @@ def evaluate(
     metrics: Mapping[str, MetricState],
     as_of: datetime,
     overrides: Mapping[str, Override] | None = None,
+    aligned: Mapping[str, Sequence[AlignedChild]] | None = None,
+    parent_notes: Mapping[str, str] | None = None,
 ) -> Evaluation:
-    """Evaluate every KR, objective and KPI of ``config`` at ``as_of`` (timezone-aware)."""
+    """Evaluate every KR, objective and KPI of ``config`` at ``as_of`` (timezone-aware).
+
+    ``aligned``: objectives of other configs that name ours as parent (objective id -> children);
+    ``parent_notes``: why an objective's parent in another config is not there (objective id -> note)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
     overrides = overrides or {}
@@ -340,7 +361,7 @@ def evaluate(
             kr, objective, metrics.get(kr.metric, empty), config.cycle, as_of, config.status, overrides.get(kr.id)
         )
         per_objective.setdefault(objective.id, []).append(result)
-    objectives = roll_up(config.objectives, per_objective, config.status)
+    objectives = roll_up(config.objectives, per_objective, config.status, aligned, parent_notes)
     kpis = [evaluate_kpi(k, metrics.get(k.metric, empty), as_of, config.cycle) for k in config.kpis]
     errors = [MetricError(mid, m.connection, m.error) for mid, m in metrics.items() if m.error]
     return Evaluation(config.cycle.name, as_of, tuple(objectives), tuple(kpis), tuple(errors))

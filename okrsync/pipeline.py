@@ -14,12 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from okrsync.compute import Computed, Stored, compute
 from okrsync.config.model import Config
 from okrsync.connector import FetchResult, Observation, SinkContext, Source, local_day
 from okrsync.delivery import Delivery
-from okrsync.errors import OkrsyncError, SinkError, SourceError
+from okrsync.errors import OkrsyncError, SinkError, SourceError, StoreError
 from okrsync.plan import SyncPlan, compile_plan
 from okrsync.registry import registry
 from okrsync.results import Evaluation, Override
@@ -143,7 +144,14 @@ def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> 
     active = store.active_overrides(config.namespace)
     overrides = {k: Override(o.value, o.note, o.sticky) for k, o in active.items() if o.sticky or not fetching}
     history = store.load_history(config.namespace, config.cycle.name, sync_plan.as_of, sync_plan.metrics)
-    return Stored(history, overrides)
+    return Stored(history, overrides, other_documents(store, config, until=sync_plan.day))
+
+
+def other_documents(store: Store, config: Config, *, until=None) -> dict[str, StatusDocument]:
+    """The latest documents of the other namespaces in this cycle (up to ``until``): a child elsewhere
+    may name one of our objectives as parent, and a parent elsewhere may hold one of ours."""
+    runs = store.latest_runs(config.cycle.name, until_day=until)
+    return {ns: StatusDocument.from_dict(run.document) for ns, run in runs.items() if ns != config.namespace}
 
 
 def persist(store: Store, sync_plan: SyncPlan, computed: Computed, *, now: datetime, trigger: str = "run") -> int:
@@ -185,6 +193,26 @@ def finish(store: Store, result: SyncResult, *, now: datetime) -> None:
     if result.run_id is not None:
         outcome = "partial" if result.exit_code else "ok"
         store.finish_run(result.run_id, outcome, result.document.to_dict(), now)
+
+
+def alignment_warnings(config: Config) -> list[str]:
+    """Parents in other configs that the store does not hold (yet), for `okrsync validate`."""
+    from okrsync.alignment import parent_notes
+
+    if not any(o.parent and "/" in o.parent for o in config.objectives):
+        return []
+    url = config.store_url()
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        return ["objectives align to other configs, but the store does not exist yet: nothing to check"]
+    try:
+        store = open_store(config)
+    except StoreError as exc:
+        return [f"cannot check parents in other configs: {exc}"]
+    try:
+        notes = parent_notes(config, other_documents(store, config))
+    finally:
+        store.close()
+    return [f"objectives.{objective}.parent: {note}" for objective, note in notes.items()]
 
 
 # --------------------------------------------------------------------------- whole syncs

@@ -117,7 +117,21 @@ class ObjectiveResult:
     expected: float
     status: Status
     key_results: tuple[KrResult, ...]
-    children: tuple[str, ...] = ()
+    children: tuple[str, ...] = ()  # local objective ids, and "namespace/id" of objectives in other configs
+    weight: float = 1.0
+    parent_note: str | None = None  # why a parent in another config is not rolled into (yet)
+
+
+@dataclass(frozen=True)
+class AlignedChild:
+    """An objective of another config (namespace) that names one of ours as its parent, as its latest
+    stored run left it: it enters our roll-up like a local child."""
+
+    ref: str  # "namespace/objective id"
+    weight: float
+    progress: float | None
+    expected: float
+    status: str
 
 
 @dataclass(frozen=True)

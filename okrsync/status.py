@@ -79,6 +79,8 @@ class ObjectiveStatus(_Doc):
     expected: float
     status: Status
     key_results: list[KrStatus] = []
+    weight: float = 1.0
+    parent_note: str | None = None
 
 
 class KpiStatus(_Doc):
@@ -189,6 +191,8 @@ def objective_status(o: ObjectiveResult, config: Config, specs: dict[str, KeyRes
         expected=_round(o.expected),
         status=o.status,
         key_results=[kr_status(kr, config, o.owner, specs[kr.id]) for kr in o.key_results],
+        weight=o.weight,
+        parent_note=o.parent_note,
     )
 
 

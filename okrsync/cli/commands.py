@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.text import Text
 
 from okrsync.cli.app import app, clock, console, current_config, err_console, parse_as_of, state
-from okrsync.cli.views import STATUS_STYLE, history_table, print_errors, print_summary, status_tree
+from okrsync.cli.views import STATUS_STYLE, company_tree, history_table, print_errors, print_summary, status_tree
 from okrsync.config import DEFAULT_CONFIG, Config
 from okrsync.config.schema import json_schema
 from okrsync.present import fmt_value, label, pct
@@ -36,6 +36,10 @@ def validate() -> None:
     )
     for w in warnings:
         console.print(f"[yellow]warning[/] {escape(str(w))}")
+    from okrsync.pipeline import alignment_warnings
+
+    for w in alignment_warnings(config):
+        console.print(f"[yellow]warning[/] {escape(w)}")
 
 
 @app.command()
@@ -113,6 +117,7 @@ def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool
 @app.command()
 def status(
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    every: Annotated[bool, typer.Option("--all", help="every namespace in the store: the company tree")] = False,
 ) -> None:
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
     from okrsync.pipeline import open_store
@@ -120,6 +125,8 @@ def status(
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
     config = current_config()
+    if every:
+        return _status_all(config, format)
     store = open_store(config)
     try:
         latest = store.latest_run(config.namespace, config.cycle.name)
@@ -134,6 +141,23 @@ def status(
         doc = StatusDocument.from_dict(latest.document)
         console.print(status_tree(doc))
         print_errors(doc)
+
+
+def _status_all(config: Config, format: str) -> None:
+    from okrsync.pipeline import open_store
+
+    store = open_store(config)
+    try:
+        runs = store.latest_runs(config.cycle.name)
+    finally:
+        store.close()
+    if not runs:
+        err_console.print(f"No sync has been stored for {config.cycle.name} yet: run `okrsync run` first.")
+        raise typer.Exit(1)
+    if format == "json":
+        sys.stdout.write(json.dumps({ns: r.document for ns, r in runs.items()}, indent=2, ensure_ascii=False) + "\n")
+        return
+    console.print(company_tree({ns: StatusDocument.from_dict(r.document) for ns, r in runs.items()}))
 
 
 @app.command()

@@ -98,6 +98,8 @@ def status_tree(doc: StatusDocument) -> Tree:
 
     def add(o: ObjectiveStatus, parent: Tree) -> None:
         node = parent.add(objective_label(o))
+        if o.parent_note:
+            node.add(Text(f"⚠ {o.parent_note}", style="yellow"))
         for kr in o.key_results:
             node.add(kr_label(kr))
         for cid in o.children:
@@ -111,6 +113,35 @@ def status_tree(doc: StatusDocument) -> Tree:
         kpis = tree.add(Text("KPIs", style="bold"))
         for k in doc.kpis:
             kpis.add(kpi_label(k))
+    return tree
+
+
+def company_tree(docs: dict[str, StatusDocument]) -> Tree:
+    """Every namespace's latest objectives as one tree: children under their parents across configs."""
+    cycle = next(iter(docs.values())).cycle
+    nodes = {f"{ns}/{o.id}": (ns, o) for ns, doc in docs.items() for o in doc.objectives}
+
+    def parent_key(ns: str, o: ObjectiveStatus) -> str | None:
+        return None if not o.parent else (o.parent if "/" in o.parent else f"{ns}/{o.parent}")
+
+    children: dict[str, list[str]] = {}
+    for key, (ns, o) in nodes.items():
+        children.setdefault(parent_key(ns, o) if parent_key(ns, o) in nodes else "", []).append(key)
+    tree = Tree(Text.assemble(("OKR status ", "bold"), (cycle, "bold cyan"), f"  {len(docs)} namespaces"))
+
+    def add(key: str, parent: Tree, seen: frozenset[str]) -> None:
+        ns, o = nodes[key]
+        node = parent.add(Text.assemble((f"[{ns}] ", "cyan"), objective_label(o)))
+        if o.parent_note:
+            node.add(Text(f"⚠ {o.parent_note}", style="yellow"))
+        for kr in o.key_results:
+            node.add(kr_label(kr))
+        for child in children.get(key, []):
+            if child not in seen:
+                add(child, node, seen | {child})
+
+    for key in children.get("", []):
+        add(key, tree, frozenset({key}))
     return tree
 
 

@@ -21,7 +21,7 @@ def cross_check(data: dict) -> list[Problem]:
     objectives, kpis, outputs = _list(sections["objectives"]), _list(sections["kpis"]), _list(sections["outputs"])
     return [
         *check_metrics(metrics, connections),
-        *check_objectives(objectives, metrics),
+        *check_objectives(objectives, metrics, str(data.get("namespace") or "default")),
         *check_kpis(kpis, metrics),
         *check_outputs(outputs, connections),
         *check_ids(objectives, kpis),
@@ -48,19 +48,31 @@ def check_metrics(metrics: dict, connections: dict) -> list[Problem]:
     return out
 
 
-def check_objectives(objectives: list, metrics: dict) -> list[Problem]:
+def check_objectives(objectives: list, metrics: dict, namespace: str) -> list[Problem]:
     out: list[Problem] = []
     ids = [o.get("id") for o in objectives if isinstance(o, dict)]
     for i, obj in enumerate(objectives):
         if not isinstance(obj, dict):
             continue
         parent = obj.get("parent")
-        if parent is not None and parent not in ids:
+        if isinstance(parent, str) and "/" in parent:
+            out += _cross_config_parent(("objectives", i, "parent"), parent, namespace)
+        elif parent is not None and parent not in ids:
             out.append((("objectives", i, "parent"), unknown("objective", parent, ids)))
         for j, kr in enumerate(_list(obj.get("key_results"))):
             if isinstance(kr, dict) and "metric" in kr and kr["metric"] not in metrics:
                 out.append((("objectives", i, "key_results", j, "metric"), unknown("metric", kr["metric"], metrics)))
     return out
+
+
+def _cross_config_parent(loc: tuple, parent: str, namespace: str) -> list[Problem]:
+    """``namespace/objective``: an objective of another config sharing the store (checked at sync time)."""
+    other, _, objective = parent.partition("/")
+    if not other or not objective or "/" in objective:
+        return [(loc, f"expected an objective id, or namespace/objective for another config, got {parent!r}")]
+    if other == namespace:
+        return [(loc, f"{parent!r} is in this config's own namespace: write the objective id alone ({objective!r})")]
+    return []
 
 
 def check_kpis(kpis: list, metrics: dict) -> list[Problem]:

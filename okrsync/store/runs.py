@@ -73,16 +73,22 @@ class Runs(Database):
             q = q.where(t.runs.c.document.is_not(None))
         with self._tx() as conn:
             row = conn.execute(q.order_by(t.runs.c.day.desc()).limit(1)).first()
-        if row is None:
-            return None
-        return RunInfo(
-            row.id,
-            row.namespace,
-            row.cycle,
-            row.day,
-            aware(row.as_of),
-            row.trigger,
-            row.outcome,
-            row.attempts,
-            row.document,
-        )
+        return None if row is None else _run_info(row)
+
+    def latest_runs(self, cycle: str, *, until_day: date | None = None) -> dict[str, RunInfo]:
+        """The latest finished run of every namespace in ``cycle`` (up to ``until_day``): the company view."""
+        r = t.runs.c
+        finished = [r.cycle == cycle, r.document.is_not(None)] + ([r.day <= until_day] if until_day else [])
+        newest = sa.select(r.namespace, sa.func.max(r.day).label("day")).where(*finished).group_by(r.namespace)
+        newest = newest.subquery()
+        q = sa.select(t.runs).join(newest, sa.and_(r.namespace == newest.c.namespace, r.day == newest.c.day))
+        with self._tx() as conn:
+            rows = conn.execute(q.where(r.cycle == cycle).order_by(r.namespace)).all()
+        return {row.namespace: _run_info(row) for row in rows}
+
+
+def _run_info(row) -> RunInfo:
+    return RunInfo(
+        row.id, row.namespace, row.cycle, row.day, aware(row.as_of), row.trigger, row.outcome, row.attempts,
+        row.document,
+    )  # fmt: skip

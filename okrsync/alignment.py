@@ -1,0 +1,50 @@
+"""Objectives aligned across configs that share a store (pure: documents in, roll-up inputs out).
+
+A team config writes ``parent: company/growth`` (namespace/objective id) to align one of its
+objectives under an objective of another config. The parent's sync rolls in each such child as its
+latest stored run left it; the child's own status shows a note while its parent is not in the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from okrsync.config.model import Config
+from okrsync.results import AlignedChild
+from okrsync.status import StatusDocument
+
+
+def split_ref(parent: str) -> tuple[str | None, str]:
+    """'company/growth' -> ('company', 'growth'); a local id -> (None, id)."""
+    namespace, sep, objective = parent.partition("/")
+    return (namespace, objective) if sep else (None, parent)
+
+
+def aligned_children(config: Config, documents: Mapping[str, StatusDocument]) -> dict[str, list[AlignedChild]]:
+    """Our objective id -> the objectives of other namespaces' latest runs that name it as parent."""
+    ours = {o.id for o in config.objectives}
+    out: dict[str, list[AlignedChild]] = {}
+    for namespace, doc in sorted(documents.items()):
+        if namespace == config.namespace:
+            continue
+        for o in doc.objectives:
+            parent_ns, parent_id = split_ref(o.parent or "")
+            if parent_ns == config.namespace and parent_id in ours:
+                child = AlignedChild(f"{namespace}/{o.id}", o.weight, o.progress, o.expected, str(o.status))
+                out.setdefault(parent_id, []).append(child)
+    return out
+
+
+def parent_notes(config: Config, documents: Mapping[str, StatusDocument]) -> dict[str, str]:
+    """Our objective id -> why its parent in another config cannot take it in (no such objective stored)."""
+    notes = {}
+    for o in config.objectives:
+        namespace, objective = split_ref(o.parent or "")
+        if namespace is None:
+            continue
+        doc = documents.get(namespace)
+        if doc is None:
+            notes[o.id] = f"parent {o.parent}: no run of namespace {namespace!r} is stored for {config.cycle.name} yet"
+        elif all(p.id != objective for p in doc.objectives):
+            notes[o.id] = f"parent {o.parent}: namespace {namespace!r} has no objective {objective!r}"
+    return notes
