@@ -20,8 +20,6 @@ INFO log of full URLs is silenced, and :func:`install_log_redaction` scrubs any 
 from __future__ import annotations
 
 import logging
-import re
-import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -30,41 +28,10 @@ import httpx
 from okrsync.config.env import resolve_env
 from okrsync.errors import RemoteError, SourceError, TransientError
 from okrsync.guard import Guard
+from okrsync.redact import REDACTOR, RedactingFilter
 from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 
 TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-_SECRET_PARAMS = re.compile(r"((?:api_token|token|access_token|key|secret|sig|signature)=)[^&\s\"']+", re.I)
-
-
-class Redactor:
-    """Replaces every registered secret value (and secret-looking query parameters) with ***."""
-
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-        self._lock = threading.Lock()
-
-    def add(self, *values: str | None) -> None:
-        with self._lock:
-            self._secrets.update(v for v in values if v and len(v) >= 6)
-
-    def __call__(self, text: str) -> str:
-        with self._lock:
-            secrets = sorted(self._secrets, key=len, reverse=True)
-        for secret in secrets:
-            text = text.replace(secret, "***")
-        return _SECRET_PARAMS.sub(r"\1***", text)
-
-
-REDACTOR = Redactor()
-
-
-class RedactingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        clean = REDACTOR(message)
-        if clean != message:
-            record.msg, record.args = clean, ()
-        return True
 
 
 def install_log_redaction() -> None:

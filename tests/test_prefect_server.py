@@ -156,3 +156,23 @@ def test_serve_start_server_keeps_prefects_files_in_the_project_and_stops_the_se
     assert "Traceback" not in output and (project / ".okrsync" / "prefect" / "server.log").exists()
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"{api}/health", timeout=2)  # the server stopped with serve
+
+
+def test_prefect_secret_blocks_resolve_on_workers_and_are_redacted(prefect_server, monkeypatch):
+    from prefect.blocks.system import Secret
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from okrsync.config.env import resolve_env
+    from okrsync.errors import SourceError
+    from okrsync.redact import REDACTOR
+
+    with temporary_settings(updates={PREFECT_API_URL: prefect_server["api"]}):
+        Secret(value="canary-block-secret-42").save("dwh-password", overwrite=True)
+        url = resolve_env("postgresql://okr:${prefect:dwh-password}@db/dwh", "connections.dwh.url")
+        assert url == "postgresql://okr:canary-block-secret-42@db/dwh"
+        assert "canary-block-secret-42" not in REDACTOR(f"could not connect to {url}")
+        with pytest.raises(SourceError, match="block 'missing-one' not found .*connections.x.token"):
+            resolve_env("${prefect:missing-one}", "connections.x.token")
+    with temporary_settings(updates={PREFECT_API_URL: None}):
+        with pytest.raises(SourceError, match="needs a Prefect server: set PREFECT_API_URL"):
+            resolve_env("${prefect:dwh-password}", "connections.dwh.url")

@@ -9,6 +9,7 @@ not silently into the home directory.
 from __future__ import annotations
 
 import os
+import signal
 from glob import glob
 from pathlib import Path
 from typing import Annotated
@@ -34,6 +35,10 @@ def _paths(configs: list[Path], pattern: str | None) -> list[Path]:
     if pattern and len(paths) == len(configs):
         raise typer.BadParameter(f"no file matches {pattern!r}", param_hint="--glob")
     return paths or [state.config_path]
+
+
+def _stop(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _require_server() -> None:
@@ -85,6 +90,7 @@ def serve(
     from flows import deploy as deployments
 
     all_specs = deployments.specs(_paths(configs, pattern), pool="", workdir=Path.cwd().resolve())
+    signal.signal(signal.SIGTERM, _stop)  # systemd and `kill` stop it like Ctrl-C: the server child too
     server = None
     if start_server and not os.environ.get("PREFECT_API_URL"):
         from flows.server import start_local_server
