@@ -20,6 +20,10 @@ from okrsync.config.schema import json_schema
 from okrsync.present import fmt_value, label, pct
 from okrsync.status import StatusDocument
 
+Wait = Annotated[
+    float, typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)")
+]
+
 
 @app.command()
 def validate() -> None:
@@ -55,10 +59,7 @@ def run(
         bool, typer.Option("--prefect", help="run as a tracked Prefect flow (default when PREFECT_API_URL is set)")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only errors")] = False,
-    wait: Annotated[
-        float,
-        typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)"),
-    ] = 120.0,
+    wait: Wait = 120.0,
 ) -> None:
     """Sync now: fetch every metric, evaluate, store, write the outputs."""
     from okrsync import pipeline
@@ -189,10 +190,7 @@ def override(
     ] = False,
     clear: Annotated[bool, typer.Option("--clear", help="remove the override of this key result")] = False,
     note: Annotated[str | None, typer.Option("--note", help="why (shown in status and reports)")] = None,
-    wait: Annotated[
-        float,
-        typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)"),
-    ] = 120.0,
+    wait: Wait = 120.0,
 ) -> None:
     """Set a key result's value by hand, once (the next sync replaces it) or sticky, and re-evaluate."""
     from okrsync.pipeline import open_store, reevaluate
