@@ -174,3 +174,18 @@ objectives:
 def test_schema_command_prints_json_schema():
     result = okrsync("schema")
     assert result.returncode == 0 and json.loads(result.stdout)["title"] == "okrsync config"
+
+
+def test_run_prefect_keeps_prefects_files_in_the_project(example, tmp_path):
+    """Without a server, --prefect starts a temporary one; its database goes to .okrsync/prefect, not ~."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_HOME", "PREFECT_API_URL")}
+    done = subprocess.run(
+        [sys.executable, "-m", "okrsync", "-c", str(example), "run", "--prefect", "--as-of", "2026-11-21"],
+        cwd=tmp_path, env={**env, "HOME": str(home), "DO_NOT_TRACK": "1"}, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "OKR status" in done.stdout and "ended Completed" in done.stdout
+    assert (tmp_path / ".okrsync" / "prefect" / "prefect.db").exists() and not (home / ".prefect").exists()

@@ -37,8 +37,9 @@ def test_deploy_list_and_run_on_a_worker(prefect_server, tmp_path):
     prefect(prefect_server, "deployment", "run", "okrsync-sync/example", "--param", "as_of=2026-11-21", cwd=project)
     prefect(prefect_server, "worker", "start", "--pool", "okrsync", "--run-once", cwd=project, timeout=240)
 
-    runs = httpx.post(f"{prefect_server['api']}/flow_runs/filter", json={"limit": 10, "offset": 0}).json()
-    (run,) = [r for r in runs if r["parameters"].get("as_of") == "2026-11-21"]
+    runs = httpx.post(f"{prefect_server['api']}/flow_runs/filter", json={"limit": 200, "offset": 0}).json()
+    example = deployment(prefect_server, "example")
+    (run,) = [r for r in runs if r["deployment_id"] == example["id"] and r["parameters"].get("as_of") == "2026-11-21"]
     assert run["state"]["type"] == "COMPLETED", run["state"]
     assert (project / "reports" / "okr.html").exists()  # the worker ran the real sync
     prefect(prefect_server, "flow-run", "ls", cwd=project)
@@ -91,7 +92,7 @@ def test_okrsync_deploy_creates_updates_and_runs_on_a_worker(prefect_server, tmp
 
     prefect(prefect_server, "deployment", "run", "okrsync-sync/alpha", "--param", "as_of=2026-11-21", cwd=tmp_path)
     prefect(prefect_server, "worker", "start", "--pool", "teams", "--run-once", cwd=tmp_path, timeout=240)
-    this_deployment = {"deployments": {"id": {"any_": [alpha["id"]]}}, "limit": 5, "offset": 0}
+    this_deployment = {"deployments": {"id": {"any_": [alpha["id"]]}}, "limit": 200, "offset": 0}
     runs = httpx.post(f"{prefect_server['api']}/flow_runs/filter", json=this_deployment).json()
     (triggered,) = [r for r in runs if r["parameters"].get("as_of") == "2026-11-21"]
     assert triggered["state"]["type"] == "COMPLETED"

@@ -80,7 +80,14 @@ def run(
 
 
 def _run_as_flow(moment: datetime, quiet: bool, wait: float) -> int:
-    """The same run as a tracked Prefect flow; prints what a plain run prints and returns its exit code."""
+    """The same run as a tracked Prefect flow; prints what a plain run prints and returns its exit code.
+
+    Without PREFECT_HOME, Prefect's files (the temporary server's database when no PREFECT_API_URL is
+    set) go to `.okrsync/prefect` here, where the user finds them, not silently to ~/.prefect."""
+    if "prefect" not in sys.modules and not os.environ.get("PREFECT_HOME"):
+        home = Path(".okrsync/prefect").resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(home)
     from flows.sync_flow import sync_flow
 
     flow_state = sync_flow(str(state.config_path), moment.isoformat(), wait, return_state=True)
