@@ -159,21 +159,32 @@ def test_serve_start_server_keeps_prefects_files_in_the_project_and_stops_the_se
         httpx.get(f"{api}/health", timeout=2)  # the server stopped with serve
 
 
-def test_prefect_secret_blocks_resolve_on_workers_and_are_redacted(prefect_server, monkeypatch):
-    from prefect.blocks.system import Secret
-    from prefect.settings import PREFECT_API_URL, temporary_settings
+SECRET_SCRIPT = """
+from prefect.blocks.system import Secret
+from okrsync.config.env import resolve_env
+from okrsync.errors import SourceError
+from okrsync.redact import REDACTOR
 
-    from okrsync.config.env import resolve_env
-    from okrsync.errors import SourceError
-    from okrsync.redact import REDACTOR
+Secret(value="canary-block-secret-42").save("dwh-password", overwrite=True)
+url = resolve_env("postgresql://okr:${prefect:dwh-password}@db/dwh", "connections.dwh.url")
+print("resolved", url == "postgresql://okr:canary-block-secret-42@db/dwh")
+print("redacted", "canary-block-secret-42" not in REDACTOR(f"could not connect to {url}"))
+try:
+    resolve_env("${prefect:missing-one}", "connections.x.token")
+except SourceError as exc:
+    print("missing", exc)
+"""
 
-    with temporary_settings(updates={PREFECT_API_URL: prefect_server["api"]}):
-        Secret(value="canary-block-secret-42").save("dwh-password", overwrite=True)
-        url = resolve_env("postgresql://okr:${prefect:dwh-password}@db/dwh", "connections.dwh.url")
-        assert url == "postgresql://okr:canary-block-secret-42@db/dwh"
-        assert "canary-block-secret-42" not in REDACTOR(f"could not connect to {url}")
-        with pytest.raises(SourceError, match="block 'missing-one' not found .*connections.x.token"):
-            resolve_env("${prefect:missing-one}", "connections.x.token")
-    with temporary_settings(updates={PREFECT_API_URL: None}):
-        with pytest.raises(SourceError, match="needs a Prefect server: set PREFECT_API_URL"):
-            resolve_env("${prefect:dwh-password}", "connections.dwh.url")
+
+def test_prefect_secret_blocks_resolve_on_workers_and_are_redacted(prefect_server, tmp_path):
+    """In a process of its own, as on a worker: only PREFECT_API_URL, no .env file."""
+    done = subprocess.run([sys.executable, "-c", SECRET_SCRIPT], env=prefect_server["env"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "resolved True" in done.stdout and "redacted True" in done.stdout
+    assert "missing Prefect secret block 'missing-one' not found (referenced by connections.x.token)" in done.stdout
+    env = {k: v for k, v in prefect_server["env"].items() if k != "PREFECT_API_URL"}
+    script = "from okrsync.config.env import resolve_env\nresolve_env('${prefect:dwh-password}', 'connections.d.url')"
+    no_server = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
+                               timeout=120)  # fmt: skip
+    assert "needs a Prefect server: set PREFECT_API_URL" in no_server.stderr
