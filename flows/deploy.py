@@ -35,6 +35,12 @@ class DeploymentSpec:
     def full_name(self) -> str:
         return f"{FLOW}/{self.name}"
 
+    def schedules(self) -> list:
+        """The config's schedule as Prefect's (paused when ``enabled: false``); none without one."""
+        from prefect.schedules import Cron
+
+        return [Cron(self.cron, timezone=self.timezone, active=self.active)] if self.cron else []
+
     @property
     def tags(self) -> list[str]:
         return ["okrsync", f"namespace:{self.name}"]
@@ -53,14 +59,12 @@ class DeploymentSpec:
 
 def served(all_specs: list[DeploymentSpec]) -> list:
     """The same deployments for ``okrsync serve``: run in this process, no work pool."""
-    from prefect.schedules import Cron
-
     from flows.sync_flow import sync_flow
 
     return [
         sync_flow.to_deployment(
             spec.name,
-            schedules=[Cron(spec.cron, timezone=spec.timezone, active=spec.active)] if spec.cron else [],
+            schedules=spec.schedules(),
             parameters={"config_path": spec.config_path},
             tags=spec.tags,
         )
@@ -174,14 +178,13 @@ def apply(all_specs: list[DeploymentSpec]) -> list[str]:
     """Create or update every deployment; returns their names."""
     from prefect import deploy
     from prefect.deployments.runner import EntrypointType
-    from prefect.schedules import Cron
 
     from flows.sync_flow import sync_flow
 
     deployments = [
         sync_flow.to_deployment(
             spec.name,
-            schedules=[Cron(spec.cron, timezone=spec.timezone, active=spec.active)] if spec.cron else [],
+            schedules=spec.schedules(),
             parameters={"config_path": spec.config_path},
             tags=spec.tags,
             concurrency_limit=1,

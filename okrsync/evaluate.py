@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
-from okrsync.config.model import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
+from okrsync.config.model import BOUND_KINDS, Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
 from okrsync.results import (
     AlignedChild,
     Evaluation,
@@ -49,7 +49,6 @@ from okrsync.results import (
 )
 
 ASPIRATIONAL_FACTOR = 0.7
-BOUND = ("at_least", "at_most", "between")
 
 
 # --------------------------------------------------------------------------- time
@@ -124,7 +123,7 @@ def bound_holds(kind: str, value: float, kr: KeyResult) -> bool:
 
 
 def raw_progress(kind: str, value: float, kr: KeyResult, start: float | None, target: float | None) -> float:
-    if kind in ("at_least", "at_most", "between"):
+    if kind in BOUND_KINDS:
         return 1.0 if bound_holds(kind, value, kr) else 0.0
     if kind == "milestone":
         return 1.0 if value >= target else 0.0  # type: ignore[operator]
@@ -136,7 +135,7 @@ def clamp(x: float) -> float:
 
 
 def expected_progress(kr: KeyResult, cycle: Cycle, as_of: datetime, start: float | None, kind: str) -> float:
-    if kind in ("at_least", "at_most", "between"):
+    if kind in BOUND_KINDS:
         return 1.0
     begin, end = kr_window(kr, cycle)
     if not kr.phases or start is None or kr.target is None or kr.target == start:
@@ -212,7 +211,7 @@ def evaluate_kr(
         stale_reason = stale_because(metric, latest, as_of, cycle)
     raw = raw_progress(kind, value, kr, start, target)
     progress = clamp(raw)
-    if kind in ("at_least", "at_most", "between"):
+    if kind in BOUND_KINDS:
         status = Status.ON_TRACK if progress >= 1 else Status.OFF_TRACK
     else:
         status = classify(progress, expected, thresholds, objective.kind == "aspirational")
@@ -291,7 +290,7 @@ def roll_up(
 def _members(
     krs: Sequence[KrResult], kids: Sequence[ObjectiveResult], others: Sequence[AlignedChild], weights: dict[str, float]
 ) -> list[Member]:
-    members = [(kr.weight, kr.progress, kr.expected, kr.kind in BOUND) for kr in krs if kr.progress is not None]
+    members = [(kr.weight, kr.progress, kr.expected, kr.kind in BOUND_KINDS) for kr in krs if kr.progress is not None]
     for kid in kids:
         if kid.progress is not None:
             members.append(
