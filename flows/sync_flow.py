@@ -10,8 +10,14 @@ of the run (built from the status document, which holds no secrets). Deploy it w
 from __future__ import annotations
 
 from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
 from okrsync import clock, pipeline
@@ -72,12 +78,28 @@ def _steps(config, store, moment, now) -> pipeline.SyncResult:
     futures = [
         fetch_task.with_options(task_run_name=f"fetch-{name}").submit(sync_plan, name) for name in sync_plan.connections
     ]
-    fetched = {metric: value for future in futures for metric, value in future.result().items()}
+    fetched = _gather(futures, artifact_key(config.namespace) + "-fetch")
     computed = compute_task(sync_plan, fetched, pipeline.read_stored(store, sync_plan))
     result = pipeline.SyncResult(persist_task(store, sync_plan, computed, now=now), computed)
     publish_task(store, sync_plan, result, now=now)
     pipeline.finish(store, result, now=now)
     return result
+
+
+def artifact_key(namespace: str) -> str:
+    """Prefect artifact keys allow lowercase letters, digits and dashes only."""
+    return f"okrsync-{namespace}".lower().replace("_", "-")
+
+
+def _gather(futures: list, key: str) -> dict:
+    """The fetch tasks' values as they finish, with a progress artifact (connections done / all) that
+    the Prefect UI shows while a long fetch runs."""
+    progress = create_progress_artifact(0.0, key=key, description=f"connections fetched (0/{len(futures)})")
+    fetched: dict = {}
+    for done, future in enumerate(as_completed(futures), start=1):
+        fetched |= future.result()
+        update_progress_artifact(progress, 100.0 * done / len(futures), f"connections fetched ({done}/{len(futures)})")
+    return fetched
 
 
 def publish_artifacts(doc: StatusDocument, namespace: str) -> None:
@@ -92,7 +114,7 @@ def publish_artifacts(doc: StatusDocument, namespace: str) -> None:
         }
         for o, kr in doc.key_results()
     ]
-    key = f"okrsync-{namespace}".lower().replace("_", "-")
+    key = artifact_key(namespace)
     create_table_artifact(rows, key=key + "-table", description=f"KR status, {doc.cycle} as of {doc.as_of}")
     create_markdown_artifact(render_markdown(doc), key=key + "-report", description="OKR status report")
 

@@ -51,7 +51,9 @@ def test_flow_runs_one_task_per_connection_and_publishes_artifacts(prefect_harne
     url = PREFECT_API_URL.value().rstrip("/") + "/artifacts/filter"
     body = {"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}, "limit": 50, "offset": 0}
     artifacts = httpx.post(url, json=body).raise_for_status().json()
-    assert sorted(a["type"] for a in artifacts) == ["markdown", "table"]
+    assert sorted(a["type"] for a in artifacts) == ["markdown", "progress", "table"]
+    (progress,) = [a for a in artifacts if a["type"] == "progress"]
+    assert progress["data"] == 100.0 and progress["description"] == "connections fetched (2/2)"
     text = " ".join(str(a["data"]) for a in artifacts)
     assert "Delight our customers" in text and "canary-s3cret" not in text
 
