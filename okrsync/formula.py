@@ -12,6 +12,8 @@ import ast
 import operator
 from collections.abc import Callable, Mapping
 
+from okrsync.numbers import checked
+
 _BINARY: dict[type, Callable[[float, float], float]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
@@ -25,12 +27,24 @@ class FormulaError(ValueError):
     """The formula is malformed, or cannot be computed from these values (e.g. division by zero)."""
 
 
+MAX_LENGTH = 2000  # characters: a formula is a line of arithmetic, not a program
+MAX_DEPTH = 200  # nesting (each operator of a chain adds one): evaluation stays far from Python's recursion limit
+
+_TOO_DEEP = f"the formula nests more than {MAX_DEPTH} levels (each operator in a chain adds one): split it into metrics"
+
+
 def parse(expression: str) -> ast.Expression:
     """Parse and check ``expression``; raise FormulaError naming the first forbidden part."""
+    if len(expression) > MAX_LENGTH:
+        raise FormulaError(f"a formula may be at most {MAX_LENGTH} characters (this one has {len(expression)})")
     try:
         tree = ast.parse(expression, mode="eval")
     except SyntaxError as exc:
-        raise FormulaError(f"invalid formula {expression!r}: {exc.msg}") from None
+        raise FormulaError(f"invalid formula {expression[:80]!r}: {exc.msg}") from None
+    except (RecursionError, MemoryError):
+        raise FormulaError(_TOO_DEEP) from None
+    if _depth(tree) > MAX_DEPTH:
+        raise FormulaError(_TOO_DEEP)
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             if not isinstance(node.func, ast.Name) or node.func.id not in _FUNCTIONS or node.keywords:
@@ -49,6 +63,16 @@ def parse(expression: str) -> ast.Expression:
     return tree
 
 
+def _depth(tree: ast.AST) -> int:
+    """The deepest nesting of ``tree``, without recursion (a hostile formula must not exhaust the stack)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def names(expression: str) -> set[str]:
     """The metric ids a formula refers to (function names excluded)."""
     tree = parse(expression)
@@ -57,8 +81,15 @@ def names(expression: str) -> set[str]:
 
 
 def evaluate(expression: str, values: Mapping[str, float]) -> float:
-    """Compute ``expression`` with metric ids bound to ``values``."""
-    return _eval(parse(expression).body, values)
+    """Compute ``expression`` with metric ids bound to ``values``; the result is finite and in range."""
+    try:
+        return checked(_eval(parse(expression).body, values))
+    except OverflowError:
+        raise FormulaError("the result is out of range (overflow)") from None
+    except ValueError as exc:
+        if isinstance(exc, FormulaError):
+            raise
+        raise FormulaError(f"the result is {exc}") from None
 
 
 def _eval(node: ast.AST, values: Mapping[str, float]) -> float:

@@ -5,6 +5,10 @@ Accepted text: optional surrounding spaces, a leading currency sign, thousands s
 people see, so "12%" means twelve), a leading minus or parentheses for negatives
 (``(1,200)``), and TRUE/FALSE/yes/no/done for milestones. Anything else raises ValueError with
 the offending text, which the caller attaches to the metric.
+
+Every number okrsync keeps is finite and within ±LIMIT (:func:`checked`): NaN and infinities are
+refused at the boundary, so the store, the status document and every payload hold plain JSON
+numbers and one bad value can only fail its own metric.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from decimal import Decimal
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
 _CURRENCY = "$€£¥₹kr"
+LIMIT = 1e15  # beyond 2**53 (9e15) floats skip integers; no business KPI is larger, and progress math stays finite
 _TRUE = {"true", "yes", "done", "y"}
 _FALSE = {"false", "no", "not done", "n"}
 
@@ -25,10 +30,10 @@ def parse_number(raw: object) -> float:
     if isinstance(raw, bool):
         return 1.0 if raw else 0.0
     if isinstance(raw, int | float | Decimal):
-        value = float(raw)
-        if not math.isfinite(value):
-            raise ValueError(f"not a finite number: {raw!r}")
-        return value
+        try:
+            return checked(float(raw))
+        except OverflowError:  # an int with hundreds of digits
+            raise ValueError(f"{str(raw)[:20]}… is out of range (okrsync keeps numbers up to ±{LIMIT:.0e})") from None
     if raw is None:
         raise ValueError("empty value")
     if not isinstance(raw, str):
@@ -51,5 +56,17 @@ def parse_number(raw: object) -> float:
         text = text.replace(",", "")
     if not _NUMBER.match(text):
         raise ValueError(f"not a number: {raw!r}")
-    value = float(text)
+    value = checked(float(text), raw)
     return -value if negative else value
+
+
+def checked(value: float, raw: object = None) -> float:
+    """``value`` when it is finite and within ±LIMIT; else ValueError saying so (with ``raw``, the text
+    it came from, when there was one)."""
+    shown = repr(raw) if raw is not None else repr(value)
+    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    if not math.isfinite(value):
+        raise ValueError(f"not a finite number: {shown}")
+    if abs(value) > LIMIT:
+        raise ValueError(f"{shown} is out of range (okrsync keeps numbers up to ±{LIMIT:.0e})")
+    return value

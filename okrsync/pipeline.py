@@ -21,6 +21,7 @@ from okrsync.config.model import Config
 from okrsync.connector import FetchResult, Observation, SinkContext, Source, local_day
 from okrsync.delivery import Delivery
 from okrsync.errors import OkrsyncError, SinkError, SourceError, StoreError
+from okrsync.numbers import checked
 from okrsync.plan import SyncPlan, compile_plan
 from okrsync.registry import registry
 from okrsync.results import Evaluation, Override
@@ -110,7 +111,21 @@ def fetch_connection(sync_plan: SyncPlan, name: str) -> FetchResult:
     for q in queries:
         if q.metric_id not in result:
             result[q.metric_id] = SourceError("the connector returned no value", metric=q.metric_id, connection=name)
-    return result
+    return {metric: _finite(metric, found, name) for metric, found in result.items()}
+
+
+def _finite(metric: str, found: Observation | SourceError, connection: str) -> Observation | SourceError:
+    """The boundary every source value crosses: NaN, infinities and out-of-range numbers become the
+    metric's own error, so they can never reach the store, a document or a payload."""
+    if not isinstance(found, Observation):
+        return found
+    try:
+        checked(float(found.value))
+    except (TypeError, ValueError, OverflowError) as exc:
+        reason = str(exc) if isinstance(exc, ValueError) else f"not a number: {type(found.value).__name__}"
+        return SourceError(f"the source returned {reason}; check the data behind this metric", metric=metric,
+                           connection=connection)  # fmt: skip
+    return found
 
 
 def fetch(sync_plan: SyncPlan, on_event: EventHook | None = None) -> FetchResult:
@@ -182,6 +197,7 @@ def publish(store: Store, sync_plan: SyncPlan, result: SyncResult, *, now: datet
                 sink.write(ctx)
             finally:
                 result.writes.extend(delivery.planned)
+                result.output_errors.extend(SinkError(p, output=where) for p in delivery.problems)
         except OkrsyncError as exc:
             result.output_errors.append(SinkError(getattr(exc, "message", str(exc)), output=where))
         except Exception as exc:

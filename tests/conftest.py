@@ -134,6 +134,24 @@ def prefect_server(tmp_path_factory):
     admin.dispose()
 
 
+FIGURES: list[tuple[str, str, dict[str, int]]] = []
+
+
+@pytest.fixture
+def figures():
+    """Rows (area, case, {figure: value}) for the reliability table printed at the end of the session."""
+    return FIGURES
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    for area, case, values in FIGURES:
+        shown = ", ".join(f"{name} {value}" for name, value in values.items())
+        terminalreporter.write_line(f"{area:<20} {case:<45} {shown}")
+
+
 HEADER = """\
 version: 1
 cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}

@@ -27,7 +27,7 @@ def test_migrates_once_and_reopens(store_url):
     store.close()
     again = Store(store_url)  # already at head: no error, same tables
     with again.engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar_one() == "0001"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar_one() == "0002"
     again.close()
 
 
@@ -88,12 +88,13 @@ def test_write_ledger_moves_through_states(store_url):
     fp = fingerprint({"b": 2, "a": 1})
     assert fp == fingerprint({"a": 1, "b": 2})
     assert ledger.last_confirmed("slack", "digest") is None
-    ledger.mark("slack", "digest", fp, "planned", now)
-    ledger.mark("slack", "digest", fp, "sent", now)
+    claim = ledger.claim("slack", "digest", fp, base=0, state="sent", now=now)
+    assert ledger.claim("slack", "digest", fp, base=0, state="sent", now=now) is None  # one claim per key
     assert ledger.state("slack", "digest", fp) == "sent"
     assert ledger.last_confirmed("slack", "digest") is None
-    ledger.mark("slack", "digest", fp, "confirmed", now)
-    assert ledger.last_confirmed("slack", "digest") == fp
+    assert ledger.settle(claim, "confirmed", now)
+    assert ledger.last_confirmed("slack", "digest").fingerprint == fp
+    assert not ledger.settle(claim, "unsure", now, only_from="sent")  # already moved on
     assert store.count_rows()["write_ledger"] == 1
     store.close()
 
@@ -104,3 +105,45 @@ def test_unreachable_store_is_a_store_error_without_password():
     assert "s3cret-pw" not in str(info.value) and "127.0.0.1" in str(info.value)
     with pytest.raises(StoreError, match="not a valid SQLAlchemy URL"):
         Store("not a url")
+
+
+def test_migration_0002_repairs_non_finite_numbers_and_keeps_the_ledger(store_url):
+    """A store written before values were checked at the boundary: NaN/Infinity rows are removed or
+    nulled, documents rewritten, and the ledger's rows survive the new claim key."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from okrsync.store.engine import MIGRATIONS
+
+    engine = sa.create_engine(store_url)
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+        now = "2026-11-15 01:00:00"
+        document = '{"forecast": NaN, "kpis": [Infinity, 1.5]}'
+        conn.execute(sa.text("insert into runs (id, namespace, cycle, day, as_of, started_at, trigger, document) "
+                             "values (1, 'ns', 'Q4', '2026-11-15', :t, :t, 'run', :d)"),
+                     {"t": now, "d": document if engine.dialect.name == "sqlite" else None})  # fmt: skip
+        bad = [float("inf"), float("-inf")] + ([float("nan")] if engine.dialect.name == "postgresql" else [])
+        for i, value in enumerate([4.0, *bad]):
+            conn.execute(sa.text("insert into metric_values (namespace, cycle, metric_id, day, observed_at, value) "
+                                 "values ('ns', 'Q4', :m, '2026-11-15', :t, :v)"), {"m": f"m{i}", "t": now, "v": value})  # fmt: skip
+        conn.execute(sa.text("insert into kr_results (run_id, kr_id, objective_id, metric_id, kind, value, "
+                             "expected, status, stale, overridden, forecast_value) values (1, 'k', 'o', 'm0', "
+                             "'increase', 4, 50, 'on_track', false, false, :inf)"), {"inf": float("inf")})  # fmt: skip
+        conn.execute(sa.text("insert into write_ledger (namespace, sink, target, fingerprint, state, updated_at) "
+                             "values ('ns', 'slack', 'digest', 'fp', 'confirmed', :t)"), {"t": now})  # fmt: skip
+    engine.dispose()
+
+    store = Store(store_url)  # migrates to head
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.text("select metric_id, value from metric_values")).all() == [("m0", 4.0)]
+        assert conn.execute(sa.text("select forecast_value, value from kr_results")).one() == (None, 4.0)
+    if store.engine.dialect.name == "sqlite":
+        assert store.latest_run("ns", "Q4", finished=False).document == {"forecast": None, "kpis": [None, 1.5]}
+    ledger = store.ledger("ns", None)
+    assert ledger.last_confirmed("slack", "digest").fingerprint == "fp"
+    assert ledger.claim("slack", "digest", "fp", base=0, state="sent", now=oslo(2026, 11, 16)) is None  # still held
+    store.close()

@@ -72,56 +72,57 @@ def test_digest_stale_and_error_speak_once_unless_every_run():
     assert not run_digest(doc(kr()), doc(kr()), ["every_run"]).empty  # a message on every run
 
 
-class Book:
-    """An in-memory ledger with the store's semantics."""
+@pytest.fixture
+def book(tmp_path):
+    """The store's real ledger (SQLite), as a delivery sees it."""
+    from okrsync.store import Store
 
-    def __init__(self):
-        self.rows: dict[tuple, tuple[str, str | None]] = {}
-        self.order: list[tuple] = []
-
-    def last_confirmed_entry(self, sink, target):
-        confirmed = [k for k in self.order if k[:2] == (sink, target) and self.rows[k][0] == "confirmed"]
-        return (confirmed[-1][2], self.rows[confirmed[-1]][1]) if confirmed else None
-
-    def state(self, sink, target, fp):
-        return self.rows.get((sink, target, fp), (None,))[0]
-
-    def mark(self, sink, target, fp, state, now, detail=None):
-        key = (sink, target, fp)
-        if key in self.order:
-            self.order.remove(key)
-        self.order.append(key)
-        self.rows[key] = (state, detail)
+    store = Store(f"sqlite:///{tmp_path / 'ledger.db'}")
+    yield store.ledger("ns", None)
+    store.close()
 
 
-def test_idempotent_delivery_skips_unchanged_and_records_each_step():
-    book, sent = Book(), []
+def test_idempotent_delivery_skips_unchanged_and_records_each_step(book):
+    sent = []
     d = Delivery(book, "sheet", NOW)
     assert d.idempotent("t", "fp1", lambda: sent.append(1) or "wrote", would="would", unchanged="same")
     assert not d.idempotent("t", "fp1", lambda: sent.append(2) or "wrote", would="would", unchanged="same")
     assert d.idempotent("t", "fp2", lambda: sent.append(3) or "wrote", would="would")
     assert d.idempotent("t", "fp1", lambda: sent.append(4) or "wrote", would="would")  # A -> B -> A writes A again
     assert sent == [1, 3, 4] and d.planned == ["wrote", "same", "wrote", "wrote"]
+    base = book.last_confirmed("sheet", "t").id
 
     def fail():
-        assert book.state("sheet", "t", "fp3") == "planned"  # recorded before the request
+        assert book.state("sheet", "t", "fp3", base) == "planned"  # claimed before the request
         raise RemoteError("HTTP 500", kind="fatal", status=500)
 
     with pytest.raises(RemoteError):
         d.idempotent("t", "fp3", fail, would="would")
-    assert book.state("sheet", "t", "fp3") == "failed" and book.last_confirmed_entry("sheet", "t")[0] == "fp1"
+    assert book.state("sheet", "t", "fp3", base) == "failed" and book.last_confirmed("sheet", "t").fingerprint == "fp1"
+    assert d.idempotent("t", "fp3", lambda: sent.append(5) or "wrote", would="would")  # a failed claim is retried
+    assert sent[-1] == 5
 
 
-def test_dry_run_plans_and_writes_nothing():
-    book = Book()
+def test_a_claim_held_by_another_run_is_not_sent_until_its_lease_runs_out(book):
+    from okrsync.delivery import CLAIM_LEASE
+
+    assert book.claim("sheet", "t", "fp", base=0, state="planned", now=NOW) is not None  # a run that died
+    d = Delivery(book, "sheet", NOW + CLAIM_LEASE / 2)
+    assert not d.idempotent("t", "fp", lambda: pytest.fail("sent while held"), would="w")
+    assert "being written by another run" in d.planned[-1]
+    later = Delivery(book, "sheet", NOW + CLAIM_LEASE * 2)
+    assert later.idempotent("t", "fp", lambda: "wrote", would="w")  # abandoned: taken over
+    assert book.last_confirmed("sheet", "t").fingerprint == "fp"
+
+
+def test_dry_run_plans_and_writes_nothing(book):
     d = Delivery(book, "chat", NOW, dry_run=True)
     d.idempotent("t", "fp", lambda: pytest.fail("sent"), would="would write")
     d.at_most_once("m", "fp", lambda: pytest.fail("sent"), would="would send", sent="sent", already="already")
-    assert d.planned == ["would write", "would send"] and book.rows == {}
+    assert d.planned == ["would write", "would send"] and book.entry("chat", "m", "fp") is None
 
 
-def test_at_most_once_marks_sent_first_and_never_repeats_a_maybe_delivered_message():
-    book = Book()
+def test_at_most_once_claims_first_and_never_repeats_a_maybe_delivered_message(book):
     d = Delivery(book, "chat", NOW)
 
     def lost():
@@ -130,12 +131,28 @@ def test_at_most_once_marks_sent_first_and_never_repeats_a_maybe_delivered_messa
 
     with pytest.raises(RemoteError):
         d.at_most_once("digest", "fp", lost, would="w", sent="s", already="already")
+    assert book.state("chat", "digest", "fp") == "unsure"
     assert not d.at_most_once("digest", "fp", lambda: pytest.fail("repeated"), would="w", sent="s", already="already")
     assert d.planned == ["already"]
 
 
-def test_at_most_once_retries_a_definite_refusal_on_a_later_run():
-    book, calls = Book(), []
+def test_a_message_whose_run_died_after_claiming_is_reported_once_and_never_resent(book):
+    from okrsync.delivery import CLAIM_LEASE
+
+    book.claim("chat", "digest", "fp", base=0, state="sent", now=NOW)  # kill -9 between claim and answer
+    soon = Delivery(book, "chat", NOW + CLAIM_LEASE / 2)  # maybe still in flight: quiet
+    assert not soon.at_most_once("digest", "fp", lambda: pytest.fail("resent"), would="w", sent="s", already="a")
+    assert soon.problems == []
+    later = Delivery(book, "chat", NOW + CLAIM_LEASE * 2)
+    assert not later.at_most_once("digest", "fp", lambda: pytest.fail("resent"), would="w", sent="s", already="a")
+    assert len(later.problems) == 1 and "digest may not have arrived" in later.problems[0]
+    again = Delivery(book, "chat", NOW + CLAIM_LEASE * 3)
+    again.at_most_once("digest", "fp", lambda: pytest.fail("resent"), would="w", sent="s", already="a")
+    assert again.problems == [] and again.planned == ["a"]  # reported once
+
+
+def test_at_most_once_retries_a_definite_refusal_on_a_later_run(book):
+    calls = []
     d = Delivery(book, "chat", NOW)
     with pytest.raises(RemoteError):
         d.at_most_once("digest", "fp", lambda: (_ for _ in ()).throw(RemoteError("HTTP 400", kind="fatal", status=400)),

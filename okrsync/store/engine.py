@@ -9,6 +9,7 @@ Times are stored in UTC and returned aware.
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -62,7 +63,9 @@ class Database:
         if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         with translate_errors(self.url):
-            self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+            # allow_nan=False: a non-finite number must fail loudly, never become a document that strict
+            # JSON parsers (and PostgreSQL's json type) reject; values are checked at the boundary anyway
+            self.engine = sa.create_engine(self.url, pool_pre_ping=True, json_serializer=_strict_json)
         if self.url.get_backend_name() == "sqlite":
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             sa.event.listen(self.engine, "begin", _sqlite_begin)
@@ -83,20 +86,34 @@ class Database:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sa.Connection]:
         with translate_errors(self.url), self.engine.begin() as conn:
             yield conn
 
-    def _upsert(self, table: sa.Table, keys: Sequence[str], update: Sequence[str]) -> sa.Insert:
+    def _insert(self, table: sa.Table):
+        """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite >= 3.24 alike)."""
         if self.engine.dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table)
+        return insert(table)
+
+    def _upsert(self, table: sa.Table, keys: Sequence[str], update: Sequence[str]) -> sa.Insert:
+        stmt = self._insert(table)
         return stmt.on_conflict_do_update(
             index_elements=list(keys), set_={c: getattr(stmt.excluded, c) for c in update}
         )
+
+
+def _strict_json(value) -> str:
+    return json.dumps(value, allow_nan=False)
 
 
 def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
@@ -110,9 +127,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # isolation / Savepoints / Transactional DDL" in its SQLite dialect docs), so a migration is atomic.
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
+    # first: switching to WAL takes a lock too; 30 s because a first migration of a new store on a
+    # loaded machine took over 5 s, and a waiting store operation is better than a failed night
+    cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA busy_timeout=5000")
     cur.close()
 
 

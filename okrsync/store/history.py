@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import date, datetime
 
@@ -48,7 +49,8 @@ class History(Database):
         out: dict[str, list[Point]] = {}
         with self._tx() as conn:
             for metric_id, ts, value in conn.execute(q.order_by(c.metric_id, c.observed_at)):
-                out.setdefault(metric_id, []).append(Point(float(ts), value))
+                if math.isfinite(value):  # a store written before values were checked may hold NaN
+                    out.setdefault(metric_id, []).append(Point(float(ts), value))
         return out
 
     def _epoch(self, column: sa.ColumnElement) -> sa.ColumnElement:
@@ -69,6 +71,8 @@ class History(Database):
             ),
         )
         with self._tx() as conn:
+            if self.engine.dialect.name == "postgresql":  # two runs of one day replace results one after the other
+                conn.execute(sa.select(t.runs.c.id).where(t.runs.c.id == run_id).with_for_update())
             for table, rows in tables:
                 conn.execute(table.delete().where(table.c.run_id == run_id))
                 for chunk in _chunks([{"run_id": run_id, **row} for row in rows], 2000):

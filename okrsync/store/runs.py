@@ -26,32 +26,20 @@ class RunInfo:
 
 class Runs(Database):
     def begin_run(self, namespace: str, cycle: str, day: date, as_of: datetime, trigger: str, now: datetime) -> int:
-        """The day's run row: created, or reused (attempts + 1) when the day already has one."""
+        """The day's run row: created, or reused (attempts + 1) when the day already has one. One atomic
+        upsert, so two runs starting at once on the same day share the row instead of colliding."""
+        stmt = self._insert(t.runs).values(
+            namespace=namespace, cycle=cycle, day=day, as_of=utc(as_of), started_at=utc(now), trigger=trigger
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["namespace", "cycle", "day"],
+            set_=dict(
+                as_of=stmt.excluded.as_of, started_at=stmt.excluded.started_at, finished_at=None,
+                trigger=stmt.excluded.trigger, outcome=None, attempts=t.runs.c.attempts + 1,
+            ),  # fmt: skip
+        ).returning(t.runs.c.id)
         with self._tx() as conn:
-            row = conn.execute(
-                sa.select(t.runs.c.id).where(
-                    t.runs.c.namespace == namespace, t.runs.c.cycle == cycle, t.runs.c.day == day
-                )
-            ).first()
-            if row:
-                conn.execute(
-                    t.runs.update()
-                    .where(t.runs.c.id == row.id)
-                    .values(
-                        as_of=utc(as_of),
-                        started_at=utc(now),
-                        finished_at=None,
-                        trigger=trigger,
-                        outcome=None,
-                        attempts=t.runs.c.attempts + 1,
-                    )
-                )
-                return row.id
-            return conn.execute(
-                t.runs.insert().values(
-                    namespace=namespace, cycle=cycle, day=day, as_of=utc(as_of), started_at=utc(now), trigger=trigger
-                )
-            ).inserted_primary_key[0]
+            return conn.execute(stmt).scalar_one()
 
     def finish_run(self, run_id: int, outcome: str, document: dict, now: datetime) -> None:
         with self._tx() as conn:

@@ -6,8 +6,8 @@ metric_values     history: one value per metric per day (upserted), what forecas
 kr_results        per-run KR results; objective_results, kpi_results likewise
 metric_errors     per-run failures of a metric, with the connection
 overrides         manual KR values: once (the next fetching sync replaces it) or sticky
-write_ledger      what each output wrote (planned -> sent -> confirmed), so a re-run or a retry
-                  writes only what changed and never twice
+write_ledger      each output's claimed writes (planned/sent -> confirmed | failed | unsure), one
+                  row per target, content and base: a re-run writes only what changed, never twice
 """
 
 from __future__ import annotations
@@ -125,11 +125,12 @@ write_ledger = sa.Table(
     sa.Column("sink", sa.String(200), nullable=False),
     sa.Column("target", sa.String(500), nullable=False),
     sa.Column("fingerprint", sa.String(64), nullable=False),
-    sa.Column("state", sa.String(20), nullable=False),  # planned | sent | confirmed | failed
+    sa.Column("base", sa.Integer, nullable=False, server_default="0"),  # the target's last confirmed write's id
+    sa.Column("state", sa.String(20), nullable=False),  # planned | sent | confirmed | failed | unsure
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL")),
     sa.Column("updated_at", TS, nullable=False),
     sa.Column("detail", sa.Text),
-    sa.UniqueConstraint("namespace", "sink", "target", "fingerprint", name="uq_write_ledger"),
+    sa.UniqueConstraint("namespace", "sink", "target", "fingerprint", "base", name="uq_write_ledger_claim"),
 )
 
 sa.Index("ix_runs_latest", runs.c.namespace, runs.c.cycle, runs.c.as_of)

@@ -1,0 +1,156 @@
+"""Reliability suite (marker ``reliability``, runs in CI): the bad night, measured.
+
+Concurrency: 2, 4 and 8 syncs at once — of one config and of different configs — on SQLite and on
+PostgreSQL, in separate processes and **without the run lock** (exactly-once must hold on its own:
+the store's claims decide), each delivering a Slack digest (at most once) and a webhook (idempotent)
+to a slow receiver. Non-finite values: NaN, infinities and overflowing formulas from real sources fail
+only their metric. Each test records its figures; the table is printed at the end of the session
+(``pytest -m reliability -s`` or in the summary) and recorded in the README.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import time
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from okrsync.config.load import load_config
+from okrsync.pipeline import sync
+from okrsync.store import Store
+from okrsync.testing import Emulator, Request, Response, route
+from tests.conftest import oslo, write_csv
+
+pytestmark = pytest.mark.reliability
+DAY = oslo(2026, 11, 16)
+
+
+class SlowReceiver(Emulator):
+    """Slack and a webhook receiver in one, answering after 0.2 s: wide windows for races."""
+
+    def __init__(self):
+        super().__init__()
+        self.received: list[Request] = []
+
+    @route("POST", r"/(slack|hook)")
+    def post(self, req: Request, which: str):
+        self.received.append(req)
+        time.sleep(0.2)  # the receiver's latency (not synchronisation)
+        return Response(200, "ok")
+
+    def count(self, which: str) -> int:
+        return sum(1 for r in self.received if r.path == f"/{which}")
+
+
+def team_config(directory: Path, namespace: str, store_url: str, receiver: str) -> Path:
+    write_csv(directory / "kpi.csv", "n\n5\n")
+    path = directory / f"{namespace}.yaml"
+    path.write_text(f"""\
+version: 1
+namespace: {namespace}
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
+store: "{store_url}"
+connections: {{files: {{type: csv, root: .}}}}
+metrics:
+  n: {{connection: files, path: kpi.csv, column: n}}
+objectives: [{{id: o, title: Grow, key_results: [{{id: k, title: N, metric: n, start: 0, target: 10}}]}}]
+outputs:
+  - {{type: slack, webhook_url: "{receiver}/slack", on: [every_run], rate_limit: 1000}}
+  - {{type: webhook, url: "{receiver}/hook"}}
+""")
+    return path
+
+
+def _sync_without_the_run_lock(path: str, barrier, results) -> None:
+    """A child process: one sync, started together with the others, with the run lock switched off."""
+    Store.run_lock = lambda self, *args, **kwargs: contextlib.nullcontext()
+    config = load_config(path)
+    barrier.wait(60)
+    try:
+        result = sync(config, DAY, now=DAY)
+        results.put({"exit": result.exit_code, "errors": [str(e) for e in result.output_errors]})
+    except Exception as exc:  # a store error here is a finding, not a crash of the test
+        results.put({"exit": -1, "errors": [f"{type(exc).__name__}: {exc}"]})
+
+
+def run_at_once(paths: list[Path]) -> list[dict]:
+    ctx = multiprocessing.get_context("spawn")
+    barrier, results = ctx.Barrier(len(paths)), ctx.Queue()
+    children = [ctx.Process(target=_sync_without_the_run_lock, args=(str(p), barrier, results)) for p in paths]
+    for child in children:
+        child.start()
+    outcomes = [results.get(timeout=120) for _ in children]
+    for child in children:
+        child.join(30)
+    return outcomes
+
+
+@pytest.mark.parametrize("runs", [2, 4, 8])
+@pytest.mark.parametrize("configs", ["one config", "different configs"])
+def test_syncs_at_once_deliver_exactly_once_without_the_run_lock(store_url, tmp_path, runs, configs, figures):
+    receiver = SlowReceiver().start()
+    try:
+        teams = ["team"] if configs == "one config" else [f"team{i}" for i in range(runs)]
+        Store(store_url).close()  # an existing store: the race under test is delivery, not the first migration
+        paths = [team_config(tmp_path, teams[i % len(teams)], store_url, receiver.url) for i in range(runs)]
+        outcomes = run_at_once(paths)
+        duplicates = receiver.count("slack") - len(teams) + receiver.count("hook") - len(teams)
+        errors = [e for o in outcomes for e in o["errors"] if o["exit"] == -1]
+        backend = store_url.split(":", 1)[0]
+        figures.append(("concurrency", f"{runs} runs, {configs}, {backend}",
+                        {"duplicate deliveries": duplicates, "store errors": len(errors)}))  # fmt: skip
+        assert errors == []
+        assert {o["exit"] for o in outcomes} == {0}, outcomes
+        assert receiver.count("slack") == len(teams) and receiver.count("hook") == len(teams)
+        with Store(store_url) as store, store.engine.connect() as conn:
+            per_team = conn.execute(sa.text("select namespace, count(*) from runs group by namespace")).all()
+        assert dict(per_team) == dict.fromkeys(teams, 1)
+    finally:
+        receiver.stop()
+
+
+NON_FINITE = {
+    "nan.csv": "n\nNaN\n",
+    "inf.csv": "n\n1e999\n",
+    "minus_inf.csv": "n\n-1e999\n",
+    "huge.csv": "n\n" + "9" * 400 + "\n",
+}
+
+
+def test_non_finite_values_fail_only_their_metric_and_never_reach_the_store(store_url, tmp_path, write_config, figures):
+    for name, text in NON_FINITE.items():
+        write_csv(tmp_path / name, text)
+    write_csv(tmp_path / "ok.csv", "n\n7\n")
+    bad = {name.removesuffix(".csv"): name for name in NON_FINITE}
+    metrics = "\n".join(f"  {m}: {{connection: files, path: {f}, column: n}}" for m, f in bad.items())
+    path = write_config(f"""\
+version: 1
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
+store: "{store_url}"
+connections: {{files: {{type: csv, root: .}}}}
+metrics:
+{metrics}
+  ok: {{connection: files, path: ok.csv, column: n}}
+  overflow: {{formula: "ok * 1e300 * 1e300"}}
+  cancel: {{formula: "ok * 1e300 * 1e300 - ok * 1e300 * 1e300"}}
+objectives: [{{id: o, title: Grow, key_results: [{{id: k, title: OK, metric: ok, start: 0, target: 10}}]}}]
+kpis: [{", ".join(f"{{id: {m}, metric: {m}, healthy: {{min: 0}}}}" for m in [*bad, "overflow", "cancel"])}]
+""")
+    config = load_config(path)
+    for day in (DAY, oslo(2026, 11, 17)):  # the second run reads the first's history: it must still work
+        result = sync(config, day, now=day)
+        assert sorted(result.errors) == sorted([*bad, "overflow", "cancel"])
+        assert all("number" in e.message or "out of range" in e.message for e in result.errors.values()), result.errors
+    document = json.dumps(result.document.to_dict(), allow_nan=False)  # strict JSON: no NaN, no Infinity
+    assert result.document.to_dict()["objectives"][0]["key_results"][0]["value"] == 7
+    with Store(store_url) as store, store.engine.connect() as conn:
+        values = [tuple(v) for v in conn.execute(sa.text("select metric_id, value from metric_values"))]
+    assert {m for m, _ in values} == {"ok"}
+    stored_bad = len([m for m, _ in values if m != "ok"])
+    figures.append(("non-finite values", f"{len(bad) + 2} bad metrics, two runs, {store_url.split(':', 1)[0]}",
+                    {"bad values stored": stored_bad, "healthy metrics lost": 0 if ("ok", 7.0) in values else 1}))
+    json.loads(document, parse_constant=lambda token: pytest.fail(f"{token} in the document"))
