@@ -5,17 +5,22 @@ use {cycle.start} {cycle.end} {as_of}), ``date_column`` (rows dated after the me
 are ignored, so a backfill with --as-of sees the file as it was, and ``latest`` reports that
 row's date) and ``aggregate`` (default ``latest``: the last row). Each file is read once per
 sync however many metrics use it.
+
+Confined to ``root``: ``path`` is relative and may not climb out (``..``), a symlink that leads
+out of root is refused, only regular files up to MAX_BYTES are read (no devices, pipes or
+/proc), and errors never quote a file's contents beyond a real CSV header's column names.
 """
 
 from __future__ import annotations
 
 import csv
+import stat
 from collections.abc import Sequence
 from datetime import datetime, time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from okrsync.aggregate import aggregate
 from okrsync.connector import ConnectionSettings, Connector, FetchResult, MetricParams, MetricQuery, Observation, Source
@@ -33,6 +38,16 @@ class CsvMetric(MetricParams):
     where: dict[str, str | int | float] = Field({}, description="keep only rows whose columns equal these values")
     date_column: str | None = Field(None, description="ISO dates; rows dated after the run's as_of are ignored")
 
+    @field_validator("path")
+    @classmethod
+    def _inside_root(cls, path: str) -> str:
+        if Path(path).is_absolute() or path.startswith("~") or ".." in Path(path).parts:
+            raise ValueError(f"{path!r} must be a path inside the connection's root (relative, without ..)")
+        return path
+
+
+MAX_BYTES = 200 * 1024 * 1024  # a KPI file, not a data lake: bigger files belong in the sql source
+
 
 class CsvSource(Source[CsvConnection, CsvMetric]):
     def check(self) -> str:
@@ -48,7 +63,7 @@ class CsvSource(Source[CsvConnection, CsvMetric]):
         for q in queries:
             path = (root / q.params.path).resolve()
             if path not in files:
-                files[path] = self._read(path)
+                files[path] = self._read(path, root)
             table = files[path]
             if isinstance(table, Exception):
                 out[q.metric_id] = self.error(str(table), q)
@@ -59,22 +74,34 @@ class CsvSource(Source[CsvConnection, CsvMetric]):
                 out[q.metric_id] = self.error(f"{q.params.path}: {exc}", q)
         return out
 
-    def _read(self, path: Path) -> tuple[list[str], list[dict[str, str]]] | Exception:
+    def _read(self, path: Path, root: Path) -> tuple[list[str], list[dict[str, str]]] | Exception:
+        """Header and rows of a regular file inside ``root`` (``path`` is resolved: symlinks followed)."""
+        if not path.is_relative_to(root):
+            return ValueError(f"{path} is outside the connection's root {root} (a symlink out of root?)")
         try:
+            info = path.stat()
+            if not stat.S_ISREG(info.st_mode):
+                return ValueError(f"{path} is not a regular file")
+            if info.st_size > MAX_BYTES:
+                return ValueError(f"{path} is larger than {MAX_BYTES // 2**20} MB")
             with path.open(newline="", encoding="utf-8-sig") as fh:
                 reader = csv.DictReader(fh)
                 rows = list(reader)
                 return [c.strip() for c in reader.fieldnames or []], rows
         except FileNotFoundError:
             return ValueError(f"file not found: {path} (path is relative to the connection's root)")
-        except (OSError, UnicodeDecodeError, csv.Error) as exc:
-            return ValueError(f"cannot read {path}: {exc}")
+        except UnicodeDecodeError:
+            return ValueError(f"cannot read {path}: it is not UTF-8 text (save it as CSV UTF-8)")
+        except csv.Error as exc:
+            return ValueError(f"cannot read {path}: not a valid CSV file ({str(exc).split(':')[0]})")
+        except OSError as exc:
+            return ValueError(f"cannot read {path}: {exc.strerror or type(exc).__name__}")
 
     def _one(self, q: MetricQuery, header: list[str], rows: list[dict[str, str]]) -> Observation:
         p = q.params
         for col in [p.column, *p.where, *([p.date_column] if p.date_column else [])]:
             if col not in header:
-                raise ValueError(f"no column {col!r} (columns: {', '.join(header)})")
+                raise ValueError(f"no column {col!r} ({_columns(header)})")
         wanted = {k: q.fill(str(v)) for k, v in p.where.items()}
         as_of_day = q.as_of.date()
         picked: list[tuple[float | None, str | None]] = []
@@ -109,6 +136,12 @@ class CsvSource(Source[CsvConnection, CsvMetric]):
         if how == "latest" and picked and picked[-1][1]:
             observed = datetime.combine(datetime.fromisoformat(picked[-1][1]).date(), time(0), tzinfo=q.cycle.tz)
         return Observation(value, observed)
+
+
+def _columns(header: list[str]) -> str:
+    """The header, when it looks like column names; otherwise nothing of it (it may be any file's first line)."""
+    names = all(len(c) <= 64 and c.isprintable() and "=" not in c for c in header) and len(header) <= 100
+    return f"columns: {', '.join(header)}" if names and header else "the first line does not look like CSV column names"
 
 
 connector = Connector("csv", connection=CsvConnection, metric=CsvMetric, source=CsvSource, description="CSV files")

@@ -19,9 +19,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from okrsync.redact import REDACTOR
+
 
 class OkrsyncError(Exception):
-    """Root of every error okrsync raises on purpose (user-facing, no traceback needed)."""
+    """Root of every error okrsync raises on purpose (user-facing, no traceback needed).
+
+    Messages are redacted when the error is made (every registered credential, wherever it came
+    from, a server's echo included), so nothing downstream — the CLI, the store, a document, a chat
+    payload, a Prefect artifact — can show one."""
+
+    def __init__(self, *args: object):
+        super().__init__(*(REDACTOR(a) if isinstance(a, str) else a for a in args))
 
 
 @dataclass(frozen=True)
@@ -54,7 +63,7 @@ class SourceError(OkrsyncError):
 
     def __init__(self, message: str, *, metric: str | None = None, connection: str | None = None):
         super().__init__(message)
-        self.message = message
+        self.message = self.args[0]
         self.metric = metric
         self.connection = connection
 
@@ -68,7 +77,7 @@ class SourceError(OkrsyncError):
 class SinkError(OkrsyncError):
     def __init__(self, message: str, *, output: str | None = None):
         super().__init__(message)
-        self.message = message
+        self.message = self.args[0]
         self.output = output
 
 
@@ -90,7 +99,7 @@ class TransientError(OkrsyncError):
 
     def __init__(self, message: str, retry_after: float | None = None, *, maybe_delivered: bool = False):
         super().__init__(message)
-        self.message = message
+        self.message = self.args[0]
         self.retry_after = retry_after
         self.maybe_delivered = maybe_delivered
 
@@ -102,7 +111,7 @@ class RemoteError(OkrsyncError):
 
     def __init__(self, message: str, *, kind: str, status: int | None = None):
         super().__init__(message)
-        self.message = message
+        self.message = self.args[0]
         self.kind = kind
         self.status = status
 

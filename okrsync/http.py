@@ -44,11 +44,25 @@ def install_log_redaction() -> None:
 
 
 HttpError = RemoteError  # what an HTTP call raises when it failed for good
+SCHEMES = ("http", "https")
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of an absolute URL ('' for a relative one); never its path or query."""
+    parts = httpx.URL(url) if url else None
+    return f"{parts.scheme}://{parts.netloc.decode()}" if parts and parts.scheme and parts.host else ""
 
 
 def classify(response: httpx.Response, token_hint: str = "the token") -> None:
-    """Raise TransientError or HttpError for a failed response; return for a successful one."""
+    """Raise TransientError or HttpError for a failed response; return for a successful one.
+
+    A redirect is never followed (it could carry the credentials elsewhere) and never read as data:
+    it is an error naming where the server points, so the user can correct the URL."""
     status = response.status_code
+    if 300 <= status < 400:
+        where = origin(response.headers.get("Location", "")) or "an unnamed address"
+        raise HttpError(f"HTTP {status}: the server redirects to {where}; put the final address in the config",
+                        kind="bad_config", status=status)  # fmt: skip
     if status < 400:
         return
     if status in RETRYABLE_STATUS:
@@ -117,6 +131,10 @@ class ApiClient:
         throttled: Callable[[httpx.Response], TransientError | None] | None = None,
     ):
         install_log_redaction()
+        if httpx.URL(base_url).scheme not in SCHEMES:
+            raise HttpError(f"only http and https URLs are allowed, not {httpx.URL(base_url).scheme or 'no scheme'}://",
+                            kind="bad_config")  # fmt: skip
+        self.origin = origin(base_url)
         self.client = httpx.Client(
             base_url=base_url,
             headers=headers or {},
@@ -138,6 +156,12 @@ class ApiClient:
         self.client.close()
 
     def request(self, method: str, url: str, *, idempotent: bool = True, **kwargs: Any) -> httpx.Response:
+        """One request (retried as the guard allows). An absolute ``url`` (a next-page link) must stay on the
+        connection's origin: the client's credentials are never sent anywhere else."""
+        if (there := origin(url)) and there != self.origin:
+            raise HttpError(f"refused to follow a link to {there}: only {self.origin} gets this connection's "
+                            "credentials", kind="fatal")  # fmt: skip
+
         def once() -> httpx.Response:
             try:
                 response = self.client.request(method, url, **kwargs)

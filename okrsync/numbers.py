@@ -37,7 +37,7 @@ def parse_number(raw: object) -> float:
     if raw is None:
         raise ValueError("empty value")
     if not isinstance(raw, str):
-        raise ValueError(f"not a number: {raw!r}")
+        raise ValueError(f"not a number: {_shown(raw)}")
     text = raw.strip()
     if not text:
         raise ValueError("empty value")
@@ -55,7 +55,7 @@ def parse_number(raw: object) -> float:
     if _GROUPED.match(text):
         text = text.replace(",", "")
     if not _NUMBER.match(text):
-        raise ValueError(f"not a number: {raw!r}")
+        raise ValueError(f"not a number: {_shown(raw)}")
     value = checked(float(text), raw)
     return -value if negative else value
 
@@ -63,10 +63,15 @@ def parse_number(raw: object) -> float:
 def checked(value: float, raw: object = None) -> float:
     """``value`` when it is finite and within ±LIMIT; else ValueError saying so (with ``raw``, the text
     it came from, when there was one)."""
-    shown = repr(raw) if raw is not None else repr(value)
-    shown = shown if len(shown) <= 40 else shown[:39] + "…"
+    shown = _shown(raw if raw is not None else value)
     if not math.isfinite(value):
         raise ValueError(f"not a finite number: {shown}")
     if abs(value) > LIMIT:
         raise ValueError(f"{shown} is out of range (okrsync keeps numbers up to ±{LIMIT:.0e})")
     return value
+
+
+def _shown(raw: object) -> str:
+    """``raw`` for a message: repr, cut at 40 characters (a cell may hold anything)."""
+    text = repr(raw)
+    return text if len(text) <= 40 else text[:39] + "…"

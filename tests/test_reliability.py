@@ -151,6 +151,11 @@ kpis: [{", ".join(f"{{id: {m}, metric: {m}, healthy: {{min: 0}}}}" for m in [*ba
         values = [tuple(v) for v in conn.execute(sa.text("select metric_id, value from metric_values"))]
     assert {m for m, _ in values} == {"ok"}
     stored_bad = len([m for m, _ in values if m != "ok"])
-    figures.append(("non-finite values", f"{len(bad) + 2} bad metrics, two runs, {store_url.split(':', 1)[0]}",
-                    {"bad values stored": stored_bad, "healthy metrics lost": 0 if ("ok", 7.0) in values else 1}))
+    figures.append(
+        (
+            "non-finite values",
+            f"{len(bad) + 2} bad metrics, two runs, {store_url.split(':', 1)[0]}",
+            {"bad values stored": stored_bad, "healthy metrics lost": 0 if ("ok", 7.0) in values else 1},
+        )
+    )
     json.loads(document, parse_constant=lambda token: pytest.fail(f"{token} in the document"))

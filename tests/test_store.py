@@ -128,8 +128,9 @@ def test_migration_0002_repairs_non_finite_numbers_and_keeps_the_ledger(store_ur
                      {"t": now, "d": document if engine.dialect.name == "sqlite" else None})  # fmt: skip
         bad = [float("inf"), float("-inf")] + ([float("nan")] if engine.dialect.name == "postgresql" else [])
         for i, value in enumerate([4.0, *bad]):
-            conn.execute(sa.text("insert into metric_values (namespace, cycle, metric_id, day, observed_at, value) "
-                                 "values ('ns', 'Q4', :m, '2026-11-15', :t, :v)"), {"m": f"m{i}", "t": now, "v": value})  # fmt: skip
+            insert = ("insert into metric_values (namespace, cycle, metric_id, day, observed_at, value) "
+                      "values ('ns', 'Q4', :m, '2026-11-15', :t, :v)")  # fmt: skip
+            conn.execute(sa.text(insert), {"m": f"m{i}", "t": now, "v": value})
         conn.execute(sa.text("insert into kr_results (run_id, kr_id, objective_id, metric_id, kind, value, "
                              "expected, status, stale, overridden, forecast_value) values (1, 'k', 'o', 'm0', "
                              "'increase', 4, 50, 'on_track', false, false, :inf)"), {"inf": float("inf")})  # fmt: skip

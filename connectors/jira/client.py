@@ -17,6 +17,7 @@ from connectors.jira import JiraConnection
 from okrsync.config.env import resolve_env
 from okrsync.errors import TransientError
 from okrsync.guard import Guard
+from okrsync.redact import REDACTOR
 from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 
 T = TypeVar("T")
@@ -42,9 +43,12 @@ class JiraClient:
         self.guard = Guard(classify_jira, rate=settings.rate_limit or REQUESTS_PER_SECOND, burst=5, policy=policy)
         server = (settings.endpoint or settings.url).rstrip("/")
         token = resolve_env(settings.token, f"connections.{name}.token")
+        REDACTOR.add(token)  # written in the config or in the environment: never shown either way
         auth: dict = {}
         if settings.email:
-            auth["basic_auth"] = (resolve_env(settings.email, f"connections.{name}.email"), token)
+            email = resolve_env(settings.email, f"connections.{name}.email")
+            REDACTOR.add_basic(email, token)
+            auth["basic_auth"] = (email, token)
         else:
             auth["token_auth"] = token
         self.jira = self.call(

@@ -84,7 +84,9 @@ class Ledger:
         with self.store._tx() as conn:
             return conn.execute(stmt).scalar_one_or_none()
 
-    def settle(self, entry_id: int, state: str, now: datetime, detail: str | None = None, *, only_from: str = "") -> bool:
+    def settle(
+        self, entry_id: int, state: str, now: datetime, detail: str | None = None, *, only_from: str = ""
+    ) -> bool:
         """Move a claim on (confirmed, failed, unsure). With ``only_from``, only from that state: True when
         this call moved it (so two runs noticing the same thing report it once)."""
         c = t.write_ledger.c

@@ -34,8 +34,12 @@ class Runs(Database):
         stmt = stmt.on_conflict_do_update(
             index_elements=["namespace", "cycle", "day"],
             set_=dict(
-                as_of=stmt.excluded.as_of, started_at=stmt.excluded.started_at, finished_at=None,
-                trigger=stmt.excluded.trigger, outcome=None, attempts=t.runs.c.attempts + 1,
+                as_of=stmt.excluded.as_of,
+                started_at=stmt.excluded.started_at,
+                finished_at=None,
+                trigger=stmt.excluded.trigger,
+                outcome=None,
+                attempts=t.runs.c.attempts + 1,
             ),  # fmt: skip
         ).returning(t.runs.c.id)
         with self._tx() as conn:

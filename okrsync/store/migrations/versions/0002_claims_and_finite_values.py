@@ -28,9 +28,7 @@ def upgrade() -> None:
     with op.batch_alter_table("write_ledger") as batch:
         batch.add_column(sa.Column("base", sa.Integer, nullable=False, server_default="0"))
         batch.drop_constraint("uq_write_ledger", type_="unique")
-        batch.create_unique_constraint(
-            "uq_write_ledger_claim", ["namespace", "sink", "target", "fingerprint", "base"]
-        )
+        batch.create_unique_constraint("uq_write_ledger_claim", ["namespace", "sink", "target", "fingerprint", "base"])
     op.execute("DELETE FROM metric_values WHERE " + NOT_FINITE.format(col="value"))
     op.execute("DELETE FROM overrides WHERE " + NOT_FINITE.format(col="value"))
     for table, columns in NULLABLE_FLOATS.items():
