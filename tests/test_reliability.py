@@ -159,3 +159,104 @@ kpis: [{", ".join(f"{{id: {m}, metric: {m}, healthy: {{min: 0}}}}" for m in [*ba
         )
     )
     json.loads(document, parse_constant=lambda token: pytest.fail(f"{token} in the document"))
+
+
+class Echo(Emulator):
+    """A hostile API: every answer repeats the request's credentials back (header, Basic pair, query),
+    and a next-page link points at another host. The chat webhook on the same server records payloads."""
+
+    def __init__(self):
+        super().__init__()
+        self.posted: list[Request] = []
+
+    @route("GET", r"/api/(bearer|basic|query)")
+    def echo(self, req: Request, how: str):
+        import base64
+
+        auth = next((v for k, v in req.headers.items() if k.lower() == "authorization"), " ")
+        scheme, _, credential = auth.partition(" ")
+        if scheme == "Basic":
+            credential += " " + base64.b64decode(credential).decode().partition(":")[2]
+        said = {"message": f"token {credential} refused at {req.path}?{req.query}"}  # the bare credential
+        return Response(400, said)
+
+    @route("GET", r"/api/paged")
+    def paged(self, req: Request):
+        return Response(200, {"items": [1], "next": "http://evil.invalid:9/steal"})
+
+    @route("POST", r"/hooks/(.*)")
+    def hook(self, req: Request, rest: str):
+        self.posted.append(req)
+        return Response(200, "ok")
+
+
+CANARIES = {
+    "API_TOKEN": "canary-bearer-7f3a9c1d",
+    "API_PASSWORD": "canary-basic-4b8e2f6a",
+    "API_KEY": "canary-query-9d1c5e7b",
+    "HOOK_SECRET": "canaryHookSecretXYZ0123456789",
+}
+LITERAL = "canary-literal-5e6f7a8b"  # written in the config itself: only "Bearer …" as a whole is a header value
+
+
+def test_no_secret_reaches_output_store_report_or_payload_even_when_a_server_echoes_it(tmp_path, figures):
+    import os
+    import subprocess
+    import sys
+
+    server = Echo().start()
+    try:
+        path = tmp_path / "okrsync.yaml"
+        path.write_text(f"""\
+version: 1
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
+store: sqlite:///store.db
+connections:
+  bearer: {{type: http, base_url: "{server.url}/api", headers: {{Authorization: "Bearer ${{API_TOKEN}}"}}}}
+  basic: {{type: http, base_url: "{server.url}/api", auth: {{username: okr, password: "${{API_PASSWORD}}"}}}}
+  query: {{type: http, base_url: "{server.url}/api", params: {{api_key: "${{API_KEY}}"}}}}
+  literal: {{type: http, base_url: "{server.url}/api", headers: {{Authorization: "Bearer {LITERAL}"}}}}
+metrics:
+  a: {{connection: bearer, path: /bearer, select: value}}
+  b: {{connection: basic, path: /basic, select: value}}
+  c: {{connection: query, path: /query, select: value}}
+  d: {{connection: bearer, path: /paged, select: items, aggregate: sum, paginate: {{next: next}}}}
+  e: {{connection: literal, path: /bearer, select: value}}
+kpis: [{{id: e, metric: e, healthy: {{min: 0}}}}, {{id: a, metric: a, healthy: {{min: 0}}}}, {{id: b, metric: b, healthy: {{min: 0}}}},
+       {{id: c, metric: c, healthy: {{min: 0}}}}, {{id: d, metric: d, healthy: {{min: 0}}}}]
+outputs:
+  - {{type: slack, webhook_url: "{server.url}/hooks/${{HOOK_SECRET}}", on: [every_run], rate_limit: 1000}}
+  - {{type: report, path: report.html}}
+  - {{type: report, path: report.json}}
+""")
+        env = {**os.environ, **CANARIES}
+        done = subprocess.run([sys.executable, "-m", "okrsync", "--verbose", "-c", str(path), "run",
+                               "--as-of", "2026-11-16"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=120)  # fmt: skip
+        assert done.returncode == 1, done.stdout + done.stderr  # the sync completed; the sources failed
+        assert "400" in done.stdout + done.stderr  # the servers' words are shown, minus the secrets
+        assert not any(r.path.startswith("/steal") for r in server.requests())  # no link to another origin
+        places = {
+            "stdout": done.stdout,
+            "stderr": done.stderr,
+            "store": "\n".join(str(row) for row in _dump(tmp_path / "store.db")),
+            "report": (tmp_path / "report.html").read_text() + (tmp_path / "report.json").read_text(),
+            "payloads": "\n".join(r.body.decode() for r in server.posted),
+        }
+        assert server.posted, "the digest was sent"
+        canaries = {**CANARIES, "literal": LITERAL}
+        leaks = {where: [n for n, c in canaries.items() if c.lower() in text.lower()]
+                 for where, text in places.items()}  # fmt: skip
+        figures.append(("secrets", "echoing server, 5 canaries, 5 places", {"leaks": sum(map(len, leaks.values()))}))
+        assert leaks == {where: [] for where in places}
+    finally:
+        server.stop()
+
+
+def _dump(path: Path) -> list:
+    engine = sa.create_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        names = sa.inspect(conn).get_table_names()
+        rows = [row for name in names for row in conn.execute(sa.text(f'select * from "{name}"'))]
+    engine.dispose()
+    return rows
