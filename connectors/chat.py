@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from okrsync.config.model import Strict
-from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
+from okrsync.connector import Connector, OutputSettings, Sink, SinkContext, WebUrl
 from okrsync.delivery import fingerprint
 from okrsync.digest import Digest, run_digest, weekly_digest
 from okrsync.errors import SinkError
@@ -46,7 +46,7 @@ class WeeklyCheckin(Strict):
 
 
 class ChatOutput(OutputSettings):
-    webhook_url: str
+    webhook_url: WebUrl
     on: list[Trigger] = ["status_change", "done", "stale", "error"]
     report_url: str | None = None
     weekly: WeeklyCheckin | None = None

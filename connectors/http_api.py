@@ -19,7 +19,7 @@ from pydantic import Field, field_validator
 
 from connectors.api_source import ApiSource
 from okrsync.aggregate import aggregate
-from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict
+from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict, WebUrl
 from okrsync.http import ApiClient, paginate, secret
 from okrsync.numbers import parse_number
 
@@ -41,11 +41,11 @@ class BasicAuth(Strict):
 
 class HttpConnection(RemoteConnection):
     type: Literal["http"]
-    base_url: str
+    base_url: WebUrl
     headers: dict[str, str] = Field({}, description="sent with every request; values may use ${ENV}")
     params: dict[str, str] = Field({}, description="query parameters sent with every request; may use ${ENV}")
     auth: BasicAuth | None = None
-    url: str | None = Field(None, description="alias of endpoint: replaces base_url")
+    url: WebUrl | None = Field(None, description="alias of endpoint: replaces base_url")
 
 
 class HttpPagination(Strict):

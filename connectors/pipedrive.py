@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Literal
 
 from connectors.api_source import ApiSource
-from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection
+from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
 from okrsync.http import ApiClient, secret
 
 
 class PipedriveConnection(RemoteConnection):
     type: Literal["pipedrive"]
-    url: str
+    url: WebUrl
     token: str
 
 

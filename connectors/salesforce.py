@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Literal
 
 from connectors.api_source import ApiSource
-from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection
+from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
 from okrsync.errors import SourceError
 from okrsync.http import ApiClient, HttpError, secret, source_error
 from okrsync.numbers import parse_number
@@ -22,7 +22,7 @@ from okrsync.numbers import parse_number
 
 class SalesforceConnection(RemoteConnection):
     type: Literal["salesforce"]
-    instance_url: str
+    instance_url: WebUrl
     token: str | None = None
     client_id: str | None = None
     client_secret: str | None = None

@@ -15,7 +15,7 @@ import json
 from typing import Literal
 from urllib.parse import urlsplit
 
-from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
+from okrsync.connector import Connector, OutputSettings, Sink, SinkContext, WebUrl
 from okrsync.delivery import fingerprint
 from okrsync.errors import SinkError
 from okrsync.http import ApiClient, HttpError, secret
@@ -25,7 +25,7 @@ SIGNATURE_HEADER = "X-Okrsync-Signature"
 
 class WebhookOutput(OutputSettings):
     type: Literal["webhook"]
-    url: str
+    url: WebUrl
     secret: str | None = None
     headers: dict[str, str] = {}
 

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from okrsync.config.model import Cycle, Metric, Strict
 from okrsync.errors import SourceError
@@ -33,6 +33,19 @@ if TYPE_CHECKING:
     from okrsync.config.model import Config
     from okrsync.delivery import Delivery
     from okrsync.status import StatusDocument
+
+
+def _web_url(value: str) -> str:
+    """An http(s) URL with a host; a value built from ${ENV} references is checked when it is resolved."""
+    if "${" in value:
+        return value
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
+        raise ValueError(f"must be an http:// or https:// URL with a host, not {value[:60]!r}")
+    return value
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]  # every API root and webhook a connector calls
 
 
 class ConnectionSettings(Strict):
@@ -44,7 +57,7 @@ class ConnectionSettings(Strict):
 class RemoteConnection(ConnectionSettings):
     """A connection to a remote API: its root can be replaced (a proxy, an emulator) and paced."""
 
-    endpoint: str | None = None  # replaces the API root: a proxy or a local emulator
+    endpoint: WebUrl | None = None  # replaces the API root: a proxy or a local emulator
     rate_limit: float | None = Field(None, gt=0, description="requests per second, overrides the default")
 
 

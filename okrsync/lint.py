@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from okrsync import formula
 from okrsync.config.model import BOUND_KINDS, Config
 from okrsync.plan import used_metrics
 
@@ -68,9 +67,4 @@ def lint(config: Config) -> list[Warning_]:
     for metric_id in config.metrics:
         if metric_id not in used:
             out.append(Warning_(f"metrics.{metric_id}", "not used by any key result, KPI or formula"))
-    formulas = {m: x.formula for m, x in config.metrics.items() if x.formula}
-    _, failed = formula.resolve_all(formulas, {m: 1.0 for m in config.metrics if m not in formulas}, {})
-    for metric_id, message in sorted(failed.items()):
-        if message.startswith("formula cycle"):
-            out.append(Warning_(f"metrics.{metric_id}", f"{message}; these metrics will fail every sync"))
-    return out
+    return out  # formula cycles are errors now (config.checks.formula_cycles), not warnings

@@ -43,12 +43,12 @@ def render_json(doc: StatusDocument, history: dict | None = None) -> str:
 def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
     out = [f"# OKR status — {doc.cycle}", "", f"As of {doc.as_of}", ""]
     for o in doc.objectives:
-        parent = f" (aligned to {o.parent})" if o.parent else ""
+        parent = f" (aligned to {_md(o.parent)})" if o.parent else ""
         out += [
-            f"## {o.title}{parent}",
+            f"## {_md(o.title)}{parent}",
             "",
             f"{STATUS_LABELS[o.status]} · progress {pct(o.progress)} · expected {pct(o.expected)}"
-            + (f" · owner {o.owner}" if o.owner else "")
+            + (f" · owner {_md(o.owner)}" if o.owner else "")
             + (" · aspirational" if o.kind == "aspirational" else ""),
             "",
             "| Key result | Current | Target | Progress | Expected | Status | Forecast |",
@@ -57,9 +57,9 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
         for kr in o.key_results:
             mark = " ⚠ stale" if kr.stale else ""
             out.append(
-                f"| {_md(kr.title)} | {fmt_value(kr.value, kr.unit)} | {target_text(kr)} | "
+                f"| {_md(kr.title)} | {_md(fmt_value(kr.value, kr.unit))} | {_md(target_text(kr))} | "
                 f"{pct(kr.progress)} | {pct(kr.expected)} | {STATUS_LABELS[kr.status]}{mark} | "
-                f"{fmt_value(kr.forecast.value, kr.unit) if kr.forecast else '–'} |"
+                f"{_md(fmt_value(kr.forecast.value, kr.unit)) if kr.forecast else '–'} |"
             )
         out.append("")
     if doc.kpis:
@@ -67,7 +67,9 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
         for k in doc.kpis:
             healthy = "–" if k.healthy is None else ("yes" if k.healthy else "**no**")
             trend = "–" if k.trend is None else f"{k.trend:+.2f}"
-            out.append(f"| {_md(k.title)} | {fmt_value(k.value, k.unit)} | {range_text(k)} | {healthy} | {trend} |")
+            out.append(
+                f"| {_md(k.title)} | {_md(fmt_value(k.value, k.unit))} | {_md(range_text(k))} | {healthy} | {trend} |"
+            )
         out.append("")
     if doc.errors:
         out += ["## Sources that failed", ""]
@@ -129,7 +131,8 @@ def _blank(x: object) -> object:
 
 
 def _md(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    """User text in a Markdown table cell: no cell breaks, and no HTML (Markdown renderers pass it through)."""
+    return escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ")
 
 
 # --------------------------------------------------------------------------- html
@@ -244,10 +247,11 @@ def _kr_html(kr: KrStatus, doc: StatusDocument, points: list) -> str:
     if kr.override:
         note = kr.override.note
         notes += f'<div class="muted nums">manual value{": " + escape(note) if note else ""}</div>'
-    forecast = f" · forecast {fmt_value(kr.forecast.value, kr.unit)}" if kr.forecast else ""
-    start = "" if kr.start is None else f"from {fmt_value(kr.start, kr.unit)} · "
+    forecast = f" · forecast {_value(kr.forecast.value, kr.unit)}" if kr.forecast else ""
+    start = "" if kr.start is None else f"from {_value(kr.start, kr.unit)} · "
     nums = (
-        f"{start}now <b>{fmt_value(kr.value, kr.unit)}</b> · target {target_text(kr)}{forecast} · due {escape(kr.due)}"
+        f"{start}now <b>{_value(kr.value, kr.unit)}</b> · target {escape(target_text(kr))}{forecast} · "
+        f"due {escape(kr.due)}"
     )
     chart = _chart_svg(kr, points, doc)
     return (
@@ -299,6 +303,11 @@ def _chart_svg(kr: KrStatus, points: list, doc: StatusDocument, width: int = 240
     )
 
 
+def _value(value: float | None, unit: str | None) -> str:
+    """A value with its unit, escaped: a unit is user text like any title."""
+    return escape(fmt_value(value, unit))
+
+
 def _kpis_html(doc: StatusDocument) -> str:
     rows = ""
     for k in doc.kpis:
@@ -307,7 +316,7 @@ def _kpis_html(doc: StatusDocument) -> str:
         trend = "–" if k.trend is None else f"{k.trend:+.2f}"
         stale = ' <span class="stale">⚠ stale</span>' if k.stale else ""
         rows += (
-            f'<tr id="kpi-{escape(k.id)}"><td>{escape(k.title)}</td><td>{fmt_value(k.value, k.unit)}'
+            f'<tr id="kpi-{escape(k.id)}"><td>{escape(k.title)}</td><td>{_value(k.value, k.unit)}'
             f"{stale}</td><td>{escape(range_text(k))}</td><td>{_pill(status, label)}</td><td>{trend}</td></tr>"
         )
     return (
@@ -336,10 +345,15 @@ def write_if_changed(path: Path, content: str) -> bool:
     if path.exists() and path.read_text(encoding="utf-8") == content:
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # from a run killed mid-write
+        leftover.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(content)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)  # gone already when the replace happened
     return True
 
 

@@ -32,6 +32,23 @@ Loader.add_implicit_resolver(
     "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
+MAX_BYTES = 1_000_000  # a config is a page or two of YAML; a megabyte is a mistake or an attack
+MAX_DEPTH = 40  # nesting levels; okrsync's own keys go about 6 deep
+MAX_VALUES = 100_000  # values after aliases are expanded: a "billion laughs" document stops here
+
+
+def _timestamp(loader: Loader, node: yaml.ScalarNode):
+    """YAML dates, with an impossible one (2026-13-01, 2026-02-30) a located error instead of a crash."""
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
+    except (ValueError, OverflowError) as exc:
+        raise yaml.constructor.ConstructorError(
+            None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
+        ) from None
+
+
+Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
 
 class YamlSyntaxError(ValueError):
     def __init__(self, message: str, line: int | None):
@@ -40,12 +57,21 @@ class YamlSyntaxError(ValueError):
 
 
 def load_with_lines(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_, int, str]]]:
-    """Return (data, lines, duplicate_keys) for a YAML document; raise YamlSyntaxError."""
-    loader = Loader(text)
+    """Return (data, lines, duplicate_keys) for a YAML document; raise YamlSyntaxError.
+
+    Bounded whatever the input: size, nesting depth and the number of values once aliases are
+    expanded are checked before the data is built or validated."""
+    if len(text) > MAX_BYTES:
+        raise YamlSyntaxError(f"the file is larger than {MAX_BYTES // 1000} kB", None)
+    loader: Loader | None = None
     try:
+        loader = Loader(text)  # the reader already refuses control characters here
         node = loader.get_single_node()
         if node is None:
             return None, {}, []
+        lines: dict[Path_, int] = {(): node.start_mark.line + 1}
+        duplicates: list[tuple[Path_, int, str]] = []
+        _walk(node, (), lines, duplicates, [0])
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -53,15 +79,20 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_,
         raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", line) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"invalid YAML: {exc}", None) from None
+    except RecursionError:
+        raise YamlSyntaxError(f"the YAML is nested more than {MAX_DEPTH} levels deep", None) from None
     finally:
-        loader.dispose()
-    lines: dict[Path_, int] = {(): node.start_mark.line + 1}
-    duplicates: list[tuple[Path_, int, str]] = []
-    _walk(node, (), lines, duplicates)
+        if loader is not None:
+            loader.dispose()
     return data, lines, duplicates
 
 
-def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: list) -> None:
+def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: list, count: list[int]) -> None:
+    count[0] += 1
+    if count[0] > MAX_VALUES:
+        raise YamlSyntaxError(f"the YAML expands to more than {MAX_VALUES:,} values (aliases of aliases?)", None)
+    if len(path) > MAX_DEPTH:
+        raise YamlSyntaxError(f"the YAML is nested more than {MAX_DEPTH} levels deep", node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -71,12 +102,12 @@ def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: list) -> 
             seen.add(key)
             child = path + (key,)
             lines[child] = key_node.start_mark.line + 1
-            _walk(value_node, child, lines, dups)
+            _walk(value_node, child, lines, dups, count)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             child = path + (index,)
             lines[child] = item.start_mark.line + 1
-            _walk(item, child, lines, dups)
+            _walk(item, child, lines, dups, count)
 
 
 def line_of(lines: dict[Path_, int], loc: tuple) -> int | None:

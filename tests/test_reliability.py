@@ -222,8 +222,9 @@ metrics:
   c: {{connection: query, path: /query, select: value}}
   d: {{connection: bearer, path: /paged, select: items, aggregate: sum, paginate: {{next: next}}}}
   e: {{connection: literal, path: /bearer, select: value}}
-kpis: [{{id: e, metric: e, healthy: {{min: 0}}}}, {{id: a, metric: a, healthy: {{min: 0}}}}, {{id: b, metric: b, healthy: {{min: 0}}}},
-       {{id: c, metric: c, healthy: {{min: 0}}}}, {{id: d, metric: d, healthy: {{min: 0}}}}]
+kpis: [{{id: e, metric: e, healthy: {{min: 0}}}}, {{id: a, metric: a, healthy: {{min: 0}}}},
+       {{id: b, metric: b, healthy: {{min: 0}}}}, {{id: c, metric: c, healthy: {{min: 0}}}},
+       {{id: d, metric: d, healthy: {{min: 0}}}}]
 outputs:
   - {{type: slack, webhook_url: "{server.url}/hooks/${{HOOK_SECRET}}", on: [every_run], rate_limit: 1000}}
   - {{type: report, path: report.html}}
@@ -260,3 +261,31 @@ def _dump(path: Path) -> list:
         rows = [row for name in names for row in conn.execute(sa.text(f'select * from "{name}"'))]
     engine.dispose()
     return rows
+
+
+def test_every_user_string_is_escaped_in_reports_and_no_temp_file_survives(tmp_path, write_config, figures):
+    hostile = "<img src=x onerror=alert(1)>"
+    write_csv(tmp_path / "kpi.csv", "n\n5\n")
+    (tmp_path / f".okr.html.{'k1ll3d'}.tmp").write_text("half a report")  # a run killed mid-write
+    path = write_config(f"""\
+version: 1
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
+store: sqlite:///store.db
+connections: {{files: {{type: csv, root: .}}}}
+metrics:
+  n: {{connection: files, path: kpi.csv, column: n, unit: "{hostile}"}}
+objectives:
+  - id: o
+    title: "<script>alert(1)</script>"
+    owner: "<b>me</b>"
+    key_results: [{{id: k, title: "{hostile}", metric: n, start: 0, target: 10}}]
+kpis: [{{id: h, title: "{hostile}", metric: n, healthy: {{min: 0, max: 9}}}}]
+outputs: [{{type: report, path: okr.html}}, {{type: report, path: okr.md}}]
+""")
+    result = sync(load_config(path), DAY, now=DAY)
+    assert result.exit_code == 0, result.output_errors
+    html, markdown = (tmp_path / "okr.html").read_text(), (tmp_path / "okr.md").read_text()
+    raw = [s for s in ("<img src=x", "<script>alert", "<b>me</b>") if s in html or s in markdown]
+    figures.append(("security", "hostile titles, owner and unit in reports", {"unescaped": len(raw)}))
+    assert raw == [] and "&lt;img src=x" in html
+    assert list(tmp_path.glob(".okr.*.tmp")) == []

@@ -25,13 +25,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from okrsync.connector import Connector, MetricParams, OutputSettings, RemoteConnection
+from okrsync.connector import Connector, MetricParams, OutputSettings, RemoteConnection, WebUrl
 from okrsync.triggers import Trigger
 
 
 class JiraConnection(RemoteConnection):
     type: Literal["jira"]
-    url: str
+    url: WebUrl
     email: str | None = None
     token: str
 

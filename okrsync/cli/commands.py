@@ -31,6 +31,7 @@ def validate() -> None:
     from okrsync.lint import lint
 
     config = current_config()
+    _check_store_url(config)
     warnings = lint(config)
     n_krs = len(config.key_results())
     console.print(
@@ -44,6 +45,18 @@ def validate() -> None:
 
     for w in alignment_warnings(config):
         console.print(f"[yellow]warning[/] {escape(w)}")
+
+
+def _check_store_url(config) -> None:
+    """The store URL parses and its driver is installed (no connection: validate works offline)."""
+    from okrsync.errors import ConfigError, ConfigProblem, StoreError
+    from okrsync.store.engine import check_url
+
+    try:
+        check_url(config.store_url())
+    except StoreError as exc:
+        message = str(exc).removeprefix("store: ").removeprefix("store ")
+        raise ConfigError([ConfigProblem(str(state.config_path), None, "store", message)]) from None
 
 
 @app.command()

@@ -21,6 +21,7 @@ def cross_check(data: dict) -> list[Problem]:
     objectives, kpis, outputs = _list(sections["objectives"]), _list(sections["kpis"]), _list(sections["outputs"])
     return [
         *check_metrics(metrics, connections),
+        *formula_cycles(metrics),
         *check_objectives(objectives, metrics, str(data.get("namespace") or "default")),
         *check_kpis(kpis, metrics),
         *check_outputs(outputs, connections),
@@ -123,6 +124,45 @@ def _duplicates(ids: list[tuple[tuple, Any]], what: str) -> list[Problem]:
         for loc, i in ids
         if i is not None and counts[i] > 1
     ]
+
+
+def formula_cycles(metrics: dict) -> list[Problem]:
+    """Formula metrics that depend on themselves, directly or through others (they could never compute)."""
+    deps: dict[str, set[str]] = {}
+    for mid, metric in metrics.items():
+        if isinstance(metric, dict) and isinstance(metric.get("formula"), str):
+            try:
+                deps[mid] = formula.names(metric["formula"])
+            except formula.FormulaError:
+                deps[mid] = set()
+    out: list[Problem] = []
+    for start in deps:
+        trail, node = [start], start
+        while True:  # follow the first dependency that leads back into formulas, remembering the way
+            following = [d for d in sorted(deps.get(node, ())) if d in deps and _reaches(d, start, deps)]
+            if not following:
+                break
+            node = following[0]
+            if node == start:
+                circle = " -> ".join(trail + [start])
+                out.append((("metrics", start, "formula"), f"formulas depend on each other in a circle: {circle}"))
+                break
+            if node in trail:
+                break
+            trail.append(node)
+    return out
+
+
+def _reaches(node: str, goal: str, deps: dict[str, set[str]]) -> bool:
+    seen, todo = set(), [node]
+    while todo:
+        current = todo.pop()
+        if current == goal:
+            return True
+        if current not in seen:
+            seen.add(current)
+            todo.extend(d for d in deps.get(current, ()) if d in deps)
+    return False
 
 
 def parent_cycles(objectives: list) -> list[Problem]:

@@ -16,7 +16,7 @@ from okrsync.config.messages import dotted, problems_of
 from okrsync.config.model import Config
 from okrsync.errors import ConfigError, ConfigProblem
 from okrsync.registry import Registry, registry
-from okrsync.yamlsource import YamlSyntaxError, line_of, load_with_lines
+from okrsync.yamlsource import MAX_BYTES, YamlSyntaxError, line_of, load_with_lines
 
 NOT_FOUND = "config file not found (use -c PATH or OKRSYNC_CONFIG; `okrsync init` writes a starter)"
 
@@ -26,6 +26,10 @@ def load_config(path: str | Path, *, connectors: Registry | None = None) -> Conf
     path = Path(path)
     shown = str(path)
     try:
+        if path.exists() and not path.is_file():  # a folder, or a pipe that would block the read forever
+            raise ConfigError([ConfigProblem(shown, None, "", "not a regular file (give the path of a YAML file)")])
+        if path.exists() and path.stat().st_size > MAX_BYTES:
+            raise ConfigError([ConfigProblem(shown, None, "", f"the file is larger than {MAX_BYTES // 1000} kB")])
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigProblem(shown, None, "", NOT_FOUND)]) from None

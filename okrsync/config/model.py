@@ -44,13 +44,13 @@ Duration = Annotated[timedelta, BeforeValidator(_duration)]
 class Strict(BaseModel):
     """Rejects unknown keys: a typo in the config is an error, not a silent default."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Entry(BaseModel):
     """A connection or output as written: its ``type`` plus keys that its connector's model checks."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     type: str
 
 
@@ -133,7 +133,7 @@ class Metric(BaseModel):
     The type-specific keys are validated by the connector's metric model and kept in ``params``.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     connection: str | None = None
     formula: str | None = None
     aggregate: Aggregate | None = None
@@ -167,8 +167,11 @@ class Phase(Strict):
     target: float
 
 
+Id = Annotated[str, Field(min_length=1, max_length=200)]  # the store keeps ids in 200 characters
+
+
 class KeyResult(Strict):
-    id: str
+    id: Id
     title: str | None = None
     metric: str
     kind: KrKind | None = Field(None, description="omitted: increase or decrease, inferred from start vs target")
@@ -221,7 +224,7 @@ def _kind_problem(kr: KeyResult) -> str | None:
 
 
 class Objective(Strict):
-    id: str
+    id: Id
     title: str
     owner: str | None = None
     kind: Literal["committed", "aspirational"] = "committed"
@@ -244,7 +247,7 @@ class HealthyRange(Strict):
 
 
 class Kpi(Strict):
-    id: str
+    id: Id
     metric: str
     title: str | None = None
     owner: str | None = None
@@ -253,11 +256,13 @@ class Kpi(Strict):
 
 class Config(Strict):
     version: Literal[1]
-    namespace: str = Field("default", description="separates configs (teams) that share one store")
+    namespace: str = Field(
+        "default", min_length=1, max_length=100, description="separates configs (teams) that share one store"
+    )
     cycle: Cycle
     store: str = "sqlite:///okrsync.db"
     connections: dict[str, Entry] = {}
-    metrics: dict[str, Metric] = {}
+    metrics: dict[Id, Metric] = {}
     objectives: list[Objective] = []
     kpis: list[Kpi] = []
     outputs: list[Entry] = []

@@ -9,6 +9,7 @@ Times are stored in UTC and returned aware.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from okrsync.errors import StoreError
 
@@ -50,18 +51,38 @@ def translate_errors(url: sa.URL | None) -> Iterator[None]:
         raise StoreError(f"store {where}: {detail}") from exc
 
 
+def check_url(url: str) -> sa.URL:
+    """The store URL parsed, with its driver installed; StoreError saying what to change otherwise.
+    No connection is made (``okrsync validate`` calls this without network)."""
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise StoreError(
+            "store is not a valid SQLAlchemy URL (e.g. sqlite:///okrsync.db or postgresql+psycopg://user@host/db)"
+        ) from None
+    module = {"pysqlite": "sqlite3"}.get(dialect.driver, dialect.driver)
+    if importlib.util.find_spec(module) is None:
+        raise StoreError(
+            f"store: the database driver {module!r} is not installed; use postgresql+psycopg://… (installed with "
+            "okrsync) or install the driver"
+        )
+    return parsed
+
+
 class Database:
     """The engine and its schema; the store's other parts add their queries to it."""
 
     def __init__(self, url: str):
-        try:
-            self.url = make_url(url)
-        except ArgumentError:
-            raise StoreError(
-                "store is not a valid SQLAlchemy URL (e.g. sqlite:///okrsync.db or postgresql+psycopg://user@host/db)"
-            ) from None
+        self.url = check_url(url)
         if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
-            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.url.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+                why = f"{blocked} is a file, not a folder" if blocked else exc.strerror
+                raise StoreError(f"store: cannot create the folder {folder}: {why}") from None
         with translate_errors(self.url):
             # allow_nan=False: a non-finite number must fail loudly, never become a document that strict
             # JSON parsers (and PostgreSQL's json type) reject; values are checked at the boundary anyway
