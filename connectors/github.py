@@ -77,6 +77,7 @@ class GithubSource(ApiSource[GithubConnection, GithubMetric]):
             },
             rate=per_second,
             token_hint=f"the token of connection {self.name!r} (it may have expired)",
+            timeout=self.settings.timeout,
             throttled=throttled,
         )
 

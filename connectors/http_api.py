@@ -88,6 +88,7 @@ class HttpSource(ApiSource[HttpConnection, HttpMetric]):
             params=params,
             rate=s.rate_limit or 5.0,
             token_hint=f"the credentials in {where}",
+            timeout=s.timeout,
         )
         if s.auth:
             client.client.auth = (

@@ -51,6 +51,7 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
             headers={"Authorization": f"Bearer {token}"},
             rate=self.settings.rate_limit or 4.0,
             token_hint=f"the private-app token of connection {self.name!r}",
+            timeout=self.settings.timeout,
         )
 
     def describe_check(self, answer: object) -> str:

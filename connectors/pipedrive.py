@@ -39,6 +39,7 @@ class PipedriveSource(ApiSource[PipedriveConnection, PipedriveMetric]):
             params={"api_token": token},
             rate=self.settings.rate_limit or 5.0,
             token_hint=f"the API token of connection {self.name!r} (Settings > Personal preferences > API)",
+            timeout=self.settings.timeout,
         )
 
     def describe_check(self, answer: object) -> str:

@@ -63,6 +63,7 @@ class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
             headers={"Authorization": f"Bearer {token}"},
             rate=self.settings.rate_limit or 5.0,
             token_hint=f"the access token of connection {self.name!r}",
+            timeout=self.settings.timeout,
         )
 
     @property

@@ -75,10 +75,13 @@ def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None, wait:
 def _steps(config, store, moment, now) -> pipeline.SyncResult:
     """plan -> fetch (one task per connection, together) -> compute -> persist -> publish."""
     sync_plan = plan_task(config, moment)
-    futures = [
-        fetch_task.with_options(task_run_name=f"fetch-{name}").submit(sync_plan, name) for name in sync_plan.connections
-    ]
-    fetched = _gather(futures, artifact_key(config.namespace) + "-fetch")
+    futures = {
+        name: fetch_task.with_options(
+            task_run_name=f"fetch-{name}", timeout_seconds=pipeline.deadline(config, name)
+        ).submit(sync_plan, name)
+        for name in sync_plan.connections
+    }
+    fetched = _gather(sync_plan, futures, artifact_key(config.namespace) + "-fetch")
     computed = compute_task(sync_plan, fetched, pipeline.read_stored(store, sync_plan))
     result = pipeline.SyncResult(persist_task(store, sync_plan, computed, now=now), computed)
     publish_task(store, sync_plan, result, now=now)
@@ -91,15 +94,30 @@ def artifact_key(namespace: str) -> str:
     return f"okrsync-{namespace}".lower().replace("_", "-")
 
 
-def _gather(futures: list, key: str) -> dict:
+def _gather(sync_plan, futures: dict, key: str) -> dict:
     """The fetch tasks' values as they finish, with a progress artifact (connections done / all) that
-    the Prefect UI shows while a long fetch runs."""
-    progress = create_progress_artifact(0.0, key=key, description=f"connections fetched (0/{len(futures)})")
+    the Prefect UI shows while a long fetch runs. A connection past its deadline (the task's timeout)
+    or still running when the run's budget is spent fails its metrics, as in a plain run."""
+    total = len(futures)
+    progress = create_progress_artifact(0.0, key=key, description=f"connections fetched (0/{total})")
     fetched: dict = {}
-    for done, future in enumerate(as_completed(futures), start=1):
-        fetched |= future.result()
-        update_progress_artifact(progress, 100.0 * done / len(futures), f"connections fetched ({done}/{len(futures)})")
+    names = {future: name for name, future in futures.items()}
+    try:
+        for done, future in enumerate(as_completed(list(futures.values()), timeout=_budget(sync_plan)), start=1):
+            try:
+                fetched |= future.result()
+            except Exception:  # the task timed out (its connection's deadline) or crashed
+                fetched |= pipeline.too_late(sync_plan, names[future], by_run=False)
+            update_progress_artifact(progress, 100.0 * done / total, f"connections fetched ({done}/{total})")
+    except TimeoutError:
+        for name in futures:
+            if not any(q.metric_id in fetched for q in sync_plan.queries[name]):
+                fetched |= pipeline.too_late(sync_plan, name, by_run=True)
     return fetched
+
+
+def _budget(sync_plan) -> float:
+    return sync_plan.config.deadlines.run.total_seconds()
 
 
 def publish_artifacts(doc: StatusDocument, namespace: str) -> None:

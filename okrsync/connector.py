@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 from pydantic import AfterValidator, Field
 
-from okrsync.config.model import Cycle, Metric, Strict
+from okrsync.config.model import Cycle, Duration, Metric, Strict
 from okrsync.errors import SourceError
 
 if TYPE_CHECKING:
@@ -49,9 +49,13 @@ WebUrl = Annotated[str, AfterValidator(_web_url)]  # every API root and webhook 
 
 
 class ConnectionSettings(Strict):
-    """Base of every connection model; a connector narrows ``type`` to ``Literal["its name"]``."""
+    """Base of every connection model; a connector narrows ``type`` to ``Literal["its name"]``.
+
+    ``deadline`` bounds the whole fetch of this connection (default: ``deadlines.connection``); what has
+    not arrived by then fails with that reason and its KRs go stale, the rest of the sync goes on."""
 
     type: str
+    deadline: Duration | None = Field(None, description="the longest this connection's fetch may take, e.g. 5m")
 
 
 class RemoteConnection(ConnectionSettings):
@@ -59,6 +63,7 @@ class RemoteConnection(ConnectionSettings):
 
     endpoint: WebUrl | None = None  # replaces the API root: a proxy or a local emulator
     rate_limit: float | None = Field(None, gt=0, description="requests per second, overrides the default")
+    timeout: float = Field(30.0, gt=0, le=600, description="seconds to wait for one answer (per request)")
 
 
 class MetricParams(Strict):

@@ -31,8 +31,6 @@ from okrsync.guard import Guard
 from okrsync.redact import REDACTOR, RedactingFilter
 from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 
-TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-
 
 def install_log_redaction() -> None:
     """Silence URL-logging client libraries and scrub secrets from every handler's records."""
@@ -129,6 +127,7 @@ class ApiClient:
         token_hint: str = "the token",
         transport: httpx.BaseTransport | None = None,
         throttled: Callable[[httpx.Response], TransientError | None] | None = None,
+        timeout: float = 30.0,
     ):
         install_log_redaction()
         if httpx.URL(base_url).scheme not in SCHEMES:
@@ -139,7 +138,7 @@ class ApiClient:
             base_url=base_url,
             headers=headers or {},
             params=params or {},
-            timeout=TIMEOUT,
+            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
             transport=transport,
             follow_redirects=False,
         )

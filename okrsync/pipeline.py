@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import queue
+import threading
+import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -129,25 +131,60 @@ def _finite(metric: str, found: Observation | SourceError, connection: str) -> O
 
 
 def fetch(sync_plan: SyncPlan, on_event: EventHook | None = None) -> FetchResult:
-    """Fetch every connection concurrently (threads: connectors use blocking clients)."""
+    """Fetch every connection at once, each in a daemon thread (connectors use blocking clients), within
+    the deadlines: a connection that has not finished by its own deadline, or by the run's, fails its
+    metrics with that reason. Its thread is left behind: daemon threads never hold up the process's exit,
+    and fetching writes nothing, so a late answer is simply dropped."""
     out: FetchResult = {}
     if not sync_plan.queries:
         return out
+    done: queue.Queue[tuple[str, FetchResult]] = queue.Queue()
 
-    def one(name: str) -> FetchResult:
+    def one(name: str) -> None:
         if on_event:
             on_event("start", name, f"{len(sync_plan.queries[name])} metric(s)")
         result = fetch_connection(sync_plan, name)
         if on_event:
             failed = sum(isinstance(v, SourceError) for v in result.values())
             on_event("done", name, f"{len(result) - failed} ok, {failed} failed" if failed else f"{len(result)} ok")
-        return result
+        done.put((name, result))
 
-    workers = min(8, len(sync_plan.queries))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="okrsync-fetch") as pool:
-        for result in pool.map(one, sync_plan.connections):
+    started = time.monotonic()
+    due = {name: started + deadline(sync_plan.config, name) for name in sync_plan.connections}
+    run_due = started + sync_plan.config.deadlines.run.total_seconds()
+    for name in sync_plan.connections:
+        threading.Thread(target=one, args=(name,), name=f"okrsync-fetch-{name}", daemon=True).start()
+    while due:
+        try:
+            name, result = done.get(timeout=max(0.0, min(min(due.values()), run_due) - time.monotonic()))
+        except queue.Empty:
+            for name in [n for n, at in due.items() if time.monotonic() >= min(at, run_due)]:
+                out.update(too_late(sync_plan, name, by_run=time.monotonic() >= run_due))
+                del due[name]
+            continue
+        if due.pop(name, None) is not None:
             out.update(result)
     return out
+
+
+def deadline(config: Config, name: str) -> float:
+    """Seconds a connection's fetch may take: its own ``deadline:``, else ``deadlines.connection``."""
+    own = config.connections[name].deadline
+    return (own or config.deadlines.connection).total_seconds()
+
+
+def too_late(sync_plan: SyncPlan, name: str, *, by_run: bool) -> FetchResult:
+    limit = (
+        f"the run's deadline ({_human(sync_plan.config.deadlines.run.total_seconds())}, deadlines.run)"
+        if by_run
+        else f"its deadline ({_human(deadline(sync_plan.config, name))})"
+    )
+    err = SourceError(f"did not answer within {limit}; the last stored value is kept", connection=name)
+    return {q.metric_id: err.for_metric(q.metric_id) for q in sync_plan.queries[name]}
+
+
+def _human(seconds: float) -> str:
+    return f"{seconds / 60:g} min" if seconds >= 60 else f"{seconds:g} s"
 
 
 # --------------------------------------------------------------------------- persist and publish

@@ -147,9 +147,19 @@ def pytest_terminal_summary(terminalreporter):
     if not FIGURES:
         return
     terminalreporter.section("reliability figures")
+    areas: dict[str, list] = {}
     for area, case, values in FIGURES:
-        shown = ", ".join(f"{name} {value}" for name, value in values.items())
-        terminalreporter.write_line(f"{area:<20} {case:<45} {shown}")
+        areas.setdefault(area, []).append((case, values))
+    for area, rows in areas.items():
+        if len(rows) > 12:  # a corpus: one line of totals
+            totals: dict[str, int] = {}
+            for _, values in rows:
+                for name, value in values.items():
+                    totals[name] = totals.get(name, 0) + value
+            rows = [(f"{len(rows)} cases, totals", totals)]
+        for case, values in rows:
+            shown = ", ".join(f"{name} {value}" for name, value in values.items())
+            terminalreporter.write_line(f"{area:<18} {case:<52} {shown}")
 
 
 HEADER = """\

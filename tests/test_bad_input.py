@@ -211,7 +211,7 @@ def test_broken_input_is_a_located_message_with_exit_2(name, tmp_path, capsys, m
     content = CORPUS[name]
     (path.write_bytes if isinstance(content, bytes) else path.write_text)(content)
     code, output = validate(path, capsys, monkeypatch)
-    figures.append(("bad input", name, {"exit": code}))
+    figures.append(("bad input", name, {"exit 2": int(code == 2), "tracebacks": int("Traceback" in output)}))
     assert code == 2, output
     assert "Traceback" not in output and str(path) in output, output
 

@@ -186,6 +186,9 @@ def test_html_error_page_and_malformed_json_are_reported_without_crashing(write_
     assert values(fetch(cfg))["csat"] == "Google Sheets answered HTTP 400 with a body that is not JSON"
     sheets.fault("GET", "batchGet", Fault(200, '{"valueRanges": [', {"Content-Type": "application/json"}))
     assert values(fetch(cfg))["csat"] == "Google Sheets answered with a body that is not JSON"
+    # a proxy's error body (gspread's APIError raises TypeError on it): still classified, retried, then read
+    sheets.fault("GET", "batchGet", Fault(503, {"error": "upstream overloaded"}, {"Retry-After": "1"}))
+    assert values(fetch(cfg))["csat"] == 82.5
 
 
 def test_requests_are_paced_to_the_quota(write_config, sheets, waits):

@@ -289,3 +289,46 @@ outputs: [{{type: report, path: okr.html}}, {{type: report, path: okr.md}}]
     figures.append(("security", "hostile titles, owner and unit in reports", {"unescaped": len(raw)}))
     assert raw == [] and "&lt;img src=x" in html
     assert list(tmp_path.glob(".okr.*.tmp")) == []
+
+
+class Hung(Emulator):
+    """An API that answers one path at once and never answers the other (within the test)."""
+
+    def __init__(self):
+        super().__init__()
+        self.release = __import__("threading").Event()
+
+    @route("GET", r"/(fast|hung)")
+    def answer(self, req: Request, which: str):
+        if which == "hung":
+            self.release.wait(30)  # held until the test ends: a server that stopped answering
+        return Response(200, {"value": 3})
+
+
+def test_a_hung_connection_is_cut_at_its_deadline_and_the_rest_is_stored(tmp_path, write_config, figures):
+    server = Hung().start()
+    try:
+        path = write_config(f"""\
+version: 1
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
+store: sqlite:///store.db
+connections:
+  fast: {{type: http, base_url: "{server.url}"}}
+  hung: {{type: http, base_url: "{server.url}", deadline: 1s, timeout: 60}}
+metrics:
+  ok: {{connection: fast, path: /fast, select: value}}
+  stuck: {{connection: hung, path: /hung, select: value}}
+kpis: [{{id: a, metric: ok, healthy: {{min: 0}}}}, {{id: b, metric: stuck, healthy: {{min: 0}}}}]
+""")
+        result = sync(load_config(path), DAY, now=DAY)
+        assert result.fetched["ok"].value == 3
+        assert (
+            list(result.errors) == ["stuck"]
+            and "did not answer within its deadline (1 s)" in result.errors["stuck"].message
+        )
+        kpi = {k.id: k for k in result.document.kpis}["b"]
+        assert kpi.stale and result.run_id is not None
+        figures.append(("deadlines", "one hung connection, deadline 1s", {"healthy metrics lost": 0}))
+    finally:
+        server.release.set()
+        server.stop()

@@ -94,16 +94,37 @@ def classify_gspread(exc: BaseException) -> TransientError | None:
 class SheetsHTTPClient(gspread.HTTPClient):
     """gspread's HTTP client, redirected to ``endpoint``, and guarded (paced, bounded retries)."""
 
-    def __init__(self, credentials, endpoint: str | None, guard: Guard):
+    def __init__(self, credentials, endpoint: str | None, guard: Guard, timeout: float = 30.0):
         super().__init__(credentials)
         self.endpoint = endpoint.rstrip("/") if endpoint else None
         self.guard = guard
-        self.set_timeout((10, 60))
+        self.set_timeout((min(10.0, timeout), timeout))  # (connect, read) seconds
 
-    def request(self, method, endpoint, *args, **kwargs):
+    def request(self, method, endpoint, params=None, data=None, json=None, files=None, headers=None):
         if self.endpoint and endpoint.startswith(API_ROOT):
             endpoint = self.endpoint + endpoint[len(API_ROOT) :]
-        return self.guard.call(lambda: super(SheetsHTTPClient, self).request(method, endpoint, *args, **kwargs))
+        sent = dict(params=params, data=data, json=json, files=files, headers=headers, timeout=self.timeout)
+        return self.guard.call(lambda: _answer(self.session.request(method=method, url=endpoint, **sent)))
+
+
+def _answer(response):
+    """gspread's own check of an answer, except that an error body not in Google's shape (a proxy's
+    ``{"error": "..."}``, on which gspread's APIError raises TypeError) is still an APIError with its
+    status, so it is classified and retried like any other."""
+    if response.ok:
+        return response
+    try:
+        error = APIError(response)
+    except (TypeError, KeyError, AttributeError):
+        error = ForeignAPIError(response)
+    raise error
+
+
+class ForeignAPIError(APIError):
+    def __init__(self, response):
+        body = {"code": response.status_code, "message": response.text[:200], "status": "not a Google error body"}
+        Exception.__init__(self, body)
+        self.response, self.error, self.code = response, body, response.status_code
 
 
 def open_client(name: str, settings: GoogleSheetsConnection, base_dir: Path) -> tuple[SheetsHTTPClient, str | None]:
@@ -128,8 +149,12 @@ def open_client(name: str, settings: GoogleSheetsConnection, base_dir: Path) -> 
         ) from None
     except (ValueError, KeyError, json.JSONDecodeError) as exc:
         raise SourceError(f"credentials_file is not a service-account key: {exc}", connection=name) from None
+    except OSError as exc:  # unreadable (permissions), a folder, ...
+        raise SourceError(
+            f"cannot read credentials_file: {exc.strerror or type(exc).__name__}", connection=name
+        ) from None
     guard = Guard(classify_gspread, rate=settings.rate_limit or REQUESTS_PER_SECOND, burst=1)
-    return SheetsHTTPClient(creds, settings.endpoint, guard), email
+    return SheetsHTTPClient(creds, settings.endpoint, guard, settings.timeout), email
 
 
 def explain(exc: BaseException, spreadsheet: str, email: str | None) -> str:

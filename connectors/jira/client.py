@@ -55,7 +55,7 @@ class JiraClient:
             lambda: JIRA(
                 server=server,
                 max_retries=0,
-                timeout=30,
+                timeout=settings.timeout,
                 get_server_info=True,
                 options={"rest_api_version": "2", "check_update": False},
                 **auth,
@@ -138,6 +138,11 @@ def jira_message(exc: BaseException, connection: str) -> str:
         except Exception:
             detail = ""
         return f"Jira answered HTTP {status}" + (f": {detail}" if detail else " (not a JSON error body)")
+    if isinstance(exc, ValueError):  # requests' JSONDecodeError too: Jira answered, but not with JSON
+        return (
+            "Jira answered with something that is not JSON (an HTML login, proxy or maintenance page?): "
+            "check the connection's url"
+        )
     if isinstance(exc, requests.RequestException):
         return f"cannot reach Jira: {type(exc).__name__}"
     return f"{type(exc).__name__}: {exc}"

@@ -254,6 +254,16 @@ class Kpi(Strict):
     healthy: HealthyRange
 
 
+class Deadlines(Strict):
+    """How long a sync waits (``deadlines:``). A connection's fetch that has not finished after
+    ``connection`` (or its own ``deadline:``), or anything still fetching when the ``run`` budget is
+    spent, fails its metrics with that reason: their KRs go stale, everything else is stored and
+    published. Per request, each API connection has ``timeout:`` (seconds, default 30)."""
+
+    connection: Duration = Field(timedelta(minutes=10), description="default per connection, e.g. 10m")
+    run: Duration = Field(timedelta(minutes=30), description="the whole fetch of one sync, e.g. 30m")
+
+
 class Config(Strict):
     version: Literal[1]
     namespace: str = Field(
@@ -263,6 +273,7 @@ class Config(Strict):
     store: str = "sqlite:///okrsync.db"
     connections: dict[str, Entry] = {}
     metrics: dict[Id, Metric] = {}
+    deadlines: Deadlines = Deadlines()
     objectives: list[Objective] = []
     kpis: list[Kpi] = []
     outputs: list[Entry] = []
