@@ -104,7 +104,17 @@ class SheetsHTTPClient(gspread.HTTPClient):
         if self.endpoint and endpoint.startswith(API_ROOT):
             endpoint = self.endpoint + endpoint[len(API_ROOT) :]
         sent = dict(params=params, data=data, json=json, files=files, headers=headers, timeout=self.timeout)
-        return self.guard.call(lambda: _answer(self.session.request(method=method, url=endpoint, **sent)))
+        return self.guard.call(lambda: _answer(self._send(method, endpoint, sent)))
+
+    def _send(self, method: str, endpoint: str, sent: dict):
+        try:
+            return self.session.request(method=method, url=endpoint, **sent)
+        except requests.RequestException:
+            raise
+        except (TypeError, KeyError, ValueError) as exc:  # google-auth reading a token answer that is not OAuth's
+            raise google.auth.exceptions.RefreshError(
+                f"the token endpoint answered something that is not an OAuth token response ({type(exc).__name__})"
+            ) from None
 
 
 def _answer(response):

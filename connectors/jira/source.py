@@ -21,6 +21,11 @@ class JiraSource(Source[JiraConnection, JiraMetric]):
             return JiraClient(self.name, self.settings)
         except (JIRAError, TransientError, requests.RequestException) as exc:
             raise SourceError(jira_message(exc, self.name), connection=self.name) from None
+        except (KeyError, TypeError, ValueError):  # the server-info answer is not Jira's JSON
+            raise SourceError(
+                "the server at the connection's url does not answer like Jira (serverInfo is not Jira's JSON)",
+                connection=self.name,
+            ) from None
 
     def check(self) -> str:
         client = self._client()

@@ -38,7 +38,7 @@ from okrsync.config.schema import json_schema
 from okrsync.errors import ConfigError, SourceError
 from okrsync.pipeline import check_connection, fetch_connection, plan
 from okrsync.registry import registry
-from okrsync.testing.emulator import Emulator
+from okrsync.testing.emulator import Emulator, Fault
 
 CYCLE = {"name": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31", "timezone": "Europe/Oslo"}
 AS_OF = datetime(2026, 11, 16, tzinfo=ZoneInfo("Europe/Oslo"))
@@ -149,6 +149,43 @@ class SourceContract:
         assert "is not set (referenced by connections.c." in message
 
 
+FAULTS: dict[str, tuple[Fault, int]] = {
+    "429 storm without Retry-After": (Fault(429, {"message": "slow down"}), 60),
+    "503 burst, then healthy": (Fault(503, "<html><body>Service Unavailable</body></html>"), 2),
+    "dropped connection, then healthy": (Fault(drop="before"), 1),
+    "answer lost after the request was handled": (Fault(drop="after"), 1),
+    "HTML error page": (Fault(500, "<!DOCTYPE html><html><body><h1>Oops</h1></body></html>"), 60),
+    "foreign JSON error body": (Fault(502, {"error": "upstream overloaded"}), 60),
+    "list as error body": (Fault(400, ["bad", "request"]), 60),
+    "not JSON at all": (Fault(200, "this is not json", {"Content-Type": "application/json"}), 60),
+    "empty answer": (Fault(200, b""), 60),
+    "401 with an echo of nothing": (Fault(401, {}), 60),
+    "404 HTML": (Fault(404, "<html>Not here</html>"), 60),
+}
+
+
+class RemoteFaults:
+    """Faults a remote source must survive: every metric ends with its value or a plain error (no crash,
+    no 'unexpected error', no secret, a bounded message). Retries do not sleep here."""
+
+    @pytest.mark.parametrize("fault_name", sorted(FAULTS))
+    def test_faults_end_in_a_value_or_a_plain_error(self, fault_name, case, emulator, tmp_path, monkeypatch):
+        from okrsync import retry
+
+        monkeypatch.setattr(retry, "sleep", lambda seconds: None)
+        fault, times = FAULTS[fault_name]
+        emulator.fault("*", "", fault, times=times)
+        got = self.fetch(case, tmp_path)
+        secrets = [v for v in case.env.values() if len(v) >= 6]
+        for metric, result in got.items():
+            if not isinstance(result, SourceError):
+                assert result.value == case.expected[metric], (fault_name, metric, result)
+                continue
+            message = result.message
+            assert "unexpected error" not in message and "Traceback" not in message, (fault_name, message)
+            assert len(message) < 500 and not any(s in message for s in secrets), (fault_name, message)
+
+
 def source_contract(
     type_name: str,
     case: Callable[[Emulator | None, Path], ContractCase],
@@ -159,6 +196,7 @@ def source_contract(
     """A pytest test class that runs the source contract for ``type_name`` against its emulator.
 
     ``credentials=False`` (a local file source, a key file) leaves out the two credential checks."""
+    bases: tuple[type, ...] = (SourceContract, RemoteFaults) if emulator else (SourceContract,)
     attrs: dict[str, Any] = {
         "type_name": type_name,
         "make_case": staticmethod(case),
@@ -166,4 +204,4 @@ def source_contract(
     }
     if not credentials:
         attrs |= {"test_rejected_credentials_are_plain_and_never_quoted": None, "test_missing_env_names_the_key": None}
-    return type(f"Test{type_name.title().replace('_', '')}Contract", (SourceContract,), attrs)
+    return type(f"Test{type_name.title().replace('_', '')}Contract", bases, attrs)

@@ -109,6 +109,8 @@ class Emulator:
     # -- test helpers -------------------------------------------------------------------------
 
     def fault(self, method: str, path: str, fault: Fault, times: int = 1) -> None:
+        """Queue ``fault`` for the next ``times`` requests matching ``method`` ("*": any) and the
+        ``path`` regex ("": any)."""
         with self._lock:
             self.faults.extend([(method, path, fault)] * times)
 
@@ -122,7 +124,7 @@ class Emulator:
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for i, (m, p, f) in enumerate(self.faults):
-                if m == method and re.search(p, path):
+                if m in (method, "*") and re.search(p, path):
                     del self.faults[i]
                     return f
         return None
