@@ -134,6 +134,11 @@ class Source(ABC, Generic[ConnT, ParamsT]):
         """
         return "configured"
 
+    def preflight(self) -> list[tuple[str, str]]:
+        """What can be checked without the network (``okrsync validate``): (key, problem) pairs, e.g.
+        ("credentials_file", "not valid JSON"). The default finds nothing."""
+        return []
+
     @abstractmethod
     def fetch(self, queries: Sequence[MetricQuery[ParamsT]]) -> FetchResult:
         """Read every query; return a value or an error for each ``metric_id``."""

@@ -173,6 +173,10 @@ CORPUS: dict[str, str | bytes] = {
     "sheets unknown connection": HEAD + "outputs: [{type: google_sheets, connection: nope, spreadsheet: x}]\n",
     "jira unknown connection": HEAD + "outputs: [{type: jira, connection: nope}]\n",
     "outputs a string": HEAD + "outputs: report\n",
+    "sheets key file missing": HEAD
+    + "connections: {s: {type: google_sheets, credentials_file: missing.json}}\n"
+    + "metrics: {m: {connection: s, spreadsheet: abc, range: 'A!B2'}}\n"
+    + KPI,
 }
 
 
@@ -214,6 +218,27 @@ def test_broken_input_is_a_located_message_with_exit_2(name, tmp_path, capsys, m
     figures.append(("bad input", name, {"exit 2": int(code == 2), "tracebacks": int("Traceback" in output)}))
     assert code == 2, output
     assert "Traceback" not in output and str(path) in output, output
+
+
+@pytest.mark.parametrize(
+    ("key", "says"),
+    [
+        ("not json", "is not JSON"),
+        ('{"type": "authorized_user"}', "is not a service-account key"),
+        (None, "cannot read"),
+    ],
+)
+def test_validate_checks_key_files_without_the_network(key, says, tmp_path, capsys, monkeypatch, within):
+    key_file = tmp_path / "sa.json"
+    if key is None:
+        key_file.mkdir()  # unreadable as a file
+    else:
+        key_file.write_text(key)
+    path = tmp_path / "okrsync.yaml"
+    path.write_text(HEAD + "connections: {s: {type: google_sheets, credentials_file: sa.json}}\n"
+                    "metrics: {m: {connection: s, spreadsheet: abc, range: 'A!B2'}}\n" + KPI)  # fmt: skip
+    code, output = validate(path, capsys, monkeypatch)
+    assert code == 2 and "connections.s.credentials_file" in output and says in output, output
 
 
 @pytest.mark.parametrize("kind", ["missing", "folder", "pipe"])

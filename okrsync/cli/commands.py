@@ -32,6 +32,7 @@ def validate() -> None:
 
     config = current_config()
     _check_store_url(config)
+    _check_offline(config)
     warnings = lint(config)
     n_krs = len(config.key_results())
     console.print(
@@ -57,6 +58,17 @@ def _check_store_url(config) -> None:
     except StoreError as exc:
         message = str(exc).removeprefix("store: ").removeprefix("store ")
         raise ConfigError([ConfigProblem(str(state.config_path), None, "store", message)]) from None
+
+
+def _check_offline(config) -> None:
+    """What the connections can check without the network (key files readable and well-formed)."""
+    from okrsync.errors import ConfigError, ConfigProblem
+    from okrsync.pipeline import preflight
+
+    problems = preflight(config)
+    if problems:
+        shown = str(state.config_path)
+        raise ConfigError([ConfigProblem(shown, None, p.split(": ", 1)[0], p.split(": ", 1)[1]) for p in problems])
 
 
 @app.command()
