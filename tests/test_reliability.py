@@ -207,29 +207,7 @@ def test_no_secret_reaches_output_store_report_or_payload_even_when_a_server_ech
     server = Echo().start()
     try:
         path = tmp_path / "okrsync.yaml"
-        path.write_text(f"""\
-version: 1
-cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
-store: sqlite:///store.db
-connections:
-  bearer: {{type: http, base_url: "{server.url}/api", headers: {{Authorization: "Bearer ${{API_TOKEN}}"}}}}
-  basic: {{type: http, base_url: "{server.url}/api", auth: {{username: okr, password: "${{API_PASSWORD}}"}}}}
-  query: {{type: http, base_url: "{server.url}/api", params: {{api_key: "${{API_KEY}}"}}}}
-  literal: {{type: http, base_url: "{server.url}/api", headers: {{Authorization: "Bearer {LITERAL}"}}}}
-metrics:
-  a: {{connection: bearer, path: /bearer, select: value}}
-  b: {{connection: basic, path: /basic, select: value}}
-  c: {{connection: query, path: /query, select: value}}
-  d: {{connection: bearer, path: /paged, select: items, aggregate: sum, paginate: {{next: next}}}}
-  e: {{connection: literal, path: /bearer, select: value}}
-kpis: [{{id: e, metric: e, healthy: {{min: 0}}}}, {{id: a, metric: a, healthy: {{min: 0}}}},
-       {{id: b, metric: b, healthy: {{min: 0}}}}, {{id: c, metric: c, healthy: {{min: 0}}}},
-       {{id: d, metric: d, healthy: {{min: 0}}}}]
-outputs:
-  - {{type: slack, webhook_url: "{server.url}/hooks/${{HOOK_SECRET}}", on: [every_run], rate_limit: 1000}}
-  - {{type: report, path: report.html}}
-  - {{type: report, path: report.json}}
-""")
+        path.write_text(echo_config(server.url))
         env = {**os.environ, **CANARIES}
         done = subprocess.run([sys.executable, "-m", "okrsync", "--verbose", "-c", str(path), "run",
                                "--as-of", "2026-11-16"], cwd=tmp_path, env=env, capture_output=True, text=True,
@@ -252,6 +230,33 @@ outputs:
         assert leaks == {where: [] for where in places}
     finally:
         server.stop()
+
+
+def echo_config(url: str) -> str:
+    """Four connections whose credentials the Echo server repeats, and outputs that would carry them."""
+    return f"""\
+version: 1
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
+store: sqlite:///store.db
+connections:
+  bearer: {{type: http, base_url: "{url}/api", headers: {{Authorization: "Bearer ${{API_TOKEN}}"}}}}
+  basic: {{type: http, base_url: "{url}/api", auth: {{username: okr, password: "${{API_PASSWORD}}"}}}}
+  query: {{type: http, base_url: "{url}/api", params: {{api_key: "${{API_KEY}}"}}}}
+  literal: {{type: http, base_url: "{url}/api", headers: {{Authorization: "Bearer {LITERAL}"}}}}
+metrics:
+  a: {{connection: bearer, path: /bearer, select: value}}
+  b: {{connection: basic, path: /basic, select: value}}
+  c: {{connection: query, path: /query, select: value}}
+  d: {{connection: bearer, path: /paged, select: items, aggregate: sum, paginate: {{next: next}}}}
+  e: {{connection: literal, path: /bearer, select: value}}
+kpis: [{{id: e, metric: e, healthy: {{min: 0}}}}, {{id: a, metric: a, healthy: {{min: 0}}}},
+       {{id: b, metric: b, healthy: {{min: 0}}}}, {{id: c, metric: c, healthy: {{min: 0}}}},
+       {{id: d, metric: d, healthy: {{min: 0}}}}]
+outputs:
+  - {{type: slack, webhook_url: "{url}/hooks/${{HOOK_SECRET}}", on: [every_run], rate_limit: 1000}}
+  - {{type: report, path: report.html}}
+  - {{type: report, path: report.json}}
+"""
 
 
 def _dump(path: Path) -> list:
