@@ -23,6 +23,7 @@ message that never quotes a secret; a missing ${ENV} variable names the key that
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ import pytest
 from okrsync.config.load import load_config
 from okrsync.config.schema import json_schema
 from okrsync.errors import ConfigError, SourceError
-from okrsync.pipeline import check_connection, fetch_connection, plan
+from okrsync.pipeline import check_connection, fetch, fetch_connection, plan
 from okrsync.registry import registry
 from okrsync.testing.emulator import Emulator, Fault
 
@@ -184,6 +185,15 @@ class RemoteFaults:
             message = result.message
             assert "unexpected error" not in message and "Traceback" not in message, (fault_name, message)
             assert len(message) < 500 and not any(s in message for s in secrets), (fault_name, message)
+
+    def test_a_hung_server_is_cut_at_the_connection_deadline(self, case, emulator, tmp_path):
+        emulator.fault("*", "", Fault(delay=5), times=20)  # answers only after the test is over
+        hung = dataclasses.replace(case, connection={**case.connection, "deadline": "0.5s"})
+        config = load_config(self.write(hung, tmp_path))
+        got = fetch(plan(config, case.as_of))
+        assert set(got) == set(case.metrics)
+        for result in got.values():
+            assert isinstance(result, SourceError) and "did not answer within its deadline" in result.message
 
 
 def source_contract(
