@@ -1,8 +1,9 @@
 """Pipedrive: deal counts and values from the deals summary endpoint.
 
-Connection: ``url`` (the company domain, e.g. https://acme.pipedrive.com), API ``token`` sent as the
-documented ``api_token`` query parameter (redacted from every log and message), ``endpoint``
-to replace the URL. Metric: ``status`` (open, won, lost), ``filter_id``, ``pipeline_id``,
+Connection: ``url`` (the company domain, e.g. https://acme.pipedrive.com), API ``token`` sent in the
+``x-api-token`` header — "The API token must be provided in the x-api-token header for all requests"
+(https://pipedrive.readme.io/docs/core-api-concepts-authentication, read 2026-11-22); never in the
+URL, where proxies and server logs would keep it — ``endpoint`` to replace the URL. Metric: ``status`` (open, won, lost), ``filter_id``, ``pipeline_id``,
 ``user_id`` and ``aggregate``: count (default; ``total_count``), sum (the deals' value converted
 to the company currency) or avg (sum / count). One request per metric.
 """
@@ -36,7 +37,7 @@ class PipedriveSource(ApiSource[PipedriveConnection, PipedriveMetric]):
         token = secret(self.settings.token, f"connections.{self.name}.token")
         return ApiClient(
             (self.settings.endpoint or self.settings.url).rstrip("/"),
-            params={"api_token": token},
+            headers={"x-api-token": token},
             rate=self.settings.rate_limit or 5.0,
             token_hint=f"the API token of connection {self.name!r} (Settings > Personal preferences > API)",
             timeout=self.settings.timeout,

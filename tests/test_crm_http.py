@@ -166,7 +166,8 @@ def test_pipedrive_summary_with_documented_token(write_config, emulators):
     pd = emulators["pipedrive"]
     got = fetch(crm_config(write_config, emulators), "pipedrive")
     assert got == {"pd_won": 2, "pd_won_value": 4000, "pd_filtered": 750}
-    assert all(r.query["api_token"] == [PIPEDRIVE_TOKEN] for r in pd.requests("GET", "summary"))
+    summaries = pd.requests("GET", "summary")
+    assert all(r.headers["x-api-token"] == PIPEDRIVE_TOKEN and "api_token" not in r.query for r in summaries)
 
 
 def test_generic_json_api_select_and_pagination(write_config, emulators):

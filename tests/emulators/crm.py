@@ -124,7 +124,9 @@ class PipedriveEmulator(Emulator):
         self.deals: list[dict] = []  # {"status", "value_eur", "filter_ids", "pipeline_id", "user_id"}
 
     def _ok(self, req: Request) -> bool:
-        return req.query.get("api_token") == [self.token]
+        """The token in the x-api-token header (Pipedrive's documented way); a token in the URL is
+        refused here so that a client that puts it there fails its tests."""
+        return req.headers.get("x-api-token") == self.token and "api_token" not in req.query
 
     @route("GET", "/api/v1/users/me")
     def me(self, req: Request):
