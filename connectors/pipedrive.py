@@ -3,7 +3,8 @@
 Connection: ``url`` (the company domain, e.g. https://acme.pipedrive.com), API ``token`` sent in the
 ``x-api-token`` header — "The API token must be provided in the x-api-token header for all requests"
 (https://pipedrive.readme.io/docs/core-api-concepts-authentication, read 2026-11-22); never in the
-URL, where proxies and server logs would keep it — ``endpoint`` to replace the URL. Metric: ``status`` (open, won, lost), ``filter_id``, ``pipeline_id``,
+URL, where proxies and server logs would keep it — ``endpoint`` to replace the URL.
+Metric: ``status`` (open, won, lost), ``filter_id``, ``pipeline_id``,
 ``user_id`` and ``aggregate``: count (default; ``total_count``), sum (the deals' value converted
 to the company currency) or avg (sum / count). One request per metric.
 """

@@ -186,3 +186,11 @@ def test_run_prefect_keeps_prefects_files_in_the_project(example, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OKR status" in done.stdout and "ended Completed" in done.stdout
     assert (tmp_path / ".okrsync" / "prefect" / "prefect.db").exists() and not (home / ".prefect").exists()
+
+
+def test_global_options_work_after_the_command_too(example):
+    after = okrsync("run", "-c", str(example), "--as-of", "2026-11-21", "--verbose")
+    assert after.returncode == 0, after.stderr
+    assert "Synced: 11 key results" in after.stdout
+    status = okrsync("status", "--config", str(example), "--format", "json")
+    assert status.returncode == 0 and json.loads(status.stdout)["as_of"].startswith("2026-11-21")

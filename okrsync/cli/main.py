@@ -22,10 +22,37 @@ app.command()(prefect_commands.deploy)
 app.command()(prefect_commands.serve)
 
 
+GLOBAL_OPTIONS = {"-c": True, "--config": True, "-v": False, "--verbose": False}  # option -> takes a value
+OWN_CONFIG_OPTION = {"deploy", "serve"}  # commands whose own -c/--config takes several configs
+
+
+def hoist_global_options(argv: list[str]) -> list[str]:
+    """``okrsync run -c team.yaml --verbose`` as ``okrsync -c team.yaml --verbose run``: scripts and cron
+    lines write the global options after the command, so both places are accepted."""
+    front, rest, i = [], list(argv), 0
+    while i < len(rest) and rest[i].startswith("-"):  # options already before the command
+        i += 2 if GLOBAL_OPTIONS.get(rest[i]) else 1
+    if i >= len(rest) or rest[i] in OWN_CONFIG_OPTION:
+        return argv
+    head, tail, j = rest[: i + 1], rest[i + 1 :], 0
+    while j < len(tail):
+        token = tail[j]
+        if token == "--":
+            break
+        name = token.split("=", 1)[0]
+        if name in GLOBAL_OPTIONS:
+            takes = GLOBAL_OPTIONS[name] and "=" not in token
+            front += tail[j : j + (2 if takes else 1)]
+            del tail[j : j + (2 if takes else 1)]
+            continue
+        j += 1
+    return front + head + tail
+
+
 def main() -> None:
     """Run the app; turn okrsync's own errors into one red message and a meaningful exit code."""
     try:
-        code = app(standalone_mode=False)  # returns the code of a typer.Exit
+        code = app(args=hoist_global_options(sys.argv[1:]), standalone_mode=False)  # a typer.Exit's code
         sys.exit(code if isinstance(code, int) else 0)
     except ConfigError as exc:
         err_console.print(f"[red bold]config has {len(exc.problems)} problem(s):[/]")
