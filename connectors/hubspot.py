@@ -1,8 +1,8 @@
 """HubSpot CRM: counts and sums over any object (deals, contacts, companies, tickets) by CRM v3 search.
 
 Connection: a private-app ``token`` (scopes ``crm.objects.<object>.read``), ``endpoint`` to
-replace https://api.hubapi.com. Metric: ``object``, ``filters`` (property, operator, value; values
-may use {cycle.start} {cycle.end} {as_of}) and ``aggregate``: count (default; ``total`` of a
+replace https://api.hubapi.com. Metric: ``object``, ``filters`` (property, operator, value and, for
+BETWEEN, high_value; values may use {cycle.start} {cycle.end} {as_of}) and ``aggregate``: count (default; ``total`` of a
 search with limit 1: one request), or sum / avg / min / max of ``property``, paging 200 at a time.
 HubSpot's search stops at 10,000 results; a metric that matches more gets a clear error asking
 for narrower filters (e.g. a date window) instead of a silently truncated sum. Requests are paced
@@ -11,6 +11,8 @@ to 4 per second (the search endpoint allows about 5).
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from connectors.api_source import ApiSource
@@ -33,6 +35,32 @@ class HubspotFilter(Strict):
     property: str
     operator: str = "EQ"
     value: Any = None
+    high_value: Any = None  # BETWEEN's upper bound
+
+
+# "HubSpot API endpoints accept UNIX formatted timestamps in milliseconds … Date properties will only
+# store the date, and must be set to midnight UTC" — https://developers.hubspot.com/docs/faq/
+# how-should-timestamps-be-formatted-for-hubspots-apis (read 2026-11-22). People write ISO dates
+# (2026-10-01, or {cycle.start}); okrsync sends epoch milliseconds. A date is a UTC day, and the bound
+# is chosen so that the filter means what it says for date and datetime properties alike: GTE/LT/EQ
+# from the day's first millisecond, GT/LTE from its last (LTE 2026-11-16 keeps deals closed that day).
+END_OF_DAY_OPERATORS = {"GT", "LTE"}
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+
+
+def hubspot_value(text: str, operator: str, *, upper: bool = False) -> str:
+    """``text`` as HubSpot wants it: ISO dates and date-times become epoch milliseconds."""
+    if _ISO_DATE.match(text):
+        day = datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
+        if upper or operator in END_OF_DAY_OPERATORS:
+            return str(int((day + timedelta(days=1)).timestamp() * 1000) - 1)
+        return str(int(day.timestamp() * 1000))
+    if _ISO_DATETIME.match(text):
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return str(int(moment.timestamp() * 1000))
+    return text
 
 
 class HubspotMetric(MetricParams):
@@ -59,14 +87,7 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
 
     def read(self, client: ApiClient, q: MetricQuery) -> float:
         p: HubspotMetric = q.params
-        filters = [
-            {
-                "propertyName": f.property,
-                "operator": f.operator,
-                **({"value": q.fill(str(f.value))} if f.value is not None else {}),
-            }
-            for f in p.filters
-        ]
+        filters = [_filter(f, q) for f in p.filters]
         body: dict = {"filterGroups": [{"filters": filters}] if filters else [], "limit": 1}
         url = f"/crm/v3/objects/{p.object}/search"
         how = q.aggregate or "count"
@@ -98,6 +119,15 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
         if not values and how != "sum":
             raise ValueError(f"no {p.object} with a value in {p.property}")
         return aggregate(values, how)
+
+
+def _filter(f: HubspotFilter, q: MetricQuery) -> dict:
+    out: dict[str, Any] = {"propertyName": f.property, "operator": f.operator}
+    if f.value is not None:
+        out["value"] = hubspot_value(q.fill(str(f.value)), f.operator)
+    if f.high_value is not None:
+        out["highValue"] = hubspot_value(q.fill(str(f.high_value)), f.operator, upper=True)
+    return out
 
 
 connector = Connector(

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 
 import pytest
 
@@ -42,7 +43,7 @@ def emulators():
                 "properties": {
                     "dealstage": "closedwon" if i % 3 == 0 else "open",
                     "amount": str(100 + i),
-                    "closedate": f"2026-{10 + i % 3:02d}-15",
+                    "closedate": f"2026-{10 + i % 3:02d}-15T13:30:00Z",  # HubSpot returns datetimes
                 },
             }
         )
@@ -124,9 +125,38 @@ def test_hubspot_count_in_one_request_and_sums_paged(write_config, emulators):
         r.json().get("after") for r in searches if r.json()["limit"] == 200 and len(r.json()["filterGroups"]) == 0
     ] == [None, "200", "400"]  # 450 deals: three pages of 200
     closed = next(r.json() for r in searches if r.json().get("properties") and r.json()["filterGroups"])
-    assert {"propertyName": "closedate", "operator": "GTE", "value": "2026-10-01"} in closed["filterGroups"][0][
+    october_first_utc = str(int(datetime(2026, 10, 1, tzinfo=UTC).timestamp() * 1000))  # HubSpot: epoch ms
+    assert {"propertyName": "closedate", "operator": "GTE", "value": october_first_utc} in closed["filterGroups"][0][
         "filters"
     ]
+
+
+def test_hubspot_dates_are_epoch_milliseconds_and_day_bounds_mean_what_they_say(write_config, emulators):
+    hub = emulators["hubspot"]
+    hub.objects["deals"] = [
+        {"id": "1", "properties": {"dealstage": "closedwon", "closedate": "2026-11-16T22:30:00Z"}},
+        {"id": "2", "properties": {"dealstage": "closedwon", "closedate": "2026-11-17T00:00:00Z"}},
+        {"id": "3", "properties": {"dealstage": "closedwon", "closedate": "2026-09-30T23:59:59Z"}},
+    ]
+    path = write_config(f"""
+        connections:
+          hubspot: {{type: hubspot, token: "${{HUBSPOT_TOKEN}}", endpoint: "{hub.url}", rate_limit: 1000}}
+        metrics:
+          to_date: {{connection: hubspot, filters: [{{property: closedate, operator: LTE, value: "{{as_of}}"}},
+                                                     {{property: closedate, operator: GTE, value: "{{cycle.start}}"}}]}}
+          window: {{connection: hubspot, filters: [{{property: closedate, operator: BETWEEN, value: "{{cycle.start}}",
+                                                     high_value: "2026-11-16"}}]}}
+          after: {{connection: hubspot, filters: [{{property: closedate, operator: GT, value: "2026-11-16"}}]}}
+          iso: {{connection: hubspot, filters: [{{property: closedate, operator: GT,
+                                                  value: "2026-11-16T23:00:00+01:00"}}]}}
+        kpis: [{{id: a, metric: to_date, healthy: {{min: 0}}}}, {{id: b, metric: window, healthy: {{min: 0}}}},
+               {{id: c, metric: after, healthy: {{min: 0}}}}, {{id: d, metric: iso, healthy: {{min: 0}}}}]
+    """)
+    found = fetch_connection(plan(load_config(path), oslo(2026, 11, 16)), "hubspot")
+    got = {m: getattr(v, "value", None) if not hasattr(v, "message") else v.message for m, v in found.items()}
+    assert got == {"to_date": 1, "window": 1, "after": 1, "iso": 2}  # 22:30 UTC on the 16th counts as that day
+    sent = [f for r in hub.requests("POST", "/search$") for g in r.json()["filterGroups"] for f in g["filters"]]
+    assert all(str(f[k]).isdigit() for f in sent for k in ("value", "highValue") if k in f)
 
 
 def test_hubspot_ten_thousand_ceiling_is_a_clear_error(write_config, emulators):

@@ -4,6 +4,7 @@ API and a webhook receiver (Slack, Teams, any JSON hook) — the server halves t
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
 from okrsync.testing import Emulator, Request, Response, route
@@ -32,6 +33,44 @@ def _cmp_value(v: Any) -> Any:
         return str(v)
 
 
+# HubSpot's date and datetime properties: filters take epoch milliseconds only (an ISO date is a 400),
+# records hold ISO date-times. https://developers.hubspot.com/docs/faq/how-should-timestamps-be-formatted-for-hubspots-apis
+DATE_PROPERTIES = {"closedate", "createdate", "hs_createdate", "hs_lastmodifieddate", "lastmodifieddate"}
+HUBSPOT_400 = {"status": "error", "message": "There was a problem with the request.", "category": "VALIDATION_ERROR"}
+
+
+def _epoch_ms(text: str) -> float:
+    if text.isdigit():
+        return float(text)
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000
+
+
+def _matches(record: dict, f: dict) -> bool:
+    name, op = f["propertyName"], f["operator"]
+    stored = record["properties"].get(name)
+    if stored is None:
+        return op == "NOT_HAS_PROPERTY"
+    if op == "HAS_PROPERTY":
+        return True
+    if name in DATE_PROPERTIES:
+        value, low, high = _epoch_ms(stored), float(f.get("value", 0)), float(f.get("highValue", 0))
+    else:
+        value, low, high = _cmp_value(stored), _cmp_value(f.get("value")), _cmp_value(f.get("highValue"))
+    if op == "BETWEEN":
+        return low <= value <= high
+    return OPS[op](value, low)
+
+
+def _bad_date_filter(body: dict) -> bool:
+    """A filter on a date property whose value is not epoch milliseconds: HubSpot answers 400."""
+    return any(
+        f["propertyName"] in DATE_PROPERTIES and any(k in f and not str(f[k]).isdigit() for k in ("value", "highValue"))
+        for group in body.get("filterGroups", [])
+        for f in group.get("filters", [])
+    )
+
+
 class HubspotEmulator(Emulator):
     def __init__(self, token: str):
         super().__init__()
@@ -57,16 +96,11 @@ class HubspotEmulator(Emulator):
         limit = body.get("limit", 10)
         if limit > 200:
             return Response(400, {"status": "error", "message": "limit must be <= 200"})
+        if _bad_date_filter(body):
+            return Response(400, HUBSPOT_400)
         rows = self.objects[obj]
         for group in body.get("filterGroups", [])[:1]:
-            for f in group["filters"]:
-                op = OPS[f["operator"]]
-                rows = [
-                    r
-                    for r in rows
-                    if r["properties"].get(f["propertyName"]) is not None
-                    and op(_cmp_value(r["properties"][f["propertyName"]]), _cmp_value(f.get("value")))
-                ]
+            rows = [r for r in rows if all(_matches(r, f) for f in group["filters"])]
         start = int(body.get("after") or 0)
         if start >= 10_000:
             return Response(400, {"status": "error", "message": "paging beyond 10000 results is not allowed"})
