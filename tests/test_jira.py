@@ -290,3 +290,21 @@ def test_stale_comment_fires_when_it_starts_not_while_it_lasts(write_config, clo
     (comment,) = cloud.comments["APP-100"]
     assert "Stale: fetch failed" in comment["body"] and "/2026-11-16/" in comment["body"]
     store.close()
+
+
+def test_the_duplicate_check_reads_every_page_of_comments(write_config, cloud):
+    """A crashed run's comment (posted, never confirmed) in the middle of 250 comments by people: the
+    marker is on the second page whichever way they are ordered (Cloud pages comments 100 at a time).
+    The run must find it there, not post again."""
+    cfg, store = status_change_setup(write_config, cloud)
+    crashed = {"id": "c0", "body": "Open P1 bugs to zero is done\n[okrsync:default/p1/2026-11-16/done]"}
+    people = [{"id": f"p{i}", "body": f"comment {i}"} for i in range(250)]
+    cloud.comments["APP-100"] = people[:120] + [crashed] + people[120:]
+    next_day = DAY + timedelta(days=1)
+    result = sync(cfg, next_day, now=next_day, store=store)
+    assert result.exit_code == 0, result.output_errors
+    assert [c for c in cloud.comments["APP-100"] if "okrsync:" in c["body"]] == [crashed]
+    assert cloud.requests("POST", "/comment$") == []
+    pages = [r.query.get("startAt", ["0"])[0] for r in cloud.requests("GET", "/comment$")]
+    assert pages == ["0", "100"]  # read on to the second page, where the marker was, and stopped there
+    store.close()

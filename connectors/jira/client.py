@@ -35,6 +35,9 @@ def classify_jira(exc: BaseException) -> TransientError | None:
     return None
 
 
+COMMENT_PAGE = 100
+
+
 class JiraClient:
     """One jira.JIRA per connection, with okrsync's pacing and retry policy around every call."""
 
@@ -69,6 +72,26 @@ class JiraClient:
         return self.guard.call(fn)
 
     # -- reads --------------------------------------------------------------------------------
+
+    def has_comment(self, issue: str, marker: str) -> bool:
+        """Whether any comment of ``issue`` contains ``marker``, looking through *every* page: Jira returns
+        comments a page at a time (``startAt``/``maxResults``/``total``; Cloud caps a page at 100 —
+        https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/
+        #api-rest-api-2-issue-issueidorkey-comment-get, read 2026-11-22). Newest first, so a recent
+        post (the usual case) ends the search on the first page. The jira library reads one page only."""
+        start = 0
+        while True:
+            page = self.call(
+                lambda s=start: self.jira._get_json(
+                    f"issue/{issue}/comment", params={"startAt": s, "maxResults": COMMENT_PAGE, "orderBy": "-created"}
+                )
+            )
+            comments = page.get("comments") or []
+            if any(marker in (c.get("body") or "") for c in comments):
+                return True
+            start += len(comments)
+            if not comments or start >= int(page.get("total", 0)):
+                return False
 
     def count(self, jql: str) -> int:
         if self.cloud:

@@ -99,10 +99,9 @@ class JiraSink(Sink[JiraOutput]):
 
         def posted() -> bool:
             try:
-                comments = self.client.call(lambda: self.client.jira.comments(issue))
+                return self.client.has_comment(issue, marker)
             except TransientError as exc:  # cannot check: posting blind could duplicate, so stop here
                 raise SinkError(f"{issue}: cannot read its comments to check for an earlier post ({exc})") from None
-            return any(marker in (c.raw.get("body") or "") for c in comments)
 
         def post_once() -> None:  # look before every POST: a previous attempt (or a crashed run) may have landed
             if not posted():

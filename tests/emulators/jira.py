@@ -210,7 +210,12 @@ class JiraEmulator(Emulator):
         if found is None:
             return jira_error(404, "Issue does not exist or you do not have permission to see it.")
         comments = self.comments[found]
-        return {"startAt": 0, "maxResults": 5000, "total": len(comments), "comments": comments}
+        if req.query.get("orderBy", [""])[0] == "-created":
+            comments = comments[::-1]
+        start = int(req.query.get("startAt", ["0"])[0])
+        size = min(int(req.query.get("maxResults", ["100"])[0]), 100)  # Cloud: at most 100 a page
+        page = comments[start : start + size]
+        return {"startAt": start, "maxResults": size, "total": len(comments), "comments": page}
 
     @route("POST", API + r"/issue/([^/]+)/comment")
     def add_comment(self, req: Request, key: str):
