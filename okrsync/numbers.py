@@ -6,6 +6,10 @@ people see, so "12%" means twelve), a leading minus or parentheses for negatives
 (``(1,200)``), and TRUE/FALSE/yes/no/done for milestones. Anything else raises ValueError with
 the offending text, which the caller attaches to the metric.
 
+The decimal and group symbols default to ``.`` and ``,``; a source that knows its locale passes its
+own (a German spreadsheet: ``1.234,5``). Text that does not fit them is refused, never guessed: in a
+comma-decimal locale "12.5" is an error, not twelve and a half or 125.
+
 Every number okrsync keeps is finite and within ±LIMIT (:func:`checked`): NaN and infinities are
 refused at the boundary, so the store, the status document and every payload hold plain JSON
 numbers and one bad value can only fail its own metric.
@@ -18,14 +22,14 @@ import re
 from decimal import Decimal
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
-_GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?$")
+_SPACES = " \u00a0\u202f"  # a space, no-break space, narrow no-break space: all one group symbol
 _CURRENCY = "$€£¥₹kr"
 LIMIT = 1e15  # beyond 2**53 (9e15) floats skip integers; no business KPI is larger, and progress math stays finite
 _TRUE = {"true", "yes", "done", "y"}
 _FALSE = {"false", "no", "not done", "n"}
 
 
-def parse_number(raw: object) -> float:
+def parse_number(raw: object, *, decimal: str = ".", group: str = ",") -> float:
     """Return ``raw`` as a finite float, or raise ValueError saying what was wrong."""
     if isinstance(raw, bool):
         return 1.0 if raw else 0.0
@@ -49,15 +53,28 @@ def parse_number(raw: object) -> float:
     negative = text.startswith("(") and text.endswith(")")
     if negative:
         text = text[1:-1].strip()
-    text = text.lstrip(_CURRENCY).strip()
+    text = text.strip(_CURRENCY).strip()
     if text.endswith("%"):
         text = text[:-1].strip()
-    if _GROUPED.match(text):
-        text = text.replace(",", "")
-    if not _NUMBER.match(text):
+    text = _canonical(text, decimal, group)
+    if text is None or not _NUMBER.match(text):
         raise ValueError(f"not a number: {_shown(raw)}")
     value = checked(float(text), raw)
     return -value if negative else value
+
+
+def _canonical(text: str, decimal: str, group: str) -> str | None:
+    """``text`` with the locale's grouping removed and its decimal symbol as "."; None when it cannot
+    be a number written in that locale."""
+    groups = _SPACES if group in _SPACES else group
+    g, d = f"[{re.escape(groups)}]", re.escape(decimal)
+    if re.fullmatch(rf"[+-]?\d{{1,3}}({g}\d{{3}})+({d}\d*)?([eE][+-]?\d+)?", text):
+        text = re.sub(g, "", text)
+    if decimal == ".":
+        return text
+    if "." in text:  # a point that is not this locale's grouping: ambiguous, refused
+        return None
+    return text.replace(decimal, ".")
 
 
 def checked(value: float, raw: object = None) -> float:

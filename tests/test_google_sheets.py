@@ -106,6 +106,7 @@ def test_every_metric_of_a_spreadsheet_in_one_batch_get(write_config, sheets):
         "rev_rows": 3,
     }
     assert len(sheets.requests("GET", "values:batchGet")) == 1
+    assert len(sheets.requests("GET", f"/v4/spreadsheets/{SID}$")) == 1  # its locale and tabs, once
     assert len(sheets.requests("POST", "/token")) == 1
     (read,) = sheets.requests("GET", "values:batchGet")
     assert read.headers["authorization"].startswith("Bearer ya29.emulator-")
@@ -133,15 +134,15 @@ def test_plain_language_errors_per_metric(write_config, sheets):
     )
     got = values(fetch(cfg))
     assert got["ok"] == 82.5
-    assert got["text"] == "cell Survey!C2 holds 'lots', which is not a number"
+    assert got["text"].startswith("cell Survey!C2 holds 'lots', which is not a number in this spreadsheet's locale")
     assert "Z9 is empty" in got["empty"]
-    assert "range 'Nope!A1' does not exist" in got["notab"]
+    assert got["notab"] == "tab 'Nope' does not exist in this spreadsheet (tabs: Revenue, Survey)"
     assert "add aggregate" in got["many"]
     assert f"share it with {SA_EMAIL}" in got["private"]
     assert "3NoSuchSpreadsheetId000000 not found" in got["missing"]
     assert "neither a spreadsheet ID" in got["badid"]
-    # the unknown tab costs one extra batchGet for the rest, not one request per metric
-    assert len(sheets.requests("GET", f"{SID}/values:batchGet")) == 2
+    # the unknown tab is known from the metadata: one batchGet for the rest, not one request per metric
+    assert len(sheets.requests("GET", f"{SID}/values:batchGet")) == 1
 
 
 def test_retries_honour_retry_after_and_give_up_bounded(write_config, sheets, waits):
@@ -206,7 +207,7 @@ def test_requests_are_paced_to_the_quota(write_config, sheets, waits):
         rate=1,
     )
     assert values(fetch(cfg)) == {"a": 82.5, "b": 5}
-    assert len(waits) == 1 and 0.5 < waits[0] <= 1.0  # the second request waited for its token
+    assert [round(w) for w in waits] == [1, 2, 3]  # 4 requests at 1/s (sleeps are recorded, not slept)
 
 
 OUTPUT = f"""\
@@ -234,8 +235,9 @@ def test_status_write_back_one_write_then_nothing_when_unchanged(write_config, s
     again = sync(cfg, DAY, now=DAY, store=store)
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sheets.log[before:]] == [
         ("POST", "token"),
+        ("GET", SID),
         ("GET", "values:batchGet"),
-    ]  # the read only: no write
+    ]  # the read only (metadata, values): no write
     assert "unchanged" in " ".join(again.writes)
 
     sheets.spreadsheets[SID].sheets["Survey"][(2, 2)] = "90"  # csat reaches its target
@@ -290,3 +292,52 @@ def test_connection_check_gets_a_real_token(write_config, sheets):
     )
     with pytest.raises(SourceError, match="could not get an access token.*invalid_grant"):
         check_connection(cfg, "sheet")
+
+
+def test_comma_decimal_spreadsheets_are_read_in_their_locale(write_config, sheets):
+    """A de_DE sheet shows 82,5 and 1.234 (= 1234): read as such, never as 825 or 1.234; a point
+    that is not German grouping is refused, not guessed."""
+    german = "5GermanSpreadsheetId000000000"
+    cells = {"A1": "82,5", "A2": "1.234", "A3": "1.234,5", "A4": "12,5 %", "A5": "12.5", "A6": "1.234,50 €"}
+    sheets.spreadsheets[german] = Spreadsheet({"Zahlen": cells}, shared_with={SA_EMAIL}, locale="de_DE")
+    metrics = "\n".join(
+        f"  m{i}: {{connection: sheet, spreadsheet: {german}, range: Zahlen!A{i}}}" for i in range(1, 7)
+    )
+    krs = "\n".join(f"              - {{id: m{i}, metric: m{i}, kind: at_least, target: 1}}" for i in range(1, 7))
+    got = values(fetch(config(write_config, sheets, metrics, krs=krs)))
+    assert {k: got[k] for k in ("m1", "m2", "m3", "m4", "m6")} == {"m1": 82.5, "m2": 1234, "m3": 1234.5, "m4": 12.5,
+                                                                   "m6": 1234.5}  # fmt: skip
+    assert "not a number in this spreadsheet's locale (decimal ','" in got["m5"]
+
+
+def test_a_cell_on_a_missing_tab_is_named_and_the_table_still_written(write_config, sheets):
+    krs = KRS.replace(
+        "{id: csat, metric: csat, start: 75, target: 90}",
+        "{id: csat, metric: csat, start: 75, target: 90, sheet_cell: Scorecard!C5}",
+    )
+    cfg = config(write_config, sheets, METRICS, outputs=OUTPUT, krs=krs)
+    store = Store(cfg.store_url())
+    result = sync(cfg, DAY, now=DAY, store=store)
+    (error,) = result.output_errors
+    assert "not the sheet_cell Scorecard!C5: no such tab" in error.message
+    assert sheets.spreadsheets[SID].cell("OKR status", "A1") == "Objective"  # the table is there all the same
+    del sheets.spreadsheets[SID].sheets["OKR status"]  # someone deletes the status tab
+    sheets.spreadsheets[SID].sheets["Scorecard"] = {}  # and adds the missing one
+    again = sync(cfg, DAY + timedelta(days=1), now=DAY, store=store)
+    assert again.output_errors == []
+    assert sheets.spreadsheets[SID].cell("OKR status", "A1") == "Objective"  # the tab came back
+    assert sheets.spreadsheets[SID].cell("Scorecard", "C5") is not None
+    store.close()
+
+
+def test_titles_that_look_like_formulas_are_written_as_text(write_config, sheets):
+    krs = KRS.replace(
+        "{id: csat, metric: csat,", '{id: csat, title: "=IMPORTXML(\\"http://x\\", \\"//a\\")", metric: csat,'
+    )
+    cfg = config(write_config, sheets, METRICS, outputs=OUTPUT, krs=krs)
+    store = Store(cfg.store_url())
+    assert sync(cfg, DAY, now=DAY, store=store).exit_code == 0
+    titles = [v for (row, col), v in sheets.spreadsheets[SID].sheets["OKR status"].items() if col == 2]
+    assert any(str(t).startswith("'=IMPORTXML") for t in titles)  # the apostrophe keeps it text
+    assert not any(str(t).startswith("=") for t in titles)
+    store.close()

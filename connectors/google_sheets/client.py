@@ -216,9 +216,50 @@ def explain(exc: BaseException, spreadsheet: str, email: str | None) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def unparsable_range(exc: APIError, ranges: list[str]) -> str | None:
-    message = str(exc.error.get("message", ""))
-    if exc.response.status_code == 400 and message.startswith("Unable to parse range: "):
-        named = message.removeprefix("Unable to parse range: ").strip()
-        return named if named in ranges else next((r for r in ranges if r.strip() == named), ranges[0])
-    return None
+# One metadata read per spreadsheet: its locale (FORMATTED_VALUE follows it — "Formatted values are
+# computed based on the spreadsheet's locale", https://developers.google.com/workspace/sheets/api/
+# reference/rest/v4/ValueRenderOption, read 2026-11-22) and its tabs (a range on a missing tab is then
+# known from the metadata, not from an error message's wording).
+METADATA_FIELDS = "properties.locale,sheets.properties.title"
+
+
+def number_symbols(meta: dict) -> tuple[str, str]:
+    """(decimal, group) symbols of the spreadsheet's locale, from CLDR (Babel). ValueError for a locale
+    Babel does not know: reading numbers with a guessed locale could be silently wrong."""
+    from babel import Locale, UnknownLocaleError
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    name = (meta.get("properties") or {}).get("locale") or "en_US"
+    try:
+        locale = Locale.parse(name)
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(
+            f"the spreadsheet's locale {name!r} is unknown here: its numbers cannot be read safely"
+        ) from None
+    return get_decimal_symbol(locale), get_group_symbol(locale)
+
+
+def sheet_titles(meta: dict) -> set[str]:
+    return {(s.get("properties") or {}).get("title") for s in meta.get("sheets") or []}
+
+
+def tab_of(a1: str) -> str | None:
+    """The tab a range names (a quoted title unquoted, '' doubled inside), None for a range without one."""
+    sheet, bang, _ = a1.rpartition("!")
+    if not bang:
+        return None
+    return sheet[1:-1].replace("''", "'") if sheet.startswith("'") and sheet.endswith("'") else sheet
+
+
+def missing_tabs(meta: dict, items: list, error) -> tuple[dict, list[str]]:
+    """Errors for the metrics whose range names a tab the spreadsheet does not have, and the ranges to read."""
+    tabs = sorted(sheet_titles(meta))
+    out, wanted = {}, []
+    for q in items:
+        a1 = q.fill(q.params.range)
+        tab = tab_of(a1)
+        if tab is not None and tab not in tabs:
+            out[q.metric_id] = error(f"tab {tab!r} does not exist in this spreadsheet (tabs: {', '.join(tabs)})", q)
+        elif a1 not in wanted:
+            wanted.append(a1)
+    return out, wanted

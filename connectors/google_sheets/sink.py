@@ -13,13 +13,14 @@ from gspread.exceptions import APIError
 
 from connectors.google_sheets import GoogleSheetsConnection, GoogleSheetsOutput
 from connectors.google_sheets.client import (
-    SheetsHTTPClient,
+    METADATA_FIELDS,
     col_letters,
     explain,
     open_client,
     quote_sheet,
+    sheet_titles,
     spreadsheet_id,
-    unparsable_range,
+    tab_of,
 )
 from okrsync.connector import Sink, SinkContext
 from okrsync.delivery import fingerprint
@@ -50,10 +51,18 @@ def status_rows(doc: StatusDocument) -> list[list[str]]:
         target = kr.target if kr.kind != "between" else f"{kr.min}–{kr.max}"
         forecast = kr.forecast.value if kr.forecast else None
         rows.append(
-            [o.title, kr.title, kr.owner or "", cell(kr.start), cell(kr.value), cell(target),
-             pct(kr.progress, ""), pct(kr.expected, ""), label(kr.status), cell(forecast), observed, kr.note]
+            [text(o.title), text(kr.title), text(kr.owner or ""), cell(kr.start), cell(kr.value), cell(target),
+             pct(kr.progress, ""), pct(kr.expected, ""), label(kr.status), cell(forecast), observed, text(kr.note)]
         )  # fmt: skip
     return rows
+
+
+def text(value: str) -> str:
+    """User text as text. The table is written USER_ENTERED ("as if the user typed them into the UI",
+    https://developers.google.com/workspace/sheets/api/reference/rest/v4/ValueInputOption) so numbers and
+    percentages stay numbers; but a title typed as "=IMPORTXML(…)" would become a formula. A leading
+    apostrophe keeps any text that could start a formula (= + - @) as text, as in the Sheets UI."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def status_data(doc: StatusDocument, worksheet: str) -> list[dict]:
@@ -86,38 +95,29 @@ class GoogleSheetsSink(Sink[GoogleSheetsOutput]):
         )
 
     def _send(self, connection: GoogleSheetsConnection, data: list[dict], last: tuple | None) -> str:
+        """One metadata read (which tabs exist), the tab created when missing (a first write, or someone
+        deleted it), a clear when the table shrank, then one values:batchUpdate of the table and every
+        sheet_cell whose tab exists. Sheets applies a batch all or nothing, so a cell on a missing tab is
+        left out and reported by name instead of blocking the table."""
         s = self.settings
         sid, tab, rows = spreadsheet_id(s.spreadsheet), quote_sheet(s.worksheet), len(data[0]["values"])
         client, email = open_client(s.connection, connection, self.base_dir)
         previous_rows = json.loads(last[1] or "{}").get("rows", 0) if last else 0
         try:
-            if last is None:  # first write to this tab: make sure it exists (an existing tab is fine)
-                self._add_tab(client, sid, s.worksheet)
+            tabs = sheet_titles(client.fetch_sheet_metadata(sid, params={"fields": METADATA_FIELDS}))
+            if s.worksheet not in tabs:
+                client.batch_update(sid, {"requests": [{"addSheet": {"properties": {"title": s.worksheet}}}]})
             elif previous_rows > rows:
-                self._clear(client, sid, [f"{tab}!A{rows + 1}:{col_letters(len(STATUS_HEADER))}{previous_rows}"])
-            try:
-                client.values_batch_update(sid, {"valueInputOption": "USER_ENTERED", "data": data})
-            except APIError as exc:  # the tab was deleted since the last write
-                if last is None or unparsable_range(exc, [d["range"] for d in data]) is None:
-                    raise
-                self._add_tab(client, sid, s.worksheet)
-                client.values_batch_update(sid, {"valueInputOption": "USER_ENTERED", "data": data})
+                cleared = f"{tab}!A{rows + 1}:{col_letters(len(STATUS_HEADER))}{previous_rows}"
+                client.values_batch_clear(sid, body={"ranges": [cleared]})
+            writable = [d for d in data if (tab_of(d["range"]) or s.worksheet) in tabs | {s.worksheet}]
+            client.values_batch_update(sid, {"valueInputOption": "USER_ENTERED", "data": writable})
         except (APIError, TransientError, google.auth.exceptions.GoogleAuthError) as exc:
             raise SinkError(explain(exc, sid, email)) from None
+        skipped = [d["range"] for d in data if d not in writable]
+        if skipped:
+            raise SinkError(
+                f"wrote {rows - 1} rows to {s.worksheet}, but not the sheet_cell {', '.join(skipped)}: no such tab "
+                "in the spreadsheet (fix the KR's sheet_cell or add the tab)"
+            )
         return f"google_sheets: wrote {rows - 1} rows to {s.worksheet}"
-
-    @staticmethod
-    def _add_tab(client: SheetsHTTPClient, sid: str, title: str) -> None:
-        try:
-            client.batch_update(sid, {"requests": [{"addSheet": {"properties": {"title": title}}}]})
-        except APIError as exc:
-            if "already exists" not in str(exc.error.get("message", "")):
-                raise
-
-    @staticmethod
-    def _clear(client: SheetsHTTPClient, sid: str, ranges: list[str]) -> None:
-        try:
-            client.values_batch_clear(sid, body={"ranges": ranges})
-        except APIError as exc:
-            if unparsable_range(exc, ranges) is None:  # a missing tab has nothing to clear
-                raise

@@ -16,14 +16,16 @@ from gspread.exceptions import APIError
 
 from connectors.google_sheets import GoogleSheetsConnection, GoogleSheetsMetric
 from connectors.google_sheets.client import (
+    METADATA_FIELDS,
     SheetsHTTPClient,
     col_letters,
     explain,
     key_file_problems,
+    missing_tabs,
+    number_symbols,
     open_client,
     range_origin,
     spreadsheet_id,
-    unparsable_range,
 )
 from okrsync.aggregate import aggregate
 from okrsync.connector import FetchResult, MetricQuery, Observation, Source
@@ -64,42 +66,31 @@ class GoogleSheetsSource(Source[GoogleSheetsConnection, GoogleSheetsMetric]):
     def _read_spreadsheet(
         self, client: SheetsHTTPClient, email: str | None, sid: str, items: list[MetricQuery]
     ) -> FetchResult:
-        out: FetchResult = {}
-        ranges = list(dict.fromkeys(q.fill(q.params.range) for q in items))
-        while ranges:
-            try:
-                response = client.values_batch_get(sid, ranges, params={"valueRenderOption": "FORMATTED_VALUE"})
-            except APIError as exc:
-                bad = unparsable_range(exc, ranges)
-                if bad is None:
-                    return {q.metric_id: self.error(explain(exc, sid, email), q) for q in items}
-                for q in items:
-                    if q.fill(q.params.range) == bad:
-                        out[q.metric_id] = self.error(
-                            f"range {bad!r} does not exist in spreadsheet {sid} "
-                            "(check the tab name and the A1 notation)",
-                            q,
-                        )
-                ranges.remove(bad)  # read the others: one more request, not one per metric
-                continue
-            except (TransientError, google.auth.exceptions.GoogleAuthError) as exc:
-                return {q.metric_id: self.error(explain(exc, sid, email), q) for q in items}
-            except ValueError:  # a 200 whose body is not JSON (a proxy's page, a truncated answer)
-                return {
-                    q.metric_id: self.error("Google Sheets answered with a body that is not JSON", q) for q in items
-                }
-            by_range = dict(zip(ranges, response.get("valueRanges", []), strict=False))
-            for q in items:
-                if q.metric_id not in out:
-                    try:
-                        out[q.metric_id] = Observation(_value(q, by_range[q.fill(q.params.range)]))
-                    except ValueError as exc:
-                        out[q.metric_id] = self.error(str(exc), q)
-            break
+        """Two requests per spreadsheet whatever the number of metrics: its metadata (locale and tabs),
+        then one values:batchGet of every range whose tab exists."""
+        try:
+            meta = client.fetch_sheet_metadata(sid, params={"fields": METADATA_FIELDS})
+            symbols = number_symbols(meta)
+            response = None
+            out, wanted = missing_tabs(meta, items, self.error)
+            if wanted:
+                response = client.values_batch_get(sid, wanted, params={"valueRenderOption": "FORMATTED_VALUE"})
+        except (APIError, TransientError, google.auth.exceptions.GoogleAuthError) as exc:
+            return {q.metric_id: self.error(explain(exc, sid, email), q) for q in items}
+        except ValueError as exc:  # a 200 whose body is not JSON, or a locale whose numbers cannot be read
+            message = str(exc) if "locale" in str(exc) else "Google Sheets answered with a body that is not JSON"
+            return {q.metric_id: self.error(message, q) for q in items}
+        by_range = dict(zip(wanted, (response or {}).get("valueRanges", []), strict=False))
+        for q in items:
+            if q.metric_id not in out:
+                try:
+                    out[q.metric_id] = Observation(_value(q, by_range[q.fill(q.params.range)], symbols))
+                except ValueError as exc:
+                    out[q.metric_id] = self.error(str(exc), q)
         return out
 
 
-def _value(q: MetricQuery, value_range: dict) -> float:
+def _value(q: MetricQuery, value_range: dict, symbols: tuple[str, str]) -> float:
     prefix, top, left = range_origin(value_range.get("range", q.params.range))
     cells = [
         (f"{prefix}{col_letters(left + j)}{top + i}", text)
@@ -113,7 +104,7 @@ def _value(q: MetricQuery, value_range: dict) -> float:
         if not filled:
             raise ValueError(f"cell {value_range.get('range', q.params.range)} is empty")
         a1, text = filled[0]
-        return _number(a1, text)
+        return _number(a1, text, symbols)
     if how is None:
         raise ValueError(
             f"range {q.params.range} holds several cells: add aggregate (sum, avg, min, max, count, latest)"
@@ -123,12 +114,16 @@ def _value(q: MetricQuery, value_range: dict) -> float:
     if not filled:
         raise ValueError(f"range {value_range.get('range', q.params.range)} is empty")
     if how == "latest":
-        return _number(*filled[-1])
-    return aggregate([_number(a1, text) for a1, text in filled], how)
+        return _number(*filled[-1], symbols)
+    return aggregate([_number(a1, text, symbols) for a1, text in filled], how)
 
 
-def _number(a1: str, text: object) -> float:
+def _number(a1: str, text: object, symbols: tuple[str, str]) -> float:
+    decimal, group = symbols
     try:
-        return parse_number(text)
+        return parse_number(text, decimal=decimal, group=group)
     except ValueError:
-        raise ValueError(f"cell {a1} holds {text!r}, which is not a number") from None
+        raise ValueError(
+            f"cell {a1} holds {str(text)[:40]!r}, which is not a number in this spreadsheet's locale "
+            f"(decimal {decimal!r}, grouping {group!r})"
+        ) from None

@@ -38,7 +38,13 @@ def error(code: int, message: str, status: str) -> Response:
 
 
 class Spreadsheet:
-    def __init__(self, sheets: dict[str, dict[str, object]] | None = None, shared_with: set[str] | None = None):
+    def __init__(
+        self,
+        sheets: dict[str, dict[str, object]] | None = None,
+        shared_with: set[str] | None = None,
+        locale: str = "en_US",
+    ):
+        self.locale = locale  # FORMATTED_VALUE follows it: a de_DE sheet shows 82,5 and 1.234
         # sheets: title -> {"B2": "82.5", ...}
         self.sheets: dict[str, dict[tuple[int, int], object]] = {}
         for title, cells in (sheets or {"Sheet1": {}}).items():
@@ -115,6 +121,18 @@ class SheetsEmulator(Emulator):
         )
         return title, top, left, bottom, right, a1
 
+    # -- metadata -----------------------------------------------------------------------------
+
+    @route("GET", r"/v4/spreadsheets/([^/:]+)")
+    def get(self, req: Request, sid: str):
+        """spreadsheets.get without grid data: the locale and the tabs (``fields`` is honoured for
+        the parts okrsync asks for; the real API trims to exactly the mask)."""
+        sheet = self._open(req, sid)
+        if isinstance(sheet, Response):
+            return sheet
+        tabs = [{"properties": {"sheetId": i, "title": t, "index": i}} for i, t in enumerate(sheet.sheets)]
+        return {"spreadsheetId": sid, "properties": {"title": sid, "locale": sheet.locale}, "sheets": tabs}
+
     # -- values -------------------------------------------------------------------------------
 
     @route("GET", r"/v4/spreadsheets/([^/]+)/values:batchGet")
@@ -153,10 +171,11 @@ class SheetsEmulator(Emulator):
         if body.get("valueInputOption") not in ("RAW", "USER_ENTERED"):
             return error(400, "Invalid valueInputOption", "INVALID_ARGUMENT")
         parsed_all = []
-        for item in body.get("data", []):
+        for index, item in enumerate(body.get("data", [])):
             parsed = self._range(sheet, item["range"])
-            if parsed is None:
-                return error(400, f"Unable to parse range: {item['range']}", "INVALID_ARGUMENT")
+            if parsed is None:  # the whole batch fails, as the real API does, in its words
+                message = f"Invalid data[{index}]: Unable to parse range: {item['range']}"
+                return error(400, message, "INVALID_ARGUMENT")
             parsed_all.append((parsed, item.get("values", [])))
         updated = 0
         for (title, top, left, _, _, _), values in parsed_all:
