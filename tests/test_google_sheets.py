@@ -8,7 +8,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from okrsync import retry
+from connectors.google_sheets.client import SHEETS_RETRY
 from okrsync.config.load import load_config
 from okrsync.pipeline import fetch_connection, plan, sync
 from okrsync.store import Store
@@ -173,7 +173,21 @@ def test_retries_honour_retry_after_and_give_up_bounded(write_config, sheets, wa
     before = len(sheets.requests("GET", "batchGet"))
     got = values(fetch(cfg))
     assert "kept failing (HTTP 429) after retries" in got["csat"]
-    assert len(sheets.requests("GET", "batchGet")) - before == retry.RetryPolicy().attempts
+    assert len(sheets.requests("GET", "batchGet")) - before == SHEETS_RETRY.attempts
+
+
+def test_a_quota_429_without_retry_after_is_retried_past_the_per_minute_refill(write_config, sheets, waits):
+    cfg = config(
+        write_config,
+        sheets,
+        f"  csat: {{connection: sheet, spreadsheet: {SID}, range: Survey!B2}}",
+        krs="              - {id: csat, metric: csat, start: 75, target: 90}",
+    )
+    quota = Fault(429, {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
+    sheets.fault("GET", "batchGet", quota, times=SHEETS_RETRY.attempts - 1)
+    assert values(fetch(cfg))["csat"] == 82.5  # the last attempt lands after the refill
+    backoff = [w for w in waits if w >= 0.5]  # pacing waits are ~1 ms at rate_limit 1000
+    assert len(backoff) == SHEETS_RETRY.attempts - 1 and sum(backoff) >= 60  # spans a full minute
 
 
 def test_html_error_page_and_malformed_json_are_reported_without_crashing(write_config, sheets):

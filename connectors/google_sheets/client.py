@@ -22,7 +22,7 @@ from connectors.google_sheets import GoogleSheetsConnection
 from okrsync.config.env import resolve_env
 from okrsync.errors import SourceError, TransientError
 from okrsync.guard import Guard
-from okrsync.retry import RETRYABLE_STATUS, retry_after_seconds
+from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
 
 API_ROOT = "https://sheets.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
@@ -163,6 +163,14 @@ def key_file_problems(credentials_file: str | None, base_dir: Path) -> list[tupl
     return []
 
 
+# "Sheets API has per-minute quotas, and they're refilled every minute … If this happens, you should use
+# an exponential backoff algorithm. After 1 minute, you can execute requests again."
+# (https://developers.google.com/sheets/api/limits, read 2026-11-22). Without a Retry-After, the backoff
+# doubles from 2 s up to 64 s (Google's truncated exponential backoff), so seven waits add up to at least
+# 95 s: past the refill, and still inside the connection's deadline.
+SHEETS_RETRY = RetryPolicy(attempts=8, total_seconds=180.0, base_delay=2.0, max_delay=64.0)
+
+
 def open_client(name: str, settings: GoogleSheetsConnection, base_dir: Path) -> tuple[SheetsHTTPClient, str | None]:
     """A client for one connection, and the service account's email (for 'share with ...' hints)."""
     try:
@@ -189,7 +197,7 @@ def open_client(name: str, settings: GoogleSheetsConnection, base_dir: Path) -> 
         raise SourceError(
             f"cannot read credentials_file: {exc.strerror or type(exc).__name__}", connection=name
         ) from None
-    guard = Guard(classify_gspread, rate=settings.rate_limit or REQUESTS_PER_SECOND, burst=1)
+    guard = Guard(classify_gspread, rate=settings.rate_limit or REQUESTS_PER_SECOND, burst=1, policy=SHEETS_RETRY)
     return SheetsHTTPClient(creds, settings.endpoint, guard, settings.timeout), email
 
 
