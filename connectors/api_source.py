@@ -29,15 +29,22 @@ class ApiSource(Source[ConnT, ParamsT]):
     def describe_check(self, answer: object) -> str:
         return "credentials accepted"
 
+    def check_paths(self) -> list[str]:
+        """The cheap authenticated GETs `connections test` makes: by default ``check_path``; a source whose
+        permissions depend on what the metrics read checks exactly that."""
+        return [self.check_path] if self.check_path else []
+
     def check(self) -> str:
         client = self.client()
+        answer = None
         try:
-            answer = client.json("GET", self.check_path) if self.check_path else None
+            for path in self.check_paths():
+                answer = client.json("GET", path)
         except HttpError as exc:
             raise source_error(exc, metric=None, connection=self.name) from None
         finally:
             client.close()
-        return self.describe_check(answer) if self.check_path else "configured"
+        return self.describe_check(answer) if self.check_paths() else "configured"
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         client = self.client()

@@ -70,7 +70,12 @@ class HubspotMetric(MetricParams):
 
 
 class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
-    check_path = "/crm/v3/objects/deals?limit=1"
+    def check_paths(self) -> list[str]:
+        """One record of each object the metrics read: a token with only the contacts scope checks fine
+        for a config that only counts contacts (GET /crm/v3/objects/{objectType}, scope
+        crm.objects.<object>.read — https://developers.hubspot.com/docs/api-reference/crm-objects-v3)."""
+        objects = dict.fromkeys(m.object for m in self.metrics) or {"deals": None}
+        return [f"/crm/v3/objects/{obj}?limit=1" for obj in objects]
 
     def client(self) -> ApiClient:
         token = secret(self.settings.token, f"connections.{self.name}.token")

@@ -68,7 +68,10 @@ class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
 
     @property
     def check_path(self) -> str:  # type: ignore[override]
-        return f"/services/data/{self.settings.api_version}/limits"
+        """The version's resource list: any user with API access may read it, unlike /limits, which needs
+        "View Setup and Configuration" (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/
+        api_rest/resources_discoveryresource.htm, read 2026-11-22)."""
+        return f"/services/data/{self.settings.api_version}/"
 
     def describe_check(self, answer: object) -> str:
         return f"token accepted (API {self.settings.api_version})"

@@ -122,10 +122,11 @@ FetchResult = dict[str, Observation | SourceError]
 class Source(ABC, Generic[ConnT, ParamsT]):
     """Base of every source connector: ``fetch`` (and optionally ``check`` and ``close``)."""
 
-    def __init__(self, name: str, settings: ConnT, base_dir: Path):
+    def __init__(self, name: str, settings: ConnT, base_dir: Path, metrics: Sequence[ParamsT] = ()):
         self.name = name
         self.settings = settings
         self.base_dir = base_dir
+        self.metrics = list(metrics)  # the keys of the metrics that read this connection: what check() tries
 
     def check(self) -> str:
         """Authenticate and reach the source without reading metrics; return what was found.

@@ -75,7 +75,8 @@ class SyncResult:
 
 def open_source(config: Config, name: str) -> Source:
     settings = config.connections[name]
-    return registry().source(settings.type)(name, settings, config.base_dir)
+    used = [m._params for m in config.metrics.values() if m.connection == name and m._params is not None]
+    return registry().source(settings.type)(name, settings, config.base_dir, used)
 
 
 def check_connection(config: Config, name: str) -> str:

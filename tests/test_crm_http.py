@@ -247,3 +247,32 @@ def test_through_the_cli_no_secret_anywhere(write_config, emulators, tmp_path):
             everything += path.read_bytes().decode("utf-8", "replace")
     for canary in (HUBSPOT_TOKEN, SF_SECRET, PIPEDRIVE_TOKEN, API_TOKEN):
         assert canary not in everything
+
+
+def test_connection_checks_use_what_the_config_reads(write_config, emulators, monkeypatch):
+    """A contacts-only HubSpot token checks fine for a config that counts contacts (and fails, naming the
+    scope, for one that reads deals); the Salesforce check never needs "View Setup and Configuration"."""
+    from okrsync.errors import SourceError
+    from okrsync.pipeline import check_connection
+
+    hub, sf = emulators["hubspot"], emulators["salesforce"]
+    hub.scopes = {"contacts"}
+    monkeypatch.setenv("HUBSPOT_TOKEN", HUBSPOT_TOKEN)
+
+    def hubspot_config(obj: str):
+        return load_config(
+            write_config(f"""
+            connections: {{hubspot: {{type: hubspot, token: "${{HUBSPOT_TOKEN}}", endpoint: "{hub.url}"}}}}
+            metrics: {{n: {{connection: hubspot, object: {obj}}}}}
+            kpis: [{{id: n, metric: n, healthy: {{min: 0}}}}]
+        """)
+        )
+
+    assert check_connection(hubspot_config("contacts"), "hubspot") == "private-app token accepted"
+    with pytest.raises(SourceError, match="crm.objects.deals.read"):
+        check_connection(hubspot_config("deals"), "hubspot")
+    assert [r.path for r in hub.requests("GET")] == ["/crm/v3/objects/contacts", "/crm/v3/objects/deals"]
+
+    cfg = crm_config(write_config, emulators)
+    assert "token accepted" in check_connection(cfg, "sfdc")
+    assert sf.requests("GET", "/limits$") == []

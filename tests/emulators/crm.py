@@ -72,18 +72,28 @@ def _bad_date_filter(body: dict) -> bool:
 
 
 class HubspotEmulator(Emulator):
-    def __init__(self, token: str):
+    def __init__(self, token: str, scopes: set[str] | None = None):
         super().__init__()
         self.token = token
         self.objects: dict[str, list[dict]] = {"deals": [], "contacts": [], "companies": [], "tickets": []}
+        self.scopes = scopes if scopes is not None else set(self.objects)  # objects the private app may read
 
     def _ok(self, req: Request) -> bool:
         return req.headers.get("authorization") == f"Bearer {self.token}"
+
+    def _scoped(self, obj: str) -> Response | None:
+        """HubSpot's answer when the private app lacks crm.objects.<obj>.read."""
+        if obj in self.objects and obj not in self.scopes:
+            message = f"This app hasn't been granted all required scopes to make this call: crm.objects.{obj}.read"
+            return Response(403, {"status": "error", "message": message, "category": "MISSING_SCOPES"})
+        return None
 
     @route("GET", r"/crm/v3/objects/([a-z]+)")
     def list_objects(self, req: Request, obj: str):
         if not self._ok(req):
             return HUBSPOT_401
+        if refused := self._scoped(obj):
+            return refused
         return {"results": self.objects.get(obj, [])[:1]}
 
     @route("POST", r"/crm/v3/objects/([a-z]+)/search")
@@ -92,6 +102,8 @@ class HubspotEmulator(Emulator):
             return HUBSPOT_401
         if obj not in self.objects:
             return Response(404, {"status": "error", "message": f"Unable to infer object type from: {obj}"})
+        if refused := self._scoped(obj):
+            return refused
         body = req.json()
         limit = body.get("limit", 10)
         if limit > 200:
@@ -120,6 +132,7 @@ class SalesforceEmulator(Emulator):
         super().__init__()
         self.client_id, self.client_secret, self.version = client_id, client_secret, version
         self.tokens: set[str] = set()
+        self.view_setup = False  # the integration user's "View Setup and Configuration" permission
         self.soql: dict[str, dict] = {}
 
     @route("POST", "/services/oauth2/token")
@@ -146,9 +159,20 @@ class SalesforceEmulator(Emulator):
 
     @route("GET", r"/services/data/(v[\d.]+)/limits")
     def limits(self, req: Request, version: str):
+        """Needs "View Setup and Configuration", which an integration user usually lacks."""
         if req.headers.get("authorization", "").removeprefix("Bearer ") not in self.tokens:
             return SALESFORCE_401
+        if not self.view_setup:
+            return Response(403, [{"message": "The REST API is not enabled for this Organization.",
+                                   "errorCode": "API_DISABLED_FOR_ORG"}])  # fmt: skip
         return {"DailyApiRequests": {"Max": 15000, "Remaining": 14999}}
+
+    @route("GET", r"/services/data/(v[\d.]+)/")
+    def resources(self, req: Request, version: str):
+        """The version's resource list: any user with API access."""
+        if req.headers.get("authorization", "").removeprefix("Bearer ") not in self.tokens:
+            return SALESFORCE_401
+        return {"query": f"/services/data/{version}/query", "limits": f"/services/data/{version}/limits"}
 
 
 class PipedriveEmulator(Emulator):
