@@ -308,3 +308,13 @@ def test_the_duplicate_check_reads_every_page_of_comments(write_config, cloud):
     pages = [r.query.get("startAt", ["0"])[0] for r in cloud.requests("GET", "/comment$")]
     assert pages == ["0", "100"]  # read on to the second page, where the marker was, and stopped there
     store.close()
+
+
+def test_an_unbounded_jql_gets_plain_advice_on_cloud(write_config, cloud):
+    metrics = '  everything: {connection: jira, jql: "ORDER BY created DESC"}'
+    krs = "      - {id: e, title: Everything, metric: everything, start: 0, target: 10}"
+    cfg = jira_config(write_config, cloud, metrics=metrics, krs=krs)
+    got = fetch_connection(plan(cfg, DAY), "jira")["everything"]
+    assert got.message == (
+        "Jira Cloud refuses a JQL without a restriction: add one, e.g. project = APP or created >= -90d"
+    )

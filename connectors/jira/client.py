@@ -160,6 +160,10 @@ def jira_message(exc: BaseException, connection: str) -> str:
             detail = "; ".join(body.get("errorMessages") or [f"{k}: {v}" for k, v in body.get("errors", {}).items()])
         except Exception:
             detail = ""
+        if status == 400 and "unbounded jql" in detail.lower():
+            # Jira Cloud's enhanced search and approximate count refuse a JQL without a search restriction
+            # (https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-search/, 2026-11-22)
+            return "Jira Cloud refuses a JQL without a restriction: add one, e.g. project = APP or created >= -90d"
         return f"Jira answered HTTP {status}" + (f": {detail}" if detail else " (not a JSON error body)")
     if isinstance(exc, ValueError):  # requests' JSONDecodeError too: Jira answered, but not with JSON
         return (

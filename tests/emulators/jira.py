@@ -102,6 +102,13 @@ class JiraEmulator(Emulator):
     def _bad_jql(self, jql: str) -> Response:
         return jira_error(400, f"Error in the JQL Query: the query '{jql}' is not valid here.")
 
+    @staticmethod
+    def _unbounded(jql: str) -> Response | None:
+        """Jira Cloud's search/jql and approximate-count refuse a JQL with no search restriction."""
+        if not re.sub(r"(?i)\border\s+by\b.*$", "", jql).strip():
+            return jira_error(400, "Unbounded JQL queries are not allowed here. Please add a search restriction.")
+        return None
+
     def _issue_json(self, key: str, fields: list[str] | None) -> dict:
         issue = self.issues[key]
         chosen = (
@@ -137,6 +144,8 @@ class JiraEmulator(Emulator):
         if self.deployment != "Cloud":
             return jira_error(404, "Not found")
         jql = req.query.get("jql", [""])[0]
+        if refused := self._unbounded(jql):
+            return refused
         keys = self._match(jql)
         if keys is None:
             return self._bad_jql(jql)
@@ -156,6 +165,8 @@ class JiraEmulator(Emulator):
         if self.deployment != "Cloud":
             return jira_error(404, "Not found")
         jql = req.json().get("jql", "")
+        if refused := self._unbounded(jql):
+            return refused
         keys = self._match(jql)
         return self._bad_jql(jql) if keys is None else {"count": len(keys)}
 
