@@ -11,7 +11,10 @@ gives ``totalSize``.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
+
+from pydantic import field_validator
 
 from connectors.api_source import ApiSource
 from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
@@ -31,6 +34,47 @@ class SalesforceConnection(RemoteConnection):
 
 class SalesforceMetric(MetricParams):
     soql: str
+
+    @field_validator("soql")
+    @classmethod
+    def _one_number(cls, soql: str) -> str:
+        return one_number_soql(soql)
+
+
+# A metric is one number. A SOQL that selects plain fields returns records (up to 2,000 a page, the rest
+# behind nextRecordsUrl — https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/
+# resources_query.htm, read 2026-11-22): summing a first page would be silently wrong, so it is refused
+# when the config loads. One number comes from SELECT COUNT() or from aggregate functions without GROUP BY.
+_AGGREGATE = re.compile(r"^(COUNT|COUNT_DISTINCT|SUM|AVG|MIN|MAX)\s*\(", re.I)
+
+
+def one_number_soql(soql: str) -> str:
+    m = re.match(r"(?is)^\s*SELECT\s+(.*?)\s+FROM\s", soql)
+    if not m:
+        raise ValueError("expected SELECT … FROM …")
+    if re.search(r"(?i)\bGROUP\s+BY\b", soql):
+        raise ValueError("GROUP BY returns one row per group; a metric is one number (filter with WHERE instead)")
+    fields = [f.strip() for f in _split_top_level(m.group(1))]
+    if not all(_AGGREGATE.match(f) for f in fields):
+        plain = next(f for f in fields if not _AGGREGATE.match(f))
+        raise ValueError(
+            f"selecting {plain!r} returns records, not one number: use SELECT COUNT() FROM … or an "
+            "aggregate such as SELECT SUM(Amount) total FROM …"
+        )
+    return soql
+
+
+def _split_top_level(text: str) -> list[str]:
+    """Split a SELECT list on the commas outside parentheses."""
+    parts, depth, current = [], 0, ""
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current]
 
 
 class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):

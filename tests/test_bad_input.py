@@ -173,6 +173,15 @@ CORPUS: dict[str, str | bytes] = {
     "sheets unknown connection": HEAD + "outputs: [{type: google_sheets, connection: nope, spreadsheet: x}]\n",
     "jira unknown connection": HEAD + "outputs: [{type: jira, connection: nope}]\n",
     "outputs a string": HEAD + "outputs: report\n",
+    "soql returning records": HEAD
+    + "connections: {sf: {type: salesforce, instance_url: 'https://x.my.salesforce.com',"
+    + " token: t}}\nmetrics: {m: {connection: sf, soql: 'SELECT Amount FROM Opportunity'}}\n"
+    + KPI,
+    "soql group by": HEAD
+    + "connections: {sf: {type: salesforce, instance_url: 'https://x.my.salesforce.com',"
+    + " token: t}}\nmetrics: {m: {connection: sf, soql: 'SELECT StageName, COUNT(Id) FROM Opportunity GROUP BY "
+    + "StageName'}}\n"
+    + KPI,
     "sheets key file missing": HEAD
     + "connections: {s: {type: google_sheets, credentials_file: missing.json}}\n"
     + "metrics: {m: {connection: s, spreadsheet: abc, range: 'A!B2'}}\n"

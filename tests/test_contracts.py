@@ -76,7 +76,7 @@ def salesforce_case(sf, _) -> ContractCase:
         metrics={"open": {"soql": "SELECT COUNT() FROM Opportunity WHERE IsClosed = false"}},
         expected={"open": 37.0},
         env={"SF_SECRET": SECRET},
-        broken={"soql": "SELECT FROM"},
+        broken={"soql": "SELECT COUNT() FROM NoSuchObject"},
         rejected_env={"SF_SECRET": WRONG},
     )  # fmt: skip
 

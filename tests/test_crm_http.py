@@ -77,7 +77,7 @@ def crm_config(write_config, e, rate: float = 1000):
         "sf_won": "{connection: sfdc, soql: 'SELECT SUM(Amount) total FROM Opportunity WHERE IsWon = true AND "
         "CloseDate >= {cycle.start}'}",
         "sf_open": "{connection: sfdc, soql: 'SELECT COUNT() FROM Opportunity WHERE IsClosed = false'}",
-        "sf_bad": "{connection: sfdc, soql: 'SELECT FROM'}",
+        "sf_bad": "{connection: sfdc, soql: 'SELECT COUNT() FROM Opportunity WHERE Name ~'}",
         "pd_won": "{connection: pipedrive, status: won}",
         "pd_won_value": "{connection: pipedrive, status: won, aggregate: sum}",
         "pd_filtered": "{connection: pipedrive, filter_id: 7, aggregate: avg}",
