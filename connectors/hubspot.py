@@ -93,7 +93,16 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
     def read(self, client: ApiClient, q: MetricQuery) -> float:
         p: HubspotMetric = q.params
         filters = [_filter(f, q) for f in p.filters]
-        body: dict = {"filterGroups": [{"filters": filters}] if filters else [], "limit": 1}
+        # every field HubSpot's published PublicObjectSearchRequest marks required (filterGroups, limit,
+        # after, properties, sorts — HubSpot-public-api-spec-collection, CRM v3): "after" "0" is the first
+        # page, no sorts keeps HubSpot's default order (by object id), stable while paging
+        body: dict = {
+            "filterGroups": [{"filters": filters}] if filters else [],
+            "limit": 1,
+            "after": "0",
+            "properties": [],
+            "sorts": [],
+        }
         url = f"/crm/v3/objects/{p.object}/search"
         how = q.aggregate or "count"
         if how == "count":
@@ -102,12 +111,10 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
             raise ValueError(f"aggregate {how} needs property: (e.g. amount)")
         if how not in ("sum", "avg", "min", "max"):
             raise ValueError(f"aggregate {how} is not supported for HubSpot (count, sum, avg, min, max)")
-        body.update(
-            limit=PAGE, properties=[p.property], sorts=[{"propertyName": "hs_object_id", "direction": "ASCENDING"}]
-        )
+        body.update(limit=PAGE, properties=[p.property])
 
         def page(after):
-            data = client.json("POST", url, json={**body, **({"after": after} if after else {})})
+            data = client.json("POST", url, json={**body, "after": after or "0"})
             if data.get("total", 0) > SEARCH_CEILING:
                 raise ValueError(
                     f"{data['total']:,} {p.object} match, more than HubSpot search returns "

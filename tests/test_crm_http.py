@@ -123,7 +123,7 @@ def test_hubspot_count_in_one_request_and_sums_paged(write_config, emulators):
     assert len(counts) == 2  # count metric: one request (plus bad_object's)
     assert [
         r.json().get("after") for r in searches if r.json()["limit"] == 200 and len(r.json()["filterGroups"]) == 0
-    ] == [None, "200", "400"]  # 450 deals: three pages of 200
+    ] == ["0", "200", "400"]  # 450 deals: three pages of 200
     closed = next(r.json() for r in searches if r.json().get("properties") and r.json()["filterGroups"])
     october_first_utc = str(int(datetime(2026, 10, 1, tzinfo=UTC).timestamp() * 1000))  # HubSpot: epoch ms
     assert {"propertyName": "closedate", "operator": "GTE", "value": october_first_utc} in closed["filterGroups"][0][
