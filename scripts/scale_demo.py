@@ -253,7 +253,7 @@ def run_round(demo: Demo, deployments: dict[str, str], workers: int, round_no: i
         demo.stop(name)
     teams = {}
     for team, run in final.items():
-        ran_on = [name for name, text in logs.items() if run["id"] in text]
+        ran_on = [name for name, text in logs.items() if _ran(run["id"], text)]
         teams[team] = {
             "state": run["state"]["type"],
             "worker": ran_on[0] if len(ran_on) == 1 else ",".join(ran_on) or "?",
@@ -261,6 +261,15 @@ def run_round(demo: Demo, deployments: dict[str, str], workers: int, round_no: i
             "stored": stored_rows(demo, team, day),
         }
     return {"workers": workers, "day": day, "wall_seconds": wall, "teams": teams, "peak_rss_mb": peaks}
+
+
+def _ran(run_id: str, worker_log: str) -> bool:
+    """Whether this worker ran the flow run: two idle workers may both start to submit the same run;
+    the one that loses the race logs "Aborted submission" for it."""
+    return (
+        f"submitting flow run '{run_id}'" in worker_log
+        and f"Aborted submission of flow run '{run_id}'" not in worker_log
+    )
 
 
 def show(rounds: list[dict]) -> None:

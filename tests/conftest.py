@@ -137,6 +137,23 @@ def prefect_server(tmp_path_factory):
 FIGURES: list[tuple[str, str, dict[str, int]]] = []
 
 
+def pytest_configure(config):
+    from tests import vendor_spec
+
+    vendor_spec.install()
+
+
+@pytest.fixture(autouse=True)
+def requests_follow_the_vendors_descriptions():
+    """Fail a test whose connector sent a request the vendor's published API description does not allow."""
+    from tests.vendor_spec import PROBLEMS
+
+    PROBLEMS.clear()
+    yield
+    found, PROBLEMS[:] = list(PROBLEMS), []
+    assert not found, "requests outside the vendors' API descriptions:\n" + "\n".join(dict.fromkeys(found))
+
+
 @pytest.fixture
 def figures():
     """Rows (area, case, {figure: value}) for the reliability table printed at the end of the session."""

@@ -72,6 +72,8 @@ def _bad_date_filter(body: dict) -> bool:
 
 
 class HubspotEmulator(Emulator):
+    vendor = "hubspot"  # each request is checked against tests/vendor_specs/hubspot.json
+
     def __init__(self, token: str, scopes: set[str] | None = None):
         super().__init__()
         self.token = token
@@ -176,6 +178,8 @@ class SalesforceEmulator(Emulator):
 
 
 class PipedriveEmulator(Emulator):
+    vendor = "pipedrive"  # each request is checked against tests/vendor_specs/pipedrive.json
+
     def __init__(self, token: str):
         super().__init__()
         self.token = token

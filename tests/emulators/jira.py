@@ -27,6 +27,8 @@ def jira_error(status: int, *messages: str) -> Response:
 
 
 class JiraEmulator(Emulator):
+    vendor = "jira"  # each request is checked against tests/vendor_specs/jira.json
+
     def __init__(
         self,
         deployment: str = "Cloud",

@@ -60,6 +60,8 @@ class Spreadsheet:
 
 
 class SheetsEmulator(Emulator):
+    vendor = "google_sheets"  # each request is checked against tests/vendor_specs/google_sheets.json
+
     def __init__(self) -> None:
         super().__init__()
         self.spreadsheets: dict[str, Spreadsheet] = {}
