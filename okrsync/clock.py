@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime, time
+from typing import TYPE_CHECKING
 
-from okrsync.config.model import Config
+if TYPE_CHECKING:
+    from okrsync.config.model import Config
 
 
 def now(config: Config) -> datetime:

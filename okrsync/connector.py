@@ -57,6 +57,11 @@ class ConnectionSettings(Strict):
     type: str
     deadline: Duration | None = Field(None, description="the longest this connection's fetch may take, e.g. 5m")
 
+    def preflight(self, base_dir: Path) -> list[tuple[str, str]]:
+        """What can be checked without the network and without the connector's client library
+        (``okrsync validate``): (key, problem) pairs, e.g. ("credentials_file", "not JSON"). None here."""
+        return []
+
 
 class RemoteConnection(ConnectionSettings):
     """A connection to a remote API: its root can be replaced (a proxy, an emulator) and paced."""
@@ -134,11 +139,6 @@ class Source(ABC, Generic[ConnT, ParamsT]):
         Raise SourceError with a plain message when it fails. `okrsync connections test` calls it.
         """
         return "configured"
-
-    def preflight(self) -> list[tuple[str, str]]:
-        """What can be checked without the network (``okrsync validate``): (key, problem) pairs, e.g.
-        ("credentials_file", "not valid JSON"). The default finds nothing."""
-        return []
 
     @abstractmethod
     def fetch(self, queries: Sequence[MetricQuery[ParamsT]]) -> FetchResult:

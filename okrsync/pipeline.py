@@ -94,18 +94,6 @@ def check_connection(config: Config, name: str) -> str:
         source.close()
 
 
-def preflight(config: Config) -> list[str]:
-    """Offline problems of every connection (``okrsync validate``), as "connections.<name>.<key>: problem"."""
-    out = []
-    for name in config.connections:
-        try:
-            found = open_source(config, name).preflight()
-        except OkrsyncError as exc:
-            found = [("", str(exc))]
-        out += [f"connections.{name}{'.' + key if key else ''}: {problem}" for key, problem in found]
-    return out
-
-
 def fetch_connection(sync_plan: SyncPlan, name: str) -> FetchResult:
     """Open one connection, read all its queries, close it. Never raises for a source's failure."""
     queries = sync_plan.queries.get(name, ())

@@ -20,6 +20,8 @@ per user) and retried by okrsync's bounded policy.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
 from okrsync.connector import Connector, MetricParams, OutputSettings, RemoteConnection
@@ -28,6 +30,36 @@ from okrsync.connector import Connector, MetricParams, OutputSettings, RemoteCon
 class GoogleSheetsConnection(RemoteConnection):
     type: Literal["google_sheets"]
     credentials_file: str | None = None
+
+    def preflight(self, base_dir: Path) -> list[tuple[str, str]]:
+        """The key file is there, readable, and a service-account key (without contacting Google)."""
+        return key_file_problems(self.credentials_file, base_dir)
+
+
+KEY_FIELDS = ("type", "client_email", "private_key", "token_uri")
+
+
+def key_file_problems(credentials_file: str | None, base_dir: Path) -> list[tuple[str, str]]:
+    """Problems of a service-account key file that show without the network ([] when none, or when the
+    path comes from an ${ENV} reference that is not set here)."""
+    if not credentials_file or "${" in credentials_file:
+        return []
+    path = (base_dir / credentials_file).resolve()
+    try:
+        if path.stat().st_size > 100_000:
+            return [("credentials_file", f"{path} is too large for a service-account key")]
+        key = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return [("credentials_file", f"not found: {path}")]
+    except OSError as exc:
+        return [("credentials_file", f"cannot read {path}: {exc.strerror or type(exc).__name__}")]
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return [("credentials_file", f"{path} is not JSON (download the key again: IAM > Service accounts > Keys)")]
+    missing = [k for k in KEY_FIELDS if not isinstance(key, dict) or not key.get(k)]
+    if missing or key.get("type") != "service_account":
+        what = f"lacks {', '.join(missing)}" if missing else f"is a {key.get('type')!r} key"
+        return [("credentials_file", f"{path} is not a service-account key: it {what}")]
+    return []
 
 
 class GoogleSheetsMetric(MetricParams):

@@ -20,7 +20,6 @@ from connectors.google_sheets.client import (
     SheetsHTTPClient,
     col_letters,
     explain,
-    key_file_problems,
     missing_tabs,
     number_symbols,
     open_client,
@@ -34,10 +33,6 @@ from okrsync.numbers import parse_number
 
 
 class GoogleSheetsSource(Source[GoogleSheetsConnection, GoogleSheetsMetric]):
-    def preflight(self) -> list[tuple[str, str]]:
-        """The key file is there, readable, and a service-account key (without contacting Google)."""
-        return key_file_problems(self.settings.credentials_file, self.base_dir)
-
     def check(self) -> str:
         """Ask the token endpoint for an access token: proves the key is valid and the endpoint reachable.
 

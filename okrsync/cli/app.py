@@ -6,14 +6,16 @@ import logging
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from okrsync import clock as okrsync_clock
-from okrsync.config import DEFAULT_CONFIG, Config
-from okrsync.config.load import load_config
+from okrsync.defaults import DEFAULT_CONFIG
+
+if TYPE_CHECKING:  # loaded by the commands that read a config, never for --help
+    from okrsync.config import Config
 
 app = typer.Typer(
     add_completion=False,
@@ -53,6 +55,8 @@ def main_options(
 
 
 def current_config() -> Config:
+    from okrsync.config.load import load_config
+
     return load_config(state.config_path)
 
 

@@ -7,18 +7,17 @@ import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 from rich.text import Text
 
 from okrsync.cli.app import app, clock, console, current_config, err_console, parse_as_of, state
-from okrsync.cli.views import STATUS_STYLE, company_tree, history_table, print_errors, print_summary, status_tree
-from okrsync.config import DEFAULT_CONFIG, Config
-from okrsync.config.schema import json_schema
-from okrsync.present import fmt_value, label, pct
-from okrsync.status import StatusDocument
+from okrsync.defaults import DEFAULT_CONFIG
+
+if TYPE_CHECKING:  # the config models, the views and the status document load when a command runs, not for --help
+    from okrsync.config import Config
 
 Wait = Annotated[
     float, typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)")
@@ -42,6 +41,8 @@ def validate() -> None:
     )
     for w in warnings:
         console.print(f"[yellow]warning[/] {escape(str(w))}")
+    if not any(o.parent and "/" in o.parent for o in config.objectives):
+        return  # no parent in another config: nothing to look up in the store
     from okrsync.pipeline import alignment_warnings
 
     for w in alignment_warnings(config):
@@ -49,21 +50,19 @@ def validate() -> None:
 
 
 def _check_store_url(config) -> None:
-    """The store URL parses and its driver is installed (no connection: validate works offline)."""
-    from okrsync.errors import ConfigError, ConfigProblem, StoreError
-    from okrsync.store.engine import check_url
+    """The store URL names a known database whose driver is installed (no connection: validate works offline)."""
+    from okrsync.errors import ConfigError, ConfigProblem
+    from okrsync.store_url import store_url_problem
 
-    try:
-        check_url(config.store_url())
-    except StoreError as exc:
-        message = str(exc).removeprefix("store: ").removeprefix("store ")
-        raise ConfigError([ConfigProblem(str(state.config_path), None, "store", message)]) from None
+    if problem := store_url_problem(config.store_url()):
+        message = problem.removeprefix("store: ").removeprefix("store ")
+        raise ConfigError([ConfigProblem(str(state.config_path), None, "store", message)])
 
 
 def _check_offline(config) -> None:
     """What the connections can check without the network (key files readable and well-formed)."""
     from okrsync.errors import ConfigError, ConfigProblem
-    from okrsync.pipeline import preflight
+    from okrsync.offline import preflight
 
     problems = preflight(config)
     if problems:
@@ -88,6 +87,7 @@ def run(
 ) -> None:
     """Sync now: fetch every metric, evaluate, store, write the outputs."""
     from okrsync import pipeline
+    from okrsync.cli.views import print_errors, print_summary, status_tree
 
     config = current_config()
     moment = parse_as_of(as_of, config)
@@ -114,6 +114,8 @@ def _run_as_flow(moment: datetime, quiet: bool, wait: float) -> int:
         home.mkdir(parents=True, exist_ok=True)
         os.environ["PREFECT_HOME"] = str(home)
     from flows.sync_flow import sync_flow
+    from okrsync.cli.views import print_errors, status_tree
+    from okrsync.status import StatusDocument
 
     flow_state = sync_flow(str(state.config_path), moment.isoformat(), wait, return_state=True)
     summary = flow_state.result(raise_on_failure=False)
@@ -153,7 +155,9 @@ def status(
     every: Annotated[bool, typer.Option("--all", help="every namespace in the store: the company tree")] = False,
 ) -> None:
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
+    from okrsync.cli.views import print_errors, status_tree
     from okrsync.pipeline import open_store
+    from okrsync.status import StatusDocument
 
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
@@ -177,7 +181,9 @@ def status(
 
 
 def _status_all(config: Config, format: str) -> None:
+    from okrsync.cli.views import company_tree
     from okrsync.pipeline import open_store
+    from okrsync.status import StatusDocument
 
     store = open_store(config)
     try:
@@ -196,6 +202,7 @@ def _status_all(config: Config, format: str) -> None:
 @app.command()
 def history(kr_id: Annotated[str, typer.Argument(help="key result id")]) -> None:
     """Values of one key result over the cycle, a row per synced day."""
+    from okrsync.cli.views import history_table
     from okrsync.pipeline import open_store
 
     config = current_config()
@@ -225,7 +232,9 @@ def override(
     wait: Wait = 120.0,
 ) -> None:
     """Set a key result's value by hand, once (the next sync replaces it) or sticky, and re-evaluate."""
+    from okrsync.cli.views import STATUS_STYLE
     from okrsync.pipeline import open_store, reevaluate
+    from okrsync.present import label, pct
 
     config = current_config()
     known = {kr.id for _, kr in config.key_results()}
@@ -263,6 +272,7 @@ def connections_test(
     """Check every connection (auth, reachability) and preview each metric's value, storing nothing."""
     from okrsync.errors import SourceError
     from okrsync.pipeline import check_connection, fetch_connection, plan
+    from okrsync.present import fmt_value
 
     config = current_config()
     sync_plan = plan(config, parse_as_of(as_of, config))
@@ -291,6 +301,8 @@ def schema(
     output: Annotated[Path | None, typer.Option("-o", "--output", help="write here instead of stdout")] = None,
 ) -> None:
     """Print (or write) the JSON Schema of the config, for editor autocompletion."""
+    from okrsync.config.schema import json_schema
+
     text = json.dumps(json_schema(), indent=2) + "\n"
     if output:
         output.write_text(text)
@@ -338,6 +350,8 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="overwrite an existing file")] = False,
 ) -> None:
     """Write a commented starter config for the current quarter."""
+    from okrsync.config.schema import json_schema
+
     if path.exists() and not force:
         raise typer.BadParameter(f"{path} exists; use --force to overwrite", param_hint="PATH")
     today = date.today()

@@ -19,8 +19,8 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr,
 
 from okrsync import formula
 from okrsync.config.env import resolve_env
+from okrsync.defaults import DEFAULT_CONFIG
 
-DEFAULT_CONFIG = "okrsync.yaml"
 Aggregate = Literal["count", "sum", "avg", "min", "max", "latest", "percent_done"]
 METRIC_COMMON_KEYS = frozenset({"connection", "formula", "aggregate", "max_age", "offset_days", "unit", "description"})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

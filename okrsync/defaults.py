@@ -1,0 +1,3 @@
+"""Names every layer may use without importing the models (the CLI's --help loads none of them)."""
+
+DEFAULT_CONFIG = "okrsync.yaml"  # the config read when neither -c nor $OKRSYNC_CONFIG names one
