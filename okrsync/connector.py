@@ -69,6 +69,9 @@ class RemoteConnection(ConnectionSettings):
     endpoint: WebUrl | None = None  # replaces the API root: a proxy or a local emulator
     rate_limit: float | None = Field(None, gt=0, description="requests per second, overrides the default")
     timeout: float = Field(30.0, gt=0, le=600, description="seconds to wait for one answer (per request)")
+    max_concurrency: int | None = Field(
+        None, ge=1, le=32, description="requests in flight at once on this connection (default: the connector's)"
+    )
 
 
 class MetricParams(Strict):

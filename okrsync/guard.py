@@ -14,6 +14,7 @@ timeout, a dropped answer or a 5xx it fails as ``unsure`` instead of risking a s
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -30,13 +31,15 @@ class Guard:
         self.pacer = Pacer(rate, burst)
         self.policy = policy or RetryPolicy()
         self.calls = 0  # sent, retries included (benchmarks and logs)
+        self._count = threading.Lock()  # a connection's requests may be in flight from several threads
 
     def call(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         """Run ``fn`` paced and retried; raise the last TransientError when retries run out."""
 
         def once() -> T:
             self.pacer.acquire()
-            self.calls += 1
+            with self._count:
+                self.calls += 1
             try:
                 return fn()
             except TransientError as exc:
