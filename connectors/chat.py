@@ -27,6 +27,7 @@ from okrsync.delivery import fingerprint
 from okrsync.digest import Digest, run_digest, weekly_digest
 from okrsync.errors import SinkError
 from okrsync.http import ApiClient, HttpError, secret
+from okrsync.retry import per_second
 from okrsync.triggers import Trigger
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -122,7 +123,10 @@ class ChatSink(Sink[ChatOutput]):
     def _client(self) -> ApiClient:
         parts = urlsplit(self._url())
         return ApiClient(
-            f"{parts.scheme}://{parts.netloc}", rate=self.settings.rate_limit or 1.0, token_hint="the webhook URL"
+            f"{parts.scheme}://{parts.netloc}",
+            # Slack: "Incoming webhooks … one message per second" (https://api.slack.com/apis/rate-limits)
+            limits=per_second(self.settings.rate_limit or 1.0),
+            token_hint="the webhook URL",
         )
 
 

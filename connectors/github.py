@@ -32,7 +32,7 @@ from connectors.api_source import ApiSource
 from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection
 from okrsync.errors import TransientError
 from okrsync.http import ApiClient, secret
-from okrsync.retry import retry_after_seconds
+from okrsync.retry import per_second, retry_after_seconds
 
 API_ROOT = "https://api.github.com"
 SEARCH_PER_MINUTE = 30
@@ -67,7 +67,8 @@ class GithubSource(ApiSource[GithubConnection, GithubMetric]):
 
     def client(self) -> ApiClient:
         token = secret(self.settings.token, f"connections.{self.name}.token")
-        per_second = self.settings.rate_limit or SEARCH_PER_MINUTE / 60
+        # the search API's own window: 30 requests a minute, authenticated (a burst of 30 is allowed)
+        limits = per_second(self.settings.rate_limit) or [(SEARCH_PER_MINUTE, 60.0)]
         return ApiClient(
             (self.settings.endpoint or API_ROOT).rstrip("/"),
             headers={
@@ -75,7 +76,7 @@ class GithubSource(ApiSource[GithubConnection, GithubMetric]):
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": API_VERSION,
             },
-            rate=per_second,
+            limits=limits,
             token_hint=f"the token of connection {self.name!r} (it may have expired)",
             timeout=self.settings.timeout,
             throttled=throttled,

@@ -22,6 +22,7 @@ from okrsync.aggregate import aggregate
 from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict, WebUrl
 from okrsync.http import ApiClient, paginate, secret
 from okrsync.numbers import parse_number
+from okrsync.retry import per_second
 
 
 def _fill(value: Any, q: MetricQuery) -> Any:
@@ -86,7 +87,7 @@ class HttpSource(ApiSource[HttpConnection, HttpMetric]):
             s.endpoint or s.url or s.base_url,
             headers=headers,
             params=params,
-            rate=s.rate_limit or 5.0,
+            limits=per_second(s.rate_limit),  # any JSON API: no pacing unless rate_limit says so
             token_hint=f"the credentials in {where}",
             timeout=s.timeout,
         )

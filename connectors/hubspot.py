@@ -20,6 +20,7 @@ from okrsync.aggregate import aggregate
 from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict
 from okrsync.http import ApiClient, paginate, secret
 from okrsync.numbers import parse_number
+from okrsync.retry import per_second
 
 API_ROOT = "https://api.hubapi.com"
 SEARCH_CEILING = 10_000
@@ -82,7 +83,10 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
         return ApiClient(
             self.settings.endpoint or API_ROOT,
             headers={"Authorization": f"Bearer {token}"},
-            rate=self.settings.rate_limit or 4.0,
+            # "The CRM search endpoints are rate limited to five requests per second per account", and a
+            # private app may send 100 requests per 10 seconds on the lowest tiers
+            # (https://developers.hubspot.com/docs/api/usage-details); rate_limit overrides
+            limits=per_second(self.settings.rate_limit) or [(5, 1.0), (100, 10.0)],
             token_hint=f"the private-app token of connection {self.name!r}",
             timeout=self.settings.timeout,
         )

@@ -16,6 +16,7 @@ from typing import Literal
 from connectors.api_source import ApiSource
 from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
 from okrsync.http import ApiClient, secret
+from okrsync.retry import per_second
 
 
 class PipedriveConnection(RemoteConnection):
@@ -39,7 +40,9 @@ class PipedriveSource(ApiSource[PipedriveConnection, PipedriveMetric]):
         return ApiClient(
             (self.settings.endpoint or self.settings.url).rstrip("/"),
             headers={"x-api-token": token},
-            rate=self.settings.rate_limit or 5.0,
+            # Pipedrive limits API-token requests per 2-second rolling window by plan; 20 is the lowest plan's
+            # (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting); rate_limit overrides
+            limits=per_second(self.settings.rate_limit) or [(20, 2.0)],
             token_hint=f"the API token of connection {self.name!r} (Settings > Personal preferences > API)",
             timeout=self.settings.timeout,
         )

@@ -21,6 +21,7 @@ from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnec
 from okrsync.errors import SourceError
 from okrsync.http import ApiClient, HttpError, secret, source_error
 from okrsync.numbers import parse_number
+from okrsync.retry import per_second
 
 
 class SalesforceConnection(RemoteConnection):
@@ -86,7 +87,9 @@ class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
             raise SourceError("give token, or client_id and client_secret of a connected app", connection=self.name)
         client_id = secret(s.client_id, f"connections.{self.name}.client_id")
         client_secret = secret(s.client_secret, f"connections.{self.name}.client_secret")
-        auth = ApiClient(base, rate=s.rate_limit or 5.0, token_hint="client_id and client_secret of the connected app")
+        auth = ApiClient(
+            base, limits=per_second(s.rate_limit), token_hint="client_id and client_secret of the connected app"
+        )
         try:
             data = auth.json(
                 "POST",
@@ -105,7 +108,10 @@ class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
         return ApiClient(
             base,
             headers={"Authorization": f"Bearer {token}"},
-            rate=self.settings.rate_limit or 5.0,
+            # Salesforce sets no per-second limit, only a daily allocation of API requests per org
+            # (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/
+            # salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm): no pacing unless rate_limit
+            limits=per_second(self.settings.rate_limit),
             token_hint=f"the access token of connection {self.name!r}",
             timeout=self.settings.timeout,
         )

@@ -1,7 +1,7 @@
 """One guard around every call of a connection's client library: pacing, bounded retries, and
 a small classifier per library that says which failures can heal.
 
-    guard = Guard(classify_jira, rate=10, burst=5)
+    guard = Guard(classify_jira, limits=[(10, 1.0)])  # at most 10 requests in any second
     issue = guard.call(lambda: jira.issue("APP-1"))
 
 A classifier looks at an exception the library raised and returns a
@@ -19,16 +19,16 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from okrsync.errors import RemoteError, TransientError
-from okrsync.retry import Pacer, RetryPolicy
+from okrsync.retry import Limits, Pacer, RetryPolicy
 
 T = TypeVar("T")
 Classifier = Callable[[BaseException], TransientError | None]
 
 
 class Guard:
-    def __init__(self, classify: Classifier, *, rate: float, burst: float = 1.0, policy: RetryPolicy | None = None):
+    def __init__(self, classify: Classifier, *, limits: Limits = (), policy: RetryPolicy | None = None):
         self.classify = classify
-        self.pacer = Pacer(rate, burst)
+        self.pacer = Pacer(limits)
         self.policy = policy or RetryPolicy()
         self.calls = 0  # sent, retries included (benchmarks and logs)
         self._count = threading.Lock()  # a connection's requests may be in flight from several threads
@@ -49,6 +49,8 @@ class Guard:
                 if transient is None:
                     raise
                 transient.__cause__ = exc
+            if transient.retry_after:  # the server said when: the whole connection waits, not only this request
+                self.pacer.pause(transient.retry_after, retrying=True)
             if not idempotent and transient.maybe_delivered:
                 raise RemoteError(
                     f"{transient.message}; not retried because the request may have been processed", kind="unsure"

@@ -20,6 +20,7 @@ INFO log of full URLs is silenced, and :func:`install_log_redaction` scrubs any 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -29,7 +30,7 @@ from okrsync.config.env import resolve_env
 from okrsync.errors import RemoteError, SourceError, TransientError
 from okrsync.guard import Guard
 from okrsync.redact import REDACTOR, RedactingFilter
-from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from okrsync.retry import RETRYABLE_STATUS, Limits, RetryPolicy, retry_after_seconds
 
 
 def install_log_redaction() -> None:
@@ -121,8 +122,7 @@ class ApiClient:
         *,
         headers: dict[str, str] | None = None,
         params: dict[str, str] | None = None,
-        rate: float = 5.0,
-        burst: float = 1.0,
+        limits: Limits = (),
         policy: RetryPolicy | None = None,
         token_hint: str = "the token",
         transport: httpx.BaseTransport | None = None,
@@ -142,7 +142,7 @@ class ApiClient:
             transport=transport,
             follow_redirects=False,
         )
-        self.guard = Guard(classify_httpx, rate=rate, burst=burst, policy=policy)
+        self.guard = Guard(classify_httpx, limits=limits, policy=policy)
         self.token_hint = token_hint
         self.throttled = throttled  # a vendor's own "slow down" answer (e.g. GitHub's 403 with no quota left)
 
@@ -170,6 +170,7 @@ class ApiClient:
                 raise
             if self.throttled and (transient := self.throttled(response)):
                 raise transient
+            self._heed_quota_headers(response)
             classify(response, self.token_hint)
             return response
 
@@ -177,6 +178,17 @@ class ApiClient:
             return self.guard.call(once, idempotent=idempotent)
         except TransientError as exc:
             raise HttpError(f"gave up after retries: {exc.message}", kind="retryable") from None
+
+    def _heed_quota_headers(self, response: httpx.Response) -> None:
+        """A server that says its quota is spent (X-RateLimit-Remaining: 0, with X-RateLimit-Reset as
+        seconds or an epoch time) pauses every request of this connection until the reset."""
+        if response.headers.get("X-RateLimit-Remaining", "").strip() != "0":
+            return
+        reset = retry_after_seconds(response.headers.get("X-RateLimit-Reset"))
+        if reset is not None and reset > 1_000_000_000:  # an epoch time, as GitHub sends it
+            reset = max(0.0, reset - time.time())
+        if reset:
+            self.guard.pacer.pause(min(reset, 300.0))
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
         response = self.request(method, url, **kwargs)

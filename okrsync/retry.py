@@ -3,8 +3,8 @@
 :class:`RetryPolicy` retries only :class:`~okrsync.errors.TransientError` (what can heal), waits what
 the server asks for in ``Retry-After`` (seconds or an HTTP date, capped) or else an exponential
 backoff with jitter, and gives up after a bounded number of attempts *and* a bounded total time.
-:class:`Pacer` is a client-side token bucket per connection, so a sync stays inside the API's
-documented quota instead of discovering it through 429s. :mod:`okrsync.guard` puts them together.
+:class:`Pacer` keeps each connection inside the API's documented quota windows (per second, per
+minute, per day) instead of discovering them through 429s. :mod:`okrsync.guard` puts them together.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -75,26 +76,53 @@ class RetryPolicy:
         return retrying(fn)
 
 
-class Pacer:
-    """A token bucket: at most ``rate`` requests per second on average, bursts up to ``burst``."""
+Limits = Sequence[tuple[int, float]]  # (at most N requests, in any window of W seconds), e.g. (60, 60.0)
 
-    def __init__(self, rate: float, burst: float = 1.0):
-        self.rate, self.burst = rate, max(1.0, burst)
-        self._tokens = self.burst
-        self._last = monotonic()
+
+def per_second(rate: float | None) -> list[tuple[int, float]]:
+    """A ``rate_limit:`` (requests per second) as a window: 5 -> at most 5 in any second, 0.5 -> 1 in 2 s."""
+    if not rate:
+        return []
+    return [(int(rate), 1.0)] if rate >= 1 else [(1, 1.0 / rate)]
+
+
+class Pacer:
+    """Quota windows as vendors state them: at most N requests in any W seconds, for every window given
+    (per second, per minute, per day). A burst up to N goes at once; the next request waits until the
+    window allows it. Shared by every thread of a connection; a server's "slow down" (Retry-After,
+    X-RateLimit-Reset) pauses them all (:meth:`pause`). No windows: no pacing.
+
+    Each acquire reserves its start time under the lock, then sleeps outside it, so threads queue in
+    order and a recorded (not slept) wait in tests still spaces the starts."""
+
+    def __init__(self, limits: Limits = ()):
+        self.limits = sorted((int(n), float(w)) for n, w in limits)
+        self._starts: deque[float] = deque(maxlen=max((n for n, _ in self.limits), default=1))
+        self._paused_until = 0.0
+        self._waits_out_pause: int | None = None  # the thread whose retry already waits out the pause
         self._lock = threading.Lock()
         self.waited = 0.0  # total seconds spent waiting, for logs and benchmarks
 
     def acquire(self) -> None:
         with self._lock:
             now = monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
-            if self._tokens >= 1:
-                self._tokens -= 1
-                return
-            wait = (1 - self._tokens) / self.rate
-            self._tokens = 0.0
-            self._last = now + wait
+            exempt = self._waits_out_pause == threading.get_ident()
+            self._waits_out_pause = None if exempt else self._waits_out_pause
+            start = now if exempt else max(now, self._paused_until)
+            for n, window in self.limits:
+                if len(self._starts) >= n:
+                    start = max(start, self._starts[-n] + window)
+            if self.limits:
+                self._starts.append(start)
+            wait = start - now
             self.waited += wait
-        sleep(wait)
+        if wait > 0:
+            sleep(wait)
+
+    def pause(self, seconds: float, *, retrying: bool = False) -> None:
+        """No request of this connection starts for ``seconds`` (the server asked for it). With
+        ``retrying``, the calling thread's retry already sleeps that long: its next start is not held again."""
+        with self._lock:
+            self._paused_until = max(self._paused_until, monotonic() + seconds)
+            if retrying:
+                self._waits_out_pause = threading.get_ident()

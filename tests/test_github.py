@@ -111,9 +111,11 @@ def test_incomplete_results_fail_instead_of_a_short_count(write_config, monkeypa
 @respx.mock
 def test_default_pacing_keeps_search_under_30_per_minute(write_config, monkeypatch, waits):
     respx.get("https://gh.test/search/issues").respond(200, json={"total_count": 1, "incomplete_results": False})
-    queries = {f"m{i}": f"repo:a/b label:l{i}" for i in range(4)}
-    fetch(config(write_config, monkeypatch, queries, rate=""))
-    assert [round(w) for w in waits] == [2, 4, 6]  # (sleep is recorded, not slept) one every 2 s: 30 a minute
+    queries = {f"m{i}": f"repo:a/b label:l{i}" for i in range(32)}
+    fetch(config(write_config, monkeypatch, queries, rate=", max_concurrency: 1"))
+    # (sleeps are recorded, not slept) GitHub's search window: 30 a minute, so a burst of 30, and the
+    # 31st and 32nd wait for the window to move on (one minute after the 1st and the 2nd)
+    assert [round(w) for w in waits] == [60, 60]
 
 
 def test_emulator_enforces_the_search_quota():

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("waits")  # retry and pacing waits are reco
 
 
 def client(**kw) -> ApiClient:
-    return ApiClient(BASE, rate=1000, **kw)
+    return ApiClient(BASE, **kw)
 
 
 @pytest.mark.parametrize(
@@ -121,7 +121,7 @@ def test_secrets_never_reach_messages_or_logs(monkeypatch, caplog):
         caplog.set_level(logging.DEBUG)
         respx.get(f"{BASE}/deals").respond(400, json={"message": f"bad request for token {token}"})
         with pytest.raises(HttpError) as info:
-            api = ApiClient(BASE, params={"api_token": token}, headers={"Authorization": f"Bearer {token}"}, rate=1000)
+            api = ApiClient(BASE, params={"api_token": token}, headers={"Authorization": f"Bearer {token}"})
             api.json("GET", "/deals")
         assert token not in info.value.message and "bad request for token ***" in info.value.message
         logging.getLogger("okrsync.test").warning("calling %s/deals?api_token=%s", BASE, token)
@@ -138,8 +138,28 @@ def test_pacer_spaces_requests(monkeypatch):
     waits: list[float] = []
     monkeypatch.setattr(retry, "monotonic", lambda: clock[0])
     monkeypatch.setattr(retry, "sleep", lambda s: (waits.append(s), clock.__setitem__(0, clock[0] + s)))
-    pacer = Pacer(rate=4, burst=1)
-    for _ in range(5):
+    pacer = Pacer([(4, 1.0)])  # at most 4 in any second: a burst of 4, then the window
+    for _ in range(9):
         pacer.acquire()
-    assert waits == pytest.approx([0.25] * 4)
-    assert clock[0] == pytest.approx(1.0)
+    assert waits == pytest.approx([1.0, 1.0])  # starts 0,0,0,0, 1,1,1,1, 2: the 5th and the 9th waited
+    assert clock[0] == pytest.approx(2.0)
+
+
+def test_pacer_keeps_every_window_and_pauses_when_the_server_says(monkeypatch):
+    clock = [0.0]
+    monkeypatch.setattr(retry, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(retry, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
+    pacer = Pacer([(5, 1.0), (8, 10.0)])  # HubSpot-style: 5 a second and 8 in ten seconds
+    starts = []
+    for _ in range(10):
+        pacer.acquire()
+        starts.append(round(clock[0], 3))
+    assert starts == [0, 0, 0, 0, 0, 1, 1, 1, 10, 10]  # the second window holds the 9th back to t=10
+    pacer.pause(30)  # a Retry-After of 30 s: nobody starts before t=40
+    pacer.acquire()
+    assert clock[0] == pytest.approx(40.0)
+    unpaced = Pacer([])
+    before = clock[0]
+    for _ in range(100):
+        unpaced.acquire()
+    assert clock[0] == before  # no windows: no pacing (a JSON API without rate_limit)

@@ -167,7 +167,7 @@ def classify(exc):
 
 
 def test_guard_retries_what_heals_and_raises_the_rest_at_once(waits):
-    guard = Guard(classify, rate=1000)
+    guard = Guard(classify)
     answers = iter([ConnectionError(), ConnectionError(), "ok"])
 
     def call():
@@ -183,14 +183,14 @@ def test_guard_retries_what_heals_and_raises_the_rest_at_once(waits):
 
 
 def test_guard_never_repeats_a_maybe_delivered_request_that_is_not_idempotent(waits):
-    guard = Guard(classify, rate=1000)
+    guard = Guard(classify)
     with pytest.raises(RemoteError, match="may have been processed") as info:
         guard.call(lambda: (_ for _ in ()).throw(ConnectionError()), idempotent=False)
     assert info.value.kind == "unsure" and guard.calls == 1
 
 
 def test_guard_gives_up_after_bounded_attempts(waits):
-    guard = Guard(classify, rate=1000, policy=retry.RetryPolicy(attempts=3))
+    guard = Guard(classify, policy=retry.RetryPolicy(attempts=3))
     with pytest.raises(TransientError):
         guard.call(lambda: (_ for _ in ()).throw(ConnectionError()))
     assert guard.calls == 3

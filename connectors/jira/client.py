@@ -18,10 +18,13 @@ from okrsync.config.env import resolve_env
 from okrsync.errors import TransientError
 from okrsync.guard import Guard
 from okrsync.redact import REDACTOR
-from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, per_second, retry_after_seconds
 
 T = TypeVar("T")
-REQUESTS_PER_SECOND = 10.0  # Jira Cloud's cost-based limits allow bursts; stay well below them
+# Jira Cloud's limits are cost-based, not a published request rate ("apps should … respect Retry-After";
+# https://developer.atlassian.com/cloud/jira/platform/rate-limiting/): 10 requests in any second stays
+# well inside them, and a 429's Retry-After pauses the whole connection. rate_limit overrides.
+JIRA_LIMITS = [(10, 1.0)]
 PAGE_SIZE = 100
 
 
@@ -43,7 +46,7 @@ class JiraClient:
 
     def __init__(self, name: str, settings: JiraConnection, policy: RetryPolicy | None = None):
         self.name = name
-        self.guard = Guard(classify_jira, rate=settings.rate_limit or REQUESTS_PER_SECOND, burst=5, policy=policy)
+        self.guard = Guard(classify_jira, limits=per_second(settings.rate_limit) or JIRA_LIMITS, policy=policy)
         server = (settings.endpoint or settings.url).rstrip("/")
         token = resolve_env(settings.token, f"connections.{name}.token")
         REDACTOR.add(token)  # written in the config or in the environment: never shown either way
