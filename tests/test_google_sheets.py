@@ -355,3 +355,19 @@ def test_titles_that_look_like_formulas_are_written_as_text(write_config, sheets
     assert any(str(t).startswith("'=IMPORTXML") for t in titles)  # the apostrophe keeps it text
     assert not any(str(t).startswith("=") for t in titles)
     store.close()
+
+
+def test_several_spreadsheets_are_read_at_once_with_one_token(write_config, sheets):
+    """Nine spreadsheets: the first alone (it gets the access token), the other eight four at a time;
+    with a slow API (0.3 s a request) that shows as overlapping requests in the emulator's log."""
+    ids = [f"{i}ManySheetsSpreadsheetId0000" for i in range(9)]
+    for i, sid in enumerate(ids):
+        sheets.spreadsheets[sid] = Spreadsheet({"S": {"A1": str(i)}}, shared_with={SA_EMAIL})
+    metrics = "\n".join(f"  m{i}: {{connection: sheet, spreadsheet: {sid}, range: S!A1}}" for i, sid in enumerate(ids))
+    krs = "\n".join(f"              - {{id: m{i}, metric: m{i}, kind: at_least, target: 1}}" for i in range(9))
+    sheets.fault("GET", "batchGet", Fault(delay=0.3), times=9)
+    got = values(fetch(config(write_config, sheets, metrics, krs=krs)))
+    assert got == {f"m{i}": i for i in range(9)}
+    assert len(sheets.requests("POST", "/token")) == 1
+    reads = sorted(r.at for r in sheets.requests("GET", "batchGet"))
+    assert max(sum(1 for t in reads if s <= t < s + 0.3) for s in reads) == 4  # four in flight at once
