@@ -69,6 +69,7 @@ class Emulator:
     def __init__(self) -> None:
         self.log: list[Request] = []
         self.faults: list[tuple[str, str, Fault]] = []  # (method, path regex, fault)
+        self.latency = 0.0  # seconds added to every answer: a network's round trip, for benchmarks
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._routes = [
@@ -143,6 +144,8 @@ class Emulator:
         )
         with self._lock:
             self.log.append(req)
+        if self.latency:
+            time.sleep(self.latency)  # the network's round trip (a benchmark's setting), not synchronisation
         fault = self._take_fault(req.method, req.path)
         if fault and fault.delay:
             time.sleep(fault.delay)  # a slow server, not test synchronisation
