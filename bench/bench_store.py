@@ -79,7 +79,26 @@ def phase(name: str, results: list, extra: str = ""):
     results.append((name, wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, extra))
 
 
-def run(url: str, label: str, n_krs: int, days: int) -> list:
+def past_runs(store: Store, evaluation, as_of: datetime, days: int, results: list) -> None:
+    """A year of nightly runs before today's: one run row and every KR's result per day (bulk-loaded,
+    like the history: setup, not a nightly phase)."""
+    from okrsync.store.history import _kr_row
+
+    krs = [_kr_row(kr) for kr in evaluation.key_results()]
+    with phase(f"setup: {days - 1} past runs x {len(krs):,} KR results", results):
+        with store.engine.begin() as conn:
+            for d in range(days - 1):
+                day = as_of - timedelta(days=days - 1 - d)
+                run_id = conn.execute(t.runs.insert().values(
+                    namespace="bench", cycle="bench", day=day.date(), as_of=day, started_at=day, finished_at=day,
+                    trigger="run", outcome="ok", document={"objectives": []},
+                )).inserted_primary_key[0]  # fmt: skip
+                rows = [{**row, "run_id": run_id} for row in krs]
+                for i in range(0, len(rows), 5000):
+                    conn.execute(t.kr_results.insert(), rows[i : i + 5000])
+
+
+def run(url: str, label: str, n_krs: int, days: int, runs: bool = False) -> list:
     results: list = []
     config = make_config(n_krs)
     as_of = datetime.combine(START + timedelta(days=days - 1), datetime.min.time(), tzinfo=TZ)
@@ -127,6 +146,10 @@ def run(url: str, label: str, n_krs: int, days: int) -> list:
         )
         store.save_evaluation(run_id, evaluation)
         store.finish_run(run_id, "ok", document, now)
+    if runs:
+        past_runs(store, evaluation, as_of, days, results)
+        with phase(f"history KR: one KR over {days} runs", results):
+            assert len(store.kr_history("bench", "bench", "kr0")) == days
     with phase("status: read the latest run's document", results):
         latest = store.latest_run("bench", "bench")
         assert len(latest.document["objectives"]) == n_krs // 5
@@ -170,13 +193,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--krs", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--runs", action="store_true", help="also a run and KR results for every past day")
     parser.add_argument(
         "--pg", default=os.environ.get("OKRSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        run(url, "SQLite", args.krs, args.days)
+        run(url, "SQLite", args.krs, args.days, args.runs)
         status_command(url)
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     try:
@@ -188,7 +212,7 @@ def main() -> None:
         return
     pg = f"{args.pg}{'&' if '?' in args.pg else '?'}options=-csearch_path%3D{schema}"
     try:
-        run(pg, "PostgreSQL", args.krs, args.days)
+        run(pg, "PostgreSQL", args.krs, args.days, args.runs)
         status_command(pg)
     finally:
         with engine.begin() as conn:
