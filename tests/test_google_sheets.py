@@ -16,6 +16,7 @@ from okrsync.testing import Fault
 from tests.conftest import oslo
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
 
+GRID = r"/v4/spreadsheets/[^/:]+$"  # spreadsheets.get: okrsync's one read per spreadsheet
 SA_EMAIL = "okrsync@acme-okrs.iam.gserviceaccount.com"
 SID = "1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789"
 DAY = oslo(2026, 11, 15)
@@ -105,10 +106,9 @@ def test_every_metric_of_a_spreadsheet_in_one_batch_get(write_config, sheets):
         "last_rev": 1000,
         "rev_rows": 3,
     }
-    assert len(sheets.requests("GET", "values:batchGet")) == 1
-    assert len(sheets.requests("GET", f"/v4/spreadsheets/{SID}$")) == 1  # its locale and tabs, once
+    assert len(sheets.requests("GET", GRID)) == 1  # locale, tabs and every range: one spreadsheets.get
     assert len(sheets.requests("POST", "/token")) == 1
-    (read,) = sheets.requests("GET", "values:batchGet")
+    (read,) = sheets.requests("GET", GRID)
     assert read.headers["authorization"].startswith("Bearer ya29.emulator-")
     assert len(read.query["ranges"]) == 6  # the three metrics on Revenue!A2:A9 share one range
 
@@ -141,8 +141,9 @@ def test_plain_language_errors_per_metric(write_config, sheets):
     assert f"share it with {SA_EMAIL}" in got["private"]
     assert "3NoSuchSpreadsheetId000000 not found" in got["missing"]
     assert "neither a spreadsheet ID" in got["badid"]
-    # the unknown tab is known from the metadata: one batchGet for the rest, not one request per metric
-    assert len(sheets.requests("GET", f"{SID}/values:batchGet")) == 1
+    # Sheets refuses the whole read for the unknown tab; the metadata says which, the rest is read again:
+    # three requests for the spreadsheet, not one per metric
+    assert len(sheets.requests("GET", f"/v4/spreadsheets/{SID}$")) == 3
 
 
 def test_retries_honour_retry_after_and_give_up_bounded(write_config, sheets, waits):
@@ -154,26 +155,26 @@ def test_retries_honour_retry_after_and_give_up_bounded(write_config, sheets, wa
     )
     when = format_datetime(datetime.now(UTC) + timedelta(seconds=5), usegmt=True)
     sheets.fault(
-        "GET", "batchGet", Fault(429, {"error": {"code": 429, "message": "Quota", "status": "X"}}, {"Retry-After": "2"})
+        "GET", GRID, Fault(429, {"error": {"code": 429, "message": "Quota", "status": "X"}}, {"Retry-After": "2"})
     )
-    sheets.fault("GET", "batchGet", Fault(503, "<html><body>Service Unavailable</body></html>", {"Retry-After": when}))
-    sheets.fault("GET", "batchGet", Fault(drop="before"))
+    sheets.fault("GET", GRID, Fault(503, "<html><body>Service Unavailable</body></html>", {"Retry-After": when}))
+    sheets.fault("GET", GRID, Fault(drop="before"))
     assert values(fetch(cfg))["csat"] == 82.5
-    assert len(sheets.requests("GET", "batchGet")) == 4
+    assert len(sheets.requests("GET", GRID)) == 4
     retry_waits = [w for w in waits if w >= 0.1]  # pacing waits are ~1 ms at rate_limit 1000
     assert 2.0 <= retry_waits[0] <= 2.2  # Retry-After in seconds
     assert 3.0 <= retry_waits[1] <= 5.2  # Retry-After as an HTTP date
     waits.clear()
     sheets.fault(
         "GET",
-        "batchGet",
+        GRID,
         Fault(429, {"error": {"code": 429, "message": "Quota", "status": "X"}}, {"Retry-After": "1"}),
         times=50,
     )
-    before = len(sheets.requests("GET", "batchGet"))
+    before = len(sheets.requests("GET", GRID))
     got = values(fetch(cfg))
     assert "kept failing (HTTP 429) after retries" in got["csat"]
-    assert len(sheets.requests("GET", "batchGet")) - before == SHEETS_RETRY.attempts
+    assert len(sheets.requests("GET", GRID)) - before == SHEETS_RETRY.attempts
 
 
 def test_a_quota_429_without_retry_after_is_retried_past_the_per_minute_refill(write_config, sheets, waits):
@@ -184,7 +185,7 @@ def test_a_quota_429_without_retry_after_is_retried_past_the_per_minute_refill(w
         krs="              - {id: csat, metric: csat, start: 75, target: 90}",
     )
     quota = Fault(429, {"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
-    sheets.fault("GET", "batchGet", quota, times=SHEETS_RETRY.attempts - 1)
+    sheets.fault("GET", GRID, quota, times=SHEETS_RETRY.attempts - 1)
     assert values(fetch(cfg))["csat"] == 82.5  # the last attempt lands after the refill
     backoff = [w for w in waits if w >= 0.5]  # pacing waits are ~1 ms at rate_limit 1000
     assert len(backoff) == SHEETS_RETRY.attempts - 1 and sum(backoff) >= 60  # spans a full minute
@@ -197,12 +198,12 @@ def test_html_error_page_and_malformed_json_are_reported_without_crashing(write_
         f"  csat: {{connection: sheet, spreadsheet: {SID}, range: Survey!B2}}",
         krs="              - {id: csat, metric: csat, start: 75, target: 90}",
     )
-    sheets.fault("GET", "batchGet", Fault(400, "<html>Bad gateway config</html>"))
+    sheets.fault("GET", GRID, Fault(400, "<html>Bad gateway config</html>"))
     assert values(fetch(cfg))["csat"] == "Google Sheets answered HTTP 400 with a body that is not JSON"
-    sheets.fault("GET", "batchGet", Fault(200, '{"valueRanges": [', {"Content-Type": "application/json"}))
+    sheets.fault("GET", GRID, Fault(200, '{"valueRanges": [', {"Content-Type": "application/json"}))
     assert values(fetch(cfg))["csat"] == "Google Sheets answered with a body that is not JSON"
     # a proxy's error body (gspread's APIError raises TypeError on it): still classified, retried, then read
-    sheets.fault("GET", "batchGet", Fault(503, {"error": "upstream overloaded"}, {"Retry-After": "1"}))
+    sheets.fault("GET", GRID, Fault(503, {"error": "upstream overloaded"}, {"Retry-After": "1"}))
     assert values(fetch(cfg))["csat"] == 82.5
 
 
@@ -221,7 +222,7 @@ def test_requests_are_paced_to_the_quota(write_config, sheets, waits):
         rate=1,
     )
     assert values(fetch(cfg)) == {"a": 82.5, "b": 5}
-    assert [round(w) for w in waits] == [1, 2, 3]  # 4 requests at 1/s (sleeps are recorded, not slept)
+    assert [round(w) for w in waits] == [1]  # one request per spreadsheet at 1/s: the second waited
 
 
 OUTPUT = f"""\
@@ -250,8 +251,7 @@ def test_status_write_back_one_write_then_nothing_when_unchanged(write_config, s
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sheets.log[before:]] == [
         ("POST", "token"),
         ("GET", SID),
-        ("GET", "values:batchGet"),
-    ]  # the read only (metadata, values): no write
+    ]  # the read only (one spreadsheets.get): no write
     assert "unchanged" in " ".join(again.writes)
 
     sheets.spreadsheets[SID].sheets["Survey"][(2, 2)] = "90"  # csat reaches its target
@@ -365,9 +365,9 @@ def test_several_spreadsheets_are_read_at_once_with_one_token(write_config, shee
         sheets.spreadsheets[sid] = Spreadsheet({"S": {"A1": str(i)}}, shared_with={SA_EMAIL})
     metrics = "\n".join(f"  m{i}: {{connection: sheet, spreadsheet: {sid}, range: S!A1}}" for i, sid in enumerate(ids))
     krs = "\n".join(f"              - {{id: m{i}, metric: m{i}, kind: at_least, target: 1}}" for i in range(9))
-    sheets.fault("GET", "batchGet", Fault(delay=0.3), times=9)
+    sheets.fault("GET", GRID, Fault(delay=0.3), times=9)
     got = values(fetch(config(write_config, sheets, metrics, krs=krs)))
     assert got == {f"m{i}": i for i in range(9)}
     assert len(sheets.requests("POST", "/token")) == 1
-    reads = sorted(r.at for r in sheets.requests("GET", "batchGet"))
+    reads = sorted(r.at for r in sheets.requests("GET", GRID))
     assert max(sum(1 for t in reads if s <= t < s + 0.3) for s in reads) == 4  # four in flight at once

@@ -205,6 +205,30 @@ def explain(exc: BaseException, spreadsheet: str, email: str | None) -> str:
 # reference/rest/v4/ValueRenderOption, read 2026-11-22) and its tabs (a range on a missing tab is then
 # known from the metadata, not from an error message's wording).
 METADATA_FIELDS = "properties.locale,sheets.properties.title"
+# the same and the cells of the requested ranges, in one spreadsheets.get ("Specify a field mask listing
+# your desired fields using the fields URL parameter … use the ranges URL parameter"; the sheets.v4
+# discovery document, method spreadsheets.get): one request per spreadsheet, as one values:batchGet was
+GRID_FIELDS = "properties.locale,sheets(properties.title,data(startRow,startColumn,rowData.values.formattedValue))"
+
+
+def value_ranges(grid: dict, ranges: list[str]) -> dict[str, dict]:
+    """spreadsheets.get grid data as values:batchGet's ValueRanges ({"range", "values"}) per requested range.
+    Each tab's data blocks come in the order its ranges were asked for; a range without a tab is the first tab's."""
+    sheets = grid.get("sheets") or []
+    first = ((sheets[0].get("properties") or {}).get("title")) if sheets else None
+    blocks = {(s.get("properties") or {}).get("title"): list(s.get("data") or []) for s in sheets}
+    out = {}
+    for a1 in ranges:
+        title = tab_of(a1) or first
+        data = blocks.get(title) or [{}]
+        block = data.pop(0) if data else {}
+        row, col = block.get("startRow", 0), block.get("startColumn", 0)
+        values = [
+            [cell.get("formattedValue", "") for cell in r.get("values") or []] for r in block.get("rowData") or []
+        ]
+        tab = title if re.fullmatch(r"\w+", title or "") else quote_sheet(title or "")
+        out[a1] = {"range": f"{tab}!{col_letters(col + 1)}{row + 1}", "values": values}
+    return out
 
 
 def number_symbols(meta: dict) -> tuple[str, str]:

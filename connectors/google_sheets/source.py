@@ -17,6 +17,7 @@ from gspread.exceptions import APIError
 
 from connectors.google_sheets import GoogleSheetsConnection, GoogleSheetsMetric
 from connectors.google_sheets.client import (
+    GRID_FIELDS,
     METADATA_FIELDS,
     SheetsHTTPClient,
     col_letters,
@@ -26,6 +27,7 @@ from connectors.google_sheets.client import (
     open_client,
     range_origin,
     spreadsheet_id,
+    value_ranges,
 )
 from okrsync.aggregate import aggregate
 from okrsync.connector import FetchResult, MetricQuery, Observation, Source
@@ -72,21 +74,34 @@ class GoogleSheetsSource(Source[GoogleSheetsConnection, GoogleSheetsMetric]):
     def _read_spreadsheet(
         self, client: SheetsHTTPClient, email: str | None, sid: str, items: list[MetricQuery]
     ) -> FetchResult:
-        """Two requests per spreadsheet whatever the number of metrics: its metadata (locale and tabs),
-        then one values:batchGet of every range whose tab exists."""
+        """One request per spreadsheet whatever the number of metrics: spreadsheets.get with every range
+        and a field mask for the locale, the tabs and the formatted values. Sheets refuses the whole
+        request when one range names a missing tab; then the metadata says which (one more request)
+        and the others are read again."""
+        out: FetchResult = {}
+        wanted = list(dict.fromkeys(q.fill(q.params.range) for q in items))
         try:
-            meta = client.fetch_sheet_metadata(sid, params={"fields": METADATA_FIELDS})
-            symbols = number_symbols(meta)
-            response = None
-            out, wanted = missing_tabs(meta, items, self.error)
-            if wanted:
-                response = client.values_batch_get(sid, wanted, params={"valueRenderOption": "FORMATTED_VALUE"})
+            try:
+                grid = client.fetch_sheet_metadata(sid, params={"fields": GRID_FIELDS, "ranges": wanted})
+            except APIError as exc:
+                if exc.response.status_code != 400:
+                    raise
+                meta = client.fetch_sheet_metadata(sid, params={"fields": METADATA_FIELDS})
+                out, wanted = missing_tabs(meta, items, self.error)
+                if not out:  # every tab exists: the refusal is about something else, and it is the answer
+                    raise
+                grid = (
+                    client.fetch_sheet_metadata(sid, params={"fields": GRID_FIELDS, "ranges": wanted})
+                    if wanted
+                    else meta
+                )
+            symbols = number_symbols(grid)
         except (APIError, TransientError, google.auth.exceptions.GoogleAuthError) as exc:
             return {q.metric_id: self.error(explain(exc, sid, email), q) for q in items}
         except ValueError as exc:  # a 200 whose body is not JSON, or a locale whose numbers cannot be read
             message = str(exc) if "locale" in str(exc) else "Google Sheets answered with a body that is not JSON"
             return {q.metric_id: self.error(message, q) for q in items}
-        by_range = dict(zip(wanted, (response or {}).get("valueRanges", []), strict=False))
+        by_range = value_ranges(grid, wanted)
         for q in items:
             if q.metric_id not in out:
                 try:

@@ -132,8 +132,36 @@ class SheetsEmulator(Emulator):
         sheet = self._open(req, sid)
         if isinstance(sheet, Response):
             return sheet
-        tabs = [{"properties": {"sheetId": i, "title": t, "index": i}} for i, t in enumerate(sheet.sheets)]
-        return {"spreadsheetId": sid, "properties": {"title": sid, "locale": sheet.locale}, "sheets": tabs}
+        tabs = {t: {"properties": {"sheetId": i, "title": t, "index": i}} for i, t in enumerate(sheet.sheets)}
+        for text in req.query.get("ranges", []):  # grid data of each range, in its tab, in request order
+            parsed = self._range(sheet, text)
+            if parsed is None:  # the whole request fails, as the real API does
+                return error(400, f"Unable to parse range: {text}", "INVALID_ARGUMENT")
+            title, top, left, bottom, right, _ = parsed
+            tabs[title].setdefault("data", []).append(self._grid(sheet.sheets[title], top, left, bottom, right))
+        return {
+            "spreadsheetId": sid,
+            "properties": {"title": sid, "locale": sheet.locale},
+            "sheets": list(tabs.values()),
+        }
+
+    @staticmethod
+    def _grid(cells: dict, top: int, left: int, bottom: int, right: int) -> dict:
+        """GridData as the API returns it: 0-based start (left out when 0), trailing empty cells and rows dropped."""
+        rows = []
+        for r in range(top, bottom + 1):
+            values = [
+                {} if cells.get((r, c)) is None else {"formattedValue": str(cells[(r, c)])}
+                for c in range(left, right + 1)
+            ]
+            while values and not values[-1]:
+                values.pop()
+            rows.append({"values": values} if values else {})
+        while rows and not rows[-1]:
+            rows.pop()
+        block = {"rowData": rows} if rows else {}
+        block |= {k: v for k, v in (("startRow", top - 1), ("startColumn", left - 1)) if v}
+        return block
 
     # -- values -------------------------------------------------------------------------------
 
