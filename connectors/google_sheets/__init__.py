@@ -4,18 +4,19 @@ Connection: ``credentials_file`` (a service-account JSON; google-auth signs a JW
 ``token_uri`` written in that file for an access token) or, without it, application default
 credentials; ``endpoint`` replaces https://sheets.googleapis.com (a proxy or an emulator).
 
-Source: every metric on one spreadsheet is read with ONE values:batchGet, however many there
-are. A metric names ``spreadsheet`` (an ID or a browser URL) and ``range`` in A1 notation: one
-cell, or a range with ``aggregate`` (sum, avg, min, max, count, latest = last non-empty cell).
-Cells are read as people see them (FORMATTED_VALUE) and parsed like every other text value.
+Source: every metric on one spreadsheet is read with ONE spreadsheets.get (every range, and a field
+mask for the locale, the tabs and the formatted values), however many there are; spreadsheets are
+read several at a time. A metric names ``spreadsheet`` (an ID or a browser URL) and ``range`` in A1
+notation: one cell, or a range with ``aggregate`` (sum, avg, min, max, count, latest = last non-empty
+cell). Cells are read as people see them and parsed in the spreadsheet's locale.
 
 Output ``google_sheets``: a status table on ``worksheet`` (the tab is created if missing) plus
 each KR's ``sheet_cell``, in one values:batchUpdate per spreadsheet (and one clear when the table
 shrank). Nothing is sent when the table is unchanged since the last confirmed write (ledger).
 
 Requests go through gspread's plain HTTPClient (its BackOffHTTPClient never gives up on a
-persistent 429), paced at 1 request per second per connection (Sheets allows 60 per minute
-per user) and retried by okrsync's bounded policy.
+persistent 429), kept inside Google's window of 60 per minute per user and retried by okrsync's
+bounded policy (a quota 429 past the per-minute refill).
 """
 
 from __future__ import annotations
