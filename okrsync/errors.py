@@ -95,13 +95,17 @@ class RunLockedError(OkrsyncError):
 class TransientError(OkrsyncError):
     """A remote call failed in a way that may heal. ``retry_after`` in seconds when the server said;
     ``maybe_delivered`` when the request may have been processed (a timeout, a dropped answer, a 5xx),
-    which makes it unsafe to repeat a request that is not idempotent."""
+    which makes it unsafe to repeat a request that is not idempotent; ``throttled`` when the server said
+    "too many requests" (a 429), so the whole connection slows down."""
 
-    def __init__(self, message: str, retry_after: float | None = None, *, maybe_delivered: bool = False):
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, maybe_delivered: bool = False, throttled: bool = False
+    ):
         super().__init__(message)
         self.message = self.args[0]
         self.retry_after = retry_after
         self.maybe_delivered = maybe_delivered
+        self.throttled = throttled
 
 
 class RemoteError(OkrsyncError):

@@ -31,6 +31,7 @@ class Guard:
         self.pacer = Pacer(limits)
         self.policy = policy or RetryPolicy()
         self.calls = 0  # sent, retries included (benchmarks and logs)
+        self._throttled = 0  # 429s in a row without a Retry-After: how far the connection has slowed down
         self._count = threading.Lock()  # a connection's requests may be in flight from several threads
 
     def call(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
@@ -41,7 +42,9 @@ class Guard:
             with self._count:
                 self.calls += 1
             try:
-                return fn()
+                result = fn()
+                self._throttled = 0  # an answer again: back to the quota windows' pace
+                return result
             except TransientError as exc:
                 transient = exc
             except Exception as exc:
@@ -51,6 +54,10 @@ class Guard:
                 transient.__cause__ = exc
             if transient.retry_after:  # the server said when: the whole connection waits, not only this request
                 self.pacer.pause(transient.retry_after, retrying=True)
+            elif transient.throttled:  # "too many" without a when: every request backs off, doubling per 429
+                self._throttled += 1
+                pause = min(self.policy.max_delay, self.policy.base_delay * 2**self._throttled)
+                self.pacer.pause(pause, retrying=True)
             if not idempotent and transient.maybe_delivered:
                 raise RemoteError(
                     f"{transient.message}; not retried because the request may have been processed", kind="unsure"

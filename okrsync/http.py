@@ -66,7 +66,7 @@ def classify(response: httpx.Response, token_hint: str = "the token") -> None:
         return
     if status in RETRYABLE_STATUS:
         after = retry_after_seconds(response.headers.get("Retry-After"))
-        raise TransientError(f"HTTP {status}", after, maybe_delivered=status >= 500)
+        raise TransientError(f"HTTP {status}", after, maybe_delivered=status >= 500, throttled=status == 429)
     detail = _detail(response)
     if status == 401:
         raise HttpError(

@@ -194,3 +194,25 @@ def test_guard_gives_up_after_bounded_attempts(waits):
     with pytest.raises(TransientError):
         guard.call(lambda: (_ for _ in ()).throw(ConnectionError()))
     assert guard.calls == 3
+
+
+def test_a_429_without_retry_after_slows_the_whole_connection_then_it_recovers(waits):
+    """Another thread of the same connection waits out the back-off too; after an answer, the pace is back."""
+    import threading
+
+    guard = Guard(classify, policy=retry.RetryPolicy(attempts=5, base_delay=0.5, max_delay=30))
+    answers = iter([TransientError("HTTP 429", throttled=True), TransientError("HTTP 429", throttled=True), "ok"])
+
+    def flaky():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    worker = threading.Thread(target=lambda: guard.call(flaky))
+    worker.start()
+    worker.join()
+    assert guard._throttled == 0  # recovered after the answer
+    waits.clear()
+    guard.pacer.acquire()  # another thread's request: held back by the last pause (0.5 * 2**2 = 2 s)
+    assert waits and 1.9 <= waits[0] <= 2.0

@@ -87,7 +87,7 @@ def classify_gspread(exc: BaseException) -> TransientError | None:
     if isinstance(exc, APIError) and exc.response.status_code in RETRYABLE_STATUS:
         status = exc.response.status_code
         after = retry_after_seconds(exc.response.headers.get("Retry-After"))
-        return TransientError(f"HTTP {status}", after, maybe_delivered=status >= 500)
+        return TransientError(f"HTTP {status}", after, maybe_delivered=status >= 500, throttled=status == 429)
     if isinstance(exc, requests.ConnectionError | requests.Timeout | google.auth.exceptions.TransportError):
         return TransientError(type(exc).__name__, maybe_delivered=True)
     return None

@@ -32,7 +32,10 @@ def classify_jira(exc: BaseException) -> TransientError | None:
     """jira's failures that can heal: 429/5xx answers and network errors."""
     if isinstance(exc, JIRAError) and exc.status_code in RETRYABLE_STATUS:
         after = exc.response.headers.get("Retry-After") if exc.response is not None else None
-        return TransientError(f"HTTP {exc.status_code}", retry_after_seconds(after), maybe_delivered=True)
+        status = exc.status_code
+        return TransientError(
+            f"HTTP {status}", retry_after_seconds(after), maybe_delivered=True, throttled=status == 429
+        )
     if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return TransientError(type(exc).__name__, maybe_delivered=True)
     return None
