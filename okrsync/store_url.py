@@ -16,6 +16,14 @@ DRIVER_MODULE = {"pysqlite": "sqlite3", "mysqldb": "MySQLdb", "mysqlconnector": 
 EXAMPLE = "e.g. sqlite:///okrsync.db or postgresql+psycopg://user@host/db"
 
 
+def _plugin_dialects() -> set[str]:
+    """Dialects third-party packages register with SQLAlchemy (entry points "sqlalchemy.dialects", named
+    "dialect" or "dialect.driver"): read from package metadata, without importing SQLAlchemy."""
+    from importlib.metadata import entry_points
+
+    return {ep.name.split(".")[0].lower() for ep in entry_points(group="sqlalchemy.dialects")}
+
+
 def store_url_problem(url: str) -> str | None:
     """What is wrong with ``url`` as a store, or None."""
     m = _URL.match(url)
@@ -23,6 +31,8 @@ def store_url_problem(url: str) -> str | None:
         return f"store is not a database URL ({EXAMPLE})"
     dialect = m.group("dialect").lower()
     if dialect not in DEFAULT_DRIVER:
+        if dialect in _plugin_dialects():  # a dialect installed as a SQLAlchemy plugin: opening it decides
+            return None
         return f"store: {dialect!r} is not a database okrsync knows ({EXAMPLE})"
     driver = (m.group("driver") or DEFAULT_DRIVER[dialect]).lower()
     module = DRIVER_MODULE.get(driver, driver)

@@ -23,7 +23,8 @@ from okrsync.delivery import CLAIM_LEASE
 from okrsync.pipeline import sync
 from okrsync.store import Store
 from tests.conftest import oslo
-from tests.test_reliability import SlowReceiver, team_config
+from tests.emulators.crm import HookReceiver
+from tests.test_reliability import posts, slow_receiver, team_config
 
 pytestmark = pytest.mark.reliability
 DAY = oslo(2026, 11, 16)
@@ -120,7 +121,7 @@ def _fresh(store_url: str) -> None:
 
 @pytest.mark.parametrize("point", POINTS)
 def test_kill_9_then_rerun_loses_nothing_and_sends_nothing_twice(point, store_url, tmp_path, figures):
-    receiver = SlowReceiver().start()
+    receiver = slow_receiver()
     try:
         _fresh(store_url)
         path = team_config(tmp_path, "team", store_url, receiver.url)
@@ -138,13 +139,13 @@ def test_kill_9_then_rerun_loses_nothing_and_sends_nothing_twice(point, store_ur
         assert figures_row["values lost"] == 0 and figures_row["values duplicated"] == 0
         assert figures_row["writes duplicated"] == 0
         assert len(_keys(receiver)) == 1  # the idempotent write arrives; a repeat carries the same key
-        if receiver.count("slack") == 0:  # at most once: a message that may be lost is reported, never resent
+        if posts(receiver, "slack") == 0:  # at most once: a message that may be lost is reported, never resent
             assert any("may not have arrived" in e.message for e in later.output_errors), later.output_errors
     finally:
         receiver.stop()
 
 
-def _count(store_url: str, receiver: SlowReceiver, later) -> dict[str, int]:
+def _count(store_url: str, receiver: HookReceiver, later) -> dict[str, int]:
     with Store(store_url) as store, store.engine.connect() as conn:
         runs = conn.execute(sa.text("select count(*) from runs")).scalar_one()
         values = conn.execute(sa.text("select count(*) from metric_values")).scalar_one()
@@ -153,13 +154,13 @@ def _count(store_url: str, receiver: SlowReceiver, later) -> dict[str, int]:
     return {
         "values lost": max(0, expected_values - values) + max(0, expected_results - results),
         "values duplicated": max(0, values - expected_values) + max(0, results - expected_results) + (runs - 1),
-        "writes duplicated": max(0, receiver.count("slack") - 1) + max(0, len(_keys(receiver)) - 1),
-        "repeats with the same Idempotency-Key": receiver.count("hook") - len(_keys(receiver)),
+        "writes duplicated": max(0, posts(receiver, "slack") - 1) + max(0, len(_keys(receiver)) - 1),
+        "repeats with the same Idempotency-Key": posts(receiver, "hook") - len(_keys(receiver)),
         "messages reported as maybe lost": sum("may not have arrived" in e.message for e in later.output_errors),
     }
 
 
-def _keys(receiver: SlowReceiver) -> set[str]:
+def _keys(receiver: HookReceiver) -> set[str]:
     """Distinct Idempotency-Keys the webhook received: what a receiver that honours the key acts on."""
     return {
         next(v for k, v in r.headers.items() if k.lower() == "idempotency-key")

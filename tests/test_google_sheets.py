@@ -225,15 +225,18 @@ def test_requests_are_paced_to_the_quota(write_config, sheets, waits):
     assert [round(w) for w in waits] == [1]  # one request per spreadsheet at 1/s: the second waited
 
 
+def with_sheet_cell(cell: str) -> str:
+    """KRS with the csat KR written back to ``cell`` too."""
+    csat = "{id: csat, metric: csat, start: 75, target: 90"
+    return KRS.replace(csat + "}", f"{csat}, sheet_cell: {cell}}}")
+
+
 OUTPUT = f"""\
   - {{type: google_sheets, connection: sheet, spreadsheet: {SID}, worksheet: OKR status}}"""
 
 
 def test_status_write_back_one_write_then_nothing_when_unchanged(write_config, sheets):
-    krs = KRS.replace(
-        "{id: csat, metric: csat, start: 75, target: 90}",
-        "{id: csat, metric: csat, start: 75, target: 90, sheet_cell: Survey!F2}",
-    )
+    krs = with_sheet_cell("Survey!F2")
     cfg = config(write_config, sheets, METRICS, outputs=OUTPUT, krs=krs)
     store = Store(cfg.store_url())
     result = sync(cfg, DAY, now=DAY, store=store)
@@ -325,10 +328,7 @@ def test_comma_decimal_spreadsheets_are_read_in_their_locale(write_config, sheet
 
 
 def test_a_cell_on_a_missing_tab_is_named_and_the_table_still_written(write_config, sheets):
-    krs = KRS.replace(
-        "{id: csat, metric: csat, start: 75, target: 90}",
-        "{id: csat, metric: csat, start: 75, target: 90, sheet_cell: Scorecard!C5}",
-    )
+    krs = with_sheet_cell("Scorecard!C5")
     cfg = config(write_config, sheets, METRICS, outputs=OUTPUT, krs=krs)
     store = Store(cfg.store_url())
     result = sync(cfg, DAY, now=DAY, store=store)

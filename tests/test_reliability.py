@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import multiprocessing
-import time
 from pathlib import Path
 
 import pytest
@@ -24,26 +23,22 @@ from okrsync.pipeline import sync
 from okrsync.store import Store
 from okrsync.testing import Emulator, Request, Response, route
 from tests.conftest import oslo, write_csv
+from tests.emulators.crm import HookReceiver
 
 pytestmark = pytest.mark.reliability
 DAY = oslo(2026, 11, 16)
 
 
-class SlowReceiver(Emulator):
-    """Slack and a webhook receiver in one, answering after 0.2 s: wide windows for races."""
+def slow_receiver() -> HookReceiver:
+    """Slack and a webhook receiver in one (the project's HookReceiver), answering after 0.2 s: wide windows
+    for races."""
+    receiver = HookReceiver()
+    receiver.latency = 0.2  # the receiver's latency (not synchronisation)
+    return receiver.start()
 
-    def __init__(self):
-        super().__init__()
-        self.received: list[Request] = []
 
-    @route("POST", r"/(slack|hook)")
-    def post(self, req: Request, which: str):
-        self.received.append(req)
-        time.sleep(0.2)  # the receiver's latency (not synchronisation)
-        return Response(200, "ok")
-
-    def count(self, which: str) -> int:
-        return sum(1 for r in self.received if r.path == f"/{which}")
+def posts(receiver: HookReceiver, which: str) -> int:
+    return len(receiver.requests("POST", f"^/{which}$"))
 
 
 def team_config(directory: Path, namespace: str, store_url: str, receiver: str) -> Path:
@@ -92,20 +87,20 @@ def run_at_once(paths: list[Path]) -> list[dict]:
 @pytest.mark.parametrize("runs", [2, 4, 8])
 @pytest.mark.parametrize("configs", ["one config", "different configs"])
 def test_syncs_at_once_deliver_exactly_once_without_the_run_lock(store_url, tmp_path, runs, configs, figures):
-    receiver = SlowReceiver().start()
+    receiver = slow_receiver()
     try:
         teams = ["team"] if configs == "one config" else [f"team{i}" for i in range(runs)]
         Store(store_url).close()  # an existing store: the race under test is delivery, not the first migration
         paths = [team_config(tmp_path, teams[i % len(teams)], store_url, receiver.url) for i in range(runs)]
         outcomes = run_at_once(paths)
-        duplicates = receiver.count("slack") - len(teams) + receiver.count("hook") - len(teams)
+        duplicates = posts(receiver, "slack") - len(teams) + posts(receiver, "hook") - len(teams)
         errors = [e for o in outcomes for e in o["errors"] if o["exit"] == -1]
         backend = store_url.split(":", 1)[0]
         figures.append(("concurrency", f"{runs} runs, {configs}, {backend}",
                         {"duplicate deliveries": duplicates, "store errors": len(errors)}))  # fmt: skip
         assert errors == []
         assert {o["exit"] for o in outcomes} == {0}, outcomes
-        assert receiver.count("slack") == len(teams) and receiver.count("hook") == len(teams)
+        assert posts(receiver, "slack") == len(teams) and posts(receiver, "hook") == len(teams)
         with Store(store_url) as store, store.engine.connect() as conn:
             per_team = conn.execute(sa.text("select namespace, count(*) from runs group by namespace")).all()
         assert dict(per_team) == dict.fromkeys(teams, 1)

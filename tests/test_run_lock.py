@@ -12,8 +12,8 @@ from okrsync.config.load import load_config
 from okrsync.errors import RunLockedError
 from okrsync.pipeline import sync
 from okrsync.store import Store
-from okrsync.testing import Emulator, Request, Response, route
 from tests.conftest import REPO, oslo, write_csv
+from tests.emulators.crm import HookReceiver
 
 DAY = oslo(2026, 11, 16)
 
@@ -59,22 +59,10 @@ def test_a_waiting_run_proceeds_when_the_first_ends(store_url):
     second.close()
 
 
-class SlowHook(Emulator):
-    """A chat webhook that answers slowly, so two runs would overlap without the lock."""
-
-    def __init__(self):
-        super().__init__()
-        self.received: list[Request] = []
-
-    @route("POST", r"/(.*)")
-    def hook(self, req: Request, path: str):
-        self.received.append(req)
-        time.sleep(0.2)
-        return Response(200, "ok")
-
-
 def test_two_syncs_of_one_config_at_once_post_the_digest_once(tmp_path, write_config):
-    hook = SlowHook().start()
+    hook = HookReceiver()
+    hook.latency = 0.2  # a webhook that answers slowly, so two runs would overlap without the lock
+    hook.start()
     try:
         write_csv(tmp_path / "kpi.csv", "n\n5\n")
         path = write_config(f"""
