@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from abc import abstractmethod
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import ClassVar
 
 from okrsync.connector import ConnT, FetchResult, MetricQuery, Observation, ParamsT, Source
@@ -19,10 +18,6 @@ from okrsync.http import ApiClient, HttpError, source_error
 
 class ApiSource(Source[ConnT, ParamsT]):
     check_path: ClassVar[str | None] = None  # a cheap authenticated GET for `connections test`
-    # Threads are okrsync's one concurrency model (the connectors' clients are blocking): a connection
-    # keeps this many requests in flight unless its config says max_concurrency; pacing stays per
-    # connection, so more threads never mean more than the vendor's rate.
-    default_concurrency: ClassVar[int] = 4
 
     @abstractmethod
     def client(self) -> ApiClient:
@@ -56,7 +51,6 @@ class ApiSource(Source[ConnT, ParamsT]):
         """Every query, up to ``max_concurrency`` in flight at once on one client (httpx's Client is safe
         to share between threads); the connection's pacer and retry policy are shared by all of them."""
         client = self.client()
-        workers = max(1, min(len(queries), self.settings.max_concurrency or self.default_concurrency))
 
         def one(q: MetricQuery) -> tuple[str, Observation | SourceError]:
             try:
@@ -65,7 +59,6 @@ class ApiSource(Source[ConnT, ParamsT]):
                 return q.metric_id, source_error(exc, metric=q.metric_id, connection=self.name)
 
         try:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"okrsync-{self.name}") as pool:
-                return dict(pool.map(one, queries))
+            return dict(self.concurrently(one, queries))
         finally:
             client.close()

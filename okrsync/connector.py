@@ -18,7 +18,8 @@ A *sink* turns the typed status document into the fewest writes; it records them
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -85,6 +86,9 @@ class OutputSettings(Strict):
     type: str
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+DEFAULT_CONCURRENCY = 4  # requests in flight per connection unless its config says max_concurrency
 ConnT = TypeVar("ConnT", bound=ConnectionSettings)
 ParamsT = TypeVar("ParamsT", bound=MetricParams)
 OutT = TypeVar("OutT", bound=OutputSettings)
@@ -152,6 +156,20 @@ class Source(ABC, Generic[ConnT, ParamsT]):
 
     def error(self, message: str, query: MetricQuery | None = None) -> SourceError:
         return SourceError(message, metric=query.metric_id if query else None, connection=self.name)
+
+    def concurrently(self, fn: Callable[[T], R], items: Iterable[T], default: int = DEFAULT_CONCURRENCY) -> list[R]:
+        """``fn`` over ``items`` with up to ``max_concurrency`` (else ``default``) in flight, results in order.
+
+        Threads are okrsync's one concurrency model: the connectors' clients (httpx, gspread's and jira's
+        requests sessions) block, and sharing one client between threads is what they support. Pacing
+        stays per connection (the client's Guard), so more threads never mean more than the vendor's rate.
+        ``fn`` must catch what it can map to one item's error."""
+        items = list(items)
+        workers = min(len(items), getattr(self.settings, "max_concurrency", None) or default)
+        if workers <= 1:
+            return [fn(item) for item in items]
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"okrsync-{self.name}") as pool:
+            return list(pool.map(fn, items))
 
 
 @dataclass

@@ -47,7 +47,7 @@ def dc():
     emulator.stop()
 
 
-def jira_config(write_config, emulator, *, email=True, krs="", outputs="", metrics=None):
+def jira_config(write_config, emulator, *, email=True, krs="", outputs="", metrics=None, extra=""):
     who = "email: bot@acme.example, " if email else ""
     metrics = (
         metrics
@@ -67,7 +67,7 @@ def jira_config(write_config, emulator, *, email=True, krs="", outputs="", metri
     body = (
         "connections:\n"
         f'  jira: {{type: jira, url: "https://acme.atlassian.net", endpoint: "{emulator.url}", {who}'
-        'token: "${JIRA_TOKEN}", rate_limit: 1000}\n'
+        f'token: "${{JIRA_TOKEN}}", rate_limit: 1000{extra}}}\n'
         f"metrics:\n{metrics}\n"
         f"objectives:\n  - id: o\n    title: Quality\n    key_results:\n{krs}\n"
         + (f"outputs:\n{outputs}\n" if outputs else "")
@@ -97,13 +97,31 @@ def test_cloud_metrics_with_one_count_request_per_jql(write_config, cloud):
     assert counts.count("parent = APP-7") == 1  # shared by epic_done's two counts
     assert "(parent = APP-7) AND statusCategory = Done" in counts
     pages = cloud.requests("GET", "/search/jql$")
-    assert len(pages) == 2 * 3  # sum and avg each page through 5 issues, 2 at a time
+    assert len(pages) == 3  # sum and avg (one field, by name and by id) share one paging through 5 issues, 2 a page
     assert [p.query.get("nextPageToken") for p in pages[:3]] == [None, ["p2"], ["p4"]]
     assert not cloud.requests("GET", "/search$")  # the legacy endpoint is gone on Cloud
-    # okrsync's lookup for both sum/avg metrics, plus the jira package's own one-off field cache
+    # okrsync's one lookup for both sum/avg metrics, plus the jira package's own one-off field cache
     assert len(cloud.requests("GET", "/field$")) == 2
     auth = cloud.requests("GET", "serverInfo")[0].headers["authorization"]
     assert auth.startswith("Basic ")
+
+
+def test_distinct_jql_counts_are_in_flight_together(write_config, cloud):
+    """Four counts at once by default, one at a time with max_concurrency: 1 (a slow Jira answers in 0.3 s,
+    so concurrency shows as overlapping requests in the emulator's log); every metric still gets its count."""
+    metrics = "\n".join(f'  m{i}: {{connection: jira, jql: "project = APP AND priority = P{i}"}}' for i in range(8))
+    krs = "\n".join(f"      - {{id: m{i}, metric: m{i}, kind: at_least, target: 0}}" for i in range(8))
+    for i in range(8):
+        cloud.jql[f"project = APP AND priority = P{i}"] = ["APP-1", "APP-2"][: i % 3]
+    for concurrency, expected in (("", 4), (", max_concurrency: 1", 1)):
+        cfg = jira_config(write_config, cloud, metrics=metrics, krs=krs, extra=concurrency)
+        before = len(cloud.log)
+        cloud.fault("POST", "approximate-count", Fault(delay=0.3), times=8)
+        got = fetch(cfg)
+        assert got == {f"m{i}": i % 3 for i in range(8)}
+        started = sorted(r.at for r in cloud.log[before:] if "approximate-count" in r.path)
+        assert len(started) == 8
+        assert max(sum(1 for t in started if s <= t < s + 0.3) for s in started) == expected
 
 
 def test_data_center_uses_legacy_search_and_bearer_token(write_config, dc):

@@ -9,7 +9,6 @@ exist fails only its own metrics: it is dropped and the others are read again in
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 import google.auth.exceptions
 import google.auth.transport.requests
@@ -33,8 +32,6 @@ from okrsync.aggregate import aggregate
 from okrsync.connector import FetchResult, MetricQuery, Observation, Source
 from okrsync.errors import TransientError
 from okrsync.numbers import parse_number
-
-DEFAULT_CONCURRENCY = 4  # spreadsheets read at once per connection (max_concurrency overrides)
 
 
 class GoogleSheetsSource(Source[GoogleSheetsConnection, GoogleSheetsMetric]):
@@ -65,10 +62,8 @@ class GoogleSheetsSource(Source[GoogleSheetsConnection, GoogleSheetsMetric]):
         # the first spreadsheet is read alone: it obtains the access token that the others then share;
         # the rest are read several at a time (threads), paced by the connection's one quota window
         out.update(self._read_spreadsheet(client, email, *sheets[0]))
-        workers = max(1, min(len(sheets) - 1, self.settings.max_concurrency or DEFAULT_CONCURRENCY))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"okrsync-{self.name}") as pool:
-            for found in pool.map(lambda pair: self._read_spreadsheet(client, email, *pair), sheets[1:]):
-                out.update(found)
+        for found in self.concurrently(lambda pair: self._read_spreadsheet(client, email, *pair), sheets[1:]):
+            out.update(found)
         return out
 
     def _read_spreadsheet(

@@ -32,45 +32,72 @@ class JiraSource(Source[JiraConnection, JiraMetric]):
         return f"Jira {'Cloud' if client.cloud else 'Data Center'} {client.jira.server_info().get('version', '')}"
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
+        """Every distinct request at once (up to ``max_concurrency``), then each metric from the answers.
+
+        Requests are planned first so that metrics sharing a JQL share its count, and field names are
+        resolved with one fields read before anything runs in parallel. ``percent_done`` asks for both of
+        its counts together, so a JQL matching no issue costs one request more than a sequential check."""
         client = self._client()
-        counts: dict[str, int] = {}
-
-        def count(jql: str) -> int:
-            if jql not in counts:
-                counts[jql] = client.count(jql)
-            return counts[jql]
-
         out: FetchResult = {}
+        wanted: dict[str, tuple] = {}  # the metric -> its requests: ("count", jql) or ("values", jql, field)
         for q in queries:
-            jql = q.fill(q.params.jql)
-            how = q.aggregate or "count"
             try:
-                if how == "count":
-                    value = float(count(jql))
-                elif how == "percent_done":
-                    total = count(jql)
-                    if total == 0:
-                        raise ValueError("no issues match the JQL, so there is no share done")
-                    value = 100.0 * count(f"({jql}) AND statusCategory = Done") / total
-                elif how in ("sum", "avg"):
-                    if not q.params.field:
-                        raise ValueError(f"aggregate {how} needs field: (a field id or name, e.g. Story Points)")
-                    numbers = [
-                        parse_number(v)
-                        for v in client.field_values(jql, client.field_id(q.params.field))
-                        if v not in (None, "")
-                    ]
-                    if how == "avg" and not numbers:
-                        raise ValueError("no matched issue has a value in that field")
-                    value = sum(numbers) if how == "sum" else sum(numbers) / len(numbers)
-                else:
-                    raise ValueError(f"aggregate {how} is not supported for Jira (count, sum, avg, percent_done)")
-            except (KeyError, TypeError, json.JSONDecodeError):  # a 200 with a body that is not Jira's JSON
-                out[q.metric_id] = self.error("Jira answered with a body that is not the expected JSON", q)
-            except ValueError as exc:
-                out[q.metric_id] = self.error(str(exc), q)
-            except (JIRAError, TransientError, requests.RequestException) as exc:
-                out[q.metric_id] = self.error(jira_message(exc, self.name), q)
-            else:
-                out[q.metric_id] = Observation(value)
+                wanted[q.metric_id] = self._requests(client, q)
+            except (JIRAError, TransientError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+                out[q.metric_id] = self._failure(exc, q)
+        distinct = list(dict.fromkeys(r for reqs in wanted.values() for r in reqs))
+        answers = dict(zip(distinct, self.concurrently(lambda r: _attempt(client, r), distinct), strict=True))
+        for q in queries:
+            if q.metric_id in wanted:
+                out[q.metric_id] = self._compose(q, [answers[r] for r in wanted[q.metric_id]])
         return out
+
+    def _requests(self, client: JiraClient, q: MetricQuery) -> tuple:
+        jql = q.fill(q.params.jql)
+        how = q.aggregate or "count"
+        if how == "count":
+            return (("count", jql),)
+        if how == "percent_done":
+            return ("count", jql), ("count", f"({jql}) AND statusCategory = Done")
+        if how in ("sum", "avg"):
+            if not q.params.field:
+                raise ValueError(f"aggregate {how} needs field: (a field id or name, e.g. Story Points)")
+            return (("values", jql, client.field_id(q.params.field)),)
+        raise ValueError(f"aggregate {how} is not supported for Jira (count, sum, avg, percent_done)")
+
+    def _compose(self, q: MetricQuery, answers: list[object]) -> Observation | SourceError:
+        failed = next((a for a in answers if isinstance(a, BaseException)), None)
+        try:
+            if failed is not None:
+                raise failed
+            how = q.aggregate or "count"
+            if how == "count":
+                return Observation(float(answers[0]))
+            if how == "percent_done":
+                total, done = answers
+                if total == 0:
+                    raise ValueError("no issues match the JQL, so there is no share done")
+                return Observation(100.0 * done / total)
+            numbers = [parse_number(v) for v in answers[0] if v not in (None, "")]
+            if how == "avg" and not numbers:
+                raise ValueError("no matched issue has a value in that field")
+            return Observation(sum(numbers) if how == "sum" else sum(numbers) / len(numbers))
+        except (JIRAError, TransientError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            return self._failure(exc, q)
+
+    def _failure(self, exc: BaseException, q: MetricQuery) -> SourceError:
+        if isinstance(exc, KeyError | TypeError | json.JSONDecodeError):  # a 200 whose body is not Jira's JSON
+            return self.error("Jira answered with a body that is not the expected JSON", q)
+        if isinstance(exc, ValueError) and not isinstance(exc, requests.RequestException):
+            return self.error(str(exc), q)
+        return self.error(jira_message(exc, self.name), q)
+
+
+def _attempt(client: JiraClient, request: tuple) -> object:
+    """One planned request's answer, or the exception it raised (kept for every metric that needs it)."""
+    try:
+        if request[0] == "count":
+            return client.count(request[1])
+        return client.field_values(request[1], request[2])
+    except (JIRAError, TransientError, requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        return exc
