@@ -66,6 +66,29 @@ def test_history_is_per_namespace_and_until_as_of(store_url):
     store.close()
 
 
+def test_history_groups_metrics_exactly_and_skips_old_non_finite_values(store_url):
+    """Many metrics written interleaved come back each in day order, times exact to the microsecond
+    (what count_until compares with as_of), and a NaN written by an older version is left out."""
+    store = Store(store_url)
+    base = oslo(2026, 10, 1, 6, 30).replace(microsecond=123456)
+    rows = [(f"m{i}", (base + timedelta(days=d)).date(), base + timedelta(days=d, seconds=i), float(10 * i + d))
+            for d in reversed(range(4)) for i in range(3)]  # fmt: skip
+    store.save_values("ns", "Q4", None, rows)
+    bad = float("nan") if store.engine.dialect.name == "postgresql" else float("inf")  # SQLite turns NaN to NULL
+    with store.engine.begin() as conn:  # as a store from before values were checked could hold
+        conn.execute(
+            sa.text("update metric_values set value = :v where metric_id = 'm2' and day = '2026-10-02'"), {"v": bad}
+        )
+    history = store.load_history("ns", "Q4", base + timedelta(days=2, seconds=1))
+    assert list(history) == ["m0", "m1", "m2"]
+    assert [p.value for p in history["m0"]] == [0, 1, 2]
+    assert [p.value for p in history["m1"]] == [10, 11, 12]  # day 2's value at +1 s is exactly at the limit
+    assert [p.value for p in history["m2"]] == [20]  # day 1 was not finite; day 2's lies 1 s after the limit
+    assert history["m1"][2].ts == (base + timedelta(days=2, seconds=1)).timestamp()
+    assert store.load_history("other", "Q4", base) == {}
+    store.close()
+
+
 def test_overrides_once_and_sticky(store_url):
     store = Store(store_url)
     now = oslo(2026, 11, 1)

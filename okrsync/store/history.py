@@ -2,15 +2,41 @@
 
 from __future__ import annotations
 
+import gc
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
+from itertools import groupby
 
 import sqlalchemy as sa
 
 from okrsync.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Point
 from okrsync.store import tables as t
-from okrsync.store.engine import Database, _chunks, utc
+from okrsync.store.engine import Database, _chunks, aware, utc
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while millions of acyclic objects are built: each
+    collection would walk all of them, which doubled a year-long load (bench/RESULTS.md)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class _PosixSeconds(dict):
+    """observed_at as the driver returns it (SQLite: naive UTC text; PostgreSQL: aware datetime) -> POSIX
+    seconds, parsed once per distinct value."""
+
+    def __missing__(self, moment: str | datetime) -> float:
+        at = moment if isinstance(moment, datetime) else datetime.fromisoformat(moment)
+        self[moment] = seconds = aware(at).timestamp()
+        return seconds
 
 
 class History(Database):
@@ -35,29 +61,22 @@ class History(Database):
     def load_history(
         self, namespace: str, cycle: str, until: datetime, metric_ids: Iterable[str] | None = None
     ) -> dict[str, list[Point]]:
-        """Each metric's values up to ``until``, oldest first.
+        """Each metric's values up to ``until``, in day order.
 
-        Times come back as POSIX seconds computed by the database: building 900k datetime objects
-        was most of the cost of a 10k-KR evaluation (bench/RESULTS.md).
+        A year of 10,000 metrics is 3.6 million rows, so no Python runs per row: plain DB-API tuples in
+        the unique index's order (metric, day: no sort), transposed, cut per metric, and the times parsed
+        once per distinct moment (a run's values share one) — datetime objects, SQL date arithmetic and
+        SQLAlchemy's row-at-a-time processing were most of the load (bench/RESULTS.md).
         """
         c = t.metric_values.c
-        q = sa.select(c.metric_id, self._epoch(c.observed_at), c.value).where(
+        q = sa.select(c.metric_id, c.observed_at, c.value).where(
             c.namespace == namespace, c.cycle == cycle, c.observed_at <= utc(until)
         )
         if metric_ids is not None:
             q = q.where(c.metric_id.in_(list(metric_ids)))
-        out: dict[str, list[Point]] = {}
-        with self._tx() as conn:
-            for metric_id, ts, value in conn.execute(q.order_by(c.metric_id, c.observed_at)):
-                if math.isfinite(value):  # a store written before values were checked may hold NaN
-                    out.setdefault(metric_id, []).append(Point(float(ts), value))
-        return out
-
-    def _epoch(self, column: sa.ColumnElement) -> sa.ColumnElement:
-        if self.engine.dialect.name == "postgresql":
-            return sa.extract("epoch", column)
-        # SQLite keeps UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'; julianday is exact to the millisecond
-        return sa.func.round((sa.func.julianday(column) - 2440587.5) * 86400.0, 3)
+        with self._tx() as conn, collector_paused():  # str, datetime or text, float: no SQLAlchemy processing
+            rows = conn.execute(q.order_by(c.metric_id, c.day)).cursor.fetchall()
+            return _by_metric(rows) if rows else {}
 
     def save_evaluation(self, run_id: int, evaluation: Evaluation) -> None:
         """Replace the run's results (a re-run of the day overwrites, never duplicates)."""
@@ -124,3 +143,18 @@ def _objective_row(o: ObjectiveResult) -> dict:
 
 def _kpi_row(k: KpiResult) -> dict:
     return dict(kpi_id=k.id, metric_id=k.metric, value=k.value, healthy=k.healthy, trend=k.trend, stale=k.stale)
+
+
+def _by_metric(rows: list[tuple]) -> dict[str, list[Point]]:
+    metric_col, moments, values = zip(*rows, strict=True)
+    del rows
+    times = list(map(_PosixSeconds().__getitem__, moments))
+    out: dict[str, list[Point]] = {}
+    at = 0
+    for metric_id, group in groupby(metric_col):
+        end = at + sum(1 for _ in group)
+        out[metric_id] = list(map(Point, times[at:end], values[at:end]))
+        at = end
+    if not all(map(math.isfinite, values)):  # a store written before values were checked may hold NaN
+        out = {m: [p for p in points if math.isfinite(p.value)] for m, points in out.items()}
+    return out
