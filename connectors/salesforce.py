@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+import httpx
 from pydantic import field_validator
 
 from connectors.api_source import ApiSource
@@ -112,6 +113,7 @@ class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
             # (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/
             # salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm): no pacing unless rate_limit
             limits=per_second(self.settings.rate_limit),
+            allocation=allocation_spent,
             token_hint=f"the access token of connection {self.name!r}",
             timeout=self.settings.timeout,
         )
@@ -131,6 +133,26 @@ class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
             "GET", f"/services/data/{self.settings.api_version}/query", params={"q": q.fill(q.params.soql)}
         )
         return _number(data)
+
+
+API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+
+
+def allocation_spent(response: httpx.Response) -> str | None:
+    """Whether the org's API allocation is used up. Salesforce counts API requests per org over 24 hours
+    and reports the count on every REST answer as ``Sforce-Limit-Info: api-usage=USED/MAX``; past the
+    allocation it answers 403 ``REQUEST_LIMIT_EXCEEDED`` (https://developer.salesforce.com/docs/atlas.en-us.
+    api_rest.meta/api_rest/headers_api_usage.htm and .../errorcodes.htm, read 2026-11-30). The org's other
+    integrations share that allocation, so okrsync stops at it instead of spending the rest of it on errors."""
+    usage = API_USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
+    over = response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text
+    if over or (usage and int(usage[1]) >= int(usage[2])):
+        shown = f" (api-usage={usage[1]}/{usage[2]})" if usage else ""
+        return (
+            f"the org's daily Salesforce API allocation is used up{shown}: okrsync sent no more requests; "
+            "wait for the 24-hour window to free up or ask the Salesforce admin to raise the allocation"
+        )
+    return None
 
 
 def _number(data: dict) -> float:

@@ -127,6 +127,7 @@ class ApiClient:
         token_hint: str = "the token",
         transport: httpx.BaseTransport | None = None,
         throttled: Callable[[httpx.Response], TransientError | None] | None = None,
+        allocation: Callable[[httpx.Response], str | None] | None = None,
         timeout: float = 30.0,
     ):
         install_log_redaction()
@@ -145,6 +146,10 @@ class ApiClient:
         self.guard = Guard(classify_httpx, limits=limits, policy=policy)
         self.token_hint = token_hint
         self.throttled = throttled  # a vendor's own "slow down" answer (e.g. GitHub's 403 with no quota left)
+        # a vendor's "the allocation is used up" (Salesforce's daily API requests): once an answer says so,
+        # this connection sends nothing more and each remaining request fails with that message
+        self.allocation = allocation
+        self.spent: str | None = None
 
     @property
     def requests(self) -> int:
@@ -160,6 +165,8 @@ class ApiClient:
         if (there := origin(url)) and there != self.origin:
             raise HttpError(f"refused to follow a link to {there}: only {self.origin} gets this connection's "
                             "credentials", kind="fatal")  # fmt: skip
+        if self.spent:
+            raise HttpError(self.spent, kind="fatal")
 
         def once() -> httpx.Response:
             try:
@@ -171,6 +178,10 @@ class ApiClient:
             if self.throttled and (transient := self.throttled(response)):
                 raise transient
             self._heed_quota_headers(response)
+            if self.allocation and (spent := self.allocation(response)):
+                self.spent = spent
+                if response.is_error:  # the refusal itself: say why in the vendor's terms, not as a bare 403
+                    raise HttpError(spent, kind="fatal", status=response.status_code)
             classify(response, self.token_hint)
             return response
 

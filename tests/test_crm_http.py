@@ -65,7 +65,7 @@ def emulators():
         e.stop()
 
 
-def crm_config(write_config, e, rate: float = 1000):
+def crm_config(write_config, e, rate: float = 1000, sfdc_extra: str = ""):
     metrics = {
         "won_count": "{connection: hubspot, object: deals, filters: [{property: dealstage, operator: EQ, value: "
         "closedwon}], aggregate: count}",
@@ -91,7 +91,8 @@ def crm_config(write_config, e, rate: float = 1000):
         f" rate_limit: {rate}}}\n"
         '  sfdc: {type: salesforce, instance_url: "https://acme.my.salesforce.com",'
         f' endpoint: "{e["salesforce"].url}",'
-        ' client_id: "${SF_CLIENT_ID}", client_secret: "${SF_CLIENT_SECRET}", rate_limit: 1000}\n'
+        ' client_id: "${SF_CLIENT_ID}", client_secret: "${SF_CLIENT_SECRET}", rate_limit: 1000'
+        f"{sfdc_extra}}}\n"
         '  pipedrive: {type: pipedrive, url: "https://acme.pipedrive.com",'
         f' endpoint: "{e["pipedrive"].url}", token: "${{PIPEDRIVE_TOKEN}}", rate_limit: 1000}}\n'
         f'  billing: {{type: http, base_url: "{e["api"].url}/api",'
@@ -183,6 +184,24 @@ def test_salesforce_client_credentials_and_soql(write_config, emulators):
     (token,) = sf.requests("POST", "/token$")
     assert token.form()["grant_type"] == ["client_credentials"]
     assert all(r.headers["authorization"].startswith("Bearer 00D") for r in sf.requests("GET", "/query$"))
+
+
+def test_salesforce_stops_when_the_orgs_daily_allocation_is_used_up(write_config, emulators):
+    """The answer that reports api-usage at the allocation is kept; okrsync then sends nothing more on
+    the connection (the org's other integrations share the allocation) and says why."""
+    sf = emulators["salesforce"]
+    sf.api_used, sf.api_allocation = 14998, 15000
+    cfg = crm_config(write_config, emulators, sfdc_extra=", max_concurrency: 1")
+    got = fetch(cfg, "sfdc")
+    spent = {m for m, v in got.items() if "allocation is used up (api-usage=15000/15000)" in str(v)}
+    assert len(spent) == 1  # the 14,999th and 15,000th requests were answered, the third was never sent
+    expected = {"sf_won": 1_250_000, "sf_open": 37}
+    assert all(got[m] == v for m, v in expected.items() if m not in spent)
+    assert sf.api_used == 15000 and len(sf.requests("GET", "/query$")) == 2
+    sf.api_used = 15000  # already over when the sync starts: Salesforce's 403 says so, nothing else is sent
+    got = fetch(crm_config(write_config, emulators, sfdc_extra=", max_concurrency: 1"), "sfdc")
+    assert all("allocation is used up" in m for m in got.values()), got
+    assert len(sf.requests("GET", "/query$")) == 3
 
 
 def test_salesforce_bad_client_secret(write_config, emulators, monkeypatch):

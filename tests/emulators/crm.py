@@ -136,6 +136,21 @@ class SalesforceEmulator(Emulator):
         self.tokens: set[str] = set()
         self.view_setup = False  # the integration user's "View Setup and Configuration" permission
         self.soql: dict[str, dict] = {}
+        self.api_allocation, self.api_used = 15000, 0  # the org's API requests per 24 hours, and used so far
+
+    def _dispatch(self, req: Request) -> Response:
+        """Every REST call counts against the org's allocation and reports it in Sforce-Limit-Info; past
+        it Salesforce answers 403 REQUEST_LIMIT_EXCEEDED (the OAuth token endpoint is not counted)."""
+        if not req.path.startswith("/services/data/"):
+            return super()._dispatch(req)
+        with self._lock:
+            self.api_used += 1
+            used = self.api_used
+        if used > self.api_allocation:
+            return Response(403, [{"message": "TotalRequests Limit exceeded.", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])
+        response = super()._dispatch(req)
+        response.headers["Sforce-Limit-Info"] = f"api-usage={used}/{self.api_allocation}"
+        return response
 
     @route("POST", "/services/oauth2/token")
     def token(self, req: Request):
