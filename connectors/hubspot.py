@@ -15,6 +15,8 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
+import httpx
+
 from connectors.api_source import ApiSource
 from okrsync.aggregate import aggregate
 from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict
@@ -87,6 +89,7 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
             # private app may send 100 requests per 10 seconds on the lowest tiers
             # (https://developers.hubspot.com/docs/api/usage-details); rate_limit overrides
             limits=per_second(self.settings.rate_limit) or [(5, 1.0), (100, 10.0)],
+            allocation=daily_limit_spent,
             token_hint=f"the private-app token of connection {self.name!r}",
             timeout=self.settings.timeout,
         )
@@ -144,6 +147,21 @@ def _filter(f: HubspotFilter, q: MetricQuery) -> dict:
     if f.high_value is not None:
         out["highValue"] = hubspot_value(q.fill(str(f.high_value)), f.operator, upper=True)
     return out
+
+
+def daily_limit_spent(response: httpx.Response) -> str | None:
+    """Whether the account's daily request limit is used up: HubSpot reports what is left in
+    ``X-HubSpot-RateLimit-Daily-Remaining`` and refuses past it with a 429 whose ``policyName`` is ``DAILY``
+    (https://developers.hubspot.com/docs/guides/apps/api-usage/usage-details, read 2026-11-30). Retrying
+    cannot help before midnight in the account's time zone, and every app of the account shares that limit."""
+    left = response.headers.get("X-HubSpot-RateLimit-Daily-Remaining", "").strip()
+    daily_429 = response.status_code == 429 and '"DAILY"' in response.text.replace(" ", "")
+    if left == "0" or daily_429:
+        return (
+            "the HubSpot account's daily API limit is used up (shared by every app of the account): okrsync "
+            "sent no more requests; it resets at midnight in the account's time zone"
+        )
+    return None
 
 
 connector = Connector(

@@ -65,7 +65,7 @@ def emulators():
         e.stop()
 
 
-def crm_config(write_config, e, rate: float = 1000, sfdc_extra: str = ""):
+def crm_config(write_config, e, rate: float = 1000, sfdc_extra: str = "", hubspot_extra: str = ""):
     metrics = {
         "won_count": "{connection: hubspot, object: deals, filters: [{property: dealstage, operator: EQ, value: "
         "closedwon}], aggregate: count}",
@@ -88,7 +88,7 @@ def crm_config(write_config, e, rate: float = 1000, sfdc_extra: str = ""):
     body = (
         "connections:\n"
         f'  hubspot: {{type: hubspot, token: "${{HUBSPOT_TOKEN}}", endpoint: "{e["hubspot"].url}",'
-        f" rate_limit: {rate}}}\n"
+        f" rate_limit: {rate}{hubspot_extra}}}\n"
         '  sfdc: {type: salesforce, instance_url: "https://acme.my.salesforce.com",'
         f' endpoint: "{e["salesforce"].url}",'
         ' client_id: "${SF_CLIENT_ID}", client_secret: "${SF_CLIENT_SECRET}", rate_limit: 1000'
@@ -202,6 +202,19 @@ def test_salesforce_stops_when_the_orgs_daily_allocation_is_used_up(write_config
     got = fetch(crm_config(write_config, emulators, sfdc_extra=", max_concurrency: 1"), "sfdc")
     assert all("allocation is used up" in m for m in got.values()), got
     assert len(sf.requests("GET", "/query$")) == 3
+
+
+def test_hubspot_stops_when_the_accounts_daily_limit_is_used_up(write_config, emulators):
+    """Remaining 0 on an answer keeps that answer and stops the connection; a 429 with policyName DAILY is
+    not retried (nothing frees up before midnight)."""
+    hub = emulators["hubspot"]
+    hub.daily_used, hub.daily_limit = 249_997, 250_000  # three requests left
+    got = fetch(crm_config(write_config, emulators, hubspot_extra=", max_concurrency: 1"), "hubspot")
+    spent = {m for m, v in got.items() if "daily API limit is used up" in str(v)}
+    assert 0 < len(spent) < len(got) and hub.daily_used == 250_000  # nothing sent once Remaining said 0
+    got = fetch(crm_config(write_config, emulators, hubspot_extra=", max_concurrency: 1"), "hubspot")
+    assert all("daily API limit is used up" in str(v) for v in got.values()), got
+    assert hub.daily_used == 250_001  # the refused request only: no retries, nothing after it
 
 
 def test_salesforce_bad_client_secret(write_config, emulators, monkeypatch):

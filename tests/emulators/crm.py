@@ -79,6 +79,21 @@ class HubspotEmulator(Emulator):
         self.token = token
         self.objects: dict[str, list[dict]] = {"deals": [], "contacts": [], "companies": [], "tickets": []}
         self.scopes = scopes if scopes is not None else set(self.objects)  # objects the private app may read
+        self.daily_limit, self.daily_used = 250_000, 0  # the account's requests per day, shared by its apps
+
+    def _dispatch(self, req: Request) -> Response:
+        """Every request counts against the account's daily limit, reported in X-HubSpot-RateLimit-Daily(-Remaining);
+        past it HubSpot answers 429 with policyName DAILY."""
+        with self._lock:
+            self.daily_used += 1
+            used = self.daily_used
+        if used > self.daily_limit:
+            return Response(429, {"status": "error", "message": "You have reached your daily limit.",
+                                  "errorType": "RATE_LIMIT", "policyName": "DAILY"})  # fmt: skip
+        response = super()._dispatch(req)
+        response.headers["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
+        response.headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(self.daily_limit - used)
+        return response
 
     def _ok(self, req: Request) -> bool:
         return req.headers.get("authorization") == f"Bearer {self.token}"
