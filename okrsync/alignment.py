@@ -30,7 +30,9 @@ def aligned_children(config: Config, documents: Mapping[str, StatusDocument]) ->
         for o in doc.objectives:
             parent_ns, parent_id = split_ref(o.parent or "")
             if parent_ns == config.namespace and parent_id in ours:
-                child = AlignedChild(f"{namespace}/{o.id}", o.weight, o.progress, o.expected, str(o.status))
+                child = AlignedChild(
+                    f"{namespace}/{o.id}", o.weight, o.progress, o.expected, str(o.status), o.levels_only
+                )
                 out.setdefault(parent_id, []).append(child)
     return out
 

@@ -75,7 +75,7 @@ def run_digest(
 def weekly_digest(doc: StatusDocument, questions: list[str], link: str | None = None) -> Digest:
     sections = []
     for o in doc.objectives:
-        s = Section(f"{EMOJI[o.status]} {o.title} — {pct(o.progress)} (expected {pct(o.expected)})")
+        s = Section(f"{EMOJI[o.status]} {o.title} — {pct(o.progress)} (expected {pct(o.judged)})")
         for kr in o.key_results:
             forecast = f", forecast {pct(kr.forecast.progress)}" if kr.forecast else ""
             s.lines.append(f"{EMOJI[kr.status]} {kr.title}: {pct(kr.progress)}{forecast}")

@@ -1,25 +1,29 @@
 """OKR semantics, pure: values + config + as_of in, results out. No I/O, never reads the clock.
 
-Rules (see DESIGN.md "OKR semantics"; the README explains them to users):
+Rules (the README's "Key result kinds and status rules" explains them to users):
 
 * **Window** of a KR: from 00:00 of ``start_date`` (default: cycle start) to the end of the
   ``due`` day (default: cycle end), in the cycle's time zone.
 * **Expected progress** = elapsed share of the window, clamped to 0..1. With ``phases`` the
   expected *value* is interpolated linearly between (window start, start), each (end of
   phase date, phase target) and (window end, target), then turned into progress.
+  ``start: auto`` counts the window from the day of its first value. A milestone expects 0 until
+  a check-point (phase) or its due day has passed, then that check-point's share, 1 past due.
 * **Progress** of increase/decrease = (value - start) / (target - start), clamped to 0..1 for
   status; the unclamped ratio is kept as ``progress_raw``. ``start: auto`` is the first value
-  seen in the cycle. at_least / at_most / between: 1 while the bound holds, else 0.
-  milestone: 1 when value >= target (default target 1, or 100 for percent_done metrics).
-* **Status**: no_data without a value; bound kinds on_track / off_track, never done;
-  done when progress >= 1; else gap = expected (x 0.7 for aspirational objectives) - progress
-  and on_track / at_risk / off_track by the configured thresholds.
+  inside the KR's window. at_least / at_most / between: 1 while the bound holds, else 0.
+  milestone: 1 when value >= target (default target 1, or 100 for percent_done metrics, whose
+  percentage counts as progress).
+* **Status**: no_data without a value; bound kinds on_track / off_track, never done; done when
+  progress >= 1; a milestone past due and not done is off_track; else gap = judged_against
+  (expected x 0.7 for aspirational objectives) - progress, on_track / at_risk / off_track by
+  the configured thresholds (okrsync.rollup).
 * **Stale**: the fetch failed this run (the last value is kept), or the newest value is older
   than the metric's max_age.
 * **Forecast**: least-squares line through the values in the window (>= 3 distinct times),
-  read at the window end (not for milestones: a done/not-done flag has no trend).
-* **Roll-up**: objective progress and expected = weighted means over its KRs with data and
-  its aligned child objectives (``parent``); no_data members are left out.
+  read at the window end (not for milestones: a done/not-done flag has no trend); an override
+  replaces its day's value in the line.
+* **Roll-up** (okrsync.rollup): levels stay out of an objective's means and only cap its status.
 * **KPIs**: healthy when the latest value lies within the range; trend = latest - previous.
 * **Overrides** replace a KR's value (fresh, not stale); which overrides are active is decided
   by the caller (once vs sticky is a store concern).
@@ -42,13 +46,13 @@ from okrsync.results import (
     KrResult,
     MetricError,
     MetricState,
-    ObjectiveResult,
     Override,
     Point,
     Status,
 )
+from okrsync.rollup import ASPIRATIONAL_FACTOR, classify, judged_expected, roll_up
 
-ASPIRATIONAL_FACTOR = 0.7
+__all__ = ["ASPIRATIONAL_FACTOR", "classify", "evaluate", "evaluate_kr", "evaluate_kpi", "roll_up"]
 
 
 # --------------------------------------------------------------------------- time
@@ -122,10 +126,15 @@ def bound_holds(kind: str, value: float, kr: KeyResult) -> bool:
     return kr.min <= value <= kr.max  # type: ignore[operator]
 
 
-def raw_progress(kind: str, value: float, kr: KeyResult, start: float | None, target: float | None) -> float:
+def raw_progress(
+    kind: str, value: float, kr: KeyResult, start: float | None, target: float | None, partial: bool = False
+) -> float:
+    """Unclamped progress. A milestone is 0 or 1, unless ``partial`` (a percent_done metric): then its share."""
     if kind in BOUND_KINDS:
         return 1.0 if bound_holds(kind, value, kr) else 0.0
     if kind == "milestone":
+        if partial and target:
+            return value / target
         return 1.0 if value >= target else 0.0  # type: ignore[operator]
     return linear_progress(value, start, target)  # type: ignore[arg-type]
 
@@ -134,10 +143,15 @@ def clamp(x: float) -> float:
     return min(1.0, max(0.0, x))
 
 
-def expected_progress(kr: KeyResult, cycle: Cycle, as_of: datetime, start: float | None, kind: str) -> float:
+def expected_progress(
+    kr: KeyResult, cycle: Cycle, as_of: datetime, start: float | None, kind: str, begin: datetime | None = None
+) -> float:
+    """Expected progress at ``as_of``; ``begin`` replaces the window's start (``start: auto``: the day of
+    the first value)."""
     if kind in BOUND_KINDS:
         return 1.0
-    begin, end = kr_window(kr, cycle)
+    window_begin, end = kr_window(kr, cycle)
+    begin = max(begin or window_begin, window_begin)
     if not kr.phases or start is None or kr.target is None or kr.target == start:
         return elapsed_share(as_of, begin, end)
     points = [(begin, start)]
@@ -146,15 +160,27 @@ def expected_progress(kr: KeyResult, cycle: Cycle, as_of: datetime, start: float
     return clamp(linear_progress(interpolate(points, as_of), start, kr.target))
 
 
-def classify(progress: float, expected: float, thresholds: StatusThresholds, aspirational: bool) -> Status:
+def milestone_expected(kr: KeyResult, cycle: Cycle, as_of: datetime, target: float) -> float:
+    """A milestone is not expected to move before it is due: 0 until a check-point (a phase) or its due
+    day has passed, then the share that check-point asks for, 1 once past due."""
+    if as_of >= kr_window(kr, cycle)[1]:
+        return 1.0
+    passed = [p for p in kr.phases if day_end(p.date, cycle) <= as_of]
+    if not passed:
+        return 0.0
+    checkpoint = max(passed, key=lambda p: p.date)
+    return clamp(checkpoint.target / target) if target else 1.0
+
+
+def milestone_status(
+    progress: float, expected: float, past_due: bool, thresholds: StatusThresholds, aspirational: bool
+) -> Status:
+    """Done when reached; off track once past due; before that on track unless behind a check-point."""
     if progress >= 1.0:
         return Status.DONE
-    gap = expected * (ASPIRATIONAL_FACTOR if aspirational else 1.0) - progress
-    if gap <= thresholds.on_track_within + 1e-12:
-        return Status.ON_TRACK
-    if gap <= thresholds.at_risk_within + 1e-12:
-        return Status.AT_RISK
-    return Status.OFF_TRACK
+    if past_due:
+        return Status.OFF_TRACK
+    return classify(progress, expected, thresholds, aspirational)
 
 
 def least_squares(points: Sequence[Point], at: datetime) -> float | None:
@@ -175,6 +201,27 @@ def fit_line(times: Sequence[float], values: Sequence[float], at: float) -> floa
     return my + sxy / sxx * ((at - t0) / 86400 - mx)
 
 
+def kr_status(
+    kind: str, progress: float, expected: float, past_due: bool, thresholds: StatusThresholds, aspirational: bool
+) -> Status:
+    if kind in BOUND_KINDS:
+        return Status.ON_TRACK if progress >= 1 else Status.OFF_TRACK
+    if kind == "milestone":
+        return milestone_status(progress, expected, past_due, thresholds, aspirational)
+    return classify(progress, expected, thresholds, aspirational)
+
+
+def auto_start(metric: MetricState, kr: KeyResult, cycle: Cycle, count: int) -> tuple[float | None, datetime | None]:
+    """``start: auto``: the first value inside the KR's window (up to as_of), and the start of its day,
+    from which the KR is then expected to move: adopting okrsync mid-cycle starts from there."""
+    times, points = metric.series
+    first = bisect_left(times, kr_window(kr, cycle)[0].timestamp(), 0, count)
+    if first >= count:
+        return None, None
+    at = points[first].at.astimezone(cycle.tz)
+    return points[first].value, day_start(at.date(), cycle)
+
+
 def evaluate_kr(
     kr: KeyResult,
     objective: Objective,
@@ -185,20 +232,24 @@ def evaluate_kr(
     override: Override | None = None,
 ) -> KrResult:
     as_of = metric.as_of or as_of
-    times, points = metric.series
     count = metric.count_until(as_of)
-    start = points[0].value if kr.start == "auto" and count else (None if kr.start == "auto" else kr.start)
+    start, begin = auto_start(metric, kr, cycle, count) if kr.start == "auto" else (kr.start, None)
     kind = effective_kind(kr, start)
     target = kr.target
     if kind == "milestone" and target is None:
         target = 100.0 if metric.percent else 1.0
-    expected = expected_progress(kr, cycle, as_of, start, kind)
+    if kind == "milestone":
+        expected = milestone_expected(kr, cycle, as_of, target)  # type: ignore[arg-type]
+    else:
+        expected = expected_progress(kr, cycle, as_of, start, kind, begin)
+    aspirational = objective.kind == "aspirational"
     common = dict(
         id=kr.id, objective_id=objective.id, metric=kr.metric, kind=kind, title=kr.title, weight=kr.weight,
         start=start, target=target, min=kr.min, max=kr.max, expected=expected, due=kr.due, error=metric.error,
+        judged_against=expected if kind in BOUND_KINDS else judged_expected(expected, aspirational),
     )  # fmt: skip
-    latest = points[count - 1] if count else None
-    if override is None and latest is None:
+    latest = metric.series[1][count - 1] if count else None
+    if override is None and (latest is None or (kr.start == "auto" and start is None)):
         reason = f"no value yet: {metric.error}" if metric.error else None
         return KrResult(
             **common, value=None, progress=None, progress_raw=None, status=Status.NO_DATA,
@@ -209,99 +260,44 @@ def evaluate_kr(
     else:
         value, observed_at = latest.value, latest.at
         stale_reason = stale_because(metric, latest, as_of, cycle)
-    raw = raw_progress(kind, value, kr, start, target)
+    raw = raw_progress(kind, value, kr, start, target, partial=metric.percent)
     progress = clamp(raw)
-    if kind in BOUND_KINDS:
-        status = Status.ON_TRACK if progress >= 1 else Status.OFF_TRACK
-    else:
-        status = classify(progress, expected, thresholds, objective.kind == "aspirational")
+    past_due = as_of >= kr_window(kr, cycle)[1]
+    status = kr_status(kind, progress, expected, past_due, thresholds, aspirational)
+    forecast = forecast_kr(kr, kind, cycle, metric, count, start, target, override, as_of)
     return KrResult(
-        **common, value=value, progress=progress, progress_raw=raw, status=status,
-        stale=stale_reason is not None, stale_reason=stale_reason, observed_at=observed_at,
-        forecast=forecast_kr(kr, kind, cycle, metric, count, start, target), override=override,
+        **common, value=value, progress=progress, progress_raw=raw, status=status, stale=stale_reason is not None,
+        stale_reason=stale_reason, observed_at=observed_at, forecast=forecast, override=override,
     )  # fmt: skip
 
 
 def forecast_kr(
-    kr: KeyResult, kind: str, cycle: Cycle, metric: MetricState, count: int, start: float | None, target: float | None
+    kr: KeyResult,
+    kind: str,
+    cycle: Cycle,
+    metric: MetricState,
+    count: int,
+    start: float | None,
+    target: float | None,
+    override: Override | None = None,
+    as_of: datetime | None = None,
 ) -> Forecast | None:
-    """The least-squares projection at the window's end of the values inside the window (not milestones)."""
+    """The least-squares projection at the window's end of the values inside the window (not milestones).
+    An override stands in for the value of its day: the line goes through what the lead says is true."""
     if kind == "milestone":
         return None
     times, points = metric.series
     begin, end = kr_window(kr, cycle)
     first = bisect_left(times, begin.timestamp(), 0, count)
-    projected = fit_line(times[first:count], [p.value for p in points[first:count]], end.timestamp())
+    xs, ys = times[first:count], [p.value for p in points[first:count]]
+    if override is not None and as_of is not None:
+        today = day_start(as_of.astimezone(cycle.tz).date(), cycle).timestamp()
+        keep = bisect_left(xs, today)
+        xs, ys = [*xs[:keep], as_of.timestamp()], [*ys[:keep], override.value]
+    projected = fit_line(xs, ys, end.timestamp())
     if projected is None:
         return None
     return Forecast(projected, clamp(raw_progress(kind, projected, kr, start, target)))
-
-
-# --------------------------------------------------------------------------- objectives and KPIs
-
-
-Member = tuple[float, float, float, bool]  # (weight, progress, expected, a level that holds)
-
-
-def roll_up(
-    objectives: Sequence[Objective],
-    kr_results: Mapping[str, Sequence[KrResult]],
-    thresholds: StatusThresholds,
-    aligned: Mapping[str, Sequence[AlignedChild]] | None = None,
-    notes: Mapping[str, str] | None = None,
-) -> list[ObjectiveResult]:
-    """Objective progress/expected as weighted means over KRs with data, aligned children in this
-    config, and ``aligned`` children in other configs (their latest stored results)."""
-    aligned, notes = aligned or {}, notes or {}
-    ids = {o.id for o in objectives}
-    children: dict[str, list[Objective]] = {}
-    for o in objectives:
-        if o.parent in ids:
-            children.setdefault(o.parent, []).append(o)
-    done: dict[str, ObjectiveResult] = {}
-
-    def visit(o: Objective, trail: frozenset[str]) -> ObjectiveResult:
-        if o.id in done:
-            return done[o.id]
-        krs = tuple(kr_results.get(o.id, ()))
-        kids = [visit(c, trail | {o.id}) for c in children.get(o.id, []) if c.id not in trail]
-        others = list(aligned.get(o.id, ()))
-        members = _members(krs, kids, others, {c.id: c.weight for c in children.get(o.id, [])})
-        progress, expected, status = None, 0.0, Status.NO_DATA
-        if members:
-            total = sum(w for w, *_ in members)
-            progress = sum(w * p for w, p, _, _ in members) / total
-            expected = sum(w * e for w, _, e, _ in members) / total
-            status = classify(progress, expected, thresholds, o.kind == "aspirational")
-            if status == Status.DONE and all(bound for *_, bound in members):
-                status = Status.ON_TRACK  # levels that hold are on track, never "done"
-        else:
-            all_expected = [kr.expected for kr in krs] + [k.expected for k in kids] + [a.expected for a in others]
-            expected = sum(all_expected) / len(all_expected) if all_expected else 0.0
-        done[o.id] = ObjectiveResult(
-            o.id, o.title, o.owner, o.kind, o.parent, progress, expected, status, krs,
-            tuple(k.id for k in kids) + tuple(a.ref for a in others), o.weight, notes.get(o.id),
-        )  # fmt: skip
-        return done[o.id]
-
-    return [visit(o, frozenset()) for o in objectives]
-
-
-def _members(
-    krs: Sequence[KrResult], kids: Sequence[ObjectiveResult], others: Sequence[AlignedChild], weights: dict[str, float]
-) -> list[Member]:
-    members = [(kr.weight, kr.progress, kr.expected, kr.kind in BOUND_KINDS) for kr in krs if kr.progress is not None]
-    for kid in kids:
-        if kid.progress is not None:
-            members.append(
-                (weights[kid.id], kid.progress, kid.expected, kid.status != Status.DONE and kid.progress >= 1)
-            )
-    for other in others:
-        if other.progress is not None:
-            members.append(
-                (other.weight, other.progress, other.expected, other.status != Status.DONE and other.progress >= 1)
-            )
-    return members
 
 
 def stale_because(metric: MetricState, latest: Point, as_of: datetime, cycle: Cycle) -> str | None:

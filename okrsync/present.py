@@ -50,4 +50,4 @@ def range_text(k: KpiStatus) -> str:
 
 def kr_line(kr: KrStatus) -> str:
     """One KR in a sentence: title, status, progress and expected."""
-    return f"{EMOJI[kr.status]} {kr.title}: {label(kr.status)} ({pct(kr.progress)}, expected {pct(kr.expected)})"
+    return f"{EMOJI[kr.status]} {kr.title}: {label(kr.status)} ({pct(kr.progress)}, expected {pct(kr.judged)})"

@@ -47,7 +47,7 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
         out += [
             f"## {_md(o.title)}{parent}",
             "",
-            f"{STATUS_LABELS[o.status]} · progress {pct(o.progress)} · expected {pct(o.expected)}"
+            f"{STATUS_LABELS[o.status]} · progress {pct(o.progress)} · expected {pct(o.judged)}"
             + (f" · owner {_md(o.owner)}" if o.owner else "")
             + (" · aspirational" if o.kind == "aspirational" else ""),
             "",
@@ -58,7 +58,7 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
             mark = " ⚠ stale" if kr.stale else ""
             out.append(
                 f"| {_md(kr.title)} | {_md(fmt_value(kr.value, kr.unit))} | {_md(target_text(kr))} | "
-                f"{pct(kr.progress)} | {pct(kr.expected)} | {STATUS_LABELS[kr.status]}{mark} | "
+                f"{pct(kr.progress)} | {pct(kr.judged)} | {STATUS_LABELS[kr.status]}{mark} | "
                 f"{_md(fmt_value(kr.forecast.value, kr.unit)) if kr.forecast else '–'} |"
             )
         out.append("")
@@ -79,23 +79,9 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
 
 
 CSV_COLUMNS = [
-    "objective_id",
-    "objective",
-    "kr_id",
-    "key_result",
-    "owner",
-    "kind",
-    "start",
-    "value",
-    "target",
-    "progress",
-    "expected",
-    "status",
-    "stale",
-    "forecast",
-    "observed_at",
-    "error",
-]
+    "objective_id", "objective", "kr_id", "key_result", "owner", "kind", "start", "value", "target", "progress",
+    "expected", "status", "stale", "forecast", "observed_at", "error", "min", "max", "judged_against",
+]  # fmt: skip  # columns are only ever appended; a KPI is a row of kind "kpi" with its healthy band as min and max
 
 
 def render_csv(doc: StatusDocument, history: dict | None = None) -> str:
@@ -121,8 +107,17 @@ def render_csv(doc: StatusDocument, history: dict | None = None) -> str:
                 _blank(kr.forecast.value if kr.forecast else None),
                 kr.observed_at or "",
                 kr.error or "",
+                _blank(kr.min),
+                _blank(kr.max),
+                _blank(kr.judged),
             ]
         )
+    for k in doc.kpis:
+        health = "" if k.healthy is None else "healthy" if k.healthy else "unhealthy"
+        writer.writerow(
+            ["", "", k.id, k.title, "", "kpi", "", _blank(k.value), "", "", "", health, "yes" if k.stale else "",
+             "", k.observed_at or "", k.error or "", _blank(k.min), _blank(k.max), ""]
+        )  # fmt: skip
     return buf.getvalue()
 
 
@@ -221,7 +216,7 @@ def _bar(progress: float | None, expected: float | None, status: str) -> str:
 
 
 def _objective_html(o: ObjectiveStatus, depth: int, doc: StatusDocument, history: dict) -> str:
-    meta = [f"progress {pct(o.progress)}", f"expected {pct(o.expected)}"]
+    meta = [f"progress {pct(o.progress)}", f"expected {pct(o.judged)}"]
     if o.owner:
         meta.append(escape(o.owner))
     if o.kind == "aspirational":
@@ -233,7 +228,7 @@ def _objective_html(o: ObjectiveStatus, depth: int, doc: StatusDocument, history
     return (
         f'<section class="{cls}" id="objective-{escape(o.id)}" style="margin-left:{depth * 34}px">'
         f'<div class="ohead"><h2>{escape(o.title)}</h2>{_pill(o.status, STATUS_LABELS[o.status])}</div>'
-        f'<div class="meta">{" · ".join(meta)}</div>{_bar(o.progress, o.expected, o.status)}{krs}</section>'
+        f'<div class="meta">{" · ".join(meta)}</div>{_bar(o.progress, o.judged, o.status)}{krs}</section>'
     )
 
 
@@ -257,8 +252,8 @@ def _kr_html(kr: KrStatus, doc: StatusDocument, points: list) -> str:
     return (
         f'<div class="kr" id="kr-{escape(kr.id)}"><div><div class="title">{escape(kr.title)}</div>'
         f'<div class="nums">{nums}</div>{notes}</div>'
-        f'<div>{_bar(kr.progress, kr.expected, kr.status)}<div class="nums">{pct(kr.progress)} '
-        f"(expected {pct(kr.expected)}) {_pill(kr.status, STATUS_LABELS[kr.status])}</div></div>"
+        f'<div>{_bar(kr.progress, kr.judged, kr.status)}<div class="nums">{pct(kr.progress)} '
+        f"(expected {pct(kr.judged)}) {_pill(kr.status, STATUS_LABELS[kr.status])}</div></div>"
         f"<div>{chart}</div></div>"
     )
 

@@ -104,6 +104,7 @@ class KrResult:
     due: date | None = None
     forecast: Forecast | None = None
     override: Override | None = None
+    judged_against: float | None = None  # the expected progress the status compares with (x 0.7 aspirational)
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,8 @@ class ObjectiveResult:
     children: tuple[str, ...] = ()  # local objective ids, and "namespace/id" of objectives in other configs
     weight: float = 1.0
     parent_note: str | None = None  # why a parent in another config is not rolled into (yet)
+    judged_against: float | None = None  # the expected progress the status compares with (x 0.7 aspirational)
+    levels_only: bool = False  # every member keeps a level: to a parent it is one level, held or not
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,7 @@ class AlignedChild:
     progress: float | None
     expected: float
     status: str
+    levels_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -52,6 +52,7 @@ class KrStatus(_Doc):
     progress: float | None = None
     progress_raw: float | None = None
     expected: float
+    judged_against: float | None = None  # what the status compares progress with: expected x 0.7 if aspirational
     status: Status
     stale: bool = False
     stale_reason: str | None = None
@@ -61,6 +62,11 @@ class KrStatus(_Doc):
     override: OverrideDoc | None = None
     jira_issue: str | None = None
     sheet_cell: str | None = None
+
+    @property
+    def judged(self) -> float:
+        """The expected progress to show: the figure the status is judged against (older documents: expected)."""
+        return self.expected if self.judged_against is None else self.judged_against
 
     @property
     def note(self) -> str:
@@ -77,10 +83,16 @@ class ObjectiveStatus(_Doc):
     children: list[str] = []
     progress: float | None = None
     expected: float
+    judged_against: float | None = None
     status: Status
     key_results: list[KrStatus] = []
     weight: float = 1.0
     parent_note: str | None = None
+    levels_only: bool = False  # every member keeps a level: expected 100 %, never done
+
+    @property
+    def judged(self) -> float:
+        return self.expected if self.judged_against is None else self.judged_against
 
 
 class KpiStatus(_Doc):
@@ -163,6 +175,7 @@ def kr_status(kr: KrResult, config: Config, owner: str | None, spec: KeyResult) 
         progress=_round(kr.progress),
         progress_raw=_round(kr.progress_raw),
         expected=_round(kr.expected),
+        judged_against=_round(kr.judged_against),
         status=kr.status,
         stale=kr.stale,
         stale_reason=kr.stale_reason,
@@ -189,10 +202,12 @@ def objective_status(o: ObjectiveResult, config: Config, specs: dict[str, KeyRes
         children=list(o.children),
         progress=_round(o.progress),
         expected=_round(o.expected),
+        judged_against=_round(o.judged_against),
         status=o.status,
         key_results=[kr_status(kr, config, o.owner, specs[kr.id]) for kr in o.key_results],
         weight=o.weight,
         parent_note=o.parent_note,
+        levels_only=o.levels_only,
     )
 
 

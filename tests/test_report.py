@@ -60,8 +60,17 @@ def test_markdown_and_csv_reports(document):
     assert md.startswith("# OKR status — 2026-Q4")
     assert "## Delight our customers (aligned to company-growth)" in md and "⚠ stale" in md
     rows = list(csv.DictReader(io.StringIO(render_csv(document))))
-    assert len(rows) == 11 and rows[0]["kr_id"] == "mrr"
-    assert {r["status"] for r in rows} >= {"on_track", "at_risk", "off_track", "done"}
+    krs, kpis = [r for r in rows if r["kind"] != "kpi"], [r for r in rows if r["kind"] == "kpi"]
+    assert len(krs) == 11 and krs[0]["kr_id"] == "mrr" and len(kpis) == len(document.kpis) == 2
+    assert {r["status"] for r in krs} >= {"on_track", "at_risk", "off_track", "done"}
+    latency = next(r for r in krs if r["kr_id"] == "latency")
+    assert (latency["kind"], latency["min"], latency["max"]) == ("between", "120.0", "250.0")  # bounds kept
+    aspirational = {o.id for o in document.objectives if o.kind == "aspirational"}
+    for r in krs:
+        factor = 0.7 if r["objective_id"] in aspirational and r["kind"] not in ("at_least", "at_most", "between") else 1
+        assert float(r["judged_against"]) == pytest.approx(factor * float(r["expected"]), abs=1e-6), r["kr_id"]
+    assert aspirational and any(r["objective_id"] in aspirational for r in krs)
+    assert {r["status"] for r in kpis} <= {"healthy", "unhealthy"} and all(r["value"] for r in kpis)
 
 
 def test_html_is_self_contained_and_deterministic(synced):

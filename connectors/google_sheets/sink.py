@@ -52,7 +52,7 @@ def status_rows(doc: StatusDocument) -> list[list[str]]:
         forecast = kr.forecast.value if kr.forecast else None
         rows.append(
             [text(o.title), text(kr.title), text(kr.owner or ""), cell(kr.start), cell(kr.value), cell(target),
-             pct(kr.progress, ""), pct(kr.expected, ""), label(kr.status), cell(forecast), observed, text(kr.note)]
+             pct(kr.progress, ""), pct(kr.judged, ""), label(kr.status), cell(forecast), observed, text(kr.note)]
         )  # fmt: skip
     return rows
 

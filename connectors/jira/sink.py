@@ -29,7 +29,7 @@ def comment_text(kr: KrStatus, prev: KrStatus | None, doc: StatusDocument, marke
     target = kr.target if kr.target is not None else f"{kr.min}–{kr.max}"
     lines = [
         f"OKR update: {kr.title} is {label(kr.status)}{was}.",
-        f"Progress {pct(kr.progress)} (expected {pct(kr.expected)}), value {kr.value} toward target {target}, "
+        f"Progress {pct(kr.progress)} (expected {pct(kr.judged)}), value {kr.value} toward target {target}, "
         f"as of {doc.day}.",
     ]
     if kr.stale:

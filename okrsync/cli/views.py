@@ -45,10 +45,10 @@ def _pct(x: float | None) -> str:
 def objective_label(o: ObjectiveStatus) -> Text:
     style = STATUS_STYLE[o.status]
     return Text.assemble(
-        bar(o.progress, o.expected, style=style),
+        bar(o.progress, o.judged, style=style),
         " ",
         (_pct(o.progress), "bold"),
-        f" exp {pct(o.expected)}  ",
+        f" exp {pct(o.judged)}  ",
         (label(o.status), style),
         "  ",
         (o.title, "bold"),
@@ -60,10 +60,10 @@ def objective_label(o: ObjectiveStatus) -> Text:
 def kr_label(kr: KrStatus) -> Text:
     style = STATUS_STYLE[kr.status]
     line = Text.assemble(
-        bar(kr.progress, kr.expected, 14, style),
+        bar(kr.progress, kr.judged, 14, style),
         " ",
         _pct(kr.progress),
-        f" exp {pct(kr.expected):>4}  ",
+        f" exp {pct(kr.judged):>4}  ",
         (f"{label(kr.status):<9}", style),
         " ",
         kr.title,

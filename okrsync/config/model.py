@@ -182,7 +182,9 @@ class KeyResult(Strict):
     weight: float = Field(1.0, gt=0)
     start_date: date | None = None
     due: date | None = None
-    phases: list[Phase] = []
+    phases: list[Phase] = Field(
+        [], description="check-points {date, target}: the expected path (a milestone's share due by then)"
+    )
     owner: str | None = None
     jira_issue: str | None = None
     sheet_cell: str | None = None
@@ -192,8 +194,8 @@ class KeyResult(Strict):
         problem = _kind_problem(self)
         if problem:
             raise ValueError(problem)
-        if self.phases and self.kind not in (None, "increase", "decrease"):
-            raise ValueError("phases apply to increase/decrease key results only")
+        if self.phases and self.kind not in (None, "increase", "decrease", "milestone"):
+            raise ValueError("phases apply to increase, decrease and milestone key results only (levels have no path)")
         if self.start_date and self.due and self.due < self.start_date:
             raise ValueError(f"due {self.due} is before start_date {self.start_date}")
         return self
