@@ -84,7 +84,9 @@ def _steps(config, store, moment, now) -> pipeline.SyncResult:
     fetched = _gather(sync_plan, futures, artifact_key(config.namespace) + "-fetch")
     computed = compute_task(sync_plan, fetched, pipeline.read_stored(store, sync_plan))
     result = pipeline.SyncResult(persist_task(store, sync_plan, computed, now=now), computed)
-    publish_task(store, sync_plan, result, now=now)
+    result.held_back = pipeline.newer_run_note(store, sync_plan)  # a past day never overwrites the newest
+    if result.held_back is None:
+        publish_task(store, sync_plan, result, now=now)
     pipeline.finish(store, result, now=now)
     return result
 

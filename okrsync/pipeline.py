@@ -43,6 +43,7 @@ class SyncResult:
     writes: list[str] = field(default_factory=list)
     output_errors: list[SinkError] = field(default_factory=list)
     dry_run: bool = False
+    held_back: str | None = None  # why the outputs were not written (a newer day is already stored)
 
     @property
     def document(self) -> StatusDocument:
@@ -285,10 +286,13 @@ def sync(
     on_event: EventHook | None = None,
     store: Store | None = None,
     wait: float = DEFAULT_WAIT,
+    publish_past: bool = False,
 ) -> SyncResult:
     """One whole sync. ``as_of`` and ``now`` come from the caller: nothing here reads the clock.
 
-    A sync that writes holds the config's run lock throughout (RunLockedError after ``wait`` s)."""
+    A sync that writes holds the config's run lock throughout (RunLockedError after ``wait`` s). A sync
+    of a past day (``--as-of``) while a newer day is stored is kept in the store but not published,
+    unless ``publish_past``: outputs show the newest state, as `okrsync status` does."""
     own_store = store is None
     store = store or open_store(config)
     try:
@@ -299,12 +303,26 @@ def sync(
             computed = compute(sync_plan, fetched, read_stored(store, sync_plan))
             run_id = None if dry_run else persist(store, sync_plan, computed, now=now)
             result = SyncResult(run_id, computed, dry_run=dry_run)
-            publish(store, sync_plan, result, now=now)
+            result.held_back = None if publish_past else newer_run_note(store, sync_plan)
+            if result.held_back is None:
+                publish(store, sync_plan, result, now=now)
             finish(store, result, now=now)
         return result
     finally:
         if own_store:
             store.close()
+
+
+def newer_run_note(store: Store, sync_plan: SyncPlan) -> str | None:
+    """Why this run's outputs are held back: the store already holds a later day of the cycle."""
+    config = sync_plan.config
+    newest = store.latest_run(config.namespace, config.cycle.name)
+    if newest is None or newest.day <= sync_plan.day:
+        return None
+    return (
+        f"outputs not written: the store already holds {newest.day} and outputs show the newest day "
+        "(pass --publish to write this earlier day anyway)"
+    )
 
 
 def reevaluate(config: Config, store: Store, *, now: datetime, wait: float = DEFAULT_WAIT) -> SyncResult | None:
@@ -336,6 +354,7 @@ __all__ = [
     "fetch",
     "fetch_connection",
     "finish",
+    "newer_run_note",
     "open_store",
     "persist",
     "plan",

@@ -65,11 +65,24 @@ def clock(config: Config) -> datetime:
     return okrsync_clock.now(config)
 
 
-def parse_as_of(text: str | None, config: Config) -> datetime:
-    """A date means 00:00 of that day in the cycle's time zone; a datetime without zone likewise."""
+def parse_as_of(text: str | None, config: Config, *, future: bool = True) -> datetime:
+    """A date means 00:00 of that day in the cycle's time zone; a datetime without zone likewise.
+
+    ``future=False`` (a run that stores): a moment after now is refused, since a run as of a future day
+    would stay the newest status until that day comes; outside the cycle is only a note."""
     try:
-        return okrsync_clock.moment(text, config)
+        moment = okrsync_clock.moment(text, config)
     except ValueError:
         raise typer.BadParameter(
             f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime", param_hint="--as-of"
         ) from None
+    if text is not None and not future and moment > clock(config):
+        raise typer.BadParameter(
+            f"{text} is in the future: a run as of a future day would stay the newest status until that day; "
+            "pass --future if that is really what you want",
+            param_hint="--as-of",
+        )
+    cycle = config.cycle
+    if text is not None and not cycle.start <= moment.astimezone(cycle.tz).date() <= cycle.end:
+        err_console.print(f"[yellow]note:[/] {text} lies outside cycle {cycle.name} ({cycle.start} to {cycle.end})")
+    return moment

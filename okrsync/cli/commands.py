@@ -84,20 +84,26 @@ def run(
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only errors")] = False,
     wait: Wait = 120.0,
+    future: Annotated[bool, typer.Option("--future", help="allow an --as-of after now")] = False,
+    publish_past: Annotated[
+        bool, typer.Option("--publish", help="write the outputs even when a newer day is already stored")
+    ] = False,
 ) -> None:
     """Sync now: fetch every metric, evaluate, store, write the outputs."""
     from okrsync import pipeline
     from okrsync.cli.views import print_errors, print_summary, status_tree
 
     config = current_config()
-    moment = parse_as_of(as_of, config)
+    moment = parse_as_of(as_of, config, future=future)
     if (prefect or os.environ.get("PREFECT_API_URL")) and not dry_run:
         raise typer.Exit(_run_as_flow(moment, quiet, wait))
 
-    result = _run_with_progress(pipeline, config, moment, dry_run, quiet, wait)
+    result = _run_with_progress(pipeline, config, moment, dry_run, quiet, wait, publish_past)
     if not quiet:
         console.print(status_tree(result.document))
         print_summary(result)
+    if result.held_back:
+        err_console.print(f"[yellow]note:[/] {escape(result.held_back)}")
     print_errors(result.document)
     for e in result.output_errors:
         err_console.print(f"[red]✗[/] output {escape(e.output or '')}: {escape(e.message)}")
@@ -131,10 +137,10 @@ def _run_as_flow(moment: datetime, quiet: bool, wait: float) -> int:
     return summary["exit_code"]
 
 
-def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool, quiet: bool, wait: float):
+def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool, quiet: bool, wait: float, past=False):
     show = console.is_terminal and not quiet
     if not show:
-        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, wait=wait)
+        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, wait=wait, publish_past=past)
     from rich.progress import Progress, SpinnerColumn, TextColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
@@ -146,13 +152,16 @@ def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool
             else:
                 progress.update(tasks[connection], completed=1, description=f"{connection}: {detail}")
 
-        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, on_event=on_event, wait=wait)
+        return pipeline.sync(
+            config, moment, now=clock(config), dry_run=dry_run, on_event=on_event, wait=wait, publish_past=past
+        )
 
 
 @app.command()
 def status(
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
     every: Annotated[bool, typer.Option("--all", help="every namespace in the store: the company tree")] = False,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="show the status stored for this past day")] = None,
 ) -> None:
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
     from okrsync.cli.views import print_errors, status_tree
@@ -164,13 +173,18 @@ def status(
     config = current_config()
     if every:
         return _status_all(config, format)
+    day = parse_as_of(as_of, config).date() if as_of else None
     store = open_store(config)
     try:
-        latest = store.latest_run(config.namespace, config.cycle.name)
+        if day:
+            latest = store.run_on(config.namespace, config.cycle.name, day)
+        else:
+            latest = store.latest_run(config.namespace, config.cycle.name)
     finally:
         store.close()
     if latest is None or not latest.document:
-        err_console.print(f"No sync has been stored for {config.cycle.name} yet: run `okrsync run` first.")
+        when = f"on or before {day}" if day else "yet"
+        err_console.print(f"No sync has been stored for {config.cycle.name} {when}: run `okrsync run` first.")
         raise typer.Exit(1)
     if format == "json":
         sys.stdout.write(json.dumps(latest.document, indent=2, ensure_ascii=False) + "\n")

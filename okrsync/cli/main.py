@@ -16,10 +16,12 @@ from rich.markup import escape
 import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
 from okrsync.cli import prefect_commands
 from okrsync.cli.app import app, err_console, state
+from okrsync.cli.run_commands import runs_app
 from okrsync.errors import ConfigError, OkrsyncError, RunLockedError, StoreError
 
 app.command()(prefect_commands.deploy)
 app.command()(prefect_commands.serve)
+app.add_typer(runs_app, name="runs")
 
 
 GLOBAL_OPTIONS = {"-c": True, "--config": True, "-v": False, "--verbose": False}  # option -> takes a value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -77,6 +77,50 @@ class Runs(Database):
         with self._tx() as conn:
             rows = conn.execute(q.where(r.cycle == cycle).order_by(r.namespace)).all()
         return {row.namespace: _run_info(row) for row in rows}
+
+    def list_runs(self, namespace: str, cycle: str) -> list[RunInfo]:
+        """Every run of the namespace in ``cycle``, oldest first, without documents."""
+        r = t.runs.c
+        cols = [
+            r.id,
+            r.namespace,
+            r.cycle,
+            r.day,
+            r.as_of,
+            r.trigger,
+            r.outcome,
+            r.attempts,
+            sa.null().label("document"),
+        ]
+        q = sa.select(*cols).where(r.namespace == namespace, r.cycle == cycle).order_by(r.day)
+        with self._tx() as conn:
+            return [_run_info(row) for row in conn.execute(q)]
+
+    def run_on(self, namespace: str, cycle: str, day: date) -> RunInfo | None:
+        """The finished run that was current on ``day``: that day's, else the newest before it."""
+        return self.latest_run(namespace, cycle, before_day=day + timedelta(days=1))
+
+    def delete_run(self, namespace: str, cycle: str, day: date) -> dict[str, int] | None:
+        """Remove one day's run: its results (cascade), the values it stored, and its error list. The write
+        ledger keeps its rows (what was delivered stays delivered; their run becomes unknown), so a later
+        run never re-sends what this one sent. None when there is no run on that day."""
+        r = t.runs.c
+        with self._tx() as conn:
+            run_id = conn.execute(
+                sa.select(r.id).where(r.namespace == namespace, r.cycle == cycle, r.day == day)
+            ).scalar_one_or_none()
+            if run_id is None:
+                return None
+            counts = {
+                table.name: conn.execute(sa.select(sa.func.count()).where(table.c.run_id == run_id)).scalar_one()
+                for table in (t.metric_values, t.kr_results, t.objective_results, t.kpi_results, t.metric_errors)
+            }
+            conn.execute(t.metric_values.delete().where(t.metric_values.c.run_id == run_id))
+            for table in (t.kr_results, t.objective_results, t.kpi_results, t.metric_errors):  # SQLite: FKs vary
+                conn.execute(table.delete().where(table.c.run_id == run_id))
+            conn.execute(t.write_ledger.update().where(t.write_ledger.c.run_id == run_id).values(run_id=None))
+            conn.execute(t.runs.delete().where(r.id == run_id))
+        return counts
 
 
 def _run_info(row) -> RunInfo:
