@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
+
 from okrsync.status import KpiStatus, KrStatus
 
 LABEL = {"done": "done", "on_track": "on track", "at_risk": "at risk", "off_track": "off track", "no_data": "no data"}
@@ -51,3 +53,16 @@ def range_text(k: KpiStatus) -> str:
 def kr_line(kr: KrStatus) -> str:
     """One KR in a sentence: title, status, progress and expected."""
     return f"{EMOJI[kr.status]} {kr.title}: {label(kr.status)} ({pct(kr.progress)}, expected {pct(kr.judged)})"
+
+
+def human_time(iso: str) -> str:
+    """An ISO moment as people read it: 2026-11-30 05:19 CET (minutes, no microseconds), or a date at midnight."""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    return (
+        moment.strftime("%Y-%m-%d %H:%M %Z").strip()
+        if moment.time() != datetime.min.time()
+        else date.isoformat(moment.date())
+    )

@@ -14,7 +14,7 @@ import io
 import json
 import os
 import tempfile
-from datetime import date, datetime
+from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Literal
@@ -23,7 +23,7 @@ from pydantic import field_validator
 
 from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
 from okrsync.present import LABEL as STATUS_LABELS
-from okrsync.present import fmt_value, pct, range_text, target_text
+from okrsync.present import fmt_value, human_time, pct, range_text, target_text
 from okrsync.status import KrStatus, ObjectiveStatus, StatusDocument
 
 STATUS_COLOURS = {
@@ -33,6 +33,7 @@ STATUS_COLOURS = {
     "off_track": "#cf222e",
     "no_data": "#8c959f",
 }
+STALE_COLOUR = "#6e7781"
 # --------------------------------------------------------------------------- markdown / json / csv
 
 
@@ -41,7 +42,7 @@ def render_json(doc: StatusDocument, history: dict | None = None) -> str:
 
 
 def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
-    out = [f"# OKR status — {doc.cycle}", "", f"As of {doc.as_of}", ""]
+    out = [f"# OKR status — {doc.cycle}", "", f"As of {human_time(doc.as_of)}", ""]
     for o in doc.objectives:
         parent = f" (aligned to {_md(o.parent)})" if o.parent else ""
         out += [
@@ -164,6 +165,8 @@ def render_html(doc: StatusDocument, history: dict | None = None) -> str:
         _pill(s, f"{n} {STATUS_LABELS[s]}")
         for s, n in sorted(counts.items(), key=lambda x: list(STATUS_COLOURS).index(x[0]))
     )
+    stale = sum(1 for _, kr in doc.key_results() if kr.stale)
+    summary += _stale_pill(f"{stale} stale") if stale else ""
     by_id = {o.id: o for o in doc.objectives}
     ordered: list[tuple[ObjectiveStatus, int]] = []
 
@@ -189,7 +192,7 @@ def render_html(doc: StatusDocument, history: dict | None = None) -> str:
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>OKR status — {escape(doc.cycle)}</title><style>{CSS}</style></head>
 <body><header><h1>OKR status — {escape(doc.cycle)}</h1>
-<div class="muted">As of {escape(_human_time(doc.as_of))} ·
+<div class="muted">As of {escape(human_time(doc.as_of))} ·
 cycle {escape(doc.cycle_start)} to {escape(doc.cycle_end)}</div>
 <div class="summary">{summary}</div>
 <div class="legend">Bars show progress; the black tick marks where progress is expected today. Charts show the
@@ -200,6 +203,17 @@ value over the cycle; the dashed line is the target.</div></header>
 
 def _pill(status: str, text: str) -> str:
     return f'<span class="pill status-{status}" style="background:{STATUS_COLOURS[status]}">{escape(text)}</span>'
+
+
+def _stale_pill(text: str) -> str:
+    """Stale is not a health colour: grey with a warning sign, so an old "on track" never looks green."""
+    return f'<span class="pill stale-pill" style="background:{STALE_COLOUR}">⚠ {escape(text)}</span>'
+
+
+def _kr_badge(kr: KrStatus) -> str:
+    if kr.stale:
+        return _stale_pill(f"stale · {STATUS_LABELS[kr.status]}")
+    return _pill(kr.status, STATUS_LABELS[kr.status])
 
 
 def _bar(progress: float | None, expected: float | None, status: str) -> str:
@@ -253,7 +267,7 @@ def _kr_html(kr: KrStatus, doc: StatusDocument, points: list) -> str:
         f'<div class="kr" id="kr-{escape(kr.id)}"><div><div class="title">{escape(kr.title)}</div>'
         f'<div class="nums">{nums}</div>{notes}</div>'
         f'<div>{_bar(kr.progress, kr.judged, kr.status)}<div class="nums">{pct(kr.progress)} '
-        f"(expected {pct(kr.judged)}) {_pill(kr.status, STATUS_LABELS[kr.status])}</div></div>"
+        f"(expected {pct(kr.judged)}) {_kr_badge(kr)}</div></div>"
         f"<div>{chart}</div></div>"
     )
 
@@ -320,18 +334,6 @@ def _kpis_html(doc: StatusDocument) -> str:
     )
 
 
-def _human_time(iso: str) -> str:
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
-    return (
-        moment.strftime("%Y-%m-%d %H:%M %Z").strip()
-        if moment.time() != datetime.min.time()
-        else date.isoformat(moment.date())
-    )
-
-
 RENDERERS = {".html": render_html, ".md": render_markdown, ".json": render_json, ".csv": render_csv}
 
 
@@ -346,10 +348,19 @@ def write_if_changed(path: Path, content: str) -> bool:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(content)
+        # mkstemp makes 0600; a report is for people and web servers: the file's own mode when it exists,
+        # else what the umask gives a new file (0644 with the usual 022), as `open()` would
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         Path(tmp).unlink(missing_ok=True)  # gone already when the replace happened
     return True
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 class ReportOutput(OutputSettings):

@@ -8,6 +8,7 @@ Each PostgreSQL test gets its own schema, dropped afterwards.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -205,3 +206,10 @@ def write_csv(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(textwrap.dedent(text).lstrip())
     return path
+
+
+@pytest.fixture
+def example(tmp_path):
+    """A copy of config/example.yaml with its data, so the run writes only into tmp_path."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    return tmp_path / "config" / "example.yaml"

@@ -2,13 +2,8 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
-
-import pytest
-
-from tests.conftest import REPO
 
 
 def okrsync(*args, cwd=None, env=None):
@@ -18,13 +13,6 @@ def okrsync(*args, cwd=None, env=None):
     return subprocess.run(
         [sys.executable, "-m", "okrsync", *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120
     )
-
-
-@pytest.fixture
-def example(tmp_path):
-    """A copy of config/example.yaml with its data, so the run writes only into tmp_path."""
-    shutil.copytree(REPO / "config", tmp_path / "config")
-    return tmp_path / "config" / "example.yaml"
 
 
 def test_example_run_twice_then_status_history(example):
@@ -194,3 +182,18 @@ def test_global_options_work_after_the_command_too(example):
     assert "Synced: 11 key results" in after.stdout
     status = okrsync("status", "--config", str(example), "--format", "json")
     assert status.returncode == 0 and json.loads(status.stdout)["as_of"].startswith("2026-11-21")
+
+
+def test_what_a_lead_reads_is_tidy(example, tmp_path):
+    """Status header in minutes (no microseconds), history with a named note column and counts without
+    decimals, one line per connection for a missing token, no Alembic chatter with --verbose."""
+    assert okrsync("-c", str(example), "run", "-q").returncode == 0  # now: as_of has microseconds
+    table = okrsync("-c", str(example), "-v", "status")
+    header = table.stdout.splitlines()[0]
+    assert "OKR status 2026-Q4" in header and "." not in header.split("as of")[1], header
+    assert "alembic" not in table.stderr
+    history = okrsync("-c", str(example), "history", "p1")  # a count of bugs
+    assert "note" in history.stdout and ".00" not in history.stdout
+    crm = okrsync("-c", str(example.parent / "crm.example.yaml"), "run", "--dry-run", "-q")
+    lines = [line for line in crm.stderr.splitlines() if "HUBSPOT_TOKEN" in line]
+    assert len(lines) == 1 and "connection hubspot, 2 metrics" in lines[0]

@@ -129,3 +129,29 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path):
         browser.close()
     assert problems == []
     assert all(url.startswith("file://") for url in requests), requests
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_reports_follow_the_umask_and_keep_an_existing_mode(tmp_path, umask, mode):
+    """A report is for people and web servers: not 0600 whatever the umask (mkstemp's default)."""
+    from okrsync.report import write_if_changed
+
+    old = os.umask(umask)
+    try:
+        write_if_changed(tmp_path / "okr.html", "<p>one</p>")
+        assert (tmp_path / "okr.html").stat().st_mode & 0o777 == mode
+        os.chmod(tmp_path / "okr.html", 0o664)  # someone opened it to a group
+        write_if_changed(tmp_path / "okr.html", "<p>two</p>")
+        assert (tmp_path / "okr.html").stat().st_mode & 0o777 == 0o664
+    finally:
+        os.umask(old)
+
+
+def test_stale_key_results_are_never_shown_green(document):
+    html = render_html(document)
+    stale = [kr for _, kr in document.key_results() if kr.stale]
+    assert stale and html.count("stale-pill") == len(stale) + 1  # each stale KR's badge, and a summary chip
+    assert f"⚠ {len(stale)} stale" in html
+    for kr in stale:
+        section = html.split(f'id="kr-{kr.id}"')[1].split("<svg")[0]  # the KR's text and badge, before its chart
+        assert "status-on_track" not in section and "status-done" not in section

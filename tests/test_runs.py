@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from okrsync.store import Store
-from tests.test_cli import example, okrsync  # noqa: F401 - the fixture is used by name
+from tests.test_cli import okrsync
 
 FUTURE = (date.today() + timedelta(days=40)).isoformat()
 
@@ -20,9 +20,10 @@ def test_a_future_as_of_is_refused_unless_asked(example):
     refused = okrsync("-c", str(example), "run", "--as-of", FUTURE)
     assert refused.returncode == 2 and "is in the future" in refused.stderr and "--future" in refused.stderr
     assert "Traceback" not in refused.stderr
-    assert not (example.parent.parent / ".okrsync" / "example.db").exists() or okrsync(
-        "-c", str(example), "runs"
-    ).returncode == 1  # nothing stored
+    assert (
+        not (example.parent.parent / ".okrsync" / "example.db").exists()
+        or okrsync("-c", str(example), "runs").returncode == 1
+    )  # nothing stored
     outside = okrsync("-c", str(example), "run", "--as-of", "2026-09-20", "-q")
     assert outside.returncode in (0, 1) and "lies outside cycle 2026-Q4" in outside.stderr  # 1: no data then
 

@@ -27,7 +27,8 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 # Client libraries log full URLs (httpx at INFO) or request headers and bodies (jira, urllib3 at
 # DEBUG), which hold tokens and webhook URLs: they stay at WARNING even with --verbose.
-NOISY = ("httpx", "httpcore", "urllib3", "requests", "requests_oauthlib", "jira", "google", "gspread")
+# Alembic's INFO lines (one per plugin, every command) say nothing a user needs: WARNING too.
+NOISY = ("httpx", "httpcore", "urllib3", "requests", "requests_oauthlib", "jira", "google", "gspread", "alembic")
 
 
 class State:

@@ -231,7 +231,9 @@ def history(kr_id: Annotated[str, typer.Argument(help="key result id")]) -> None
     if not rows:
         err_console.print(f"No stored results for {kr_id} in {config.cycle.name} yet.")
         raise typer.Exit(1)
-    console.print(history_table(kr_id, config.cycle.name, rows))
+    spec = next(kr for _, kr in config.key_results() if kr.id == kr_id)
+    metric = config.metrics.get(spec.metric)
+    console.print(history_table(kr_id, config.cycle.name, rows, metric.unit if metric else None))
 
 
 @app.command()

@@ -10,7 +10,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from okrsync.cli.app import console, err_console
-from okrsync.present import fmt_value, label, pct, target_text
+from okrsync.present import fmt_value, human_time, label, pct, target_text
 from okrsync.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
 
 STATUS_STYLE = {
@@ -93,7 +93,7 @@ def kpi_label(k: KpiStatus) -> Text:
 
 
 def status_tree(doc: StatusDocument) -> Tree:
-    tree = Tree(Text.assemble(("OKR status ", "bold"), (doc.cycle, "bold cyan"), f"  as of {doc.as_of}"))
+    tree = Tree(Text.assemble(("OKR status ", "bold"), (doc.cycle, "bold cyan"), f"  as of {human_time(doc.as_of)}"))
     by_id = {o.id: o for o in doc.objectives}
 
     def add(o: ObjectiveStatus, parent: Tree) -> None:
@@ -146,9 +146,18 @@ def company_tree(docs: dict[str, StatusDocument]) -> Tree:
 
 
 def print_errors(doc: StatusDocument) -> None:
+    """One line per failure: metrics of one connection failing for the same reason (a missing token, an
+    unreachable server) are one line naming them all, not the same message once per metric."""
+    grouped: dict[tuple[str | None, str], list[str]] = {}
     for e in doc.errors:
-        where = f"connection {e.connection}" if e.connection else "formula"
-        err_console.print(f"[red]✗[/] metric [bold]{escape(e.metric)}[/] ({escape(where)}): {escape(e.message)}")
+        grouped.setdefault((e.connection, e.message), []).append(e.metric)
+    for (connection, message), metrics in grouped.items():
+        where = f"connection {connection}" if connection else "formula"
+        if len(metrics) == 1:
+            head = f"metric [bold]{escape(metrics[0])}[/] ({escape(where)})"
+        else:
+            head = f"{escape(where)}, {len(metrics)} metrics ([bold]{escape(', '.join(metrics))}[/])"
+        err_console.print(f"[red]✗[/] {head}: {escape(message)}")
 
 
 def print_summary(result) -> None:
@@ -170,15 +179,15 @@ def print_summary(result) -> None:
         console.print(f"  {escape(line)}")
 
 
-def history_table(kr_id: str, cycle: str, rows: list[dict]) -> Table:
+def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = None) -> Table:
     table = Table(title=f"{kr_id} in {cycle}")
-    for col in ("day", "value", "progress", "expected", "status", ""):
+    for col in ("day", "value", "progress", "expected", "status", "note"):
         table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left")
     for r in rows:
         marks = ("stale " if r["stale"] else "") + ("manual" if r["overridden"] else "")
         table.add_row(
             r["day"].isoformat(),
-            "–" if r["value"] is None else f"{r['value']:,.2f}",
+            fmt_value(r["value"], unit),
             _pct(r["progress"]),
             _pct(r["expected"]),
             Text(label(r["status"]), style=STATUS_STYLE[r["status"]]),
