@@ -38,6 +38,10 @@ class CsvMetric(MetricParams):
     where: dict[str, str | int | float] = Field({}, description="keep only rows whose columns equal these values")
     date_column: str | None = Field(None, description="ISO dates; rows dated after the run's as_of are ignored")
 
+    def answers_for_past(self) -> bool:
+        """Dated rows (``date_column``) say what was known on a past day."""
+        return self.date_column is not None or super().answers_for_past()
+
     @field_validator("path")
     @classmethod
     def _inside_root(cls, path: str) -> str:

@@ -36,6 +36,10 @@ class SqlConnection(ConnectionSettings):
 class SqlMetric(MetricParams):
     query: str
 
+    def answers_for_past(self) -> bool:
+        """A query that binds ``:as_of`` can answer for a past day."""
+        return re.search(r":as_of\b", self.query) is not None
+
     @field_validator("query")
     @classmethod
     def _one_select(cls, query: str) -> str:

@@ -78,6 +78,12 @@ class RemoteConnection(ConnectionSettings):
 class MetricParams(Strict):
     """Base of the keys a connector adds to a metric (``jql``, ``range``, ``query`` ...)."""
 
+    def answers_for_past(self) -> bool:
+        """Whether this metric can be read as of a past day (``okrsync backfill``). By default: when one of
+        its texts uses the ``{as_of}`` placeholder (a JQL, a HubSpot filter, a SOQL query, an API path or
+        parameter). A connector whose source keeps dated rows says so itself."""
+        return "{as_of}" in self.model_dump_json()
+
 
 class OutputSettings(Strict):
     """Base of every output model; a connector narrows ``type``. ``connection`` (when declared)

@@ -313,6 +313,16 @@ def sync(
             store.close()
 
 
+def stored_failures(config: Config, document: StatusDocument | None) -> FetchResult:
+    """A stored run's failed metrics, as fetch results: a re-evaluation keeps them failed (and stale)."""
+    errors = document.errors if document else []
+    return {
+        e.metric: SourceError(e.message, metric=e.metric, connection=e.connection)
+        for e in errors
+        if e.metric in config.metrics
+    }
+
+
 def newer_run_note(store: Store, sync_plan: SyncPlan) -> str | None:
     """Why this run's outputs are held back: the store already holds a later day of the cycle."""
     config = sync_plan.config
@@ -335,10 +345,7 @@ def _reevaluate(config: Config, store: Store, *, now: datetime) -> SyncResult | 
     latest = store.latest_run(config.namespace, config.cycle.name)
     if latest is None:
         return None
-    failed: FetchResult = {}
-    for err in StatusDocument.from_dict(latest.document).errors if latest.document else []:
-        if err.metric in config.metrics:
-            failed[err.metric] = SourceError(err.message, metric=err.metric, connection=err.connection)
+    failed = stored_failures(config, StatusDocument.from_dict(latest.document) if latest.document else None)
     sync_plan = plan(config, latest.as_of)
     computed = compute(sync_plan, failed, read_stored(store, sync_plan, fetching=False), formulas=False)
     result = SyncResult(persist(store, sync_plan, computed, now=now, trigger="override"), computed)
@@ -360,6 +367,7 @@ __all__ = [
     "plan",
     "publish",
     "read_stored",
+    "stored_failures",
     "reevaluate",
     "sync",
 ]

@@ -14,7 +14,7 @@ import typer
 from rich.markup import escape
 
 import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
-from okrsync.cli import prefect_commands
+from okrsync.cli import prefect_commands, run_commands
 from okrsync.cli.app import app, err_console, state
 from okrsync.cli.run_commands import runs_app
 from okrsync.errors import ConfigError, OkrsyncError, RunLockedError, StoreError
@@ -22,6 +22,7 @@ from okrsync.errors import ConfigError, OkrsyncError, RunLockedError, StoreError
 app.command()(prefect_commands.deploy)
 app.command()(prefect_commands.serve)
 app.add_typer(runs_app, name="runs")
+app.command()(run_commands.backfill)
 
 
 GLOBAL_OPTIONS = {"-c": True, "--config": True, "-v": False, "--verbose": False}  # option -> takes a value

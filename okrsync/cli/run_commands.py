@@ -85,3 +85,66 @@ def delete(
     )
     if latest:
         console.print(escape("Outputs keep what they last received until the next `okrsync run`."))
+
+
+def backfill(
+    start: Annotated[str, typer.Option("--from", help="first day to replay, YYYY-MM-DD")],
+    end: Annotated[str, typer.Option("--to", help="last day to replay, YYYY-MM-DD (not after today)")],
+    every: Annotated[str, typer.Option("--every", help="day or week")] = "day",
+    wait: Annotated[float, typer.Option("--wait", help="seconds to wait for a run of this config")] = 120.0,
+) -> None:
+    """Replay past days from the sources that can answer for them (csv date_column, sql :as_of, {as_of}
+    in JQL, HubSpot, Salesforce or API texts); others are skipped with a note. Later stored days are
+    evaluated again, and the newest is published once at the end."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from okrsync.backfill import backfill as run_backfill
+    from okrsync.backfill import days_between
+    from okrsync.cli.app import clock
+    from okrsync.pipeline import open_store
+
+    if every not in ("day", "week"):
+        raise typer.BadParameter("expected day or week", param_hint="--every")
+    config = current_config()
+    first, last = _day(start, "--from"), _day(end, "--to")
+    today, cycle = clock(config).date(), config.cycle
+    if first > last:
+        raise typer.BadParameter(f"{first} is after --to {last}", param_hint="--from")
+    if last > today:
+        raise typer.BadParameter(f"{last} is in the future: only past days can be replayed", param_hint="--to")
+    if first < cycle.start or last > cycle.end:
+        raise typer.BadParameter(f"days must lie in cycle {cycle.name} ({cycle.start} to {cycle.end})")
+    days = days_between(first, last, 7 if every == "week" else 1)
+    store = open_store(config)
+    try:
+        with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                      console=console, transient=True, disable=not console.is_terminal) as progress:  # fmt: skip
+            task = progress.add_task("", total=len(days))
+            report = run_backfill(config, days, now=clock(config), store=store, wait=wait,
+                                  on_day=lambda d: progress.update(task, advance=1, description=str(d)))  # fmt: skip
+    finally:
+        store.close()
+    _print_backfill(report)
+
+
+def _print_backfill(report) -> None:
+    console.print(
+        f"Replayed {len(report.days)} day(s), {report.days[0]} to {report.days[-1]}: "
+        f"{len(report.replayed)} metric(s) read for the past ({', '.join(report.replayed) or 'none'})."
+    )
+    for metric, why in sorted(report.skipped.items()):
+        err_console.print(f"[yellow]skipped[/] {escape(metric)}: {escape(why)}")
+    for day, count in sorted(report.failed.items()):
+        err_console.print(f"[red]✗[/] {day}: {count} metric(s) failed (`okrsync status --as-of {day}` shows them)")
+    if report.reevaluated:
+        console.print(f"Evaluated {len(report.reevaluated)} later stored day(s) again on the new history.")
+    if report.published is not None:
+        console.print(f"Published the newest day, {report.published.document.day}.")
+    raise typer.Exit(1 if report.failed else 0)
+
+
+def _day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option) from None

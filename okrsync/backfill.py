@@ -1,0 +1,132 @@
+"""`okrsync backfill`: replay the sources that can answer for past days, then bring later days up to date.
+
+For each day (every day or every week from ``--from`` to ``--to``, inside the cycle and not in the
+future): a plan as of 00:00 of that day, cut to the metrics that can answer for the past
+(``MetricParams.answers_for_past``: csv with ``date_column``, sql with ``:as_of``, JQL, HubSpot,
+Salesforce or API texts with ``{as_of}``; formulas over those only), fetched, evaluated on the history
+up to that day without today's manual values, and stored as a ``backfill`` run. Nothing is published
+meanwhile. At the end every stored run after the first replayed day is evaluated again from the stored
+history (a ``start: auto``, a forecast or a KPI trend may depend on the new values), each with the manual
+values its own document shows, and only the newest run is published, once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from okrsync import formula
+from okrsync.config import Config
+from okrsync.evaluate import day_start
+from okrsync.pipeline import (
+    SyncResult,
+    compute,
+    fetch,
+    finish,
+    persist,
+    plan,
+    publish,
+    read_stored,
+    stored_failures,
+)
+from okrsync.plan import SyncPlan
+from okrsync.results import Override
+from okrsync.status import StatusDocument
+from okrsync.store import RunInfo, Store
+
+
+@dataclass
+class BackfillReport:
+    days: list[date]
+    replayed: list[str] = field(default_factory=list)  # metrics read for the past days
+    skipped: dict[str, str] = field(default_factory=dict)  # metric -> why it cannot answer for the past
+    failed: dict[date, int] = field(default_factory=dict)  # day -> metrics that failed that day
+    reevaluated: list[date] = field(default_factory=list)  # later stored days brought up to date
+    published: SyncResult | None = None  # the newest run, published once at the end
+
+
+def days_between(first: date, last: date, every: int) -> list[date]:
+    """``first``, then every ``every`` days up to ``last``; ``last`` itself always ends the list."""
+    days = [first + timedelta(days=i) for i in range(0, (last - first).days + 1, every)]
+    return days if days[-1] == last else [*days, last]
+
+
+def replayable(sync_plan: SyncPlan) -> tuple[SyncPlan, dict[str, str]]:
+    """The plan cut to the metrics that can answer for a past day, and why each other one cannot."""
+    skipped: dict[str, str] = {}
+    queries = {}
+    for name, qs in sync_plan.queries.items():
+        kept = tuple(q for q in qs if q.params.answers_for_past())
+        for q in qs:
+            if q not in kept:
+                skipped[q.metric_id] = f"connection {name} reads only the current value (no {{as_of}} or dated rows)"
+        if kept:
+            queries[name] = kept
+    known = {q.metric_id for qs in queries.values() for q in qs}
+    formulas = []
+    for metric_id in sync_plan.formulas:  # in dependency order: inputs are decided first
+        missing = sorted(formula.names(sync_plan.config.metrics[metric_id].formula) - known)
+        if missing:
+            skipped[metric_id] = f"formula over {', '.join(missing)}, which cannot answer for the past"
+        else:
+            formulas.append(metric_id)
+            known.add(metric_id)
+    return dataclasses.replace(sync_plan, queries=queries, formulas=tuple(formulas)), skipped
+
+
+def backfill(
+    config: Config,
+    days: list[date],
+    *,
+    now: datetime,
+    store: Store,
+    wait: float,
+    on_day: Callable[[date], None] | None = None,
+) -> BackfillReport:
+    """Replay ``days`` (oldest first), re-evaluate the later stored runs, publish the newest one."""
+    report = BackfillReport(days)
+    with store.run_lock(config.namespace, config.cycle.name, wait=wait):
+        for day in days:
+            sync_plan, report.skipped = replayable(plan(config, day_start(day, config.cycle)))
+            computed = compute(sync_plan, fetch(sync_plan), _without_overrides(store, sync_plan))
+            result = SyncResult(persist(store, sync_plan, computed, now=now, trigger="backfill"), computed)
+            finish(store, result, now=now)
+            report.replayed = sorted({q.metric_id for qs in sync_plan.queries.values() for q in qs}
+                                     | set(sync_plan.formulas))  # fmt: skip
+            if computed.errors:
+                report.failed[day] = len(computed.errors)
+            if on_day:
+                on_day(day)
+        stored = [r for r in store.list_runs(config.namespace, config.cycle.name) if r.day >= days[0]]
+        for index, info in enumerate(stored):
+            newest = index == len(stored) - 1
+            if info.day in days and not newest:
+                continue  # replayed in order above, on the history before it
+            run = store.run_on(config.namespace, config.cycle.name, info.day)  # with its document
+            result = reevaluate_run(config, store, run, now=now, publish_it=newest)  # type: ignore[arg-type]
+            report.reevaluated += [] if info.day in days else [info.day]
+            report.published = result if newest else None
+    return report
+
+
+def _without_overrides(store: Store, sync_plan: SyncPlan):
+    """What the store knew up to that day; today's manual values do not belong to a past day."""
+    return dataclasses.replace(read_stored(store, sync_plan), overrides={})
+
+
+def reevaluate_run(config: Config, store: Store, run: RunInfo, *, now: datetime, publish_it: bool) -> SyncResult:
+    """Evaluate a stored run again from the stored history, keeping that run's failures and manual values."""
+    doc = StatusDocument.from_dict(run.document) if run.document else None
+    failed = stored_failures(config, doc)
+    overrides = {kr.id: Override(kr.override.value, kr.override.note, kr.override.sticky)
+                 for _, kr in (doc.key_results() if doc else ()) if kr.override}  # fmt: skip
+    sync_plan = plan(config, run.as_of)
+    stored = dataclasses.replace(read_stored(store, sync_plan, fetching=False), overrides=overrides)
+    computed = compute(sync_plan, failed, stored, formulas=False)
+    result = SyncResult(persist(store, sync_plan, computed, now=now, trigger=run.trigger), computed)
+    if publish_it:
+        publish(store, sync_plan, result, now=now)
+    finish(store, result, now=now)
+    return result
