@@ -198,6 +198,10 @@ def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> 
     active = store.active_overrides(config.namespace)
     overrides = {k: Override(o.value, o.note, o.sticky) for k, o in active.items() if o.sticky or not fetching}
     history = store.load_history(config.namespace, config.cycle.name, sync_plan.as_of, sync_plan.metrics)
+    short = [k.metric for k in config.kpis if len(history.get(k.metric, ())) < 2]
+    if short:  # a KPI goes on across cycles: its last values carry over until the new cycle has two
+        for metric, points in store.carried_over(config.namespace, config.cycle.name, short, sync_plan.as_of).items():
+            history[metric] = points + history.get(metric, [])
     return Stored(history, overrides, other_documents(store, config, until=sync_plan.day))
 
 

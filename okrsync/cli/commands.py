@@ -162,6 +162,7 @@ def status(
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
     every: Annotated[bool, typer.Option("--all", help="every namespace in the store: the company tree")] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="show the status stored for this past day")] = None,
+    cycle: Annotated[str | None, typer.Option("--cycle", help="another (e.g. the previous) cycle's name")] = None,
 ) -> None:
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
     from okrsync.cli.views import print_errors, status_tree
@@ -176,15 +177,15 @@ def status(
     day = parse_as_of(as_of, config).date() if as_of else None
     store = open_store(config)
     try:
-        if day:
-            latest = store.run_on(config.namespace, config.cycle.name, day)
-        else:
-            latest = store.latest_run(config.namespace, config.cycle.name)
+        name = cycle or config.cycle.name
+        latest = store.run_on(config.namespace, name, day) if day else store.latest_run(config.namespace, name)
+        earlier = None if latest or cycle else store.latest_run(config.namespace)
     finally:
         store.close()
     if latest is None or not latest.document:
         when = f"on or before {day}" if day else "yet"
-        err_console.print(f"No sync has been stored for {config.cycle.name} {when}: run `okrsync run` first.")
+        hint = f" ({earlier.cycle} has: `okrsync status --cycle {earlier.cycle}`)" if earlier else ""
+        err_console.print(f"No sync has been stored for {name} {when}: run `okrsync run` first{hint}.")
         raise typer.Exit(1)
     if format == "json":
         sys.stdout.write(json.dumps(latest.document, indent=2, ensure_ascii=False) + "\n")
@@ -214,26 +215,29 @@ def _status_all(config: Config, format: str) -> None:
 
 
 @app.command()
-def history(kr_id: Annotated[str, typer.Argument(help="key result id")]) -> None:
+def history(
+    kr_id: Annotated[str, typer.Argument(help="key result id")],
+    cycle: Annotated[str | None, typer.Option("--cycle", help="another (e.g. the previous) cycle's name")] = None,
+) -> None:
     """Values of one key result over the cycle, a row per synced day."""
     from okrsync.cli.views import history_table
     from okrsync.pipeline import open_store
 
     config = current_config()
     known = {kr.id for _, kr in config.key_results()}
-    if kr_id not in known:
+    if kr_id not in known and not cycle:  # an older cycle may hold key results the config no longer has
         raise typer.BadParameter(f"no key result {kr_id!r} (known: {', '.join(sorted(known))})", param_hint="KR_ID")
     store = open_store(config)
     try:
-        rows = store.kr_history(config.namespace, config.cycle.name, kr_id)
+        rows = store.kr_history(config.namespace, cycle or config.cycle.name, kr_id)
     finally:
         store.close()
     if not rows:
-        err_console.print(f"No stored results for {kr_id} in {config.cycle.name} yet.")
+        err_console.print(f"No stored results for {kr_id} in {cycle or config.cycle.name} yet.")
         raise typer.Exit(1)
-    spec = next(kr for _, kr in config.key_results() if kr.id == kr_id)
-    metric = config.metrics.get(spec.metric)
-    console.print(history_table(kr_id, config.cycle.name, rows, metric.unit if metric else None))
+    spec = next((kr for _, kr in config.key_results() if kr.id == kr_id), None)
+    metric = config.metrics.get(spec.metric) if spec else None
+    console.print(history_table(kr_id, cycle or config.cycle.name, rows, metric.unit if metric else None))
 
 
 @app.command()

@@ -23,6 +23,7 @@ app.command()(prefect_commands.deploy)
 app.command()(prefect_commands.serve)
 app.add_typer(runs_app, name="runs")
 app.command()(run_commands.backfill)
+app.add_typer(run_commands.cycle_app, name="cycle")
 
 
 GLOBAL_OPTIONS = {"-c": True, "--config": True, "-v": False, "--verbose": False}  # option -> takes a value

@@ -20,6 +20,7 @@ runs_app = typer.Typer(help="List the stored runs of this cycle (the default), o
 def runs(
     ctx: typer.Context,
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
+    cycle: Annotated[str | None, typer.Option("--cycle", help="another (e.g. the previous) cycle's name")] = None,
 ) -> None:
     """List the stored runs of this cycle, oldest first."""
     if ctx.invoked_subcommand is not None:
@@ -31,7 +32,7 @@ def runs(
     config = current_config()
     store = open_store(config)
     try:
-        found = store.list_runs(config.namespace, config.cycle.name)
+        found = store.list_runs(config.namespace, cycle or config.cycle.name)
     finally:
         store.close()
     if format == "json":
@@ -40,9 +41,9 @@ def runs(
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     if not found:
-        err_console.print(f"No runs stored for {config.cycle.name} yet.")
+        err_console.print(f"No runs stored for {cycle or config.cycle.name} yet.")
         raise typer.Exit(1)
-    table = Table(title=f"runs of {config.namespace} in {config.cycle.name}")
+    table = Table(title=f"runs of {config.namespace} in {cycle or config.cycle.name}")
     for col in ("day", "as of", "trigger", "outcome", "attempts"):
         table.add_column(col, justify="right" if col == "attempts" else "left")
     for r in found:
@@ -148,3 +149,38 @@ def _day(text: str, option: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
+cycle_app = typer.Typer(help="Move the config to its next cycle.")
+
+
+@cycle_app.command("next")
+def cycle_next(
+    name: Annotated[str | None, typer.Option("--name", help="the new cycle's name (needed for custom names)")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the new cycle, change nothing")] = False,
+) -> None:
+    """Write the next cycle (2026-Q4 -> 2027-Q1, with its dates) into the config, keeping everything else.
+    The old cycle's history stays in the store: `okrsync status --cycle 2026-Q4` shows it."""
+    from okrsync.cli.app import state
+    from okrsync.cycles import next_cycle, rewrite_cycle
+
+    config = current_config()
+    old = config.cycle
+    try:
+        new = next_cycle(old.name, old.start, old.end, name)
+        text = rewrite_cycle(state.config_path.read_text(encoding="utf-8"), new)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--name") from None
+    console.print(f"cycle {old.name} ({old.start} to {old.end}) -> {new.name} ({new.start} to {new.end})")
+    if dry_run:
+        return
+    state.config_path.write_text(text, encoding="utf-8")
+    moved = current_config()  # the rewritten file must load; it names the file and line if not
+    dated = [kr.id for _, kr in moved.key_results()
+             if any(d < new.start for d in (kr.due, kr.start_date, *(p.date for p in kr.phases)) if d)]  # fmt: skip
+    console.print(f"Wrote {state.config_path}.")
+    if dated:
+        err_console.print(
+            f"[yellow]note:[/] {len(dated)} key result(s) still carry dates of the old cycle "
+            f"({', '.join(dated)}): `okrsync validate` lists them"
+        )

@@ -78,6 +78,22 @@ class History(Database):
             rows = conn.execute(q.order_by(c.metric_id, c.day)).cursor.fetchall()
             return _by_metric(rows) if rows else {}
 
+    def carried_over(
+        self, namespace: str, cycle: str, metric_ids: Iterable[str], until: datetime, keep: int = 2
+    ) -> dict[str, list[Point]]:
+        """The last ``keep`` values of each metric from other (earlier) cycles, oldest first: a KPI goes on
+        across cycles, so a new cycle starts with its latest value and trend instead of no data."""
+        c = t.metric_values.c
+        rank = sa.func.row_number().over(partition_by=c.metric_id, order_by=c.observed_at.desc()).label("rank")
+        inner = sa.select(c.metric_id, c.observed_at, c.value, rank).where(
+            c.namespace == namespace, c.cycle != cycle, c.observed_at <= utc(until), c.metric_id.in_(list(metric_ids))
+        )
+        inner = inner.subquery()
+        q = sa.select(inner.c.metric_id, inner.c.observed_at, inner.c.value).where(inner.c.rank <= keep)
+        with self._tx() as conn:
+            rows = conn.execute(q.order_by(inner.c.metric_id, inner.c.observed_at)).cursor.fetchall()
+        return _by_metric(rows) if rows else {}
+
     def save_evaluation(self, run_id: int, evaluation: Evaluation) -> None:
         """Replace the run's results (a re-run of the day overwrites, never duplicates)."""
         tables = (
