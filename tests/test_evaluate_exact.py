@@ -247,3 +247,18 @@ def test_forecast_reads_only_the_window_and_never_a_milestone():
     assert result.forecast.value == pytest.approx(86)
     milestone = KeyResult(id="m", metric="m", kind="milestone", target=100)
     assert evaluate_kr(milestone, o, line(10, 20, 30, 40), CYCLE, HALFWAY, THRESHOLDS).forecast is None
+
+
+def test_boundaries_of_max_age_fits_and_aligned_levels():
+    from okrsync.evaluate import fit_line
+
+    o = Objective(id="o", title="O")
+    kr = KeyResult(id="k", metric="m", start=0, target=10)
+    exactly = evaluate_kr(kr, o, state((HALFWAY - timedelta(hours=36), 5)), CYCLE, HALFWAY, THRESHOLDS)
+    assert not exactly.stale  # exactly max_age old is still fresh: stale means older
+    assert fit_line([0.0, 0.0, 86400.0, 86400.0], [1.0, 1.0, 2.0, 2.0], 2 * 86400.0) is None  # 2 distinct days
+    assert fit_line([0.0, 86400.0, 2 * 86400.0], [1.0, 2.0, 3.0], 3 * 86400.0) == pytest.approx(4)
+    levels = AlignedChild("team/uptime", 1, 1.0, 1.0, "on_track", levels_only=True)
+    moving = evaluate_kr(kr, o, state((HALFWAY, 5)), CYCLE, HALFWAY, THRESHOLDS)
+    (result,) = roll_up([o], {"o": [moving]}, THRESHOLDS, {"o": [levels]})
+    assert (result.progress, result.expected) == (0.5, 0.5)  # the aligned level stays out of the means
