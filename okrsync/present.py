@@ -19,6 +19,13 @@ def pct(x: float | None, missing: str = "–") -> str:
     return missing if x is None else f"{x * 100:.0f}%"
 
 
+def fmt_trend(trend: float | None, missing: str = "–") -> str:
+    """A change with its sign, written like a value: +13, -0.3, +1,250."""
+    if trend is None:
+        return missing
+    return ("+" if trend >= 0 else "-") + fmt_value(abs(trend))
+
+
 def fmt_value(value: float | None, unit: str | None = None) -> str:
     """A value as people write it: thousands grouped, at most two decimals, with its unit."""
     if value is None:

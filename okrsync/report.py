@@ -23,7 +23,7 @@ from pydantic import field_validator
 
 from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
 from okrsync.present import LABEL as STATUS_LABELS
-from okrsync.present import fmt_value, human_time, pct, range_text, target_text
+from okrsync.present import fmt_trend, fmt_value, human_time, pct, range_text, target_text
 from okrsync.status import KrStatus, ObjectiveStatus, StatusDocument
 
 STATUS_COLOURS = {
@@ -67,7 +67,7 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
         out += ["## KPIs", "", "| KPI | Value | Healthy range | Healthy | Trend |", "|---|---|---|---|---|"]
         for k in doc.kpis:
             healthy = "–" if k.healthy is None else ("yes" if k.healthy else "**no**")
-            trend = "–" if k.trend is None else f"{k.trend:+.2f}"
+            trend = fmt_trend(k.trend)
             out.append(
                 f"| {_md(k.title)} | {_md(fmt_value(k.value, k.unit))} | {_md(range_text(k))} | {healthy} | {trend} |"
             )
@@ -322,7 +322,7 @@ def _kpis_html(doc: StatusDocument) -> str:
     for k in doc.kpis:
         status = "no_data" if k.healthy is None else ("on_track" if k.healthy else "off_track")
         label = {"no_data": "no data", "on_track": "healthy", "off_track": "unhealthy"}[status]
-        trend = "–" if k.trend is None else f"{k.trend:+.2f}"
+        trend = fmt_trend(k.trend)
         stale = ' <span class="stale">⚠ stale</span>' if k.stale else ""
         rows += (
             f'<tr id="kpi-{escape(k.id)}"><td>{escape(k.title)}</td><td>{_value(k.value, k.unit)}'

@@ -194,6 +194,13 @@ def test_what_a_lead_reads_is_tidy(example, tmp_path):
     assert "alembic" not in table.stderr
     history = okrsync("-c", str(example), "history", "p1")  # a count of bugs
     assert "note" in history.stdout and ".00" not in history.stdout
+    doc = json.loads(okrsync("-c", str(example), "status", "-f", "json").stdout)
+    signups = next(kr for o in doc["objectives"] for kr in o["key_results"] if kr["id"] == "signups")
+    judged = f"{signups['judged_against'] * 100:.0f}%"  # the aspirational objective's 0.7 x expected
+    assert (
+        signups["judged_against"] < signups["expected"]
+        and judged in okrsync("-c", str(example), "history", "signups").stdout
+    )
     crm = okrsync("-c", str(example.parent / "crm.example.yaml"), "run", "--dry-run", "-q")
     lines = [line for line in crm.stderr.splitlines() if "HUBSPOT_TOKEN" in line]
     assert len(lines) == 1 and "connection hubspot, 2 metrics" in lines[0]

@@ -122,8 +122,11 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path):
         child_box = page.locator("#objective-delight").bounding_box()
         parent_box = page.locator("#objective-company-growth").bounding_box()
         assert child_box["x"] > parent_box["x"]  # the aligned objective is indented under its parent
-        colour = page.locator("#kr-uptime .pill").evaluate("e => getComputedStyle(e).backgroundColor")
-        assert colour == "rgb(207, 34, 46)"  # off track is red
+        stale = page.locator("#kr-uptime .pill")  # uptime's value is old: its badge says so, in grey
+        assert stale.inner_text() == "⚠ stale · off track"
+        assert stale.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(110, 119, 129)"
+        fresh = page.locator(".kr .pill.status-on_track").first  # a fresh KR keeps its status colour
+        assert fresh.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(45, 164, 78)"  # green
         if os.environ.get("OKRSYNC_SCREENSHOT"):
             page.screenshot(path=os.environ["OKRSYNC_SCREENSHOT"], full_page=True)
         browser.close()
@@ -155,3 +158,10 @@ def test_stale_key_results_are_never_shown_green(document):
     for kr in stale:
         section = html.split(f'id="kr-{kr.id}"')[1].split("<svg")[0]  # the KR's text and badge, before its chart
         assert "status-on_track" not in section and "status-done" not in section
+
+
+def test_kpi_trends_read_like_values(document):
+    from okrsync.present import fmt_trend
+
+    assert [fmt_trend(x) for x in (13.0, -0.3, 1250.0, 0.0, None)] == ["+13", "-0.3", "+1,250", "+0", "–"]
+    assert ".00</td>" not in render_html(document) and "| +0.30 |" not in render_markdown(document)

@@ -235,9 +235,10 @@ def history(
     if not rows:
         err_console.print(f"No stored results for {kr_id} in {cycle or config.cycle.name} yet.")
         raise typer.Exit(1)
-    spec = next((kr for _, kr in config.key_results() if kr.id == kr_id), None)
+    owner, spec = next(((o, kr) for o, kr in config.key_results() if kr.id == kr_id), (None, None))
     metric = config.metrics.get(spec.metric) if spec else None
-    console.print(history_table(kr_id, cycle or config.cycle.name, rows, metric.unit if metric else None))
+    factor = 0.7 if owner and owner.kind == "aspirational" else 1.0  # show what the status was judged against
+    console.print(history_table(kr_id, cycle or config.cycle.name, rows, metric.unit if metric else None, factor))
 
 
 @app.command()

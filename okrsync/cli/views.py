@@ -10,7 +10,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from okrsync.cli.app import console, err_console
-from okrsync.present import fmt_value, human_time, label, pct, target_text
+from okrsync.present import fmt_trend, fmt_value, human_time, label, pct, target_text
 from okrsync.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
 
 STATUS_STYLE = {
@@ -82,7 +82,7 @@ def kpi_label(k: KpiStatus) -> Text:
     health = (
         ("no data", "dim") if k.healthy is None else (("healthy", "green") if k.healthy else ("unhealthy", "bold red"))
     )
-    trend = "" if k.trend is None else f"  trend {k.trend:+.2f}"
+    trend = "" if k.trend is None else f"  trend {fmt_trend(k.trend)}"
     return Text.assemble(
         (f"{health[0]:<9}", health[1]),
         " ",
@@ -179,7 +179,8 @@ def print_summary(result) -> None:
         console.print(f"  {escape(line)}")
 
 
-def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = None) -> Table:
+def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = None, factor: float = 1.0) -> Table:
+    """``factor``: 0.7 in an aspirational objective, so "expected" is the figure each day was judged against."""
     table = Table(title=f"{kr_id} in {cycle}")
     for col in ("day", "value", "progress", "expected", "status", "note"):
         table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left")
@@ -189,7 +190,7 @@ def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = N
             r["day"].isoformat(),
             fmt_value(r["value"], unit),
             _pct(r["progress"]),
-            _pct(r["expected"]),
+            _pct(r["expected"] if r["kind"] in ("at_least", "at_most", "between") else r["expected"] * factor),
             Text(label(r["status"]), style=STATUS_STYLE[r["status"]]),
             marks,
         )

@@ -119,6 +119,7 @@ class History(Database):
             sa.select(
                 t.runs.c.day,
                 t.runs.c.as_of,
+                t.kr_results.c.kind,
                 t.kr_results.c.value,
                 t.kr_results.c.progress,
                 t.kr_results.c.expected,
