@@ -103,8 +103,7 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path):
         page.on("request", lambda r: requests.append(r.url))
         page.goto(page_path.as_uri())
         assert page.title() == "OKR status — 2026-Q4"
-        assert page.locator("section.objective").count() == 3
-        assert page.locator("section.objective h2").all_inner_texts() == [
+        assert page.locator("section.objective h2").all_inner_texts() == [  # three objectives, in this order
             "Grow recurring revenue to fund 2027",
             "Delight our customers",
             "Launch self-serve and make it stick",
@@ -122,11 +121,11 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path):
         child_box = page.locator("#objective-delight").bounding_box()
         parent_box = page.locator("#objective-company-growth").bounding_box()
         assert child_box["x"] > parent_box["x"]  # the aligned objective is indented under its parent
+        colour = "e => getComputedStyle(e).backgroundColor"
         stale = page.locator("#kr-uptime .pill")  # uptime's value is old: its badge says so, in grey
-        assert stale.inner_text() == "⚠ stale · off track"
-        assert stale.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(110, 119, 129)"
-        fresh = page.locator(".kr .pill.status-on_track").first  # a fresh KR keeps its status colour
-        assert fresh.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(45, 164, 78)"  # green
+        assert (stale.inner_text(), stale.evaluate(colour)) == ("⚠ stale · off track", "rgb(110, 119, 129)")
+        fresh = page.locator(".kr .pill.status-on_track").first  # a fresh KR keeps its status colour: green
+        assert fresh.evaluate(colour) == "rgb(45, 164, 78)"
         if os.environ.get("OKRSYNC_SCREENSHOT"):
             page.screenshot(path=os.environ["OKRSYNC_SCREENSHOT"], full_page=True)
         browser.close()
