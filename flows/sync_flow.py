@@ -9,6 +9,8 @@ of the run (built from the status document, which holds no secrets). Deploy it w
 
 from __future__ import annotations
 
+from datetime import date
+
 from prefect import flow, task
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -21,6 +23,7 @@ from prefect.futures import as_completed
 from prefect.states import Completed, Failed
 
 from okrsync import clock, pipeline
+from okrsync.backfill import refresh_later
 from okrsync.config.load import load_config
 from okrsync.present import pct
 from okrsync.report import render_markdown
@@ -55,6 +58,8 @@ def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None, wait:
     try:
         with store.run_lock(config.namespace, config.cycle.name, wait=wait):
             result = _steps(config, store, clock.moment(as_of, config), now)
+        if result.held_back:  # an earlier day arrived: later days are evaluated again, the newest published
+            refresh_later(config, store, date.fromisoformat(result.document.day), now=now, wait=wait)
     finally:
         store.close()
     publish_artifacts(result.document, config.namespace)

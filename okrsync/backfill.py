@@ -99,16 +99,34 @@ def backfill(
                 report.failed[day] = len(computed.errors)
             if on_day:
                 on_day(day)
-        stored = [r for r in store.list_runs(config.namespace, config.cycle.name) if r.day >= days[0]]
-        for index, info in enumerate(stored):
-            newest = index == len(stored) - 1
-            if info.day in days and not newest:
-                continue  # replayed in order above, on the history before it
-            run = store.run_on(config.namespace, config.cycle.name, info.day)  # with its document
-            result = reevaluate_run(config, store, run, now=now, publish_it=newest)  # type: ignore[arg-type]
-            report.reevaluated += [] if info.day in days else [info.day]
-            report.published = result if newest else None
+        report.reevaluated, report.published = _refresh(config, store, days[0], set(days), now=now)
     return report
+
+
+def refresh_later(
+    config: Config, store: Store, day: date, *, now: datetime, wait: float
+) -> tuple[list[date], SyncResult | None]:
+    """After a run stored an earlier ``day`` than the newest (``run --as-of`` a past day): evaluate the later
+    stored days again on the new history and publish the newest once. (days evaluated again, newest)"""
+    with store.run_lock(config.namespace, config.cycle.name, wait=wait):
+        return _refresh(config, store, day, {day}, now=now)
+
+
+def _refresh(
+    config: Config, store: Store, first: date, replayed: set[date], *, now: datetime
+) -> tuple[list[date], SyncResult | None]:
+    stored = [r for r in store.list_runs(config.namespace, config.cycle.name) if r.day >= first]
+    again: list[date] = []
+    published = None
+    for index, info in enumerate(stored):
+        newest = index == len(stored) - 1
+        if info.day in replayed and not newest:
+            continue  # computed in order, on the history before it
+        run = store.run_on(config.namespace, config.cycle.name, info.day)  # with its document
+        result = reevaluate_run(config, store, run, now=now, publish_it=newest)  # type: ignore[arg-type]
+        again += [] if info.day in replayed else [info.day]
+        published = result if newest else None
+    return again, published
 
 
 def _without_overrides(store: Store, sync_plan: SyncPlan):

@@ -31,11 +31,20 @@ def test_a_future_as_of_is_refused_unless_asked(example):
 def test_a_past_day_is_stored_but_not_published_over_a_newer_one(example):
     assert okrsync("-c", str(example), "run", "--as-of", "2026-11-21", "-q").returncode == 0
     assert report_day(example) == "2026-11-21"
+    before = json.loads(okrsync("-c", str(example), "status", "-f", "json").stdout)
     backfill = okrsync("-c", str(example), "run", "--as-of", "2026-11-10", "-q")
     assert backfill.returncode == 0 and "outputs not written: the store already holds 2026-11-21" in backfill.stderr
+    assert "Evaluated 1 later stored day(s) again; published the newest." in backfill.stderr
     assert report_day(example) == "2026-11-21"  # the report still shows the newest day
     status = json.loads(okrsync("-c", str(example), "status", "-f", "json").stdout)
     assert status["as_of"].startswith("2026-11-21")
+    nov10 = json.loads(okrsync("-c", str(example), "status", "-f", "json", "--as-of", "2026-11-10").stdout)
+
+    def activation(doc):  # start: auto, so Nov 21 now starts from the earlier value that arrived
+        return next(kr for o in doc["objectives"] for kr in o["key_results"] if kr["id"] == "activation")
+
+    assert activation(before)["start"] == activation(before)["value"]  # its only value: a start of its own
+    assert activation(status)["start"] == activation(nov10)["value"] != activation(before)["start"]
     past = json.loads(okrsync("-c", str(example), "status", "-f", "json", "--as-of", "2026-11-15").stdout)
     assert past["as_of"].startswith("2026-11-10")  # the run that was current on Nov 15
     forced = okrsync("-c", str(example), "run", "--as-of", "2026-11-10", "--publish", "-q")

@@ -104,6 +104,16 @@ def run(
         print_summary(result)
     if result.held_back:
         err_console.print(f"[yellow]note:[/] {escape(result.held_back)}")
+        if not dry_run:  # the earlier day's values may change later days (start: auto, forecasts, trends)
+            from okrsync.backfill import refresh_later
+
+            store = pipeline.open_store(config)
+            try:
+                day = date.fromisoformat(result.document.day)
+                again, _ = refresh_later(config, store, day, now=clock(config), wait=wait)
+            finally:
+                store.close()
+            err_console.print(f"Evaluated {len(again)} later stored day(s) again; published the newest.")
     print_errors(result.document)
     for e in result.output_errors:
         err_console.print(f"[red]✗[/] output {escape(e.output or '')}: {escape(e.message)}")
