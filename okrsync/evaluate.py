@@ -348,6 +348,7 @@ def evaluate(
     ``parent_notes``: why an objective's parent in another config is not there (objective id -> note)."""
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
+    as_of = as_of.astimezone(config.cycle.tz)  # the same moment gives the same result whatever its zone
     overrides = overrides or {}
     empty = MetricState()
     per_objective: dict[str, list[KrResult]] = {}

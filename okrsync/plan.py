@@ -40,6 +40,9 @@ class SyncPlan:
 def compile_plan(config: Config, as_of: datetime) -> SyncPlan:
     if as_of.tzinfo is None:
         raise ValueError("as_of must be timezone-aware")
+    # in the cycle's zone whatever zone it came in (a stored run's as_of comes back in UTC): expected
+    # progress counts calendar days of the cycle, so the same moment must give the same result
+    as_of = as_of.astimezone(config.cycle.tz)
     used = used_metrics(config)
     at = {m: as_of - timedelta(days=config.metrics[m].offset_days) for m in used}
     queries: dict[str, list[MetricQuery]] = {}

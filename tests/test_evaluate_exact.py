@@ -262,3 +262,14 @@ def test_boundaries_of_max_age_fits_and_aligned_levels():
     moving = evaluate_kr(kr, o, state((HALFWAY, 5)), CYCLE, HALFWAY, THRESHOLDS)
     (result,) = roll_up([o], {"o": [moving]}, THRESHOLDS, {"o": [levels]})
     assert (result.progress, result.expected) == (0.5, 0.5)  # the aligned level stays out of the means
+
+
+def test_the_same_moment_in_another_zone_gives_the_same_result():
+    """A stored run's as_of comes back in UTC; re-evaluating it must not shift expected by the DST hour."""
+    config = Config(version=1, cycle=CYCLE, metrics={},
+                    objectives=[Objective(id="o", title="O", key_results=[ten("a", "m")])])  # fmt: skip
+    from datetime import UTC
+
+    oslo_time = evaluate(config, {"m": state((HALFWAY, 5))}, HALFWAY)
+    utc_time = evaluate(config, {"m": state((HALFWAY, 5))}, HALFWAY.astimezone(UTC))
+    assert utc_time.key_results()[0].expected == oslo_time.key_results()[0].expected == 0.5
