@@ -27,14 +27,11 @@ from okrsync.pipeline import (
     finish,
     persist,
     plan,
-    publish,
     read_stored,
-    stored_failures,
+    reevaluate_run,
 )
 from okrsync.plan import SyncPlan
-from okrsync.results import Override
-from okrsync.status import StatusDocument
-from okrsync.store import RunInfo, Store
+from okrsync.store import Store
 
 
 @dataclass
@@ -132,19 +129,3 @@ def _refresh(
 def _without_overrides(store: Store, sync_plan: SyncPlan):
     """What the store knew up to that day; today's manual values do not belong to a past day."""
     return dataclasses.replace(read_stored(store, sync_plan), overrides={})
-
-
-def reevaluate_run(config: Config, store: Store, run: RunInfo, *, now: datetime, publish_it: bool) -> SyncResult:
-    """Evaluate a stored run again from the stored history, keeping that run's failures and manual values."""
-    doc = StatusDocument.from_dict(run.document) if run.document else None
-    failed = stored_failures(config, doc)
-    overrides = {kr.id: Override(kr.override.value, kr.override.note, kr.override.sticky)
-                 for _, kr in (doc.key_results() if doc else ()) if kr.override}  # fmt: skip
-    sync_plan = plan(config, run.as_of)
-    stored = dataclasses.replace(read_stored(store, sync_plan, fetching=False), overrides=overrides)
-    computed = compute(sync_plan, failed, stored, formulas=False)
-    result = SyncResult(persist(store, sync_plan, computed, now=now, trigger=run.trigger), computed)
-    if publish_it:
-        publish(store, sync_plan, result, now=now)
-    finish(store, result, now=now)
-    return result

@@ -9,6 +9,7 @@ outcome becomes ``partial``. A failing output never stops the other outputs.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import queue
 import threading
@@ -28,7 +29,7 @@ from okrsync.plan import SyncPlan, compile_plan
 from okrsync.registry import registry
 from okrsync.results import Evaluation, Override
 from okrsync.status import StatusDocument
-from okrsync.store import Store
+from okrsync.store import RunInfo, Store
 
 log = logging.getLogger("okrsync.pipeline")
 DEFAULT_WAIT = 120.0  # seconds a run waits for another run of the same config before giving up
@@ -347,13 +348,26 @@ def reevaluate(config: Config, store: Store, *, now: datetime, wait: float = DEF
 
 def _reevaluate(config: Config, store: Store, *, now: datetime) -> SyncResult | None:
     latest = store.latest_run(config.namespace, config.cycle.name)
-    if latest is None:
-        return None
-    failed = stored_failures(config, StatusDocument.from_dict(latest.document) if latest.document else None)
-    sync_plan = plan(config, latest.as_of)
-    computed = compute(sync_plan, failed, read_stored(store, sync_plan, fetching=False), formulas=False)
-    result = SyncResult(persist(store, sync_plan, computed, now=now, trigger="override"), computed)
-    publish(store, sync_plan, result, now=now)
+    return None if latest is None else reevaluate_run(config, store, latest, now=now, trigger="override")
+
+
+def reevaluate_run(
+    config: Config, store: Store, run: RunInfo, *, now: datetime, trigger: str | None = None, publish_it: bool = True
+) -> SyncResult:
+    """Evaluate a stored run again from the stored history, without fetching, keeping its failures. The
+    latest run after an override (``trigger="override"``) takes today's manual values; an earlier run
+    re-evaluated after backfill keeps the ones its own document shows."""
+    doc = StatusDocument.from_dict(run.document) if run.document else None
+    sync_plan = plan(config, run.as_of)
+    stored = read_stored(store, sync_plan, fetching=False)
+    if trigger is None:  # not the override path: that day's own manual values
+        overrides = {kr.id: Override(kr.override.value, kr.override.note, kr.override.sticky)
+                     for _, kr in (doc.key_results() if doc else ()) if kr.override}  # fmt: skip
+        stored = dataclasses.replace(stored, overrides=overrides)
+    computed = compute(sync_plan, stored_failures(config, doc), stored, formulas=False)
+    result = SyncResult(persist(store, sync_plan, computed, now=now, trigger=trigger or run.trigger), computed)
+    if publish_it:
+        publish(store, sync_plan, result, now=now)
     finish(store, result, now=now)
     return result
 
@@ -373,5 +387,6 @@ __all__ = [
     "read_stored",
     "stored_failures",
     "reevaluate",
+    "reevaluate_run",
     "sync",
 ]

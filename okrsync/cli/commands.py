@@ -247,8 +247,8 @@ def history(
         raise typer.Exit(1)
     owner, spec = next(((o, kr) for o, kr in config.key_results() if kr.id == kr_id), (None, None))
     metric = config.metrics.get(spec.metric) if spec else None
-    factor = 0.7 if owner and owner.kind == "aspirational" else 1.0  # show what the status was judged against
-    console.print(history_table(kr_id, cycle or config.cycle.name, rows, metric.unit if metric else None, factor))
+    aspirational = owner is not None and owner.kind == "aspirational"
+    console.print(history_table(kr_id, cycle or config.cycle.name, rows, metric.unit if metric else None, aspirational))
 
 
 @app.command()

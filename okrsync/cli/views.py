@@ -10,7 +10,9 @@ from rich.text import Text
 from rich.tree import Tree
 
 from okrsync.cli.app import console, err_console
+from okrsync.config.model import BOUND_KINDS
 from okrsync.present import fmt_trend, fmt_value, human_time, label, pct, target_text
+from okrsync.rollup import judged_expected
 from okrsync.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
 
 STATUS_STYLE = {
@@ -179,8 +181,8 @@ def print_summary(result) -> None:
         console.print(f"  {escape(line)}")
 
 
-def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = None, factor: float = 1.0) -> Table:
-    """``factor``: 0.7 in an aspirational objective, so "expected" is the figure each day was judged against."""
+def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = None, aspirational=False) -> Table:
+    """In an aspirational objective "expected" is the figure each day was judged against (x 0.7)."""
     table = Table(title=f"{kr_id} in {cycle}")
     for col in ("day", "value", "progress", "expected", "status", "note"):
         table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left")
@@ -190,7 +192,7 @@ def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = N
             r["day"].isoformat(),
             fmt_value(r["value"], unit),
             _pct(r["progress"]),
-            _pct(r["expected"] if r["kind"] in ("at_least", "at_most", "between") else r["expected"] * factor),
+            _pct(r["expected"] if r["kind"] in BOUND_KINDS else judged_expected(r["expected"], aspirational)),
             Text(label(r["status"]), style=STATUS_STYLE[r["status"]]),
             marks,
         )
