@@ -84,6 +84,10 @@ def backfill(
 ) -> BackfillReport:
     """Replay ``days`` (oldest first), re-evaluate the later stored runs, publish the newest one."""
     report = BackfillReport(days)
+    first, report.skipped = replayable(plan(config, day_start(days[0], config.cycle)))
+    if not first.queries and not first.formulas:  # nothing can answer for the past: store no empty days
+        report.days = []
+        return report
     with store.run_lock(config.namespace, config.cycle.name, wait=wait):
         for day in days:
             sync_plan, report.skipped = replayable(plan(config, day_start(day, config.cycle)))

@@ -73,3 +73,19 @@ def test_backfill_refuses_future_and_out_of_cycle_days(tmp_path, write_config):
     backwards = okrsync("-c", config, "backfill", "--from", "2026-10-09", "--to", "2026-10-02")
     assert backwards.returncode == 2 and "after --to" in backwards.stderr
     assert not (tmp_path / "out").exists()  # nothing published by a refused command
+
+
+def test_backfill_with_nothing_that_can_answer_for_the_past_stores_nothing(tmp_path, write_config):
+    write_csv(tmp_path / "data" / "headcount.csv", "n\n5\n")
+    config = str(
+        write_config(
+            CONFIG.split("metrics:")[0]
+            + """metrics:
+  headcount: {connection: files, path: headcount.csv, column: n}
+kpis: [{id: team, metric: headcount, healthy: {min: 1}}]
+"""
+        )
+    )
+    result = okrsync("-c", config, "backfill", "--from", "2026-10-05", "--to", "2026-10-06")
+    assert result.returncode == 1 and "Nothing replayed" in result.stderr and "skipped headcount" in result.stderr
+    assert okrsync("-c", config, "runs").returncode == 1  # no empty backfill runs were stored

@@ -129,6 +129,11 @@ def backfill(
 
 
 def _print_backfill(report) -> None:
+    if not report.days:
+        for metric, why in sorted(report.skipped.items()):
+            err_console.print(f"[yellow]skipped[/] {escape(metric)}: {escape(why)}")
+        err_console.print("Nothing replayed: no metric of this config can answer for a past day.")
+        raise typer.Exit(1)
     console.print(
         f"Replayed {len(report.days)} day(s), {report.days[0]} to {report.days[-1]}: "
         f"{len(report.replayed)} metric(s) read for the past ({', '.join(report.replayed) or 'none'})."
