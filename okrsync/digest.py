@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from okrsync.present import EMOJI, kr_line, label, pct
+from okrsync.present import EMOJI, chance, kr_line, label, pct
 from okrsync.status import StatusDocument
 from okrsync.triggers import fired, new_errors, previous_krs
 
@@ -78,6 +78,8 @@ def weekly_digest(doc: StatusDocument, questions: list[str], link: str | None = 
         s = Section(f"{EMOJI[o.status]} {o.title} — {pct(o.progress)} (expected {pct(o.judged)})")
         for kr in o.key_results:
             forecast = f", forecast {pct(kr.forecast.progress)}" if kr.forecast else ""
+            if kr.forecast and kr.forecast.probability is not None:
+                forecast += f" ({chance(kr.forecast.probability)} likely)"
             s.lines.append(f"{EMOJI[kr.status]} {kr.title}: {pct(kr.progress)}{forecast}")
             if kr.status in ("at_risk", "off_track"):
                 s.lines.extend(f"    ❓ {q}" for q in questions)

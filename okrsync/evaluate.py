@@ -22,7 +22,9 @@ Rules (the README's "Key result kinds and status rules" explains them to users):
   than the metric's max_age.
 * **Forecast**: least-squares line through the values in the window (>= 3 distinct times),
   read at the window end (not for milestones: a done/not-done flag has no trend); an override
-  replaces its day's value in the line.
+  replaces its day's value in the line. With 3 weeks of values its range and the chance of reaching
+  the target come from the week-to-week changes (okrsync.confidence); ``status.use_forecast`` then
+  judges increase/decrease KRs by that chance.
 * **Roll-up** (okrsync.rollup): levels stay out of an objective's means and only cap its status.
 * **KPIs**: healthy when the latest value lies within the range; trend = latest - previous.
 * **Overrides** replace a KR's value (fresh, not stale); which overrides are active is decided
@@ -37,6 +39,7 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
+from okrsync import confidence
 from okrsync.config.model import BOUND_KINDS, Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
 from okrsync.results import (
     AlignedChild,
@@ -50,7 +53,7 @@ from okrsync.results import (
     Point,
     Status,
 )
-from okrsync.rollup import ASPIRATIONAL_FACTOR, classify, judged_expected, roll_up
+from okrsync.rollup import ASPIRATIONAL_FACTOR, classify, judged_expected, likely_status, roll_up
 
 __all__ = ["ASPIRATIONAL_FACTOR", "classify", "evaluate", "evaluate_kr", "evaluate_kpi", "roll_up"]
 
@@ -263,8 +266,9 @@ def evaluate_kr(
     raw = raw_progress(kind, value, kr, start, target, partial=metric.percent)
     progress = clamp(raw)
     past_due = as_of >= kr_window(kr, cycle)[1]
-    status = kr_status(kind, progress, expected, past_due, thresholds, aspirational)
     forecast = forecast_kr(kr, kind, cycle, metric, count, start, target, override, as_of)
+    status = kr_status(kind, progress, expected, past_due, thresholds, aspirational)
+    status = forecast_judged(status, kind, forecast, start, target, thresholds, aspirational)
     return KrResult(
         **common, value=value, progress=progress, progress_raw=raw, status=status, stale=stale_reason is not None,
         stale_reason=stale_reason, observed_at=observed_at, forecast=forecast, override=override,
@@ -297,7 +301,27 @@ def forecast_kr(
     projected = fit_line(xs, ys, end.timestamp())
     if projected is None:
         return None
-    return Forecast(projected, clamp(raw_progress(kind, projected, kr, start, target)))
+    progress = clamp(raw_progress(kind, projected, kr, start, target))
+    moving = kind in ("increase", "decrease") and target is not None  # a level holds or not: no chance of it
+    spread = confidence.spread(xs, ys, end.timestamp()) if moving else None
+    if spread is None:
+        return Forecast(projected, progress)
+    low, high = confidence.central_range(projected, spread.sd)
+    chance = confidence.chance(projected, spread.sd, target, decrease=kind == "decrease")  # type: ignore[arg-type]
+    return Forecast(projected, progress, low, high, chance, spread.sd)
+
+
+def forecast_judged(
+    status: Status, kind: str, forecast: Forecast | None, start: float | None, target: float | None,
+    thresholds: StatusThresholds, aspirational: bool,
+) -> Status:  # fmt: skip
+    """``status: {use_forecast: true}``: a moving KR with a probability is judged by its chance of reaching
+    the target (in an aspirational objective: 70 % of the way there) instead of by the elapsed time."""
+    if not thresholds.use_forecast or status == Status.DONE or forecast is None or forecast.sd is None:
+        return status
+    level = start + ASPIRATIONAL_FACTOR * (target - start) if aspirational else target  # type: ignore[operator]
+    chance = confidence.chance(forecast.value, forecast.sd, level, decrease=kind == "decrease")  # type: ignore[arg-type]
+    return likely_status(chance, thresholds)
 
 
 def stale_because(metric: MetricState, latest: Point, as_of: datetime, cycle: Cycle) -> str | None:

@@ -36,6 +36,29 @@ def fmt_value(value: float | None, unit: str | None = None) -> str:
     return f"{text} {unit}" if unit else text
 
 
+def chance(p: float | None, missing: str = "") -> str:
+    """A probability as people say it: '72%', never a misleading '0%' or '100%' for what is merely
+    unlikely or likely ('<1%', '>99%')."""
+    if p is None:
+        return missing
+    if 0 < p < 0.005:
+        return "<1%"
+    if 0.995 <= p < 1:
+        return ">99%"
+    return pct(p)
+
+
+def forecast_text(kr: KrStatus) -> str:
+    """'forecast 120 (80–140, 72% likely)', or '' without a forecast."""
+    f = kr.forecast
+    if f is None:
+        return ""
+    if f.probability is None or f.low is None or f.high is None:
+        return f"forecast {fmt_value(f.value, kr.unit)}"
+    spread = f"{fmt_value(f.low)}–{fmt_value(f.high, kr.unit)}"
+    return f"forecast {fmt_value(f.value, kr.unit)} ({spread}, {chance(f.probability)} likely)"
+
+
 def cell(x: object) -> str:
     """A plain cell (Sheets): no grouping, at most two decimals, empty for nothing."""
     if x is None:

@@ -23,7 +23,7 @@ from pydantic import field_validator
 
 from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
 from okrsync.present import LABEL as STATUS_LABELS
-from okrsync.present import fmt_trend, fmt_value, human_time, pct, range_text, target_text
+from okrsync.present import fmt_trend, fmt_value, forecast_text, human_time, pct, range_text, target_text
 from okrsync.status import KrStatus, ObjectiveStatus, StatusDocument
 
 STATUS_COLOURS = {
@@ -60,7 +60,7 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
             out.append(
                 f"| {_md(kr.title)} | {_md(fmt_value(kr.value, kr.unit))} | {_md(target_text(kr))} | "
                 f"{pct(kr.progress)} | {pct(kr.judged)} | {STATUS_LABELS[kr.status]}{mark} | "
-                f"{_md(fmt_value(kr.forecast.value, kr.unit)) if kr.forecast else '–'} |"
+                f"{_md(forecast_text(kr).removeprefix('forecast ')) or '–'} |"
             )
         out.append("")
     if doc.kpis:
@@ -82,6 +82,7 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
 CSV_COLUMNS = [
     "objective_id", "objective", "kr_id", "key_result", "owner", "kind", "start", "value", "target", "progress",
     "expected", "status", "stale", "forecast", "observed_at", "error", "min", "max", "judged_against",
+    "forecast_low", "forecast_high", "forecast_probability",
 ]  # fmt: skip  # columns are only ever appended; a KPI is a row of kind "kpi" with its healthy band as min and max
 
 
@@ -111,13 +112,14 @@ def render_csv(doc: StatusDocument, history: dict | None = None) -> str:
                 _blank(kr.min),
                 _blank(kr.max),
                 _blank(kr.judged),
+                *(_blank(getattr(kr.forecast, key, None)) for key in ("low", "high", "probability")),
             ]
         )
     for k in doc.kpis:
         health = "" if k.healthy is None else "healthy" if k.healthy else "unhealthy"
         writer.writerow(
             ["", "", k.id, k.title, "", "kpi", "", _blank(k.value), "", "", "", health, "yes" if k.stale else "",
-             "", k.observed_at or "", k.error or "", _blank(k.min), _blank(k.max), ""]
+             "", k.observed_at or "", k.error or "", _blank(k.min), _blank(k.max), "", "", "", ""]
         )  # fmt: skip
     return buf.getvalue()
 
@@ -256,7 +258,7 @@ def _kr_html(kr: KrStatus, doc: StatusDocument, points: list) -> str:
     if kr.override:
         note = kr.override.note
         notes += f'<div class="muted nums">manual value{": " + escape(note) if note else ""}</div>'
-    forecast = f" · forecast {_value(kr.forecast.value, kr.unit)}" if kr.forecast else ""
+    forecast = f" · {escape(forecast_text(kr))}" if kr.forecast else ""
     start = "" if kr.start is None else f"from {_value(kr.start, kr.unit)} · "
     nums = (
         f"{start}now <b>{_value(kr.value, kr.unit)}</b> · target {escape(target_text(kr))}{forecast} · "

@@ -76,8 +76,15 @@ class Override:
 
 @dataclass(frozen=True)
 class Forecast:
+    """The projection at the due date; with enough history also its 80 % range, the chance of reaching
+    the target and the standard deviation behind both (okrsync.confidence)."""
+
     value: float
     progress: float
+    low: float | None = None
+    high: float | None = None
+    probability: float | None = None
+    sd: float | None = None
 
 
 @dataclass(frozen=True)

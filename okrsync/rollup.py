@@ -39,6 +39,15 @@ def classify(progress: float, expected: float, thresholds: StatusThresholds, asp
     return Status.OFF_TRACK
 
 
+def likely_status(chance: float, thresholds: StatusThresholds) -> Status:
+    """``use_forecast``: on track when reaching the target is likely, off track when it is unlikely."""
+    if chance >= thresholds.likely:
+        return Status.ON_TRACK
+    if chance >= thresholds.unlikely:
+        return Status.AT_RISK
+    return Status.OFF_TRACK
+
+
 @dataclass(frozen=True)
 class Member:
     weight: float

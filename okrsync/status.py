@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from okrsync.config.model import Config, KeyResult
-from okrsync.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Status
+from okrsync.results import Evaluation, Forecast, KpiResult, KrResult, ObjectiveResult, Status
 
 VERSION = 1
 
@@ -27,6 +27,9 @@ class _Doc(BaseModel):
 class ForecastDoc(_Doc):
     value: float | None
     progress: float | None
+    low: float | None = None  # 10th percentile of the value at the due date (okrsync.confidence)
+    high: float | None = None  # 90th percentile
+    probability: float | None = None  # chance of reaching the target by the due date, 0..1
 
 
 class OverrideDoc(_Doc):
@@ -181,15 +184,27 @@ def kr_status(kr: KrResult, config: Config, owner: str | None, spec: KeyResult) 
         stale_reason=kr.stale_reason,
         error=kr.error,
         observed_at=_iso(kr.observed_at, config),
-        forecast=ForecastDoc(value=_round(kr.forecast.value), progress=_round(kr.forecast.progress))
-        if kr.forecast
-        else None,
+        forecast=forecast_doc(kr.forecast) if kr.forecast else None,
         override=OverrideDoc(value=kr.override.value, sticky=kr.override.sticky, note=kr.override.note)
         if kr.override
         else None,
         jira_issue=spec.jira_issue,
         sheet_cell=spec.sheet_cell,
     )
+
+
+def forecast_doc(f: Forecast) -> ForecastDoc:
+    return ForecastDoc(
+        value=_round(f.value), progress=_round(f.progress), low=_round(f.low), high=_round(f.high),
+        probability=_probability(f.probability),
+    )  # fmt: skip
+
+
+def _probability(p: float | None) -> float | None:
+    """Six digits, but a chance that is merely tiny (a normal's tail) never rounds to a certain 0 or 1."""
+    if p is None or p in (0.0, 1.0):
+        return p
+    return min(max(round(p, 6), 1e-6), 1 - 1e-6)
 
 
 def objective_status(o: ObjectiveResult, config: Config, specs: dict[str, KeyResult]) -> ObjectiveStatus:

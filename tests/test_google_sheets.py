@@ -271,7 +271,7 @@ def test_rows_that_shrink_are_cleared(write_config, sheets):
     smaller = config(write_config, sheets, METRICS, outputs=OUTPUT, krs="\n".join(KRS.splitlines()[:3]))
     sync(smaller, DAY + timedelta(days=1), now=DAY, store=store)
     (clear,) = sheets.requests("POST", "values:batchClear")
-    assert clear.json() == {"ranges": ["'OKR status'!A5:L9"]}
+    assert clear.json() == {"ranges": ["'OKR status'!A5:M9"]}
     assert len(sheets.requests("POST", "values:batchUpdate")) == 2
     assert [k for k in sheets.spreadsheets[SID].sheets["OKR status"] if k[0] > 4] == []
     store.close()

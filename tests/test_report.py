@@ -164,3 +164,25 @@ def test_kpi_trends_read_like_values(document):
 
     assert [fmt_trend(x) for x in (13.0, -0.3, 1250.0, 0.0, None)] == ["+13", "-0.3", "+1,250", "+0", "–"]
     assert ".00</td>" not in render_html(document) and "| +0.30 |" not in render_markdown(document)
+
+
+def test_every_display_says_how_likely_the_target_is(document):
+    from connectors.google_sheets.sink import STATUS_HEADER, status_rows
+    from okrsync.digest import weekly_digest
+    from okrsync.present import forecast_text
+
+    mrr = document.kr("mrr")  # five syncs over six weeks: enough weekly changes for a range
+    f = mrr.forecast
+    assert f.low < f.value < f.high and 0 < f.probability < 1
+    assert document.kr("latency").forecast.probability is None  # a level holds or not
+    likely = f"{f.probability * 100:.0f}% likely"
+    assert forecast_text(mrr).endswith(f", {likely})") and likely in render_html(document, {})
+    assert likely in render_markdown(document)
+    row = next(r for r in csv.DictReader(io.StringIO(render_csv(document))) if r["kr_id"] == "mrr")
+    assert float(row["forecast_probability"]) == f.probability and float(row["forecast_low"]) == f.low
+    table = dict(zip(STATUS_HEADER, next(r for r in status_rows(document) if r[1] == mrr.title), strict=True))
+    assert table["Chance of target"] == f"{f.probability * 100:.0f}%"
+    lines = [line for s in weekly_digest(document, []).sections for line in s.lines]
+    assert any(mrr.title in line and likely in line for line in lines)
+    tiny = document.kr("new-customers").forecast.probability
+    assert 0 < tiny < 0.005 and "<1% likely" in forecast_text(document.kr("new-customers"))

@@ -25,7 +25,7 @@ from connectors.google_sheets.client import (
 from okrsync.connector import Sink, SinkContext
 from okrsync.delivery import fingerprint
 from okrsync.errors import SinkError, TransientError
-from okrsync.present import cell, label, pct
+from okrsync.present import cell, chance, label, pct
 from okrsync.status import StatusDocument
 
 STATUS_HEADER = [
@@ -41,6 +41,7 @@ STATUS_HEADER = [
     "Forecast",
     "Last updated",
     "Stale / error",
+    "Chance of target",  # added last: formulas that read the earlier columns keep working
 ]
 
 
@@ -52,7 +53,8 @@ def status_rows(doc: StatusDocument) -> list[list[str]]:
         forecast = kr.forecast.value if kr.forecast else None
         rows.append(
             [text(o.title), text(kr.title), text(kr.owner or ""), cell(kr.start), cell(kr.value), cell(target),
-             pct(kr.progress, ""), pct(kr.judged, ""), label(kr.status), cell(forecast), observed, text(kr.note)]
+             pct(kr.progress, ""), pct(kr.judged, ""), label(kr.status), cell(forecast), observed, text(kr.note),
+             chance(kr.forecast.probability if kr.forecast else None)]
         )  # fmt: skip
     return rows
 

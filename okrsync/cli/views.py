@@ -11,7 +11,7 @@ from rich.tree import Tree
 
 from okrsync.cli.app import console, err_console
 from okrsync.config.model import BOUND_KINDS
-from okrsync.present import fmt_trend, fmt_value, human_time, label, pct, target_text
+from okrsync.present import fmt_trend, fmt_value, forecast_text, human_time, label, pct, target_text
 from okrsync.rollup import judged_expected
 from okrsync.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
 
@@ -72,7 +72,7 @@ def kr_label(kr: KrStatus) -> Text:
         (f"  {fmt_value(kr.value, kr.unit)} → {target_text(kr)}", "dim"),
     )
     if kr.forecast:
-        line.append(f"  forecast {fmt_value(kr.forecast.value, kr.unit)}", style="dim")
+        line.append(f"  {forecast_text(kr)}", style="dim")
     if kr.stale:
         line.append(f"  ⚠ stale: {kr.stale_reason}", style="yellow")
     if kr.override:

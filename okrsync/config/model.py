@@ -79,11 +79,18 @@ class Cycle(Strict):
 class StatusThresholds(Strict):
     on_track_within: float = Field(0.10, ge=0, le=1)
     at_risk_within: float = Field(0.25, ge=0, le=1)
+    use_forecast: bool = Field(
+        False, description="judge increase/decrease KRs with 3+ weeks of history by their chance of reaching target"
+    )
+    likely: float = Field(0.7, ge=0, le=1, description="use_forecast: on track from this chance up")
+    unlikely: float = Field(0.3, ge=0, le=1, description="use_forecast: off track below this chance")
 
     @model_validator(mode="after")
     def _ordered(self) -> StatusThresholds:
         if self.at_risk_within < self.on_track_within:
             raise ValueError("at_risk_within must be >= on_track_within")
+        if self.unlikely > self.likely:
+            raise ValueError("unlikely must be <= likely")
         return self
 
 
