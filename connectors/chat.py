@@ -48,7 +48,7 @@ class WeeklyCheckin(Strict):
 
 class ChatOutput(OutputSettings):
     webhook_url: WebUrl
-    on: list[Trigger] = ["status_change", "done", "stale", "error"]
+    on: list[Trigger] = ["status_change", "done", "suspect", "stale", "error"]
     report_url: str | None = None
     weekly: WeeklyCheckin | None = None
     rate_limit: float | None = Field(None, gt=0, description="messages per second (default 1)")

@@ -31,7 +31,7 @@ from okrsync.pipeline import (
     reevaluate_run,
 )
 from okrsync.plan import SyncPlan
-from okrsync.store import Store
+from okrsync.store import HeldRow, Store
 
 
 @dataclass
@@ -111,6 +111,20 @@ def refresh_later(
     stored days again on the new history and publish the newest once. (days evaluated again, newest)"""
     with store.run_lock(config.namespace, config.cycle.name, wait=wait):
         return _refresh(config, store, day, {day}, now=now)
+
+
+def accept_held(
+    config: Config, store: Store, metric_id: str, *, now: datetime, wait: float
+) -> tuple[list[HeldRow], list[date], SyncResult | None]:
+    """`okrsync accept`: the metric's held-back values join its history (they were right after all); the
+    stored days from the first of them on are evaluated again and the newest is published.
+    (accepted values, days evaluated again, newest)"""
+    with store.run_lock(config.namespace, config.cycle.name, wait=wait):
+        rows = store.accept_held(config.namespace, config.cycle.name, metric_id, now)
+        if not rows:
+            return [], [], None
+        again, published = _refresh(config, store, min(r.day for r in rows), set(), now=now)
+    return rows, again, published
 
 
 def _refresh(

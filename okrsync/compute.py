@@ -14,6 +14,7 @@ from datetime import datetime
 from okrsync import formula
 from okrsync.alignment import aligned_children, parent_notes
 from okrsync.connector import FetchResult, Observation, local_day
+from okrsync.contracts import breach
 from okrsync.errors import SourceError
 from okrsync.evaluate import day_end, day_start, evaluate
 from okrsync.plan import SyncPlan
@@ -28,6 +29,15 @@ class Stored:
     history: Mapping[str, list[Point]] = field(default_factory=dict)
     overrides: Mapping[str, Override] = field(default_factory=dict)
     others: Mapping[str, StatusDocument] = field(default_factory=dict)  # other namespaces' latest documents
+    held: Mapping[str, str] = field(default_factory=dict)  # metric -> why its value of the day waits for review
+
+
+@dataclass(frozen=True)
+class Held:
+    """A value that broke its metric's contract: stored for review, not in history, not published."""
+
+    observation: Observation
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -37,18 +47,22 @@ class Computed:
     evaluation: Evaluation
     document: StatusDocument
     history: dict[str, list]  # metric -> [[iso time, value]]: report charts
+    held: dict[str, Held] = field(default_factory=dict)  # values held back by their contracts
 
 
 def compute(plan: SyncPlan, fetched: FetchResult, stored: Stored, *, formulas: bool = True) -> Computed:
     """Evaluate this run. ``formulas=False`` keeps formula metrics at their stored values (a
     re-evaluation after an override fetches nothing, so it has nothing new to compute from)."""
     values, errors = split_results(plan, fetched, formulas=formulas)
-    states = metric_states(plan, stored.history, values, errors)
+    held = hold_back(plan, values, stored.history)
+    values = {m: o for m, o in values.items() if m not in held}
+    suspects = {**stored.held, **{m: h.reason for m, h in held.items()}}
+    states = metric_states(plan, stored.history, values, errors, suspects)
     aligned = aligned_children(plan.config, stored.others)
     notes = parent_notes(plan.config, stored.others)
     evaluation = evaluate(plan.config, states, plan.as_of, stored.overrides, aligned, notes)
     document = build_document(evaluation, plan.config)
-    return Computed(values, errors, evaluation, document, chart_history(plan, states))
+    return Computed(values, errors, evaluation, document, chart_history(plan, states), held)
 
 
 def split_results(
@@ -74,11 +88,38 @@ def _timed(plan: SyncPlan, metric_id: str, obs: Observation) -> Observation:
     return Observation(obs.value, plan.metric_as_of.get(metric_id, plan.as_of))
 
 
+def hold_back(plan: SyncPlan, values: Mapping[str, Observation], history: Mapping[str, list[Point]]) -> dict[str, Held]:
+    """The values that break their metric's contract (okrsync.contracts), and formulas computed from them.
+    ``values`` lists formulas after what they read, as split_results computes them."""
+    held: dict[str, Held] = {}
+    for metric_id, obs in values.items():
+        metric = plan.config.metrics[metric_id]
+        from_held = sorted(formula.names(metric.formula) & held.keys()) if metric.formula else []
+        if from_held:
+            held[metric_id] = Held(obs, f"{metric_id} is computed from held-back {', '.join(from_held)}")
+        elif metric.expect is not None:
+            last_good, same_day = _before_and_on(history.get(metric_id, ()), obs, plan)
+            if same_day != obs.value and (why := breach(metric_id, metric.expect, obs.value, last_good)):
+                held[metric_id] = Held(obs, why)
+    return held
+
+
+def _before_and_on(points, obs: Observation, plan: SyncPlan) -> tuple[float | None, float | None]:
+    """The last stored value before the observation's day, and the one stored for that day (or None)."""
+    day = local_day(obs.observed_at, plan.config.cycle)
+    begin = day_start(day, plan.config.cycle).timestamp()
+    end = day_end(day, plan.config.cycle).timestamp()
+    before = [p.value for p in points if p.ts < begin]
+    on = [p.value for p in points if begin <= p.ts < end]
+    return (before[-1] if before else None), (on[-1] if on else None)
+
+
 def metric_states(
     plan: SyncPlan,
     history: Mapping[str, list[Point]],
     values: Mapping[str, Observation],
     errors: Mapping[str, SourceError],
+    suspects: Mapping[str, str] | None = None,
 ) -> dict[str, MetricState]:
     cycle = plan.config.cycle
     states = {}
@@ -99,6 +140,7 @@ def metric_states(
             error=err.message if err else None,
             connection=(err.connection if err else None) or metric.connection,
             percent=metric.aggregate == "percent_done",
+            suspect=(suspects or {}).get(metric_id),
         )
     return states
 

@@ -1,7 +1,8 @@
 """What a chat digest says, decided once for Slack and Teams (pure: documents in, sections out).
 
 A run's digest lists what the output's ``on:`` triggers fired for (see :mod:`okrsync.triggers`):
-KRs that became done, other status changes, KRs that became stale (with the reason) and sources
+KRs that became done, other status changes, KRs whose new value was held back by its data contract
+(only that: nothing else is said about them), KRs that became stale (with the reason) and sources
 that started failing. With ``every_run`` it also lists every KR still stale and every source still
 failing, and a summary line, so a message goes out on every run. Nothing matched, nothing is sent.
 The weekly check-in lists every objective with progress and forecast and, for KRs at risk or off
@@ -51,9 +52,14 @@ def run_digest(
     before = previous_krs(previous)
     always = "every_run" in triggers
     changed, done, stale = Section("Status changes"), Section("Done"), Section("Stale")
+    held = Section("Held back for review (okrsync accept METRIC publishes a value that is right)")
     for _, kr in doc.key_results():
         prev = before.get(kr.id)
         events = fired(kr, prev, triggers)
+        if kr.suspect:  # its new number waits for review: say so, announce nothing about it
+            if "suspect" in events or always:
+                held.lines.append(f"{kr.title}: {kr.suspect_reason}")
+            continue
         if "done" in events:
             done.lines.append(kr_line(kr))
         elif "status_change" in events or (always and prev is not None and prev.status != kr.status):
@@ -64,7 +70,7 @@ def run_digest(
     if "error" in triggers or always:
         failing = doc.errors if always else new_errors(doc, previous)
         errors.lines = [f"{e.metric} ({e.connection or 'formula'}): {e.message}" for e in failing]
-    sections = [changed, done, stale, errors]
+    sections = [changed, done, held, stale, errors]
     if always:
         counts = Counter(kr.status for _, kr in doc.key_results())
         summary = ", ".join(f"{n} {label(s)}" for s, n in counts.items()) or "no key results"

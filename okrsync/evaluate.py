@@ -27,7 +27,9 @@ Rules (the README's "Key result kinds and status rules" explains them to users):
   judges increase/decrease KRs by that chance.
 * **Roll-up** (okrsync.rollup): levels stay out of an objective's means and only cap its status.
 * **KPIs**: healthy when the latest value lies within the range; trend = latest - previous.
-* **Overrides** replace a KR's value (fresh, not stale); which overrides are active is decided
+* **Suspect**: the metric's new value broke its contract and is held back (okrsync.contracts): its KRs
+  and KPIs keep the last good value and carry the reason.
+* **Overrides** replace a KR's value (fresh, not stale, not suspect); which overrides are active is decided
   by the caller (once vs sticky is a store concern).
 """
 
@@ -250,6 +252,7 @@ def evaluate_kr(
         id=kr.id, objective_id=objective.id, metric=kr.metric, kind=kind, title=kr.title, weight=kr.weight,
         start=start, target=target, min=kr.min, max=kr.max, expected=expected, due=kr.due, error=metric.error,
         judged_against=expected if kind in BOUND_KINDS else judged_expected(expected, aspirational),
+        suspect_reason=metric.suspect if override is None else None,  # a lead's value is not held back
     )  # fmt: skip
     latest = metric.series[1][count - 1] if count else None
     if override is None and (latest is None or (kr.start == "auto" and start is None)):
@@ -338,8 +341,9 @@ def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime, cycle: Cycle) -
     as_of = metric.as_of or as_of
     ordered = metric.ordered()[: metric.count_until(as_of)]
     base = dict(
-        id=kpi.id, metric=kpi.metric, title=kpi.title, min=kpi.healthy.min, max=kpi.healthy.max, error=metric.error
-    )
+        id=kpi.id, metric=kpi.metric, title=kpi.title, min=kpi.healthy.min, max=kpi.healthy.max, error=metric.error,
+        suspect_reason=metric.suspect,
+    )  # fmt: skip
     if not ordered:
         return KpiResult(**base, value=None, healthy=None, trend=None, stale=metric.error is not None)
     latest = ordered[-1]

@@ -198,12 +198,14 @@ def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> 
     config = sync_plan.config
     active = store.active_overrides(config.namespace)
     overrides = {k: Override(o.value, o.note, o.sticky) for k, o in active.items() if o.sticky or not fetching}
-    history = store.load_history(config.namespace, config.cycle.name, sync_plan.as_of, sync_plan.metrics)
+    cycle = config.cycle.name
+    history = store.load_history(config.namespace, cycle, sync_plan.as_of, sync_plan.metrics)
     short = [k.metric for k in config.kpis if len(history.get(k.metric, ())) < 2]
     if short:  # a KPI goes on across cycles: its last values carry over until the new cycle has two
-        for metric, points in store.carried_over(config.namespace, config.cycle.name, short, sync_plan.as_of).items():
+        for metric, points in store.carried_over(config.namespace, cycle, short, sync_plan.as_of).items():
             history[metric] = points + history.get(metric, [])
-    return Stored(history, overrides, other_documents(store, config, until=sync_plan.day))
+    held = {} if fetching else {h.metric_id: h.reason for h in store.held(config.namespace, cycle, day=sync_plan.day)}
+    return Stored(history, overrides, other_documents(store, config, until=sync_plan.day), held)
 
 
 def other_documents(store: Store, config: Config, *, until=None) -> dict[str, StatusDocument]:
@@ -221,6 +223,10 @@ def persist(store: Store, sync_plan: SyncPlan, computed: Computed, *, now: datet
         store.end_overrides(config.namespace, now, once_only=True, reason="replaced")
     rows = [(m, local_day(o.observed_at, cycle), o.observed_at, o.value) for m, o in computed.values.items()]
     store.save_values(config.namespace, cycle.name, run_id, rows)
+    if computed.values or computed.held:  # a fetch checked the contracts again (a re-evaluation fetched nothing)
+        held = [(m, local_day(h.observation.observed_at, cycle), h.observation.observed_at, h.observation.value,
+                 h.reason) for m, h in computed.held.items()]  # fmt: skip
+        store.save_held(config.namespace, cycle.name, run_id, held)
     store.save_evaluation(run_id, computed.evaluation)
     return run_id
 

@@ -82,7 +82,7 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
 CSV_COLUMNS = [
     "objective_id", "objective", "kr_id", "key_result", "owner", "kind", "start", "value", "target", "progress",
     "expected", "status", "stale", "forecast", "observed_at", "error", "min", "max", "judged_against",
-    "forecast_low", "forecast_high", "forecast_probability",
+    "forecast_low", "forecast_high", "forecast_probability", "suspect",
 ]  # fmt: skip  # columns are only ever appended; a KPI is a row of kind "kpi" with its healthy band as min and max
 
 
@@ -113,13 +113,15 @@ def render_csv(doc: StatusDocument, history: dict | None = None) -> str:
                 _blank(kr.max),
                 _blank(kr.judged),
                 *(_blank(getattr(kr.forecast, key, None)) for key in ("low", "high", "probability")),
+                kr.suspect_reason or "",
             ]
         )
     for k in doc.kpis:
         health = "" if k.healthy is None else "healthy" if k.healthy else "unhealthy"
         writer.writerow(
             ["", "", k.id, k.title, "", "kpi", "", _blank(k.value), "", "", "", health, "yes" if k.stale else "",
-             "", k.observed_at or "", k.error or "", _blank(k.min), _blank(k.max), "", "", "", ""]
+             "", k.observed_at or "", k.error or "", _blank(k.min), _blank(k.max), "", "", "", "",
+             k.suspect_reason or ""]
         )  # fmt: skip
     return buf.getvalue()
 
@@ -149,7 +151,7 @@ padding:16px 18px}.objective.child{margin-left:34px;border-left:4px solid var(--
 overflow:visible;margin:8px 0}.bar .fill{height:100%;border-radius:6px}.bar .expected{position:absolute;top:-4px;
 width:2px;height:20px;background:#1f2328}.kr{display:grid;grid-template-columns:minmax(220px,2.2fr) 1.6fr 250px;
 gap:16px;align-items:center;border-top:1px solid #eef1f4;padding:10px 0}.kr .title{font-weight:600}
-.nums{font-size:13px;color:var(--muted)}.stale{color:#9a6700;font-size:12.5px}.error{color:#cf222e;
+.nums{font-size:13px;color:var(--muted)}.stale{color:#9a6700;font-size:12.5px}.suspect{color:#0550ae;font-size:12.5px}.error{color:#cf222e;
 font-size:12.5px}svg.chart{display:block}table{border-collapse:collapse;width:100%;background:#fff}
 td,th{border-bottom:1px solid var(--line);padding:6px 10px;text-align:left;font-size:14px}
 section.block{background:#fff;border:1px solid var(--line);border-radius:10px;padding:14px 18px;margin-bottom:18px}
@@ -249,7 +251,7 @@ def _objective_html(o: ObjectiveStatus, depth: int, doc: StatusDocument, history
 
 
 def _kr_html(kr: KrStatus, doc: StatusDocument, points: list) -> str:
-    notes = ""
+    notes = f'<div class="suspect">⏸ held back for review: {escape(kr.suspect_reason or "")}</div>' * kr.suspect
     if kr.stale:
         reason = escape(kr.stale_reason or "")
         notes += f'<div class="stale" title="{reason}">⚠ stale: {reason}</div>'

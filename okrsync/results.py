@@ -48,6 +48,7 @@ class MetricState:
     error: str | None = None  # the fetch failed in this run
     connection: str | None = None
     percent: bool = False  # aggregate percent_done: milestones default to target 100
+    suspect: str | None = None  # this run's value broke the metric's contract and is held back (why)
 
     @cached_property
     def series(self) -> tuple[list[float], list[Point]]:
@@ -112,6 +113,11 @@ class KrResult:
     forecast: Forecast | None = None
     override: Override | None = None
     judged_against: float | None = None  # the expected progress the status compares with (x 0.7 aspirational)
+    suspect_reason: str | None = None  # the metric's new value is held back: this KR shows its last good one
+
+    @property
+    def suspect(self) -> bool:
+        return self.suspect_reason is not None
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,11 @@ class KpiResult:
     stale_reason: str | None = None
     error: str | None = None
     observed_at: datetime | None = None
+    suspect_reason: str | None = None
+
+    @property
+    def suspect(self) -> bool:
+        return self.suspect_reason is not None
 
 
 @dataclass(frozen=True)

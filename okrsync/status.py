@@ -65,6 +65,8 @@ class KrStatus(_Doc):
     override: OverrideDoc | None = None
     jira_issue: str | None = None
     sheet_cell: str | None = None
+    suspect: bool = False  # the metric's new value broke its contract: held back, the last good one shown
+    suspect_reason: str | None = None
 
     @property
     def judged(self) -> float:
@@ -73,7 +75,9 @@ class KrStatus(_Doc):
 
     @property
     def note(self) -> str:
-        """Why this KR's number should be read with care: the stale reason, else its error."""
+        """Why this KR's number should be read with care: held back, else the stale reason, else its error."""
+        if self.suspect:
+            return f"held back for review: {self.suspect_reason}"
         return (self.stale_reason if self.stale else self.error) or ""
 
 
@@ -112,6 +116,8 @@ class KpiStatus(_Doc):
     stale_reason: str | None = None
     error: str | None = None
     observed_at: str | None = None
+    suspect: bool = False
+    suspect_reason: str | None = None
 
 
 class ErrorEntry(_Doc):
@@ -190,6 +196,8 @@ def kr_status(kr: KrResult, config: Config, owner: str | None, spec: KeyResult) 
         else None,
         jira_issue=spec.jira_issue,
         sheet_cell=spec.sheet_cell,
+        suspect=kr.suspect,
+        suspect_reason=kr.suspect_reason,
     )
 
 
@@ -242,6 +250,8 @@ def kpi_status(k: KpiResult, config: Config) -> KpiStatus:
         stale_reason=k.stale_reason,
         error=k.error,
         observed_at=_iso(k.observed_at, config),
+        suspect=k.suspect,
+        suspect_reason=k.suspect_reason,
     )
 
 

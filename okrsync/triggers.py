@@ -4,6 +4,8 @@
     done           the KR became done on this run
     stale          the KR became stale on this run (not on every run while it stays stale)
     error          the KR's metric started failing on this run (likewise once, when it starts)
+    suspect        the KR's new value was held back by its metric's data contract (once, when it starts);
+                   a suspect KR fires nothing else: no number of it is written back until reviewed
     every_run      always: the output speaks on every run
 
 A KR with no previous run has no status change; it can still be done, stale or failing.
@@ -17,7 +19,7 @@ from typing import Literal, get_args
 from okrsync.results import Status
 from okrsync.status import ErrorEntry, KrStatus, StatusDocument
 
-Trigger = Literal["status_change", "done", "stale", "error", "every_run"]
+Trigger = Literal["status_change", "done", "stale", "error", "suspect", "every_run"]
 TRIGGERS: tuple[str, ...] = get_args(Trigger)
 
 
@@ -32,6 +34,8 @@ def kr_events(kr: KrStatus, prev: KrStatus | None) -> set[str]:
         events.add("stale")
     if kr.error and not (prev is not None and prev.error):
         events.add("error")
+    if kr.suspect and not (prev is not None and prev.suspect):
+        events.add("suspect")
     return events
 
 
@@ -39,6 +43,8 @@ def fired(kr: KrStatus, prev: KrStatus | None, triggers: Iterable[str]) -> set[s
     """Which of an output's ``triggers`` fire for this KR on this run."""
     wanted = set(triggers)
     events = kr_events(kr, prev) & wanted
+    if kr.suspect:
+        return events & {"suspect"}
     return events | {"every_run"} if "every_run" in wanted else events
 
 

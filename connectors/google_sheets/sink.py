@@ -73,7 +73,7 @@ def status_data(doc: StatusDocument, worksheet: str) -> list[dict]:
     tab = quote_sheet(worksheet)
     data = [{"range": f"{tab}!A1:{col_letters(len(STATUS_HEADER))}{len(rows)}", "values": rows}]
     for _, kr in doc.key_results():
-        if kr.sheet_cell:
+        if kr.sheet_cell and not kr.suspect:  # a held-back value is not written back until accepted
             where = kr.sheet_cell if "!" in kr.sheet_cell else f"{tab}!{kr.sheet_cell}"
             data.append({"range": where, "values": [[pct(kr.progress, "")]]})
     return data

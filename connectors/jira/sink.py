@@ -62,7 +62,7 @@ class JiraSink(Sink[JiraOutput]):
         previous = previous_krs(ctx.previous)
         failures: list[str] = []
         for _, kr in ctx.document.key_results():
-            if not kr.jira_issue:
+            if not kr.jira_issue or kr.suspect:  # a held-back value is not written back until accepted
                 continue
             try:
                 if s.progress_field and kr.progress is not None:

@@ -23,6 +23,7 @@ app.command()(prefect_commands.deploy)
 app.command()(prefect_commands.serve)
 app.add_typer(runs_app, name="runs")
 app.command()(run_commands.backfill)
+app.command()(run_commands.accept)
 app.add_typer(run_commands.cycle_app, name="cycle")
 
 

@@ -88,6 +88,53 @@ def delete(
         console.print(escape("Outputs keep what they last received until the next `okrsync run`."))
 
 
+def accept(
+    metric_id: Annotated[str | None, typer.Argument(help="the metric whose held-back values to publish")] = None,
+    wait: Annotated[float, typer.Option("--wait", help="seconds to wait for a run of this config")] = 120.0,
+) -> None:
+    """Publish the values a metric's data contract (expect:) held back, when they were right after all;
+    without METRIC, list what waits for review. The stored days from the first accepted value on are
+    evaluated again and the newest is published."""
+    from okrsync.backfill import accept_held
+    from okrsync.cli.app import clock
+    from okrsync.pipeline import open_store
+
+    config = current_config()
+    if metric_id is not None and metric_id not in config.metrics:
+        raise typer.BadParameter(f"no metric {metric_id!r} in {config.path}", param_hint="METRIC")
+    store = open_store(config)
+    try:
+        if metric_id is None:
+            return _print_held(store.held(config.namespace, config.cycle.name))
+        rows, again, published = accept_held(config, store, metric_id, now=clock(config), wait=wait)
+    finally:
+        store.close()
+    if not rows:
+        err_console.print(f"Nothing of {escape(metric_id)} is held back in {config.cycle.name}.")
+        raise typer.Exit(1)
+    for r in rows:
+        console.print(f"accepted {escape(metric_id)} = {r.value:g} on {r.day} (held: {escape(r.reason)})")
+    if again:
+        console.print(f"evaluated again: {', '.join(d.isoformat() for d in again)}")
+    if published is not None:
+        console.print(f"published {published.document.day}")
+        for e in published.output_errors:
+            err_console.print(f"[red]✗[/] output {escape(e.output or '')}: {escape(e.message)}")
+        raise typer.Exit(1 if published.output_errors else 0)
+
+
+def _print_held(rows) -> None:
+    if not rows:
+        console.print("Nothing is held back for review.")
+        return
+    table = Table(title="held back for review (okrsync accept METRIC publishes them)")
+    for col in ("metric", "day", "value", "why"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(escape(r.metric_id), r.day.isoformat(), f"{r.value:g}", escape(r.reason))
+    console.print(table)
+
+
 def backfill(
     start: Annotated[str, typer.Option("--from", help="first day to replay, YYYY-MM-DD")],
     end: Annotated[str, typer.Option("--to", help="last day to replay, YYYY-MM-DD (not after today)")],

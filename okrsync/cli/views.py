@@ -73,6 +73,8 @@ def kr_label(kr: KrStatus) -> Text:
     )
     if kr.forecast:
         line.append(f"  {forecast_text(kr)}", style="dim")
+    if kr.suspect:
+        line.append(f"  ⏸ held back for review: {kr.suspect_reason}", style="bold cyan")
     if kr.stale:
         line.append(f"  ⚠ stale: {kr.stale_reason}", style="yellow")
     if kr.override:
@@ -91,6 +93,7 @@ def kpi_label(k: KpiStatus) -> Text:
         k.title,
         (f"  {fmt_value(k.value, k.unit)}{trend}", "dim"),
         ("  ⚠ stale" if k.stale else "", "yellow"),
+        (f"  ⏸ held back for review: {k.suspect_reason}" if k.suspect else "", "bold cyan"),
     )
 
 

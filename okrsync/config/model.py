@@ -22,7 +22,9 @@ from okrsync.config.env import resolve_env
 from okrsync.defaults import DEFAULT_CONFIG
 
 Aggregate = Literal["count", "sum", "avg", "min", "max", "latest", "percent_done"]
-METRIC_COMMON_KEYS = frozenset({"connection", "formula", "aggregate", "max_age", "offset_days", "unit", "description"})
+METRIC_COMMON_KEYS = frozenset(
+    {"connection", "formula", "aggregate", "max_age", "offset_days", "unit", "description", "expect"}
+)
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
@@ -133,6 +135,41 @@ def _iana(value: str) -> str:
     return value
 
 
+_CHANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+class Expect(Strict):
+    """A metric's data contract: a value outside it is held back for review instead of published
+    (okrsync.contracts). ``max_change`` is against the last good value: a number, or a share such as 50%."""
+
+    min: float | None = None
+    max: float | None = None
+    max_change: float | str | None = Field(None, description="largest believable change: 50 (absolute) or '50%'")
+
+    @field_validator("max_change")
+    @classmethod
+    def _change(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, str) and not _CHANGE.match(value):
+            raise ValueError("max_change is a number (an absolute change) or a percentage such as 50%")
+        if isinstance(value, int | float) and value <= 0:
+            raise ValueError("max_change must be above 0")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Expect:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        if self.min is None and self.max is None and self.max_change is None:
+            raise ValueError("expect needs min, max or max_change")
+        return self
+
+    @property
+    def relative_change(self) -> float | None:
+        """max_change as a fraction (0.5 for '50%'), or None when it is absolute or unset."""
+        m = _CHANGE.match(self.max_change) if isinstance(self.max_change, str) else None
+        return float(m.group(1)) / 100 if m else None
+
+
 class Metric(BaseModel):
     """A value defined once and used by any number of KRs and KPIs.
 
@@ -148,6 +185,7 @@ class Metric(BaseModel):
     offset_days: int = Field(0, ge=0, description="evaluate this metric as of N days earlier (closing periods)")
     unit: str | None = None
     description: str | None = None
+    expect: Expect | None = Field(None, description="data contract: {min, max, max_change}; breaking values held back")
     _params: BaseModel | None = PrivateAttr(None)
 
     @model_validator(mode="after")

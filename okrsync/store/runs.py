@@ -116,6 +116,7 @@ class Runs(Database):
                 for table in (t.metric_values, t.kr_results, t.objective_results, t.kpi_results, t.metric_errors)
             }
             conn.execute(t.metric_values.delete().where(t.metric_values.c.run_id == run_id))
+            conn.execute(t.held_values.delete().where(t.held_values.c.run_id == run_id))
             for table in (t.kr_results, t.objective_results, t.kpi_results, t.metric_errors):  # SQLite: FKs vary
                 conn.execute(table.delete().where(table.c.run_id == run_id))
             conn.execute(t.write_ledger.update().where(t.write_ledger.c.run_id == run_id).values(run_id=None))

@@ -6,6 +6,8 @@ metric_values     history: one value per metric per day (upserted), what forecas
 kr_results        per-run KR results; objective_results, kpi_results likewise
 metric_errors     per-run failures of a metric, with the connection
 overrides         manual KR values: once (the next fetching sync replaces it) or sticky
+held_values       values that broke their metric's contract, kept for review until accepted (then
+                  copied into metric_values) or replaced by a later check of the same day
 write_ledger      each output's claimed writes (planned/sent -> confirmed | failed | unsure), one
                   row per target, content and base: a re-run writes only what changed, never twice
 """
@@ -115,6 +117,22 @@ overrides = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("ended_at", TS),
     sa.Column("ended_by", sa.String(20)),  # cleared | replaced | superseded
+)
+
+held_values = sa.Table(
+    "held_values",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("namespace", sa.String(100), nullable=False),
+    sa.Column("cycle", sa.String(100), nullable=False),
+    sa.Column("metric_id", sa.String(200), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("observed_at", TS, nullable=False),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL")),
+    sa.Column("accepted_at", TS),
+    sa.UniqueConstraint("namespace", "cycle", "metric_id", "day", name="uq_held_values_day"),
 )
 
 write_ledger = sa.Table(
