@@ -83,8 +83,9 @@ def chance(projected: float, sd: float, level: float, decrease: bool) -> float:
     """P(final value reaches ``level``): at or above it, or at or below it for a decrease."""
     if sd <= 0:
         return 1.0 if (projected <= level if decrease else projected >= level) else 0.0
-    below = NormalDist(projected, sd).cdf(level)
-    return below if decrease else 1.0 - below
+    final = NormalDist(projected, sd)
+    # P(X >= level) as P(X <= mirror image): 1 - cdf would round a far tail to exactly 0
+    return final.cdf(level) if decrease else final.cdf(2 * projected - level)
 
 
 def central_range(projected: float, sd: float) -> tuple[float, float]:

@@ -32,6 +32,11 @@ class ForecastDoc(_Doc):
     probability: float | None = None  # chance of reaching the target by the due date, 0..1
 
 
+class PhaseDoc(_Doc):
+    date: str
+    target: float
+
+
 class OverrideDoc(_Doc):
     value: float
     sticky: bool
@@ -67,6 +72,8 @@ class KrStatus(_Doc):
     sheet_cell: str | None = None
     suspect: bool = False  # the metric's new value broke its contract: held back, the last good one shown
     suspect_reason: str | None = None
+    start_date: str | None = None  # the window's first day (start_date, else the cycle's): the expected path's
+    phases: list[PhaseDoc] = []  # check-points of the expected path
 
     @property
     def judged(self) -> float:
@@ -198,6 +205,8 @@ def kr_status(kr: KrResult, config: Config, owner: str | None, spec: KeyResult) 
         sheet_cell=spec.sheet_cell,
         suspect=kr.suspect,
         suspect_reason=kr.suspect_reason,
+        start_date=(spec.start_date or config.cycle.start).isoformat(),
+        phases=[PhaseDoc(date=p.date.isoformat(), target=p.target) for p in spec.phases],
     )
 
 

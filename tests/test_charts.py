@@ -1,0 +1,94 @@
+"""The report's charts (okrsync.charts) and the page around them, checked in the HTML itself."""
+
+import re
+import time
+from datetime import date, timedelta
+
+import pytest
+
+from okrsync.charts import HEIGHT, LEFT, WIDTH, compact, kr_chart, nice_ticks
+from okrsync.report import render_html
+from tests.test_report import document, synced  # noqa: F401 - the module-scoped example sync
+
+
+def section(html: str, element_id: str) -> str:
+    return html.split(f'id="{element_id}"')[1].split("</article>")[0]
+
+
+def test_a_kr_chart_has_dates_values_target_expected_path_and_forecast(document):  # noqa: F811
+    html = render_html(
+        document, {"mrr": [["2026-10-08T00:00:00+02:00", 125000], ["2026-11-21T00:00:00+01:00", 153175]]}
+    )
+    mrr = section(html, "kr-mrr")
+    assert [t for t in re.findall(r'text-anchor="middle">(\w+)<', mrr)] == ["Oct", "Nov", "Dec", "Jan"]
+    assert re.findall(r'text-anchor="end">([^<]+)<', mrr) == ["120k", "140k", "160k", "180k"]
+    assert "<title>21 Nov 2026: 153,175 EUR</title>" in mrr and "<title>8 Oct 2026: 125,000 EUR</title>" in mrr
+    assert "<title>target 180,000 EUR</title>" in mrr
+    assert 'class="expected-path"' in mrr and 'class="forecast"' in mrr and 'class="band"' in mrr
+    forecast = re.search(r'class="forecast" points="[^"]*"><title>([^<]+)<', mrr).group(1)
+    assert forecast.startswith("forecast for 31 Dec: 179,772 EUR (80% range 177,998–181,546 EUR, 43% likely")
+    assert "owner ceo@acme.example" in mrr
+
+
+def test_the_expected_path_goes_through_the_phases(document):  # noqa: F811
+    mrr = document.kr("mrr")  # phases 135k by Oct 31, 155k by Nov 30
+    chart = kr_chart(mrr, [["2026-11-21T00:00:00+01:00", 153175]], document)
+    xs_ys = [tuple(map(float, p.split(","))) for p in chart.expected.split()]
+    assert len(xs_ys) == 4 and xs_ys[0][0] == LEFT and xs_ys[-1][0] == WIDTH - 8
+    assert [y for _, y in xs_ys] == sorted((y for _, y in xs_ys), reverse=True)  # rising values: y falls
+
+
+def test_a_long_history_keeps_every_value_in_the_line_and_60_points_to_hover(document):  # noqa: F811
+    start = date(2026, 10, 1)
+    points = [[f"{start + timedelta(days=i)}T00:00:00+00:00", 120000 + i * 300] for i in range(90)]
+    chart = kr_chart(document.kr("mrr"), points, document)
+    assert len(chart.line.split()) == 90 and len(chart.marks) <= 61
+    assert chart.marks[-1].title == "29 Dec 2026: 146,700 EUR"  # the newest is always there
+
+
+def test_kpis_are_drawn_over_their_healthy_band(document):  # noqa: F811
+    html = render_html(
+        document, {"tickets_open": [["2026-11-20T00:00:00+01:00", 120], ["2026-11-21T00:00:00+01:00", 117]]}
+    )
+    backlog = section(html, "kpi-support-backlog")
+    assert 'class="healthy"' in backlog and "<title>21 Nov 2026: 117</title>" in backlog
+    top = float(re.search(r'class="healthy" x="46" y="([\d.]+)"', backlog).group(1))
+    assert 0 < top < HEIGHT  # max 150 lies inside the drawing
+
+
+def test_suspect_stale_and_manual_krs_look_different(document):  # noqa: F811
+    from okrsync.status import OverrideDoc
+
+    krs = {kr.id: kr for _, kr in document.key_results()}
+    held = krs["csat"].model_copy(update={"suspect": True, "suspect_reason": "csat = 250 is above expect.max 100"})
+    manual = krs["signups"].model_copy(update={"override": OverrideDoc(value=700, sticky=False, note="recount")})
+    objectives = [
+        o.model_copy(update={"key_results": [held if k.id == "csat" else manual if k.id == "signups" else k
+                                             for k in o.key_results]})
+        for o in document.objectives
+    ]  # fmt: skip
+    html = render_html(document.model_copy(update={"objectives": objectives}))
+    assert '<article class="kr suspect" id="kr-csat">' in html and '<article class="kr stale" id="kr-uptime">' in html
+    assert '<article class="kr overridden" id="kr-signups">' in html
+    assert "⏸ held back for review: csat = 250 is above expect.max 100" in section(html, "kr-csat")
+    assert "✎ manual value: recount" in section(html, "kr-signups")
+    assert "⏸ 1 held back" in html and "✎ 1 manual" in html and "⚠ 1 stale" in html
+
+
+def test_the_page_is_the_same_in_any_time_zone(synced, monkeypatch):  # noqa: F811
+    first = render_html(synced.document, synced.history)
+    monkeypatch.setenv("TZ", "Pacific/Kiritimati")
+    time.tzset()
+    try:
+        assert render_html(synced.document, synced.history) == first
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "ticks"), [(0, 100, [0, 50, 100]), (114, 186, [120, 140, 160, 180]), (0.2, 0.9, [0.2, 0.4, 0.6, 0.8])]
+)
+def test_axis_ticks_are_round(lo, hi, ticks):
+    assert nice_ticks(lo, hi) == pytest.approx(ticks)
+    assert [compact(v) for v in (153175, 1500, 2.5e6, 99.9)] == ["153k", "1.5k", "2.5M", "99.9"]
