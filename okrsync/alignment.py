@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from okrsync.config.model import Config
 from okrsync.results import AlignedChild
-from okrsync.status import StatusDocument
+from okrsync.status import ObjectiveStatus, StatusDocument
 
 
 def split_ref(parent: str) -> tuple[str | None, str]:
@@ -50,3 +50,25 @@ def parent_notes(config: Config, documents: Mapping[str, StatusDocument]) -> dic
         elif all(p.id != objective for p in doc.objectives):
             notes[o.id] = f"parent {o.parent}: namespace {namespace!r} has no objective {objective!r}"
     return notes
+
+
+def company_order(docs: Mapping[str, StatusDocument]) -> list[tuple[str, ObjectiveStatus, int]]:
+    """Every namespace's objectives as one tree, depth first: (namespace, objective, depth), children under
+    their parents across configs; an objective whose parent is not in ``docs`` starts a tree of its own."""
+    nodes = {f"{ns}/{o.id}": (ns, o) for ns, doc in docs.items() for o in doc.objectives}
+    children: dict[str, list[str]] = {}
+    for key, (ns, o) in nodes.items():
+        parent = None if not o.parent else (o.parent if "/" in o.parent else f"{ns}/{o.parent}")
+        children.setdefault(parent if parent in nodes else "", []).append(key)
+    ordered: list[tuple[str, ObjectiveStatus, int]] = []
+
+    def add(key: str, depth: int, seen: frozenset[str]) -> None:
+        ns, o = nodes[key]
+        ordered.append((ns, o, depth))
+        for child in children.get(key, []):
+            if child not in seen:
+                add(child, depth + 1, seen | {child})
+
+    for key in children.get("", []):
+        add(key, 0, frozenset({key}))
+    return ordered

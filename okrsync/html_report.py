@@ -10,6 +10,7 @@ bytes: nothing here reads the clock or the machine's time zone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import cache
 
 from okrsync.charts import Chart, kpi_chart, kr_chart
@@ -20,7 +21,7 @@ ORDER = list(LABEL)
 
 
 @cache
-def _template():
+def _template(name: str):
     import jinja2  # only a report needs it: `okrsync --help` stays fast
 
     env = jinja2.Environment(
@@ -33,7 +34,7 @@ def _template():
         pct=pct, fmt_value=fmt_value, fmt_trend=fmt_trend, forecast_text=forecast_text, human_time=human_time,
         label=label, range_text=range_text, target_text=target_text, kpi_status=kpi_status, kpi_label=kpi_label,
     )  # fmt: skip
-    return env.get_template("report.html.j2")
+    return env.get_template(name)
 
 
 def kpi_status(k: KpiStatus) -> str:
@@ -61,8 +62,8 @@ def objective_tree(doc: StatusDocument) -> list[tuple[ObjectiveStatus, int]]:
     return ordered
 
 
-def render_html(doc: StatusDocument, history: dict | None = None) -> str:
-    """The page; ``history`` (metric -> [[iso time, value], ...]) draws the charts."""
+def render_html(doc: StatusDocument, history: dict | None = None, back: str | None = None) -> str:
+    """The page; ``history`` (metric -> [[iso time, value], ...]) draws the charts; ``back`` links to an index."""
     history = history or {}
     krs = [kr for _, kr in doc.key_results()]
     counts: dict[str, int] = {}
@@ -80,11 +81,28 @@ def render_html(doc: StatusDocument, history: dict | None = None) -> str:
         stale=sum(kr.stale for kr in krs), suspect=sum(kr.suspect for kr in krs),
         overridden=sum(kr.override is not None for kr in krs),
     )  # fmt: skip
-    return _template().render(
+    return _template("report.html.j2").render(
         doc=doc,
+        back=back,
         counts=sorted(counts.items(), key=lambda item: ORDER.index(item[0])),
         flags=flags,
         objectives=objective_tree(doc),
         kr_charts=kr_charts,
         kpi_charts=kpi_charts,
+    )
+
+
+def render_index(docs: Mapping[str, StatusDocument], pages: Mapping[str, str]) -> str:
+    """The index of ``okrsync report --all``: each team (namespace) with its counts, and the company tree."""
+    from okrsync.alignment import company_order
+
+    teams = []
+    for ns in sorted(docs):
+        krs = [kr for _, kr in docs[ns].key_results()]
+        counts = {s: n for s in ORDER if (n := sum(kr.status == s for kr in krs))}
+        teams.append(dict(ns=ns, doc=docs[ns], page=pages[ns], counts=counts,
+                          stale=sum(kr.stale for kr in krs), suspect=sum(kr.suspect for kr in krs)))  # fmt: skip
+    cycles = sorted({d.cycle for d in docs.values()})
+    return _template("index.html.j2").render(
+        teams=teams, tree=company_order(docs), pages=pages, cycle=", ".join(cycles)
     )

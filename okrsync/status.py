@@ -140,6 +140,7 @@ class StatusDocument(_Doc):
     cycle_end: str
     namespace: str = "default"
     as_of: str
+    timezone: str | None = None  # the cycle's IANA zone (documents before 2026-11-30: none)
     objectives: list[ObjectiveStatus] = []
     kpis: list[KpiStatus] = []
     errors: list[ErrorEntry] = []
@@ -273,6 +274,7 @@ def build_document(evaluation: Evaluation, config: Config) -> StatusDocument:
         cycle_end=config.cycle.end.isoformat(),
         namespace=config.namespace,
         as_of=_iso(evaluation.as_of, config),
+        timezone=config.cycle.timezone,
         objectives=[objective_status(o, config, specs) for o in evaluation.objectives],
         kpis=[kpi_status(k, config) for k in evaluation.kpis],
         errors=[ErrorEntry(metric=e.metric, connection=e.connection, message=e.message) for e in evaluation.errors],

@@ -98,7 +98,7 @@ CONTRAST = """() => {
   return worst; }"""
 
 
-def open_report(synced, tmp_path, width):
+def open_report(html, tmp_path, width, name="report"):
     if not CHROMIUM.exists():
         if os.environ.get("OKRSYNC_REQUIRE_CHROMIUM") == "1":
             pytest.fail(f"no chromium at {CHROMIUM} but OKRSYNC_REQUIRE_CHROMIUM=1")
@@ -106,7 +106,7 @@ def open_report(synced, tmp_path, width):
     from playwright.sync_api import sync_playwright
 
     page_path = tmp_path / "okr.html"
-    page_path.write_text(render_html(synced.document, synced.history), encoding="utf-8")
+    page_path.write_text(html, encoding="utf-8")
     problems: list[str] = []
     requests: list[str] = []
     with sync_playwright() as p:
@@ -121,7 +121,7 @@ def open_report(synced, tmp_path, width):
         page.goto(page_path.as_uri())
         yield page
         if os.environ.get("OKRSYNC_SCREENSHOTS"):  # docs/: OKRSYNC_SCREENSHOTS=docs pytest -k chromium
-            page.screenshot(path=f"{os.environ['OKRSYNC_SCREENSHOTS']}/report-{width}.png", full_page=True)
+            page.screenshot(path=f"{os.environ['OKRSYNC_SCREENSHOTS']}/{name}-{width}.png", full_page=True)
         browser.close()
     assert problems == []
     assert all(url.startswith("file://") for url in requests), requests
@@ -129,7 +129,7 @@ def open_report(synced, tmp_path, width):
 
 @pytest.mark.parametrize("width", [1280, 390])  # a desk and a phone
 def test_html_report_renders_in_headless_chromium(synced, tmp_path, width):
-    for page in open_report(synced, tmp_path, width):
+    for page in open_report(render_html(synced.document, synced.history), tmp_path, width):
         assert page.title() == "OKR status — 2026-Q4"
         assert page.locator("section.objective h2").all_inner_texts() == [  # three objectives, in this order
             "Grow recurring revenue to fund 2027",
@@ -157,7 +157,7 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path, width):
 
 
 def test_html_report_is_accessible(synced, tmp_path):
-    for page in open_report(synced, tmp_path, 1280):
+    for page in open_report(render_html(synced.document, synced.history), tmp_path, 1280):
         levels = page.evaluate("[...document.querySelectorAll('h1,h2,h3')].map(h => +h.tagName[1])")
         assert levels[0] == 1 and levels.count(1) == 1 and all(b - a <= 1 for a, b in itertools.pairwise(levels))
         names = page.evaluate(

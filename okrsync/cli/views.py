@@ -123,30 +123,19 @@ def status_tree(doc: StatusDocument) -> Tree:
 
 def company_tree(docs: dict[str, StatusDocument]) -> Tree:
     """Every namespace's latest objectives as one tree: children under their parents across configs."""
+    from okrsync.alignment import company_order
+
     cycle = next(iter(docs.values())).cycle
-    nodes = {f"{ns}/{o.id}": (ns, o) for ns, doc in docs.items() for o in doc.objectives}
-
-    def parent_key(ns: str, o: ObjectiveStatus) -> str | None:
-        return None if not o.parent else (o.parent if "/" in o.parent else f"{ns}/{o.parent}")
-
-    children: dict[str, list[str]] = {}
-    for key, (ns, o) in nodes.items():
-        children.setdefault(parent_key(ns, o) if parent_key(ns, o) in nodes else "", []).append(key)
     tree = Tree(Text.assemble(("OKR status ", "bold"), (cycle, "bold cyan"), f"  {len(docs)} namespaces"))
-
-    def add(key: str, parent: Tree, seen: frozenset[str]) -> None:
-        ns, o = nodes[key]
-        node = parent.add(Text.assemble((f"[{ns}] ", "cyan"), objective_label(o)))
+    stack = [tree]
+    for ns, o, depth in company_order(docs):
+        del stack[depth + 1 :]
+        node = stack[depth].add(Text.assemble((f"[{ns}] ", "cyan"), objective_label(o)))
         if o.parent_note:
             node.add(Text(f"⚠ {o.parent_note}", style="yellow"))
         for kr in o.key_results:
             node.add(kr_label(kr))
-        for child in children.get(key, []):
-            if child not in seen:
-                add(child, node, seen | {child})
-
-    for key in children.get("", []):
-        add(key, tree, frozenset({key}))
+        stack.append(node)
     return tree
 
 

@@ -1,0 +1,52 @@
+"""`okrsync report`: write a report of what the store holds, for this config or for every team."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from okrsync.cli.app import console, current_config, err_console
+
+
+def report(
+    output: Annotated[Path, typer.Option("--output", "-o", help="a .html .md .json or .csv file; with --all a folder")],
+    every: Annotated[bool, typer.Option("--all", help="every team in the store: a page each, an index")] = False,
+) -> None:
+    """Write the latest stored status as a report, without fetching. With --all: one HTML page per team
+    (namespace) sharing this config's store and cycle, and index.html with each team's counts and the
+    company tree of objectives aligned across configs."""
+    from okrsync.pipeline import open_store
+    from okrsync.report import RENDERERS, write_if_changed
+    from okrsync.site import build_site, local_points
+    from okrsync.status import StatusDocument
+
+    config = current_config()
+    if not every and output.suffix.lower() not in RENDERERS:
+        raise typer.BadParameter("a report file ends in .html, .md, .json or .csv", param_hint="--output")
+    if every and output.suffix:
+        raise typer.BadParameter("with --all, --output is a folder (it gets index.html and a page per team)")
+    store = open_store(config)
+    try:
+        runs = store.latest_runs(config.cycle.name)
+        if not every:
+            runs = {ns: r for ns, r in runs.items() if ns == config.namespace}
+        docs = {ns: StatusDocument.from_dict(r.document) for ns, r in runs.items()}
+        histories = {
+            ns: local_points(store.load_history(ns, config.cycle.name, runs[ns].as_of), doc) for ns, doc in docs.items()
+        }
+    finally:
+        store.close()
+    if not docs:
+        err_console.print(f"No sync has been stored for {config.cycle.name} yet: run `okrsync run` first.")
+        raise typer.Exit(1)
+    if every:
+        files = {output / name: content for name, content in build_site(docs, histories).items()}
+    else:
+        doc = docs[config.namespace]
+        files = {output: RENDERERS[output.suffix.lower()](doc, histories[config.namespace])}
+    for path, content in files.items():
+        changed = write_if_changed(path, content)
+        console.print(f"{'wrote' if changed else 'unchanged'} {escape(str(path))}")
