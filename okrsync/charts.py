@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta
 
 from okrsync.present import chance, fmt_value, range_text, target_text
@@ -55,8 +56,10 @@ class Chart:
     height: int = HEIGHT
 
 
+@lru_cache(maxsize=4096)
 def local_days(iso: str, origin: date) -> float:
-    """Days from the origin's midnight to an ISO moment's wall-clock time (its offset ignored)."""
+    """Days from the origin's midnight to an ISO moment's wall-clock time (its offset ignored). Cached: a
+    run's values share their moment, so a page of thousands of charts parses each day once."""
     moment = datetime.fromisoformat(iso).replace(tzinfo=None)
     return (moment - datetime.combine(origin, datetime.min.time())) / timedelta(days=1)
 

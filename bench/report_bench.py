@@ -1,0 +1,66 @@
+"""The cost of issue 13's additions at scale: forecast confidence in the evaluation, and the HTML report.
+
+A 2,000-KR organisation (bench_store.make_config) with a value every day from the cycle start
+(2026-08-01) to the as-of day (2026-11-28: 120 days, 240,000 points). Printed, each against a baseline
+measured in the same run: the evaluation with confidence against the same evaluation with it switched
+off; the HTML page (2,000 charts of 120 values) against the JSON document of the same status. Wall time
+is the best of three; peak memory is Python's allocations during the step (tracemalloc).
+
+    .venv/bin/python -m bench.report_bench
+"""
+
+from __future__ import annotations
+
+import time
+import tracemalloc
+from datetime import datetime, timedelta
+from unittest import mock
+
+from bench.bench_store import START, TZ, make_config
+from okrsync import confidence
+from okrsync.evaluate import MetricState, Point, evaluate
+from okrsync.report import render_html, render_json
+from okrsync.status import build_document
+
+N_KRS, DAYS = 2000, 120
+
+
+def best_of(step, runs: int = 3) -> tuple[float, float, object]:
+    """(best wall seconds, peak MB of the first run, result)."""
+    tracemalloc.start()
+    result = step()
+    peak = tracemalloc.get_traced_memory()[1] / 1e6
+    tracemalloc.stop()
+    walls = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        step()
+        walls.append(time.perf_counter() - t0)
+    return min(walls), peak, result
+
+
+def main() -> None:
+    config = make_config(N_KRS)
+    days = [datetime.combine(START, datetime.min.time(), TZ) + timedelta(days=d, hours=6) for d in range(DAYS)]
+    states = {
+        f"m{i}": MetricState(history=tuple(Point.of(at, 10 + d * 0.5 + (i * d) % 7) for d, at in enumerate(days)))
+        for i in range(N_KRS)
+    }
+    as_of = days[-1]
+    with_confidence, peak_eval, evaluation = best_of(lambda: evaluate(config, states, as_of))
+    with mock.patch.object(confidence, "spread", return_value=None):
+        without, _, _ = best_of(lambda: evaluate(config, states, as_of))
+    doc = build_document(evaluation, config)
+    likely = sum(kr.forecast is not None and kr.forecast.probability is not None for _, kr in doc.key_results())
+    history = {m: [[at.isoformat(), p.value] for at, p in zip(days, s.history, strict=True)] for m, s in states.items()}
+    html_wall, html_peak, html = best_of(lambda: render_html(doc, history))
+    json_wall, _, text = best_of(lambda: render_json(doc))
+    print(f"{N_KRS} KRs, {DAYS} daily values each; {likely} KRs with a probability")
+    print(f"evaluate with confidence   {with_confidence:6.2f} s  peak {peak_eval:6.1f} MB")
+    print(f"evaluate without (baseline){without:6.2f} s  ratio {with_confidence / without:4.2f}x")
+    print(f"HTML report                {html_wall:6.2f} s  peak {html_peak:6.1f} MB  {len(html) / 1e6:5.1f} MB page")
+    print(f"JSON document (baseline)   {json_wall:6.2f} s  ratio {html_wall / json_wall:4.1f}x  {len(text) / 1e6:5.1f} MB")
+
+
+if __name__ == "__main__":
+    main()
