@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from okrsync.present import chance, fmt_value, range_text, target_text
 from okrsync.status import KpiStatus, KrStatus, StatusDocument

@@ -83,9 +83,10 @@ def chance(projected: float, sd: float, level: float, decrease: bool) -> float:
     """P(final value reaches ``level``): at or above it, or at or below it for a decrease."""
     if sd <= 0:
         return 1.0 if (projected <= level if decrease else projected >= level) else 0.0
-    final = NormalDist(projected, sd)
-    # P(X >= level) as P(X <= mirror image): 1 - cdf would round a far tail to exactly 0
-    return final.cdf(level) if decrease else final.cdf(2 * projected - level)
+    shortfall = (projected - level) if decrease else (level - projected)
+    # the normal's upper tail beyond the shortfall, by erfc: 1 - cdf (or NormalDist.cdf, which uses erf)
+    # rounds a far tail to exactly 0, and "0% likely" would claim a certainty the method does not have
+    return 0.5 * math.erfc(shortfall / (sd * math.sqrt(2)))
 
 
 def central_range(projected: float, sd: float) -> tuple[float, float]:

@@ -221,5 +221,7 @@ def test_every_display_says_how_likely_the_target_is(document):
     assert table["Chance of target"] == f"{f.probability * 100:.0f}%"
     lines = [line for s in weekly_digest(document, []).sections for line in s.lines]
     assert any(mrr.title in line and likely in line for line in lines)
+    assert document.kr("signups").forecast.probability == 1e-6  # a far tail (1e-75): tiny, never a certain 0
+    assert "<1% likely" in forecast_text(document.kr("signups"))
     tiny = document.kr("new-customers").forecast.probability
     assert 0 < tiny < 0.005 and "<1% likely" in forecast_text(document.kr("new-customers"))
