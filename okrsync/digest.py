@@ -86,7 +86,8 @@ def weekly_digest(doc: StatusDocument, questions: list[str], link: str | None = 
             forecast = f", forecast {pct(kr.forecast.progress)}" if kr.forecast else ""
             if kr.forecast and kr.forecast.probability is not None:
                 forecast += f" ({chance(kr.forecast.probability)} likely)"
-            s.lines.append(f"{EMOJI[kr.status]} {kr.title}: {pct(kr.progress)}{forecast}")
+            held = " ⏸ held back for review" if kr.suspect else ""
+            s.lines.append(f"{EMOJI[kr.status]} {kr.title}: {pct(kr.progress)}{forecast}{held}")
             if kr.status in ("at_risk", "off_track"):
                 s.lines.extend(f"    ❓ {q}" for q in questions)
         sections.append(s)

@@ -46,7 +46,7 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for kr in o.key_results:
-            mark = " ⚠ stale" if kr.stale else ""
+            mark = (" ⚠ stale" if kr.stale else "") + (" ⏸ held back" if kr.suspect else "")
             out.append(
                 f"| {_md(kr.title)} | {_md(fmt_value(kr.value, kr.unit))} | {_md(target_text(kr))} | "
                 f"{pct(kr.progress)} | {pct(kr.judged)} | {STATUS_LABELS[kr.status]}{mark} | "

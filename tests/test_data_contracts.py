@@ -10,10 +10,10 @@ import pytest
 from okrsync.config import Expect
 from okrsync.config.load import load_config
 from okrsync.contracts import breach
-from okrsync.digest import run_digest
+from okrsync.digest import run_digest, weekly_digest
 from okrsync.errors import ConfigError
 from okrsync.pipeline import reevaluate, sync
-from okrsync.report import render_csv
+from okrsync.report import render_csv, render_markdown
 from okrsync.store import Store
 from okrsync.triggers import fired
 from tests.conftest import oslo, write_csv
@@ -124,6 +124,9 @@ def test_suspect_krs_announce_only_that_they_wait(team):
     held = next(s for s in digest.sections if s.title.startswith("Held back"))
     assert held.lines == ["csat: csat = 250 is above expect.max 100", "score: score is computed from held-back csat"]
     assert "csat" not in " ".join(line for s in digest.sections if s is not held for line in s.lines)
+    weekly = [line for s in weekly_digest(second.document, []).sections for line in s.lines]
+    assert any(line.startswith("🟠 csat: 33%") and line.endswith("⏸ held back for review") for line in weekly)
+    assert "| csat | 80 | 90 | 33% | 49% | at risk ⏸ held back |" in render_markdown(second.document)
 
 
 def test_the_sheet_cell_of_a_suspect_kr_is_not_written(team):

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 
@@ -336,3 +337,33 @@ def test_an_unbounded_jql_gets_plain_advice_on_cloud(write_config, cloud):
     assert got.message == (
         "Jira Cloud refuses a JQL without a restriction: add one, e.g. project = APP or created >= -90d"
     )
+
+
+def test_a_held_back_value_is_never_written_to_jira(write_config, cloud):
+    metrics = '  p1_open: {connection: jira, jql: "project = APP AND priority = Highest", expect: {max_change: 1}}'
+    krs = "      - {id: p1, title: Open P1 bugs to zero, metric: p1_open, start: 3, target: 0, jira_issue: APP-100}"
+    cfg = jira_config(write_config, cloud, metrics=metrics, krs=krs, outputs=OUTPUT)
+    store = Store(cfg.store_url())
+    sync(cfg, DAY, now=DAY, store=store)
+    cloud.issues["APP-100"]["fields"]["customfield_10100"] = 55.0  # someone typed over the field meanwhile
+    writes = len(cloud.requests("PUT", "/issue/APP-100$"))
+    cloud.jql["project = APP AND priority = Highest"] = []  # 3 -> 0 at once: more than max_change 1
+    next_day = DAY + timedelta(days=1)
+    result = sync(cfg, next_day, now=next_day, store=store)
+    assert result.document.kr("p1").suspect and result.exit_code == 0
+    assert cloud.comments["APP-100"] == [] and len(cloud.requests("PUT", "/issue/APP-100$")) == writes
+    assert cloud.issues["APP-100"]["fields"]["customfield_10100"] == 55.0  # not "corrected" from a held value
+    cloud.jql["project = APP AND priority = Highest"] = ["APP-1", "APP-3"]  # 3 -> 2: believable
+    sync(cfg, DAY + timedelta(days=2), now=DAY + timedelta(days=2), store=store)
+    assert cloud.issues["APP-100"]["fields"]["customfield_10100"] == 33.3  # written again once trusted
+    store.close()
+
+
+def test_the_comment_says_how_likely_the_target_is():
+    from connectors.jira.sink import comment_text
+    from okrsync.status import ForecastDoc, KrStatus
+
+    kr = KrStatus(id="k", title="Signups", metric="m", kind="increase", value=40, start=0, target=100, due="2026-12-31",
+                  expected=0.5, status="on_track", forecast=ForecastDoc(value=96, progress=0.96, low=80, high=112,
+                                                                            probability=0.4))  # fmt: skip
+    assert "Forecast 96 (80–112, 40% likely) by 2026-12-31." in comment_text(kr, None, mock.Mock(day="2026-11-16"), "m")

@@ -17,7 +17,7 @@ from okrsync.connector import Sink, SinkContext
 from okrsync.delivery import fingerprint
 from okrsync.errors import SinkError, TransientError
 from okrsync.numbers import parse_number
-from okrsync.present import label, pct
+from okrsync.present import forecast_text, label, pct
 from okrsync.status import KrStatus, StatusDocument
 from okrsync.triggers import fired, previous_krs
 
@@ -32,6 +32,8 @@ def comment_text(kr: KrStatus, prev: KrStatus | None, doc: StatusDocument, marke
         f"Progress {pct(kr.progress)} (expected {pct(kr.judged)}), value {kr.value} toward target {target}, "
         f"as of {doc.day}.",
     ]
+    if kr.forecast:
+        lines.append(f"F{forecast_text(kr)[1:]} by {kr.due}.")  # "Forecast 120 (80–140, 72% likely) by …"
     if kr.stale:
         lines.append(f"Stale: {kr.stale_reason}")
     lines.append(f"[{marker}]")
