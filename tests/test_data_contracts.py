@@ -166,3 +166,16 @@ def test_accept_publishes_the_held_value_and_re_evaluates(team):
     assert "Nothing is held back" in okrsync(*config, "accept").stdout
     doc = json.loads(okrsync(*config, "status", "-f", "json").stdout)
     assert not any(k["suspect"] for o in doc["objectives"] for k in o["key_results"])
+
+
+def test_deleting_a_run_deletes_what_it_held_back(team):
+    config = load_config(team)
+    store = Store(config.store_url())
+    sync(config, DAY1, now=DAY1, store=store)
+    sync(config, DAY2, now=DAY2, store=store)
+    assert {h.metric_id for h in store.held(config.namespace, "2026-Q4")} == {"csat", "score"}
+    assert store.delete_run(config.namespace, "2026-Q4", DAY1.date()) is not None
+    assert len(store.held(config.namespace, "2026-Q4")) == 2  # another day's run: kept
+    store.delete_run(config.namespace, "2026-Q4", DAY2.date())
+    assert store.held(config.namespace, "2026-Q4") == []
+    store.close()
