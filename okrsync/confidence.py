@@ -29,6 +29,7 @@ import statistics
 from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from statistics import NormalDist
 
 WEEK = 7 * 86400.0
@@ -46,14 +47,10 @@ class Spread:
 
 
 def value_at(times: Sequence[float], values: Sequence[float], at: float) -> float:
-    """Piecewise-linear value at ``at`` between time-ordered points (flat outside them)."""
+    """Piecewise-linear value at ``at``, a moment within times[0]..times[-1] (time-ordered points)."""
     i = bisect_left(times, at)
-    if i < len(times) and times[i] == at:
+    if times[i] == at:
         return values[i]
-    if i == 0:
-        return values[0]
-    if i == len(times):
-        return values[-1]
     t0, t1 = times[i - 1], times[i]
     return values[i - 1] + (values[i] - values[i - 1]) * (at - t0) / (t1 - t0)
 
@@ -64,7 +61,7 @@ def weekly_changes(times: Sequence[float], values: Sequence[float]) -> list[floa
         return []
     weeks = int((times[-1] - times[0]) // WEEK)
     samples = [value_at(times, values, times[-1] - j * WEEK) for j in range(weeks, -1, -1)]
-    return [b - a for a, b in zip(samples, samples[1:], strict=False)]
+    return [b - a for a, b in pairwise(samples)]
 
 
 def spread(times: Sequence[float], values: Sequence[float], due: float) -> Spread | None:

@@ -1,7 +1,7 @@
 """Forecast confidence (okrsync.confidence): cases worked out by hand, then properties with hypothesis."""
 
 import math
-from datetime import timedelta
+from datetime import date, timedelta
 from statistics import NormalDist
 
 import pytest
@@ -23,8 +23,9 @@ def test_weekly_changes_read_the_series_at_weekly_steps_back_from_the_newest_val
     # daily values in between do not add changes; a half week at the start is left out
     daily = [i * DAY for i in range(0, 25)]
     assert confidence.weekly_changes(daily, [t / DAY * 2 for t in daily]) == pytest.approx([14, 14, 14])
-    # a gap is interpolated: 0 at day 0, 28 at day 14 -> 14 a week
-    assert confidence.weekly_changes([0, 14 * DAY], [0, 28]) == pytest.approx([14, 14])
+    # a gap is interpolated: 10 on day 1, 38 on day 15 -> 24 on day 8, 14 a week
+    assert confidence.weekly_changes([DAY, 15 * DAY], [10, 38]) == pytest.approx([14, 14])
+    assert confidence.value_at([DAY, 15 * DAY], [10, 38], 8 * DAY) == pytest.approx(24)
 
 
 def test_the_spread_by_hand():
@@ -39,6 +40,8 @@ def test_the_spread_by_hand():
     assert confidence.chance(60, spread.sd, 60, decrease=False) == pytest.approx(0.5)
     assert confidence.chance(60, spread.sd, low, decrease=False) == pytest.approx(0.9)  # 90 % end above low
     assert confidence.chance(60, spread.sd, low, decrease=True) == pytest.approx(0.1)
+    assert confidence.chance(10, 0.5, 10.5, decrease=False) == pytest.approx(0.158655, abs=1e-6)  # one sd short
+    assert confidence.chance(10, 0.5, 9.5, decrease=True) == pytest.approx(0.158655, abs=1e-6)
 
 
 def test_no_range_without_three_weeks_or_once_due():
@@ -53,6 +56,8 @@ def test_an_even_pace_is_certain_either_way():
     assert sd == 0
     assert confidence.chance(20, sd, 20, decrease=False) == 1.0
     assert confidence.chance(20, sd, 20.5, decrease=False) == 0.0
+    assert confidence.chance(20, sd, 20, decrease=True) == 1.0  # at the target counts as reached
+    assert confidence.chance(20, sd, 19.5, decrease=True) == 0.0
 
 
 def weekly(*values):
@@ -118,16 +123,34 @@ def test_use_forecast_judges_by_the_chance_and_is_off_by_default():
 
 
 def test_use_forecast_in_an_aspirational_objective_asks_for_70_percent_of_the_way():
-    kr = KeyResult(id="k", metric="m", start=0, target=100)
-    history = weekly(0, 10, 20, 30)  # even: projected 10/7 a day * 67 days = 95.7, sd 0
+    kr = KeyResult(id="k", metric="m", start=10, target=110)
+    history = weekly(10, 20, 30, 40)  # even: projected 10 + 10/7 a day * 67 days = 105.7, sd 0
     judged = StatusThresholds(use_forecast=True, likely=0.9, unlikely=0.5)
-    stretch = KeyResult(id="k", metric="m", start=0, target=130)  # 95.7 >= 0.7 * 130 = 91: certain
+    stretch = KeyResult(id="k", metric="m", start=10, target=145)  # 105.7 >= 10 + 0.7 * 135 = 104.5: certain
     aspirational = Objective(id="o", title="O", kind="aspirational")
     assert evaluate_kr(stretch, aspirational, history, CYCLE, HALFWAY, judged).status == Status.ON_TRACK
     assert evaluate_kr(stretch, Objective(id="o", title="O"), history, CYCLE, HALFWAY, judged).status == (
         Status.OFF_TRACK
     )
-    assert evaluate_kr(kr, aspirational, history, CYCLE, HALFWAY, judged).forecast.probability == 0.0
+    beyond = KeyResult(id="k", metric="m", start=10, target=150)  # 105.7 < 10 + 0.7 * 140 = 108: not reached
+    assert evaluate_kr(beyond, aspirational, history, CYCLE, HALFWAY, judged).status == Status.OFF_TRACK
+    assert evaluate_kr(kr, aspirational, history, CYCLE, HALFWAY, judged).forecast.probability == 0.0  # of 110
+
+
+def test_use_forecast_judges_decreases_keeps_done_and_needs_a_chance():
+    objective = Objective(id="o", title="O")
+    judged = StatusThresholds(use_forecast=True, likely=1.0, unlikely=0.0)  # the bounds count as reached
+    falling = weekly(100, 90, 80, 70)  # even: 70 - 10/7 * 46 days = 4.3 by the end, sd 0
+    assert evaluate_kr(KeyResult(id="k", metric="m", start=100, target=10), objective, falling, CYCLE, HALFWAY,
+                       judged).status == Status.ON_TRACK  # fmt: skip  # chance 1.0 = likely: on track
+    assert evaluate_kr(KeyResult(id="k", metric="m", start=100, target=2), objective, falling, CYCLE, HALFWAY,
+                       judged).status == Status.AT_RISK  # fmt: skip  # chance 0.0 = unlikely: at risk
+    done = KeyResult(id="k", metric="m", start=100, target=70)
+    assert evaluate_kr(done, objective, falling, CYCLE, HALFWAY, judged).status == Status.DONE
+    short = KeyResult(id="k", metric="m", start=0, target=100)  # two weeks: no chance, the gap rule
+    assert evaluate_kr(short, objective, weekly(0, 10, 20), CYCLE, HALFWAY, judged).status == Status.OFF_TRACK
+    milestone = KeyResult(id="k", metric="m", kind="milestone", due=date(2026, 12, 31))
+    assert evaluate_kr(milestone, objective, weekly(0, 0, 0, 0), CYCLE, HALFWAY, judged).status == Status.ON_TRACK
 
 
 def test_thresholds_are_ordered():

@@ -4,10 +4,11 @@ nothing is written back for them, the value waits in the store, and `okrsync acc
 import csv
 import io
 import json
+from datetime import date
 
 import pytest
 
-from okrsync.config import Expect
+from okrsync.config import Cycle, Expect
 from okrsync.config.load import load_config
 from okrsync.contracts import breach
 from okrsync.digest import run_digest, weekly_digest
@@ -20,6 +21,7 @@ from tests.conftest import oslo, write_csv
 from tests.test_cli import okrsync
 
 DAY1, DAY2, DAY3 = oslo(2026, 11, 14), oslo(2026, 11, 15), oslo(2026, 11, 16)
+CYCLE = Cycle(name="2026-Q4", start=date(2026, 10, 1), end=date(2026, 12, 31), timezone="Europe/Oslo")
 
 
 def test_a_breach_names_the_metric_the_value_and_the_rule():
@@ -29,10 +31,24 @@ def test_a_breach_names_the_metric_the_value_and_the_rule():
     assert breach("csat", both, 30, 80) == "csat = 30 changed by -62% from 80, more than expect.max_change 50%"
     assert breach("csat", both, 40, 80) is None  # exactly 50 %: kept
     assert breach("csat", both, 99, None) is None  # no last good value: only the bounds
+    assert breach("csat", both, 0, None) is None and breach("csat", both, 100, None) is None  # bounds included
     absolute = "x = 101 changed by +21 from 80, more than expect.max_change 20"
     assert breach("x", Expect(max_change=20), 101, 80) == absolute
     assert breach("x", Expect(max_change=20), 100, 80) is None
     assert breach("x", Expect(max_change="10%"), 5, 0) is None  # a share of 0 is undefined: not checked
+
+
+def test_a_suspect_metric_flags_its_krs_unless_a_lead_set_the_value():
+    from okrsync.config import KeyResult, Objective, StatusThresholds
+    from okrsync.evaluate import evaluate_kr
+    from okrsync.results import MetricState, Override, Point
+
+    kr, objective = KeyResult(id="k", metric="m", start=0, target=100), Objective(id="o", title="O")
+    state = MetricState(history=(Point.of(DAY1, 40),), suspect="m = 400 is above expect.max 100")
+    flagged = evaluate_kr(kr, objective, state, CYCLE, DAY2, StatusThresholds())
+    assert flagged.suspect and flagged.value == 40 and flagged.suspect_reason == "m = 400 is above expect.max 100"
+    manual = evaluate_kr(kr, objective, state, CYCLE, DAY2, StatusThresholds(), Override(55))
+    assert not manual.suspect and manual.value == 55
 
 
 @pytest.mark.parametrize(
