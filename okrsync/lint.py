@@ -67,4 +67,24 @@ def lint(config: Config) -> list[Warning_]:
     for metric_id in config.metrics:
         if metric_id not in used:
             out.append(Warning_(f"metrics.{metric_id}", "not used by any key result, KPI or formula"))
-    return out  # formula cycles are errors now (config.checks.formula_cycles), not warnings
+    return out + contract_warnings(config)  # formula cycles are errors (config.checks.formula_cycles)
+
+
+def contract_warnings(config: Config) -> list[Warning_]:
+    """A KR whose start or target lies outside its metric's ``expect`` bounds: reaching it would be held back."""
+    out: list[Warning_] = []
+    for i, o in enumerate(config.objectives):
+        for j, kr in enumerate(o.key_results):
+            expect = config.metrics[kr.metric].expect if kr.metric in config.metrics else None
+            if expect is None:
+                continue
+            for name in ("start", "target", "min", "max"):
+                value = getattr(kr, name)
+                if isinstance(value, int | float) and not (
+                    (expect.min is None or value >= expect.min) and (expect.max is None or value <= expect.max)
+                ):
+                    out.append(Warning_(
+                        f"objectives[{i}].key_results[{j}] ({kr.id})",
+                        f"{name} {value:g} lies outside metrics.{kr.metric}.expect: such a value would be held back",
+                    ))  # fmt: skip
+    return out

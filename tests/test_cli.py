@@ -127,7 +127,7 @@ def test_validate_lints_with_warnings_and_init_scaffolds(tmp_path):
 version: 1
 cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31}
 metrics:
-  m: {formula: "1"}
+  m: {formula: "1", expect: {min: 0, max: 1}}
   unused: {formula: "2"}
 objectives:
   - {id: empty, title: Empty}
@@ -152,8 +152,10 @@ objectives:
         "start equals target",
         "aspirational",
         "metrics.unused: not used",
+        "key_results[2] (c): target 2 lies outside metrics.m.expect: such a value would be held back",
     ):
         assert expected in out, expected
+    assert out.count("lies outside metrics.m.expect") == 3  # c's target 2, b's start and target 5; not d's 1
 
 
 def test_schema_command_prints_json_schema():
