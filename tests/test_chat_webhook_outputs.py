@@ -29,13 +29,13 @@ def receiver():
     r.stop()
 
 
-def team(write_config, tmp_path, receiver, outputs: str, value: int = 10):
+def team(write_config, tmp_path, receiver, outputs: str, value: int = 10, expect: str = ""):
     write_csv(tmp_path / "kpi.csv", f"n\n{value}\n")
     return load_config(
         write_config(f"""
         connections: {{files: {{type: csv, root: .}}}}
         metrics:
-          n: {{connection: files, path: kpi.csv, column: n}}
+          n: {{connection: files, path: kpi.csv, column: n{expect}}}
           gone: {{connection: files, path: x.csv, column: n}}
         objectives:
           - id: o
@@ -190,4 +190,21 @@ def test_webhook_signed_idempotent_and_unchanged_not_resent(write_config, tmp_pa
     assert len(receiver.received) == 1
     text = "".join(p.read_bytes().decode("utf-8", "replace") for p in tmp_path.rglob("*") if p.is_file())
     assert HOOK_SECRET not in text and "canarysecretpath123" not in text
+    store.close()
+
+
+def test_a_held_back_value_is_announced_once_and_nothing_else_about_it(write_config, tmp_path, receiver):
+    cfg = team(write_config, tmp_path, receiver, slack_output(receiver), expect=", expect: {max: 100}")  # default on:
+    store = Store(cfg.store_url())
+    sync(cfg, MONDAY, now=MONDAY, store=store)
+    receiver.received.clear()
+    (tmp_path / "kpi.csv").write_text("n\n1000\n")  # a tenfold jump past its contract
+    for offset in (1, 2):  # two nights in a row
+        day = MONDAY + timedelta(days=offset)
+        sync(cfg, day, now=day, store=store)
+    (post,) = receiver.received  # once, when it starts
+    body = post.json()
+    assert "Held back for review" in body["text"] and "n = 1000 is above expect.max 100" in body["text"]
+    assert "done" not in body["text"] and "Status changes" not in body["text"]
+    assert all(len(b.get("text", {}).get("text", "")) <= 3000 for b in body["blocks"])  # Slack's block limit
     store.close()
