@@ -57,6 +57,9 @@ def test_report_writes_this_configs_latest_status(tmp_path, write_config):
     assert wrong.returncode == 2 and ".html, .md, .json or .csv" in wrong.stderr and "Traceback" not in wrong.stderr
     folder = okrsync("-c", str(team.path), "report", "--all", "-o", str(tmp_path / "site.html"))
     assert folder.returncode == 2 and "folder" in folder.stderr
+    (tmp_path / "notes").write_text("a file, not a folder")
+    blocked = okrsync("-c", str(team.path), "report", "--all", "-o", str(tmp_path / "notes"))
+    assert blocked.returncode == 2 and "cannot write" in blocked.stderr and "Traceback" not in blocked.stderr
 
 
 @pytest.mark.parametrize("width", [1280, 390])

@@ -48,5 +48,9 @@ def report(
         doc = docs[config.namespace]
         files = {output: RENDERERS[output.suffix.lower()](doc, histories[config.namespace])}
     for path, content in files.items():
-        changed = write_if_changed(path, content)
+        try:
+            changed = write_if_changed(path, content)
+        except OSError as exc:  # a folder that is a file, no permission, a full disk: say which, no traceback
+            err_console.print(f"[red]error:[/] cannot write {escape(str(path))}: {escape(exc.strerror or str(exc))}")
+            raise typer.Exit(2) from None
         console.print(f"{'wrote' if changed else 'unchanged'} {escape(str(path))}")
