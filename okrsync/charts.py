@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-from okrsync.present import chance, fmt_value, range_text, target_text
+from okrsync.present import fmt_chance, fmt_value, range_text, target_text
 from okrsync.status import KpiStatus, KrStatus, StatusDocument
 
 WIDTH, HEIGHT = 320, 132
@@ -185,7 +185,7 @@ def _forecast(chart: Chart, frame: Frame, kr: KrStatus, last, due_days: float) -
     text = f"forecast for {short_date(date.fromisoformat(kr.due))}: {fmt_value(f.value, kr.unit)}"
     if f.low is not None and f.high is not None:
         chart.band = _path(frame, [(day, value), (due_days, f.high), (due_days, f.low)])
-        text += f" (80% range {fmt_value(f.low)}–{fmt_value(f.high, kr.unit)}, {chance(f.probability)} likely)"
+        text += f" (80% range {fmt_value(f.low)}–{fmt_value(f.high, kr.unit)}, {fmt_chance(f.probability)} likely)"
     chart.forecast_title = text
 
 
@@ -200,7 +200,7 @@ def _kr_description(kr: KrStatus, series) -> str:
     if kr.forecast:
         text += f"; forecast {fmt_value(kr.forecast.value, kr.unit)}"
         if kr.forecast.probability is not None:
-            text += f", {chance(kr.forecast.probability)} likely"
+            text += f", {fmt_chance(kr.forecast.probability)} likely"
     return text + "."
 
 

@@ -7,9 +7,10 @@ the typed status document is built. No I/O and no clock: everything arrives as a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from okrsync import formula
 from okrsync.alignment import aligned_children, parent_notes
@@ -104,14 +105,17 @@ def hold_back(plan: SyncPlan, values: Mapping[str, Observation], history: Mappin
     return held
 
 
+def ts_of(point: Point) -> float:
+    return point.ts
+
+
 def _before_and_on(points, obs: Observation, plan: SyncPlan) -> tuple[float | None, float | None]:
     """The last stored value before the observation's day, and the one stored for that day (or None)."""
     day = local_day(obs.observed_at, plan.config.cycle)
     begin = day_start(day, plan.config.cycle).timestamp()
     end = day_end(day, plan.config.cycle).timestamp()
-    before = [p.value for p in points if p.ts < begin]
-    on = [p.value for p in points if begin <= p.ts < end]
-    return (before[-1] if before else None), (on[-1] if on else None)
+    first, after = bisect_left(points, begin, key=ts_of), bisect_left(points, end, key=ts_of)  # oldest first
+    return (points[first - 1].value if first else None), (points[after - 1].value if after > first else None)
 
 
 def metric_states(
@@ -146,8 +150,9 @@ def metric_states(
 
 
 def chart_history(plan: SyncPlan, states: Mapping[str, MetricState]) -> dict[str, list]:
-    tz = plan.config.cycle.tz
-    return {
-        m: [[datetime.fromtimestamp(p.ts, tz).isoformat(), round(p.value, 6)] for p in s.ordered()]
-        for m, s in states.items()
-    }
+    return {m: chart_points(s.ordered(), plan.config.cycle.tz) for m, s in states.items()}
+
+
+def chart_points(points: Iterable[Point], zone: tzinfo) -> list[list]:
+    """Points as the report's charts read them: [[ISO time in the cycle's zone, value], ...]."""
+    return [[datetime.fromtimestamp(p.ts, zone).isoformat(), round(p.value, 6)] for p in points]

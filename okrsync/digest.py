@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from okrsync.present import EMOJI, chance, kr_line, label, pct
+from okrsync.present import EMOJI, fmt_chance, kr_line, label, pct
 from okrsync.status import StatusDocument
 from okrsync.triggers import fired, new_errors, previous_krs
 
@@ -85,7 +85,7 @@ def weekly_digest(doc: StatusDocument, questions: list[str], link: str | None = 
         for kr in o.key_results:
             forecast = f", forecast {pct(kr.forecast.progress)}" if kr.forecast else ""
             if kr.forecast and kr.forecast.probability is not None:
-                forecast += f" ({chance(kr.forecast.probability)} likely)"
+                forecast += f" ({fmt_chance(kr.forecast.probability)} likely)"
             held = " ⏸ held back for review" if kr.suspect else ""
             s.lines.append(f"{EMOJI[kr.status]} {kr.title}: {pct(kr.progress)}{forecast}{held}")
             if kr.status in ("at_risk", "off_track"):

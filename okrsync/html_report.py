@@ -15,7 +15,7 @@ from functools import cache
 
 from okrsync.charts import Chart, kpi_chart, kr_chart
 from okrsync.present import LABEL, fmt_trend, fmt_value, forecast_text, human_time, label, pct, range_text, target_text
-from okrsync.status import KpiStatus, ObjectiveStatus, StatusDocument
+from okrsync.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
 
 ORDER = list(LABEL)
 
@@ -45,6 +45,11 @@ def kpi_label(k: KpiStatus) -> str:
     return "no data" if k.healthy is None else ("healthy" if k.healthy else "unhealthy")
 
 
+def status_counts(krs: list[KrStatus]) -> dict[str, int]:
+    """How many KRs have each status, in the order done, on track, at risk, off track, no data."""
+    return {s: n for s in ORDER if (n := sum(kr.status == s for kr in krs))}
+
+
 def objective_tree(doc: StatusDocument) -> list[tuple[ObjectiveStatus, int]]:
     """Objectives depth-first under their parents in this document, each with its depth."""
     by_id = {o.id: o for o in doc.objectives}
@@ -66,9 +71,6 @@ def render_html(doc: StatusDocument, history: dict | None = None, back: str | No
     """The page; ``history`` (metric -> [[iso time, value], ...]) draws the charts; ``back`` links to an index."""
     history = history or {}
     krs = [kr for _, kr in doc.key_results()]
-    counts: dict[str, int] = {}
-    for kr in krs:
-        counts[kr.status] = counts.get(kr.status, 0) + 1
     kr_charts: dict[str, Chart] = {}
     for n, kr in enumerate(krs):
         kr_charts[kr.id] = kr_chart(kr, history.get(kr.metric, []), doc)
@@ -84,7 +86,7 @@ def render_html(doc: StatusDocument, history: dict | None = None, back: str | No
     return _template("report.html.j2").render(
         doc=doc,
         back=back,
-        counts=sorted(counts.items(), key=lambda item: ORDER.index(item[0])),
+        counts=status_counts(krs).items(),
         flags=flags,
         objectives=objective_tree(doc),
         kr_charts=kr_charts,
@@ -99,8 +101,7 @@ def render_index(docs: Mapping[str, StatusDocument], pages: Mapping[str, str]) -
     teams = []
     for ns in sorted(docs):
         krs = [kr for _, kr in docs[ns].key_results()]
-        counts = {s: n for s in ORDER if (n := sum(kr.status == s for kr in krs))}
-        teams.append(dict(ns=ns, doc=docs[ns], page=pages[ns], counts=counts,
+        teams.append(dict(ns=ns, doc=docs[ns], page=pages[ns], counts=status_counts(krs),
                           stale=sum(kr.stale for kr in krs), suspect=sum(kr.suspect for kr in krs)))  # fmt: skip
     cycles = sorted({d.cycle for d in docs.values()})
     return _template("index.html.j2").render(

@@ -36,7 +36,7 @@ def fmt_value(value: float | None, unit: str | None = None) -> str:
     return f"{text} {unit}" if unit else text
 
 
-def chance(p: float | None, missing: str = "") -> str:
+def fmt_chance(p: float | None, missing: str = "") -> str:
     """A probability as people say it: '72%', never a misleading '0%' or '100%' for what is merely
     unlikely or likely ('<1%', '>99%')."""
     if p is None:
@@ -56,7 +56,7 @@ def forecast_text(kr: KrStatus) -> str:
     if f.probability is None or f.low is None or f.high is None:
         return f"forecast {fmt_value(f.value, kr.unit)}"
     spread = f"{fmt_value(f.low)}–{fmt_value(f.high, kr.unit)}"
-    return f"forecast {fmt_value(f.value, kr.unit)} ({spread}, {chance(f.probability)} likely)"
+    return f"forecast {fmt_value(f.value, kr.unit)} ({spread}, {fmt_chance(f.probability)} likely)"
 
 
 def cell(x: object) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from okrsync.compute import chart_points
 from okrsync.html_report import render_html, render_index
 from okrsync.results import Point
 from okrsync.status import StatusDocument
@@ -42,17 +43,9 @@ def _stem(namespace: str) -> str:
 
 
 def local_points(history: Mapping[str, list[Point]], doc: StatusDocument) -> dict[str, list]:
-    """Stored points as the charts read them: [[ISO time in the cycle's zone, value], ...] per metric."""
-    zone = ZoneInfo(doc.timezone) if doc.timezone else _offset(doc.as_of)
-    return {
-        metric: [[datetime.fromtimestamp(p.ts, UTC).astimezone(zone).isoformat(), round(p.value, 6)] for p in points]
-        for metric, points in history.items()
-    }
-
-
-def _offset(iso: str) -> timezone:
-    offset = datetime.fromisoformat(iso).utcoffset()
-    return timezone(offset or timedelta(0))
+    """Stored points as the charts read them, in the cycle's zone (older documents: their as_of's offset)."""
+    zone = ZoneInfo(doc.timezone) if doc.timezone else datetime.fromisoformat(doc.as_of).tzinfo or UTC
+    return {metric: chart_points(points, zone) for metric, points in history.items()}
 
 
 def build_site(docs: Mapping[str, StatusDocument], histories: Mapping[str, dict]) -> dict[str, str]:

@@ -25,7 +25,7 @@ from connectors.google_sheets.client import (
 from okrsync.connector import Sink, SinkContext
 from okrsync.delivery import fingerprint
 from okrsync.errors import SinkError, TransientError
-from okrsync.present import cell, chance, label, pct
+from okrsync.present import cell, fmt_chance, label, pct
 from okrsync.status import StatusDocument
 
 STATUS_HEADER = [
@@ -54,7 +54,7 @@ def status_rows(doc: StatusDocument) -> list[list[str]]:
         rows.append(
             [text(o.title), text(kr.title), text(kr.owner or ""), cell(kr.start), cell(kr.value), cell(target),
              pct(kr.progress, ""), pct(kr.judged, ""), label(kr.status), cell(forecast), observed, text(kr.note),
-             chance(kr.forecast.probability if kr.forecast else None)]
+             fmt_chance(kr.forecast.probability if kr.forecast else None)]
         )  # fmt: skip
     return rows
 
