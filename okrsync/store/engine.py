@@ -152,8 +152,23 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     # loaded machine took over 5 s, and a waiting store operation is better than a failed night
     cur.execute("PRAGMA busy_timeout=30000")
     cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA journal_mode=WAL")
+    if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # WAL stays in the file once set
+        _to_wal(cur)
     cur.close()
+
+
+def _to_wal(cur) -> None:
+    """Switch a new store to WAL. SQLite answers "database is locked" at once, without waiting out
+    busy_timeout, when several first connections switch together (12 threads opening a new store: about
+    one round in 40 failed), so the switch is retried for as long as busy_timeout would have waited."""
+    import sqlite3
+
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
+
+    locked = retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError) and "locked" in str(e))
+    for attempt in Retrying(retry=locked, stop=stop_after_delay(30), wait=wait_random(0.005, 0.05), reraise=True):
+        with attempt:
+            cur.execute("PRAGMA journal_mode=WAL")
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
