@@ -172,8 +172,8 @@ def test_hubspot_pacing_from_the_emulator_log(write_config, emulators):
     hub = emulators["hubspot"]
     fetch(crm_config(write_config, emulators, rate=5), "hubspot")
     times = sorted(r.at for r in hub.requests("POST", "/search$"))
-    # never more than 5 searches in any second (HubSpot's search limit), whatever the threads
-    assert len(times) >= 6 and all(b - a >= 1.0 - 0.02 for a, b in zip(times, times[5:], strict=False))
+    # never more than 5 searches arrive in any second (HubSpot's search limit), whatever the threads
+    assert len(times) >= 6 and all(b - a >= 1.0 for a, b in zip(times, times[5:], strict=False))
 
 
 def test_salesforce_client_credentials_and_soql(write_config, emulators):

@@ -138,18 +138,22 @@ def test_pacer_spaces_requests(monkeypatch):
     waits: list[float] = []
     monkeypatch.setattr(retry, "monotonic", lambda: clock[0])
     monkeypatch.setattr(retry, "sleep", lambda s: (waits.append(s), clock.__setitem__(0, clock[0] + s)))
-    pacer = Pacer([(4, 1.0)])  # at most 4 in any second: a burst of 4, then the window
+    pacer = Pacer([(4, 1.0)], margin=0)  # at most 4 in any second: a burst of 4, then the window
     for _ in range(9):
         pacer.acquire()
     assert waits == pytest.approx([1.0, 1.0])  # starts 0,0,0,0, 1,1,1,1, 2: the 5th and the 9th waited
     assert clock[0] == pytest.approx(2.0)
+    kept_apart = Pacer([(4, 1.0)])  # the default keeps 50 ms from each window's edge (arrival jitter)
+    for _ in range(5):
+        kept_apart.acquire()
+    assert clock[0] == pytest.approx(3.05)
 
 
 def test_pacer_keeps_every_window_and_pauses_when_the_server_says(monkeypatch):
     clock = [0.0]
     monkeypatch.setattr(retry, "monotonic", lambda: clock[0])
     monkeypatch.setattr(retry, "sleep", lambda s: clock.__setitem__(0, clock[0] + s))
-    pacer = Pacer([(5, 1.0), (8, 10.0)])  # HubSpot-style: 5 a second and 8 in ten seconds
+    pacer = Pacer([(5, 1.0), (8, 10.0)], margin=0)  # HubSpot-style: 5 a second and 8 in ten seconds
     starts = []
     for _ in range(10):
         pacer.acquire()
