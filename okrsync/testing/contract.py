@@ -56,9 +56,11 @@ class ContractCase:
     as_of: datetime = AS_OF
 
 
-class SourceContract:
-    type_name: str = ""
-    make_case: Callable[[Emulator | None, Path], ContractCase]
+class WithEmulator:
+    """Fixtures shared by the source and sink contracts: the connector's emulator (started and stopped
+    around each test) and the case built against it, with its ${ENV} values set."""
+
+    make_case: Callable[[Emulator | None, Path], Any]
     make_emulator: Callable[[], Emulator] | None = None
 
     @pytest.fixture
@@ -73,11 +75,15 @@ class SourceContract:
             server.stop()
 
     @pytest.fixture
-    def case(self, emulator, tmp_path, monkeypatch) -> ContractCase:
+    def case(self, emulator, tmp_path, monkeypatch):
         case = type(self).make_case(emulator, tmp_path)
         for name, value in case.env.items():
             monkeypatch.setenv(name, value)
         return case
+
+
+class SourceContract(WithEmulator):
+    type_name: str = ""
 
     def write(self, case: ContractCase, tmp_path: Path, extra: dict | None = None, broken: bool = False) -> Path:
         metrics = {m: {"connection": "c", **keys, **(extra or {})} for m, keys in case.metrics.items()}

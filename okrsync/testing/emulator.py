@@ -33,6 +33,7 @@ class Request:
     headers: dict[str, str]
     body: bytes
     at: float
+    handled: bool = False  # reached its route (a write was applied), even if the answer was then lost
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
@@ -115,10 +116,20 @@ class Emulator:
         with self._lock:
             self.faults.extend([(method, path, fault)] * times)
 
+    def clear_faults(self) -> None:
+        """Drop every queued fault: the server is healthy again."""
+        with self._lock:
+            self.faults.clear()
+
     def requests(self, method: str | None = None, path: str | None = None) -> list[Request]:
         return [
             r for r in self.log if (method is None or r.method == method) and (path is None or re.search(path, r.path))
         ]
+
+    def applied(self, method: str | None = None, path: str | None = None) -> list[Request]:
+        """The matching requests that reached their route: writes the server applied (a refused or
+        dropped-before request is not one; one whose answer was lost afterwards is)."""
+        return [r for r in self.requests(method, path) if r.handled]
 
     # -- dispatch -----------------------------------------------------------------------------
 
@@ -153,6 +164,7 @@ class Emulator:
             return self._drop(h)
         if fault and fault.status is not None:
             return self._send(h, Response(fault.status, fault.body, fault.headers))
+        req.handled = True
         response = self._dispatch(req)
         if fault and fault.drop == "after":
             return self._drop(h)

@@ -1,0 +1,79 @@
+"""Every built-in output with a remote target keeps the sink contract (okrsync.testing.sink_contract)
+against its emulator: one line per connector, the same suite a third-party sink runs. (The report
+output writes local files; its own tests cover it.)"""
+
+import json
+
+from okrsync.testing.sink_contract import SinkCase, sink_contract
+from tests.emulators.crm import HookReceiver
+from tests.emulators.jira import JiraEmulator
+from tests.emulators.sheets import SheetsEmulator, Spreadsheet
+from tests.test_contracts import SA_EMAIL, SECRET, private_key
+
+SID = "1SinkContractSheet0123456789"
+FAST = {"rate_limit": 1000}
+
+
+def slack_case(receiver, _) -> SinkCase:
+    return SinkCase(
+        output={"type": "slack", "webhook_url": "${SLACK_URL}", "on": ["every_run"], **FAST},
+        env={"SLACK_URL": f"{receiver.url}/services/T0CANARY/B0CANARY/{SECRET}"},
+        at_most_once=True,
+    )
+
+
+def teams_case(receiver, _) -> SinkCase:
+    return SinkCase(
+        output={"type": "teams", "webhook_url": "${TEAMS_URL}", "on": ["every_run"], **FAST},
+        env={"TEAMS_URL": f"{receiver.url}/workflows/{SECRET}"},
+        at_most_once=True,
+    )
+
+
+def webhook_case(receiver, _) -> SinkCase:
+    return SinkCase(
+        output={"type": "webhook", "url": f"{receiver.url}/okr", "secret": "${HOOK_SECRET}"},
+        env={"HOOK_SECRET": SECRET},
+    )
+
+
+def jira_emulator():
+    jira = JiraEmulator("Cloud", token=SECRET)
+    jira.add_issue("APP-100")
+    return jira
+
+
+def jira_case(jira, _) -> SinkCase:
+    return SinkCase(
+        connection={"type": "jira", "url": "https://acme.atlassian.net", "endpoint": jira.url,
+                    "email": "bot@acme.example", "token": "${JIRA_TOKEN}", **FAST},
+        output={"type": "jira", "connection": "c", "progress_field": "customfield_10100", "comment_on": ["every_run"]},
+        key_result={"jira_issue": "APP-100"},
+        env={"JIRA_TOKEN": SECRET},
+        writes=(("PUT", "/issue/"), ("POST", "/comment$")),
+    )  # fmt: skip
+
+
+def sheets_emulator():
+    sheets = SheetsEmulator()
+    sheets.spreadsheets[SID] = Spreadsheet({"Sheet1": {}}, shared_with={SA_EMAIL})
+    return sheets
+
+
+def sheets_case(sheets, tmp_path) -> SinkCase:
+    key = {"type": "service_account", "project_id": "acme", "private_key_id": "k1", "private_key": private_key(),
+           "client_email": SA_EMAIL, "client_id": "1", "token_uri": f"{sheets.url}/token"}  # fmt: skip
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "sa.json").write_text(json.dumps(key))
+    return SinkCase(
+        connection={"type": "google_sheets", "credentials_file": "sa.json", "endpoint": sheets.url, **FAST},
+        output={"type": "google_sheets", "connection": "c", "spreadsheet": SID},
+        writes=(("POST", "^/v4/"),),
+    )
+
+
+TestSlackSinkContract = sink_contract("slack", slack_case, emulator=HookReceiver)
+TestTeamsSinkContract = sink_contract("teams", teams_case, emulator=HookReceiver)
+TestWebhookSinkContract = sink_contract("webhook", webhook_case, emulator=HookReceiver)
+TestJiraSinkContract = sink_contract("jira", jira_case, emulator=jira_emulator)
+TestGoogleSheetsSinkContract = sink_contract("google_sheets", sheets_case, emulator=sheets_emulator)
