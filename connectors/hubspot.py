@@ -4,14 +4,15 @@ Connection: a private-app ``token`` (scopes ``crm.objects.<object>.read``), ``en
 replace https://api.hubapi.com. Metric: ``object``, ``filters`` (property, operator, value and, for
 BETWEEN, high_value; values may use {cycle.start} {cycle.end} {as_of}) and ``aggregate``: count (default; ``total`` of a
 search with limit 1: one request), or sum / avg / min / max of ``property``, paging 200 at a time.
-HubSpot's search stops at 10,000 results; a metric that matches more gets a clear error asking
-for narrower filters (e.g. a date window) instead of a silently truncated sum. Requests are paced
-to 4 per second (the search endpoint allows about 5).
+HubSpot's search stops at 10,000 results; a sum over more is read in ranges of record id that each
+stay under it (see :func:`matching_records`), never silently truncated. Requests are paced to
+HubSpot's 5 searches a second.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
@@ -119,25 +120,77 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
         if how not in ("sum", "avg", "min", "max"):
             raise ValueError(f"aggregate {how} is not supported for HubSpot (count, sum, avg, min, max)")
         body.update(limit=PAGE, properties=[p.property])
-
-        def page(after):
-            data = client.json("POST", url, json={**body, "after": after or "0"})
-            if data.get("total", 0) > SEARCH_CEILING:
-                raise ValueError(
-                    f"{data['total']:,} {p.object} match, more than HubSpot search returns "
-                    f"({SEARCH_CEILING:,}): narrow the filters, e.g. a date window"
-                )
-            nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
-            return data.get("results", []), nxt
-
         values = []
-        for record in paginate(page, max_pages=SEARCH_CEILING // PAGE + 1):
+        for record in matching_records(client, url, body):
             raw = (record.get("properties") or {}).get(p.property)
             if raw not in (None, ""):
                 values.append(parse_number(raw))
         if not values and how != "sum":
             raise ValueError(f"no {p.object} with a value in {p.property}")
         return aggregate(values, how)
+
+
+# "The search endpoints are limited to 10,000 total results for any given query. Attempting to page beyond
+# 10,000 will result in a 400 error"; "a maximum of five filterGroups with up to 6 filters in each group"
+# (https://developers.hubspot.com/docs/guides/api/crm/search#limitations, read 2026-11-30). Beyond the
+# ceiling, okrsync splits the search into ranges of record id (hs_object_id BETWEEN lo AND hi, one more
+# filter) that each match at most 10,000 records, found by halving a range and counting its left half
+# (one request with limit 1: ``total`` is exact past the ceiling). No ``sorts`` are needed: each range is
+# paged whole, in whatever order HubSpot returns it.
+MAX_FILTERS = 6
+MAX_ID = 2**63 - 1  # record ids are positive 64-bit integers
+
+
+def matching_records(client: ApiClient, url: str, body: dict) -> Iterator[dict]:
+    """Every record ``body`` matches, 200 a page; split into id ranges past the 10,000-result ceiling."""
+    first = client.json("POST", url, json=body)
+    if first.get("total", 0) <= SEARCH_CEILING:
+        yield from _pages(client, url, body, first)
+        return
+    filters = body["filterGroups"][0]["filters"] if body["filterGroups"] else []
+    if len(filters) >= MAX_FILTERS:
+        raise ValueError(
+            f"{first['total']:,} records match, more than HubSpot search returns ({SEARCH_CEILING:,}), and the "
+            f"search already uses HubSpot's {MAX_FILTERS} filters: narrow the filters (e.g. a date window)"
+        )
+    for low, high in _id_ranges(client, url, filters, 0, MAX_ID, first["total"]):
+        yield from _pages(client, url, {**body, "filterGroups": [{"filters": [*filters, _ids(low, high)]}]})
+
+
+def _ids(low: int, high: int) -> dict:
+    return {"propertyName": "hs_object_id", "operator": "BETWEEN", "value": str(low), "highValue": str(high)}
+
+
+def _id_ranges(client: ApiClient, url: str, filters: list, low: int, high: int, total: int):
+    """Ranges [low, high] of record id, in order, that each match at most SEARCH_CEILING records."""
+    if total <= 0:
+        return
+    if total <= SEARCH_CEILING or low == high:
+        yield low, high
+        return
+    middle = (low + high) // 2
+    count = {"filterGroups": [{"filters": [*filters, _ids(low, middle)]}], "limit": 1, "after": "0",
+             "properties": [], "sorts": []}  # fmt: skip
+    left = int(client.json("POST", url, json=count).get("total", 0))
+    yield from _id_ranges(client, url, filters, low, middle, left)
+    yield from _id_ranges(client, url, filters, middle + 1, high, total - left)
+
+
+def _pages(client: ApiClient, url: str, body: dict, first: dict | None = None) -> Iterator[dict]:
+    """One search paged with ``after`` (HubSpot's cursor), starting from an answer already in hand."""
+
+    def page(after):
+        data = (
+            first
+            if first is not None and after is None
+            else client.json("POST", url, json={**body, "after": after or "0"})
+        )
+        if data.get("total", 0) > SEARCH_CEILING:
+            raise ValueError(f"{data['total']:,} records match one id range, more than HubSpot search returns")
+        nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
+        return data.get("results", []), nxt
+
+    return paginate(page, max_pages=SEARCH_CEILING // PAGE + 1)
 
 
 def _filter(f: HubspotFilter, q: MetricQuery) -> dict:

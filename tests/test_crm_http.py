@@ -160,12 +160,49 @@ def test_hubspot_dates_are_epoch_milliseconds_and_day_bounds_mean_what_they_say(
     assert all(str(f[k]).isdigit() for f in sent for k in ("value", "highValue") if k in f)
 
 
-def test_hubspot_ten_thousand_ceiling_is_a_clear_error(write_config, emulators):
+def test_hubspot_sums_past_the_ten_thousand_ceiling_in_ranges_of_record_id(write_config, emulators):
+    """HubSpot's search refuses to page past 10,000 results (the emulator answers 400 as HubSpot does): 25,000
+    deals with portal-like ids are read in id ranges of at most 10,000, each paged whole, none twice."""
     hub = emulators["hubspot"]
-    hub.objects["deals"] = [{"id": str(i), "properties": {"amount": "1"}} for i in range(10_050)]
+    ids = [30_000_000_000 + 13 * i for i in range(25_000)]
+    hub.objects["deals"] = [{"id": str(n), "properties": {"amount": str(i % 7)}} for i, n in enumerate(ids)]
     got = fetch(crm_config(write_config, emulators), "hubspot")
-    assert "10,050 deals match, more than HubSpot search returns (10,000)" in got["all_amount"]
-    assert got["won_count"] == 0
+    assert got["all_amount"] == sum(i % 7 for i in range(25_000)) and got["won_count"] == 0
+    bodies = [r.json() for r in hub.requests("POST", "/search$") if r.json()["properties"] != []]  # all_amount's
+    bodies = [
+        b for b in bodies if all(f["propertyName"] == "hs_object_id" for g in b["filterGroups"] for f in g["filters"])
+    ]
+    counts = [r.json() for r in hub.requests("POST", "/search$") if '"hs_object_id"' in r.body.decode()]
+    counts = [b for b in counts if b["limit"] == 1]
+    pages = [b for b in bodies if not b["filterGroups"]]
+    ranged = [b for b in bodies if b["filterGroups"]]
+    assert len(pages) == 1  # the first page said 25,000: its rows are not used, the ranges are
+    first_pages = [b for b in ranged if b["after"] == "0"]  # one per id range
+    assert len(first_pages) >= 3 and len(ranged) <= 25_000 // 200 + len(first_pages)  # each range paged once
+    assert len(counts) <= 70  # halving 2^63 ids down to ranges of at most 10,000 deals
+    bounds = [(int(f["value"]), int(f["highValue"])) for b in first_pages for f in b["filterGroups"][0]["filters"]]
+    assert all(a[1] < b[0] for a, b in zip(bounds, bounds[1:], strict=False))  # ranges in order, disjoint
+
+
+def test_hubspot_past_the_ceiling_with_every_filter_used_is_a_clear_error(write_config, emulators):
+    """A range needs one more filter; HubSpot takes 6 a group (the emulator answers 400 past that)."""
+    hub = emulators["hubspot"]
+    hub.objects["deals"] = [{"id": str(i), "properties": {"amount": "1"}} for i in range(1, 10_051)]
+    six, five = (", ".join(["{property: amount, operator: GTE, value: 0}"] * k) for k in (6, 5))
+    cfg = load_config(
+        write_config(f"""
+        connections:
+          hubspot: {{type: hubspot, token: "${{HUBSPOT_TOKEN}}", endpoint: "{hub.url}", rate_limit: 1000}}
+        metrics:
+          six: {{connection: hubspot, filters: [{six}], aggregate: sum, property: amount}}
+          five: {{connection: hubspot, filters: [{five}], aggregate: sum, property: amount}}
+        kpis: [{{id: six, metric: six, healthy: {{min: 0}}}}, {{id: five, metric: five, healthy: {{min: 0}}}}]
+    """)
+    )
+    got = fetch(cfg, "hubspot")
+    assert "10,050 records match, more than HubSpot search returns (10,000)" in got["six"]
+    assert "narrow the filters" in got["six"]
+    assert got["five"] == 10_050  # five filters leave room for the id range
 
 
 def test_hubspot_pacing_from_the_emulator_log(write_config, emulators):

@@ -48,7 +48,7 @@ def _epoch_ms(text: str) -> float:
 
 def _matches(record: dict, f: dict) -> bool:
     name, op = f["propertyName"], f["operator"]
-    stored = record["properties"].get(name)
+    stored = record["id"] if name == "hs_object_id" else record["properties"].get(name)  # every record has it
     if stored is None:
         return op == "NOT_HAS_PROPERTY"
     if op == "HAS_PROPERTY":
@@ -60,6 +60,13 @@ def _matches(record: dict, f: dict) -> bool:
     if op == "BETWEEN":
         return low <= value <= high
     return OPS[op](value, low)
+
+
+def _too_many_filters(body: dict) -> bool:
+    """ "A maximum of five filterGroups with up to 6 filters in each group, with a maximum of 18 filters in
+    total" (https://developers.hubspot.com/docs/guides/api/crm/search#limitations)."""
+    groups = [len(g.get("filters", [])) for g in body.get("filterGroups", [])]
+    return len(groups) > 5 or any(n > 6 for n in groups) or sum(groups) > 18
 
 
 def _bad_date_filter(body: dict) -> bool:
@@ -125,7 +132,7 @@ class HubspotEmulator(Emulator):
         limit = body.get("limit", 10)
         if limit > 200:
             return Response(400, {"status": "error", "message": "limit must be <= 200"})
-        if _bad_date_filter(body):
+        if _bad_date_filter(body) or _too_many_filters(body):
             return Response(400, HUBSPOT_400)
         rows = self.objects[obj]
         for group in body.get("filterGroups", [])[:1]:
