@@ -2,8 +2,11 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
+
+import pytest
 
 
 def okrsync(*args, cwd=None, env=None):
@@ -206,3 +209,32 @@ def test_what_a_lead_reads_is_tidy(example, tmp_path):
     crm = okrsync("-c", str(example.parent / "crm.example.yaml"), "run", "--dry-run", "-q")
     lines = [line for line in crm.stderr.splitlines() if "HUBSPOT_TOKEN" in line]
     assert len(lines) == 1 and "connection hubspot, 2 metrics" in lines[0]
+
+
+HUNG_RUNNER = """
+import asyncio
+from flows.serve import Stopper, run_until_stopped
+from okrsync.cli.prefect_commands import exit_now_stopping
+
+async def runner_that_never_stops():
+    print("ready", flush=True)
+    while True:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            print("the runner swallowed it", flush=True)  # a clean-up that never returns
+
+asyncio.run(run_until_stopped(runner_that_never_stops, Stopper(exit_now_stopping(None), grace=0.5)))
+"""
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
+def test_ctrl_c_stops_serve_even_when_prefects_runner_never_returns(signum, code):
+    """flows/serve.py: the first Ctrl-C cancels the runner; when it does not stop, the grace timer ends the process."""
+    root = os.path.dirname(os.path.dirname(__file__))
+    hung = subprocess.Popen([sys.executable, "-c", HUNG_RUNNER], stdout=subprocess.PIPE, text=True, cwd=root)
+    assert hung.stdout.readline().strip() == "ready"
+    hung.send_signal(signum)
+    output, _ = hung.communicate(timeout=30)
+    assert hung.returncode == code
+    assert "the runner swallowed it" in output and "did not finish its shutdown in time" in output

@@ -119,7 +119,7 @@ def test_okrsync_serve_runs_a_triggered_sync_and_stops_on_ctrl_c(prefect_server,
         serve.send_signal(signal.SIGINT)
         output, _ = serve.communicate(timeout=60)
     assert serve.returncode in (0, 130), output
-    assert "serving okrsync-sync/gamma" in output and "Traceback" not in output
+    assert "serving okrsync-sync/gamma" in output and "Traceback" not in output, output
 
 
 def test_serve_and_deploy_without_a_server_say_how_to_start_one(tmp_path, write_config):

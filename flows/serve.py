@@ -1,0 +1,67 @@
+"""Serving deployments in this process until Ctrl-C or SIGTERM, with a bounded shutdown.
+
+Prefect's ``serve()`` leaves Ctrl-C to ``asyncio.run`` (the first SIGINT cancels the main task) and
+SIGTERM to its runner. Its clean-up did not always return: once in a CI run a Ctrl-C right after a
+served run finished left the process running for over a minute. Here both signals are the event
+loop's own handlers (no KeyboardInterrupt raised in the middle of the loop, so no asyncio noise): the
+first cancels the runner, which pauses the served schedules and returns; ``stop.exit_now`` runs if
+that takes longer than ``grace`` seconds, or at a second signal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Awaitable, Callable
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Stopper:
+    """The first signal cancels the runner and starts the grace timer; a second one, or the timer, calls
+    ``exit_now(signum)`` (which must end the process)."""
+
+    def __init__(self, exit_now: Callable[[int], None], grace: float) -> None:
+        self.exit_now = exit_now
+        self.grace = grace
+        self.asked = False
+
+    def request(self, signum: int, runner_task: asyncio.Task) -> None:
+        if self.asked:
+            self.exit_now(signum)
+            return
+        self.asked = True
+        timer = threading.Timer(self.grace, self.exit_now, args=(signum,))
+        timer.daemon = True
+        timer.start()
+        runner_task.cancel()
+
+
+async def run_until_stopped(start: Callable[[], Awaitable[None]], stopper: Stopper) -> None:
+    """Run ``start()`` (a runner's main coroutine) until it returns or a stop signal cancels it."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(start())  # scheduled, not started yet
+
+    def install() -> None:
+        for signum in STOP_SIGNALS:
+            loop.add_signal_handler(signum, stopper.request, signum, task)
+
+    install()  # before the runner's first step: no stop signal ever reaches another handler
+    await asyncio.sleep(0)
+    install()  # again: Runner.start sets its own SIGTERM handler before its first await
+    try:
+        await task
+    except asyncio.CancelledError:
+        if not stopper.asked:
+            raise
+
+
+def serve_until_stopped(deployments: list, stopper: Stopper) -> None:
+    """Serve ``deployments`` (from :func:`flows.deploy.served`) in this process until a stop signal."""
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=True)
+    for deployment in deployments:
+        runner.add_deployment(deployment)
+    asyncio.run(run_until_stopped(runner.start, stopper))
