@@ -371,3 +371,31 @@ def test_several_spreadsheets_are_read_at_once_with_one_token(write_config, shee
     assert len(sheets.requests("POST", "/token")) == 1
     reads = sorted(r.at for r in sheets.requests("GET", GRID))
     assert max(sum(1 for t in reads if s <= t < s + 0.3) for s in reads) == 4  # four in flight at once
+
+
+def test_application_default_credentials_from_the_environment(sheets, tmp_path, write_config, monkeypatch):
+    """Without credentials_file, google-auth's application default credentials are used: here a
+    service-account key named by GOOGLE_APPLICATION_CREDENTIALS, as on a worker or in CI. Behind
+    endpoint: they never look anything up at googleapis.com (google-auth's regional access boundary)."""
+    from google.auth import _regional_access_boundary_utils as rab
+
+    lookups = []
+    monkeypatch.setattr(rab._RegionalAccessBoundaryManager, "maybe_start_refresh", lambda *a: lookups.append(a))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "sa.json"))
+    cfg = load_config(
+        write_config(f"""
+        connections:
+          sheet: {{type: google_sheets, endpoint: "{sheets.url}", rate_limit: 1000}}
+        metrics:
+          csat: {{connection: sheet, spreadsheet: {SID}, range: "Survey!B2"}}
+        kpis: [{{id: csat, metric: csat, healthy: {{min: 0}}}}]
+    """)
+    )
+    got = fetch_connection(plan(cfg, DAY), "sheet")
+    assert got["csat"].value == 82.5
+    (token,) = sheets.requests("POST", "/token$")
+    assert token.form()["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    assert lookups == []  # nothing left the endpoint
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    got = fetch_connection(plan(cfg, DAY), "sheet")
+    assert "application default credentials" in got["csat"].message or "missing.json" in got["csat"].message

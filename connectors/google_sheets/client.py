@@ -70,16 +70,15 @@ def range_origin(a1: str) -> tuple[str, int, int]:
     return (sheet + "!" if sheet else ""), (int(m.group(2)) if m else 1), (col_index(m.group(1)) if m else 1)
 
 
-class EndpointCredentials(service_account.Credentials):
-    """Service-account credentials used with ``endpoint:`` (a proxy or an emulator).
+def stay_behind_endpoint(creds: google.auth.credentials.Credentials) -> None:
+    """Credentials used with ``endpoint:`` (a proxy or an emulator) talk to nothing else.
 
-    google-auth 2.6x looks up each service account's regional access boundary at
-    iamcredentials.googleapis.com after a token refresh; behind an ``endpoint:`` that lookup
-    would leave the network the user chose, so it is skipped (google-auth has no switch for it).
-    """
-
-    def _is_regional_access_boundary_lookup_required(self) -> bool:
-        return False
+    google-auth 2.6x looks up a credential's regional access boundary at iamcredentials.googleapis.com
+    in a background thread after each token refresh; behind an ``endpoint:`` that lookup would leave the
+    network the user chose, so it is switched off on this credential — a key file's or application
+    default credentials alike (google-auth has no setting for it)."""
+    if hasattr(creds, "_is_regional_access_boundary_lookup_required"):
+        creds._is_regional_access_boundary_lookup_required = lambda: False
 
 
 def classify_gspread(exc: BaseException) -> TransientError | None:
@@ -155,12 +154,13 @@ def open_client(name: str, settings: GoogleSheetsConnection, base_dir: Path) -> 
             path = (base_dir / raw).resolve()
             if not path.exists():
                 raise SourceError(f"credentials_file not found: {path}", connection=name)
-            kind = EndpointCredentials if settings.endpoint else service_account.Credentials
-            creds = kind.from_service_account_file(str(path), scopes=SCOPES)
+            creds = service_account.Credentials.from_service_account_file(str(path), scopes=SCOPES)
             email = creds.service_account_email
         else:
             creds, _ = google.auth.default(scopes=SCOPES)
             email = getattr(creds, "service_account_email", None)
+        if settings.endpoint:
+            stay_behind_endpoint(creds)
     except google.auth.exceptions.DefaultCredentialsError:
         raise SourceError(
             "no credentials_file and no application default credentials: set credentials_file to a "
