@@ -164,6 +164,10 @@ def test_accept_publishes_the_held_value_and_re_evaluates(team):
     assert okrsync(*config, "run", "--as-of", "2026-11-15", "-q").returncode == 0
     listed = okrsync(*config, "accept")
     assert listed.returncode == 0 and "csat" in listed.stdout and "250" in listed.stdout
+    waiting = "held back 250: csat = 250 is above expect.max 100 (waiting for `okrsync accept`)"
+    days = okrsync(*config, "history", "csat").stdout.splitlines()
+    assert waiting in next(line for line in days if "2026-11-15" in line)
+    assert "held back" not in next(line for line in days if "2026-11-14" in line)
     unknown = okrsync(*config, "accept", "nps")
     assert unknown.returncode == 2 and "no metric 'nps'" in unknown.stderr and "Traceback" not in unknown.stderr
     accepted = okrsync(*config, "accept", "csat")
@@ -177,6 +181,10 @@ def test_accept_publishes_the_held_value_and_re_evaluates(team):
     assert json.loads((team.parent / "out" / "report.json").read_text())["objectives"] == doc["objectives"]
     again = okrsync(*config, "accept", "csat")
     assert again.returncode == 1 and "Nothing of csat is held back" in again.stderr
+    assert (
+        "held back 250: csat = 250 is above expect.max 100 (accepted later)"
+        in okrsync(*config, "history", "csat").stdout
+    )
     rerun = okrsync(*config, "run", "--as-of", "2026-11-15", "-q")  # the accepted value is not held again,
     assert rerun.returncode == 0  # and score = 500 from it keeps its own contract (max 500)
     assert "Nothing is held back" in okrsync(*config, "accept").stdout

@@ -179,7 +179,8 @@ def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = N
     for col in ("day", "value", "progress", "expected", "status", "note"):
         table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left")
     for r in rows:
-        marks = ("stale " if r["stale"] else "") + ("manual" if r["overridden"] else "")
+        marks = " ".join(filter(None, ["stale" if r["stale"] else "", "manual" if r["overridden"] else "",
+                                       _held_note(r, unit)]))  # fmt: skip
         table.add_row(
             r["day"].isoformat(),
             fmt_value(r["value"], unit),
@@ -189,3 +190,11 @@ def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = N
             marks,
         )
     return table
+
+
+def _held_note(row: dict, unit: str | None) -> str:
+    """A day whose value its metric's contract held back: the value and why, and whether it was accepted."""
+    if row.get("held_value") is None:
+        return ""
+    verdict = "accepted later" if row.get("held_accepted") else "waiting for `okrsync accept`"
+    return f"held back {fmt_value(row['held_value'], unit)}: {row['held_reason']} ({verdict})"

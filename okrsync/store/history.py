@@ -114,25 +114,32 @@ class History(Database):
                     conn.execute(table.insert(), chunk)
 
     def kr_history(self, namespace: str, cycle: str, kr_id: str) -> list[dict]:
-        """Per-day results of one KR, oldest first."""
+        """Per-day results of one KR, oldest first, with what its metric's contract held back that day
+        (``held_value``, ``held_reason``, ``held_accepted``: None when nothing was held)."""
+        r, k, h = t.runs.c, t.kr_results.c, t.held_values.c
+        held = sa.and_(h.namespace == r.namespace, h.cycle == r.cycle, h.metric_id == k.metric_id, h.day == r.day)
         q = (
             sa.select(
-                t.runs.c.day,
-                t.runs.c.as_of,
-                t.kr_results.c.kind,
-                t.kr_results.c.value,
-                t.kr_results.c.progress,
-                t.kr_results.c.expected,
-                t.kr_results.c.status,
-                t.kr_results.c.stale,
-                t.kr_results.c.overridden,
-            )
-            .join(t.runs, t.runs.c.id == t.kr_results.c.run_id)
-            .where(t.runs.c.namespace == namespace, t.runs.c.cycle == cycle, t.kr_results.c.kr_id == kr_id)
-            .order_by(t.runs.c.day)
+                r.day,
+                r.as_of,
+                k.kind,
+                k.value,
+                k.progress,
+                k.expected,
+                k.status,
+                k.stale,
+                k.overridden,
+                h.value.label("held_value"),
+                h.reason.label("held_reason"),
+                h.accepted_at.label("held_accepted"),
+            )  # fmt: skip
+            .join(t.runs, r.id == k.run_id)
+            .outerjoin(t.held_values, held)
+            .where(r.namespace == namespace, r.cycle == cycle, k.kr_id == kr_id)
+            .order_by(r.day)
         )
         with self._tx() as conn:
-            return [dict(r._mapping) for r in conn.execute(q)]
+            return [dict(row._mapping) for row in conn.execute(q)]
 
     def count_rows(self) -> dict[str, int]:
         with self._tx() as conn:
