@@ -1,11 +1,12 @@
 """Serving deployments in this process until Ctrl-C or SIGTERM, with a bounded shutdown.
 
 Prefect's ``serve()`` leaves Ctrl-C to ``asyncio.run`` (the first SIGINT cancels the main task) and
-SIGTERM to its runner. Its clean-up did not always return: once in a full test run here a Ctrl-C right after a
-served run finished left the process running for over a minute. Here both signals are the event
-loop's own handlers (no KeyboardInterrupt raised in the middle of the loop, so no asyncio noise): the
-first cancels the runner, which pauses the served schedules and returns; ``stop.exit_now`` runs if
-that takes longer than ``grace`` seconds, or at a second signal.
+SIGTERM to its runner. Its clean-up did not always return: once in a full test run here, a Ctrl-C
+right after a served run finished left the process running for over a minute. Here both signals are
+the event loop's own handlers (no KeyboardInterrupt raised in the middle of the loop, so no asyncio
+noise): the first cancels the runner, which pauses the served schedules and returns;
+``Stopper.exit_now`` ends the process if that takes longer than ``grace`` seconds, or at a second
+signal.
 """
 
 from __future__ import annotations
