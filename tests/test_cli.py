@@ -235,6 +235,9 @@ def test_ctrl_c_stops_serve_even_when_prefects_runner_never_returns(signum, code
     hung = subprocess.Popen([sys.executable, "-c", HUNG_RUNNER], stdout=subprocess.PIPE, text=True, cwd=root)
     assert hung.stdout.readline().strip() == "ready"
     hung.send_signal(signum)
-    output, _ = hung.communicate(timeout=30)
+    try:
+        output, _ = hung.communicate(timeout=30)
+    finally:
+        hung.kill()  # a no-op once it exited; never left running when the test fails
     assert hung.returncode == code
     assert "the runner swallowed it" in output and "did not finish its shutdown in time" in output
