@@ -20,15 +20,33 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class Stopper:
-    """The first signal cancels the runner and starts the grace timer; a second one, or the timer, calls
-    ``exit_now(signum)`` (which must end the process)."""
+    """The first stop signal starts the grace timer and stops the runner; a second one, or the timer,
+    calls ``exit_now(signum)`` (which must end the process).
+
+    Installed with :meth:`install` before Prefect does anything (a Ctrl-C while deployments are being
+    registered raises KeyboardInterrupt, as usual, but the timer is armed), then as the event loop's
+    own handlers while the runner runs (:func:`run_until_stopped`)."""
 
     def __init__(self, exit_now: Callable[[int], None], grace: float) -> None:
         self.exit_now = exit_now
         self.grace = grace
         self.asked = False
 
+    def install(self) -> None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self.interrupt)
+
+    def interrupt(self, signum: int, frame: object = None) -> None:
+        """A plain signal handler: outside the runner's loop, stop by KeyboardInterrupt."""
+        self._first_or_exit(signum)
+        raise KeyboardInterrupt
+
     def request(self, signum: int, runner_task: asyncio.Task) -> None:
+        """The loop's handler: cancel the runner, which pauses the served schedules and returns."""
+        self._first_or_exit(signum)
+        runner_task.cancel()
+
+    def _first_or_exit(self, signum: int) -> None:
         if self.asked:
             self.exit_now(signum)
             return
@@ -36,7 +54,6 @@ class Stopper:
         timer = threading.Timer(self.grace, self.exit_now, args=(signum,))
         timer.daemon = True
         timer.start()
-        runner_task.cancel()
 
 
 async def run_until_stopped(start: Callable[[], Awaitable[None]], stopper: Stopper) -> None:

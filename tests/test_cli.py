@@ -224,7 +224,7 @@ async def runner_that_never_stops():
         except asyncio.CancelledError:
             print("the runner swallowed it", flush=True)  # a clean-up that never returns
 
-asyncio.run(run_until_stopped(runner_that_never_stops, Stopper(exit_now_stopping(None), grace=0.5)))
+asyncio.run(run_until_stopped(runner_that_never_stops, Stopper(exit_now_stopping([]), grace=0.5)))
 """
 
 

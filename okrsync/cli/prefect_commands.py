@@ -42,23 +42,19 @@ def _paths(configs: list[Path], pattern: str | None) -> list[Path]:
 SHUTDOWN_GRACE = 20.0  # seconds Ctrl-C or SIGTERM leave Prefect's runner to pause schedules and stop
 
 
-def exit_now_stopping(server: subprocess.Popen | None) -> Callable[[int], None]:
+def exit_now_stopping(servers: list[subprocess.Popen]) -> Callable[[int], None]:
     """What ends `okrsync serve` when Prefect's runner does not stop in time (see flows/serve.py): the
     local server (``--start-server``) is stopped and the process exits at once. A flow run already
     started goes on in its own process, under the config's run lock."""
 
     def exit_now(signum: int) -> None:
-        if server is not None:
+        for server in servers:
             server.terminate()
             server.wait(10)
         console.print("stopped (Prefect's runner did not finish its shutdown in time)")
         os._exit(130 if signum == signal.SIGINT else 0)
 
     return exit_now
-
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt
 
 
 def _require_server() -> None:
@@ -108,25 +104,26 @@ def serve(
 ) -> None:
     """Run the sync of each config on its schedule, in this process, until Ctrl-C."""
     from flows import deploy as deployments
+    from flows.serve import Stopper, serve_until_stopped
 
     all_specs = deployments.specs(_paths(configs, pattern), pool="", workdir=Path.cwd().resolve())
-    signal.signal(signal.SIGTERM, _interrupt)  # until serving starts, `kill` stops it like Ctrl-C
+    server_box: list[subprocess.Popen] = []  # the local server, once --start-server started it
+    stopper = Stopper(exit_now_stopping(server_box), SHUTDOWN_GRACE)
+    stopper.install()  # from here on, Ctrl-C and SIGTERM stop serve within SHUTDOWN_GRACE seconds
     server = None
     if start_server and not os.environ.get("PREFECT_API_URL"):
         from flows.server import start_local_server
 
         server, api, home = start_local_server(port)
+        server_box.append(server)
         console.print(f"started a Prefect server at {api} (files and server.log in {home})")
     try:
         _require_server()
-        from flows.serve import Stopper, serve_until_stopped
-
         for name in deployments.replace_other_kind(all_specs, pooled=False):
             console.print(f"replaced {escape(name)}, which `okrsync deploy` had put on a work pool")
         for spec in all_specs:
             when = f"{spec.cron} ({spec.timezone})" if spec.cron else "no schedule: runs only when triggered"
             console.print(f"serving {escape(spec.full_name)}: {escape(spec.config_path)}, {escape(when)}")
-        stopper = Stopper(exit_now_stopping(server), SHUTDOWN_GRACE)
         serve_until_stopped(deployments.served(all_specs), stopper)
     finally:
         if server is not None:
