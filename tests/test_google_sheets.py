@@ -374,9 +374,8 @@ def test_several_spreadsheets_are_read_at_once_with_one_token(write_config, shee
 
 
 def test_application_default_credentials_from_the_environment(sheets, tmp_path, write_config, monkeypatch):
-    """Without credentials_file, google-auth's application default credentials are used: here a
-    service-account key named by GOOGLE_APPLICATION_CREDENTIALS, as on a worker or in CI. Behind
-    endpoint: they never look anything up at googleapis.com (google-auth's regional access boundary)."""
+    """Without credentials_file: application default credentials (a key named by GOOGLE_APPLICATION_CREDENTIALS);
+    behind endpoint: they never look anything up at googleapis.com (google-auth's regional access boundary)."""
     from google.auth import _regional_access_boundary_utils as rab
 
     lookups = []
@@ -397,5 +396,5 @@ def test_application_default_credentials_from_the_environment(sheets, tmp_path, 
     assert token.form()["grant_type"] == ["urn:ietf:params:oauth:grant-type:jwt-bearer"]
     assert lookups == []  # nothing left the endpoint
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
-    got = fetch_connection(plan(cfg, DAY), "sheet")
-    assert "application default credentials" in got["csat"].message or "missing.json" in got["csat"].message
+    message = fetch_connection(plan(cfg, DAY), "sheet")["csat"].message
+    assert "application default credentials" in message or "missing.json" in message
