@@ -8,6 +8,7 @@ connection (Sheets allows 60 reads per minute per user) and retried by the guard
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -161,9 +162,12 @@ def open_client(name: str, settings: GoogleSheetsConnection, base_dir: Path) -> 
             email = getattr(creds, "service_account_email", None)
         if settings.endpoint:
             stay_behind_endpoint(creds)
-    except google.auth.exceptions.DefaultCredentialsError:
+    except google.auth.exceptions.DefaultCredentialsError as exc:
+        named = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
         raise SourceError(
-            "no credentials_file and no application default credentials: set credentials_file to a "
+            f"GOOGLE_APPLICATION_CREDENTIALS ({named}) is not a usable key: {exc}"
+            if named
+            else "no credentials_file and no application default credentials: set credentials_file to a "
             "service-account JSON or GOOGLE_APPLICATION_CREDENTIALS",
             connection=name,
         ) from None
