@@ -153,12 +153,31 @@ def matching_records(client: ApiClient, url: str, body: dict) -> Iterator[dict]:
             f"{first['total']:,} records match, more than HubSpot search returns ({SEARCH_CEILING:,}), and the "
             f"search already uses HubSpot's {MAX_FILTERS} filters: narrow the filters (e.g. a date window)"
         )
-    for low, high in _id_ranges(client, url, filters, 0, MAX_ID, first["total"]):
+    bounds = _id_bounds(client, url, filters, [int(r["id"]) for r in first.get("results", [])])
+    for low, high in _id_ranges(client, url, filters, *bounds, first["total"]):
         yield from _pages(client, url, {**body, "filterGroups": [{"filters": [*filters, _ids(low, high)]}]})
 
 
 def _ids(low: int, high: int) -> dict:
     return {"propertyName": "hs_object_id", "operator": "BETWEEN", "value": str(low), "highValue": str(high)}
+
+
+def _count(client: ApiClient, url: str, filters: list, low: int, high: int) -> int:
+    body = {"filterGroups": [{"filters": [*filters, _ids(low, high)]}], "limit": 1, "after": "0",
+            "properties": [], "sorts": []}  # fmt: skip
+    return int(client.json("POST", url, json=body).get("total", 0))
+
+
+def _id_bounds(client: ApiClient, url: str, filters: list, seen: list[int]) -> tuple[int, int]:
+    """A tight [low, high] around every matching id, so that halving starts near the records rather than
+    at 2^63 (about 50 counts): the first page's ids, widened four-fold until a count finds nothing
+    beyond (usually one or two requests a side)."""
+    low, high = (min(seen), max(seen)) if seen else (0, MAX_ID)
+    while low > 0 and _count(client, url, filters, 0, low - 1):
+        low //= 4
+    while high < MAX_ID and _count(client, url, filters, high + 1, MAX_ID):
+        high = min(MAX_ID, high * 4)
+    return low, high
 
 
 def _id_ranges(client: ApiClient, url: str, filters: list, low: int, high: int, total: int):
@@ -169,9 +188,7 @@ def _id_ranges(client: ApiClient, url: str, filters: list, low: int, high: int, 
         yield low, high
         return
     middle = (low + high) // 2
-    count = {"filterGroups": [{"filters": [*filters, _ids(low, middle)]}], "limit": 1, "after": "0",
-             "properties": [], "sorts": []}  # fmt: skip
-    left = int(client.json("POST", url, json=count).get("total", 0))
+    left = _count(client, url, filters, low, middle)
     yield from _id_ranges(client, url, filters, low, middle, left)
     yield from _id_ranges(client, url, filters, middle + 1, high, total - left)
 

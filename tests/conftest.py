@@ -73,6 +73,17 @@ def waits(monkeypatch):
     return recorded
 
 
+@pytest.fixture
+def no_token_backoff(monkeypatch):
+    """google-auth retries a failed token request with its own exponential backoff (about 3 s each
+    time); tests that fault every request, the token endpoint's too, need not wait it out."""
+    from types import SimpleNamespace
+
+    import google.auth._exponential_backoff as backoff
+
+    monkeypatch.setattr(backoff, "time", SimpleNamespace(sleep=lambda seconds: None))
+
+
 PREFECT = str(Path(sys.executable).with_name("prefect"))
 
 

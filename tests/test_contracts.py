@@ -5,6 +5,7 @@ import json
 import sqlite3
 from functools import cache
 
+import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -14,6 +15,7 @@ from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmula
 from tests.emulators.jira import JiraEmulator
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
 
+pytestmark = pytest.mark.usefixtures("no_token_backoff")  # the Sheets faults hit its token endpoint too
 SECRET = "canary-contract-secret-1"
 WRONG = "canary-wrong-secret-2"
 FAST = {"rate_limit": 1000}

@@ -4,12 +4,15 @@ output writes local files; its own tests cover it.)"""
 
 import json
 
+import pytest
+
 from okrsync.testing.sink_contract import SinkCase, sink_contract
 from tests.emulators.crm import HookReceiver
 from tests.emulators.jira import JiraEmulator
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
 from tests.test_contracts import SA_EMAIL, SECRET, private_key
 
+pytestmark = pytest.mark.usefixtures("no_token_backoff")  # the Sheets faults hit its token endpoint too
 SID = "1SinkContractSheet0123456789"
 FAST = {"rate_limit": 1000}
 

@@ -4,6 +4,7 @@ API and a webhook receiver (Slack, Teams, any JSON hook) — the server halves t
 from __future__ import annotations
 
 import base64
+from bisect import bisect_left, bisect_right
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,6 +113,23 @@ class HubspotEmulator(Emulator):
             return Response(403, {"status": "error", "message": message, "category": "MISSING_SCOPES"})
         return None
 
+    def _by_id_range(self, obj: str, filters: list[dict]) -> tuple[list[dict], list[dict]]:
+        """An hs_object_id BETWEEN filter answered from the records sorted by id (HubSpot's own index; a
+        scan of 25,000 records per request made one test take 13 s), and the filters left to check."""
+        ranges = [f for f in filters if f["propertyName"] == "hs_object_id" and f["operator"] == "BETWEEN"]
+        rows = self.objects[obj]
+        if not ranges:
+            return rows, filters
+        key = (id(rows), len(rows))
+        if getattr(self, "_sorted", (None,))[0] != key:
+            ordered = sorted(rows, key=lambda r: int(r["id"]))
+            self._sorted = (key, ordered, [int(r["id"]) for r in ordered])
+        _, ordered, ids = self._sorted
+        for f in ranges:
+            ordered_slice = slice(bisect_left(ids, int(f["value"])), bisect_right(ids, int(f["highValue"])))
+            ordered, ids = ordered[ordered_slice], ids[ordered_slice]
+        return ordered, [f for f in filters if f not in ranges]
+
     @route("GET", r"/crm/v3/objects/([a-z]+)")
     def list_objects(self, req: Request, obj: str):
         if not self._ok(req):
@@ -136,7 +154,8 @@ class HubspotEmulator(Emulator):
             return Response(400, HUBSPOT_400)
         rows = self.objects[obj]
         for group in body.get("filterGroups", [])[:1]:
-            rows = [r for r in rows if all(_matches(r, f) for f in group["filters"])]
+            rows, rest = self._by_id_range(obj, group["filters"])
+            rows = [r for r in rows if all(_matches(r, f) for f in rest)]
         start = int(body.get("after") or 0)
         if start >= 10_000:
             return Response(400, {"status": "error", "message": "paging beyond 10000 results is not allowed"})
