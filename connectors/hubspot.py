@@ -147,40 +147,45 @@ def matching_records(client: ApiClient, url: str, body: dict) -> Iterator[dict]:
     if first.get("total", 0) <= SEARCH_CEILING:
         yield from _pages(client, url, body, first)
         return
-    filters = body["filterGroups"][0]["filters"] if body["filterGroups"] else []
-    if len(filters) >= MAX_FILTERS:
+    if len(_filters(body)) >= MAX_FILTERS:
         raise ValueError(
             f"{first['total']:,} records match, more than HubSpot search returns ({SEARCH_CEILING:,}), and the "
             f"search already uses HubSpot's {MAX_FILTERS} filters: narrow the filters (e.g. a date window)"
         )
-    bounds = _id_bounds(client, url, filters, [int(r["id"]) for r in first.get("results", [])])
-    for low, high in _id_ranges(client, url, filters, *bounds, first["total"]):
-        yield from _pages(client, url, {**body, "filterGroups": [{"filters": [*filters, _ids(low, high)]}]})
+    bounds = _id_bounds(client, url, body, [int(r["id"]) for r in first.get("results", [])])
+    for low, high in _id_ranges(client, url, body, *bounds, first["total"]):
+        yield from _pages(client, url, _within(body, low, high))
 
 
-def _ids(low: int, high: int) -> dict:
-    return {"propertyName": "hs_object_id", "operator": "BETWEEN", "value": str(low), "highValue": str(high)}
+def _within(body: dict, low: int, high: int) -> dict:
+    """``body`` restricted to record ids low..high: one more filter in its (single) filter group."""
+    ids = {"propertyName": "hs_object_id", "operator": "BETWEEN", "value": str(low), "highValue": str(high)}
+    return {**body, "filterGroups": [{"filters": [*_filters(body), ids]}]}
 
 
-def _count(client: ApiClient, url: str, filters: list, low: int, high: int) -> int:
-    body = {"filterGroups": [{"filters": [*filters, _ids(low, high)]}], "limit": 1, "after": "0",
-            "properties": [], "sorts": []}  # fmt: skip
-    return int(client.json("POST", url, json=body).get("total", 0))
+def _filters(body: dict) -> list[dict]:
+    return body["filterGroups"][0]["filters"] if body["filterGroups"] else []
 
 
-def _id_bounds(client: ApiClient, url: str, filters: list, seen: list[int]) -> tuple[int, int]:
+def _count(client: ApiClient, url: str, body: dict, low: int, high: int) -> int:
+    """How many records ``body`` matches with ids low..high: one search of limit 1 (``total`` is exact)."""
+    counting = {**_within(body, low, high), "limit": 1, "properties": []}
+    return int(client.json("POST", url, json=counting).get("total", 0))
+
+
+def _id_bounds(client: ApiClient, url: str, body: dict, seen: list[int]) -> tuple[int, int]:
     """A tight [low, high] around every matching id, so that halving starts near the records rather than
     at 2^63 (about 50 counts): the first page's ids, widened four-fold until a count finds nothing
     beyond (usually one or two requests a side)."""
     low, high = (min(seen), max(seen)) if seen else (0, MAX_ID)
-    while low > 0 and _count(client, url, filters, 0, low - 1):
+    while low > 0 and _count(client, url, body, 0, low - 1):
         low //= 4
-    while high < MAX_ID and _count(client, url, filters, high + 1, MAX_ID):
+    while high < MAX_ID and _count(client, url, body, high + 1, MAX_ID):
         high = min(MAX_ID, high * 4)
     return low, high
 
 
-def _id_ranges(client: ApiClient, url: str, filters: list, low: int, high: int, total: int):
+def _id_ranges(client: ApiClient, url: str, body: dict, low: int, high: int, total: int):
     """Ranges [low, high] of record id, in order, that each match at most SEARCH_CEILING records."""
     if total <= 0:
         return
@@ -188,9 +193,9 @@ def _id_ranges(client: ApiClient, url: str, filters: list, low: int, high: int, 
         yield low, high
         return
     middle = (low + high) // 2
-    left = _count(client, url, filters, low, middle)
-    yield from _id_ranges(client, url, filters, low, middle, left)
-    yield from _id_ranges(client, url, filters, middle + 1, high, total - left)
+    left = _count(client, url, body, low, middle)
+    yield from _id_ranges(client, url, body, low, middle, left)
+    yield from _id_ranges(client, url, body, middle + 1, high, total - left)
 
 
 def _pages(client: ApiClient, url: str, body: dict, first: dict | None = None) -> Iterator[dict]:

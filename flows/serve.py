@@ -1,12 +1,12 @@
 """Serving deployments in this process until Ctrl-C or SIGTERM, with a bounded shutdown.
 
-Prefect's ``serve()`` leaves Ctrl-C to ``asyncio.run`` (the first SIGINT cancels the main task) and
-SIGTERM to its runner. Its clean-up did not always return: once in a full test run here, a Ctrl-C
-right after a served run finished left the process running for over a minute. Here both signals are
-the event loop's own handlers (no KeyboardInterrupt raised in the middle of the loop, so no asyncio
-noise): the first cancels the runner, which pauses the served schedules and returns;
-``Stopper.exit_now`` ends the process if that takes longer than ``grace`` seconds, or at a second
-signal.
+Prefect's ``serve()`` left Ctrl-C to ``asyncio.run`` and SIGTERM to its runner, and a stop signal was
+not always honoured: in a full test run here one arrived while the deployments were registering and
+the process kept serving (seen 40 minutes later). Here a :class:`Stopper` owns both signals from the
+start: before the runner's loop as plain handlers (KeyboardInterrupt), then as the loop's own handlers
+(cancel the runner, which pauses the served schedules and returns). Whichever it is, the first signal
+arms a timer, and ``exit_now`` ends the process if the shutdown takes longer than ``grace`` seconds,
+or at a second signal.
 """
 
 from __future__ import annotations

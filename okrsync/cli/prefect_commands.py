@@ -107,15 +107,14 @@ def serve(
     from flows.serve import Stopper, serve_until_stopped
 
     all_specs = deployments.specs(_paths(configs, pattern), pool="", workdir=Path.cwd().resolve())
-    server_box: list[subprocess.Popen] = []  # the local server, once --start-server started it
-    stopper = Stopper(exit_now_stopping(server_box), SHUTDOWN_GRACE)
+    servers: list[subprocess.Popen] = []  # the local server, once --start-server started it
+    stopper = Stopper(exit_now_stopping(servers), SHUTDOWN_GRACE)
     stopper.install()  # from here on, Ctrl-C and SIGTERM stop serve within SHUTDOWN_GRACE seconds
-    server = None
     if start_server and not os.environ.get("PREFECT_API_URL"):
         from flows.server import start_local_server
 
         server, api, home = start_local_server(port)
-        server_box.append(server)
+        servers.append(server)
         console.print(f"started a Prefect server at {api} (files and server.log in {home})")
     try:
         _require_server()
@@ -126,6 +125,6 @@ def serve(
             console.print(f"serving {escape(spec.full_name)}: {escape(spec.config_path)}, {escape(when)}")
         serve_until_stopped(deployments.served(all_specs), stopper)
     finally:
-        if server is not None:
+        for server in servers:
             server.terminate()
             server.wait(30)

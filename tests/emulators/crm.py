@@ -88,6 +88,7 @@ class HubspotEmulator(Emulator):
         self.objects: dict[str, list[dict]] = {"deals": [], "contacts": [], "companies": [], "tickets": []}
         self.scopes = scopes if scopes is not None else set(self.objects)  # objects the private app may read
         self.daily_limit, self.daily_used = 250_000, 0  # the account's requests per day, shared by its apps
+        self._sorted: tuple = (None, [], [])  # (which record list, records by id, their ids): see _by_id_range
 
     def _dispatch(self, req: Request) -> Response:
         """Every request counts against the account's daily limit, reported in X-HubSpot-RateLimit-Daily(-Remaining);
@@ -121,7 +122,7 @@ class HubspotEmulator(Emulator):
         if not ranges:
             return rows, filters
         key = (id(rows), len(rows))
-        if getattr(self, "_sorted", (None,))[0] != key:
+        if self._sorted[0] != key:
             ordered = sorted(rows, key=lambda r: int(r["id"]))
             self._sorted = (key, ordered, [int(r["id"]) for r in ordered])
         _, ordered, ids = self._sorted
