@@ -33,6 +33,7 @@ from okrsync.evaluate import MetricState, Point, evaluate
 from okrsync.status import build_document
 from okrsync.store import Store
 from okrsync.store import tables as t
+from okrsync.store.history import ValueRow
 
 TZ = ZoneInfo("Europe/Oslo")
 START = date(2026, 8, 1)
@@ -103,10 +104,11 @@ def run(url: str, label: str, n_krs: int, days: int, runs: bool = False) -> list
     config = make_config(n_krs)
     as_of = datetime.combine(START + timedelta(days=days - 1), datetime.min.time(), tzinfo=TZ)
     history_rows = [
-        (
+        ValueRow(
             f"m{i}",
-            (START + timedelta(days=d)),
-            datetime.combine(START + timedelta(days=d), datetime.min.time(), tzinfo=TZ),
+            START + timedelta(days=d),
+            at := datetime.combine(START + timedelta(days=d), datetime.min.time(), tzinfo=TZ),
+            at,
             float(d + i % 7),
         )
         for i in range(n_krs)
@@ -115,8 +117,8 @@ def run(url: str, label: str, n_krs: int, days: int, runs: bool = False) -> list
     store = Store(url)
 
     baseline_rows = [
-        dict(namespace="baseline", cycle="bench", metric_id=m, day=d, observed_at=at, value=v)
-        for m, d, at, v in history_rows
+        dict(namespace="baseline", cycle="bench", metric_id=m, day=d, as_of=a, observed_at=at, value=v)
+        for m, d, a, at, v in history_rows
     ]
     with phase(f"baseline: plain INSERT of {len(baseline_rows):,} history rows", results):
         with store.engine.begin() as conn:
@@ -128,7 +130,7 @@ def run(url: str, label: str, n_krs: int, days: int, runs: bool = False) -> list
     del history_rows
 
     with phase(f"store.load_history ({n_krs:,} metrics x {days - 1} days)", results):
-        history = store.load_history("bench", "bench", as_of)
+        history = store.load_history("bench", "bench", as_of.date())
     states = {
         f"m{i}": MetricState(tuple(history.get(f"m{i}", ())) + (Point.of(as_of, float(days + i % 7)),), as_of=as_of)
         for i in range(n_krs)
@@ -142,7 +144,10 @@ def run(url: str, label: str, n_krs: int, days: int, runs: bool = False) -> list
     with phase(f"store: run + today's {n_krs:,} values + {n_krs:,} KR results + document", results):
         run_id = store.begin_run("bench", "bench", as_of.date(), as_of, "run", now)
         store.save_values(
-            "bench", "bench", run_id, [(f"m{i}", as_of.date(), as_of, float(days + i % 7)) for i in range(n_krs)]
+            "bench",
+            "bench",
+            run_id,
+            [ValueRow(f"m{i}", as_of.date(), as_of, as_of, float(days + i % 7)) for i in range(n_krs)],
         )
         store.save_evaluation(run_id, evaluation)
         store.finish_run(run_id, "ok", document, now)

@@ -107,7 +107,6 @@ class CsvSource(Source[CsvConnection, CsvMetric]):
             if col not in header:
                 raise ValueError(f"no column {col!r} ({_columns(header)})")
         wanted = {k: q.fill(str(v)) for k, v in p.where.items()}
-        as_of_day = q.as_of.date()
         picked: list[tuple[float | None, str | None]] = []
         for number, row in enumerate(rows, start=2):
             if any((row.get(k) or "").strip() != v for k, v in wanted.items()):
@@ -116,7 +115,7 @@ class CsvSource(Source[CsvConnection, CsvMetric]):
             if p.date_column:
                 day = (row.get(p.date_column) or "").strip()
                 try:
-                    if datetime.fromisoformat(day).date() > as_of_day:
+                    if not q.reads_day(datetime.fromisoformat(day).date()):
                         continue
                 except ValueError:
                     raise ValueError(f"line {number}: {p.date_column} {day!r} is not an ISO date") from None

@@ -95,7 +95,7 @@ class SqlSource(Source[SqlConnection, SqlMetric]):
 
     def _one(self, conn: sa.Connection, q: MetricQuery) -> Observation | SourceError:
         statement = sa.text(q.params.query)
-        binds = {"cycle_start": q.cycle.start, "cycle_end": q.cycle.end, "as_of": q.as_of.date()}
+        binds = q.bind_parameters()
         wanted = {k: v for k, v in binds.items() if k in statement.compile().params}
         self._deadline = time.monotonic() + self.settings.statement_timeout
         try:

@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 from okrsync import formula
 from okrsync.config import Config
-from okrsync.evaluate import day_start
+from okrsync.evaluate import end_of_day
 from okrsync.pipeline import (
     SyncResult,
     compute,
@@ -84,13 +84,13 @@ def backfill(
 ) -> BackfillReport:
     """Replay ``days`` (oldest first), re-evaluate the later stored runs, publish the newest one."""
     report = BackfillReport(days)
-    first, report.skipped = replayable(plan(config, day_start(days[0], config.cycle)))
+    first, report.skipped = replayable(plan(config, end_of_day(days[0], config.cycle)))
     if not first.queries and not first.formulas:  # nothing can answer for the past: store no empty days
         report.days = []
         return report
     with store.run_lock(config.namespace, config.cycle.name, wait=wait):
         for day in days:
-            sync_plan, report.skipped = replayable(plan(config, day_start(day, config.cycle)))
+            sync_plan, report.skipped = replayable(plan(config, end_of_day(day, config.cycle)))
             computed = compute(sync_plan, fetch(sync_plan), _without_overrides(store, sync_plan))
             result = SyncResult(persist(store, sync_plan, computed, now=now, trigger="backfill"), computed)
             finish(store, result, now=now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -15,11 +15,14 @@ def now(config: Config) -> datetime:
 
 
 def moment(text: str | None, config: Config) -> datetime:
-    """``--as-of`` text as a moment: a date is 00:00 of that day in the cycle's time zone, a datetime
-    without a zone is in the cycle's time zone, nothing is now. Raises ValueError for other text."""
+    """``--as-of`` text as a moment: a date D is the end of D in the cycle's time zone (evaluate.end_of_day:
+    rows dated D count, expected progress is measured at 24:00 of D), a datetime without a zone is in the
+    cycle's time zone, nothing is now. Raises ValueError for other text."""
+    from okrsync.evaluate import end_of_day
+
     if text is None:
         return now(config)
     if len(text) == 10:
-        return datetime.combine(date.fromisoformat(text), time(0), tzinfo=config.cycle.tz)
+        return end_of_day(date.fromisoformat(text), config.cycle)
     parsed = datetime.fromisoformat(text)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=config.cycle.tz)

@@ -1,7 +1,7 @@
 """The compute step of a sync, pure: fetched values + stored history + overrides -> results.
 
 Formulas are computed from this run's values in the plan's order, each metric's history gets
-this run's value (replacing the stored one of the same local day), the OKR evaluation runs, and
+this run's value (replacing the one stored for the same synced day), the OKR evaluation runs, and
 the typed status document is built. No I/O and no clock: everything arrives as an argument.
 """
 
@@ -14,6 +14,7 @@ from datetime import datetime, tzinfo
 
 from okrsync import formula
 from okrsync.alignment import aligned_children, parent_notes
+from okrsync.config.model import Cycle
 from okrsync.connector import FetchResult, Observation, local_day
 from okrsync.contracts import breach
 from okrsync.errors import SourceError
@@ -99,8 +100,9 @@ def hold_back(plan: SyncPlan, values: Mapping[str, Observation], history: Mappin
         if from_held:
             held[metric_id] = Held(obs, f"{metric_id} is computed from held-back {', '.join(from_held)}")
         elif metric.expect is not None:
-            last_good, same_day = _before_and_on(history.get(metric_id, ()), obs, plan)
-            if same_day != obs.value and (why := breach(metric_id, metric.expect, obs.value, last_good)):
+            at = plan.metric_as_of.get(metric_id, plan.as_of)
+            last_good, stored = _before_and_on(history.get(metric_id, ()), at, plan.config.cycle)
+            if stored != obs.value and (why := breach(metric_id, metric.expect, obs.value, last_good)):
                 held[metric_id] = Held(obs, why)
     return held
 
@@ -109,11 +111,17 @@ def ts_of(point: Point) -> float:
     return point.ts
 
 
-def _before_and_on(points, obs: Observation, plan: SyncPlan) -> tuple[float | None, float | None]:
-    """The last stored value before the observation's day, and the one stored for that day (or None)."""
-    day = local_day(obs.observed_at, plan.config.cycle)
-    begin = day_start(day, plan.config.cycle).timestamp()
-    end = day_end(day, plan.config.cycle).timestamp()
+def same_day(ts: float, at: datetime, cycle: Cycle) -> bool:
+    """Whether POSIX time ``ts`` falls on the cycle-local day of ``at`` (a point of that synced day)."""
+    day = local_day(at, cycle)
+    return day_start(day, cycle).timestamp() <= ts < day_end(day, cycle).timestamp()
+
+
+def _before_and_on(points, at: datetime, cycle: Cycle) -> tuple[float | None, float | None]:
+    """The last stored value before the synced day of ``at``, and the one stored for that day (or None)."""
+    day = local_day(at, cycle)
+    begin = day_start(day, cycle).timestamp()
+    end = day_end(day, cycle).timestamp()
     first, after = bisect_left(points, begin, key=ts_of), bisect_left(points, end, key=ts_of)  # oldest first
     return (points[first - 1].value if first else None), (points[after - 1].value if after > first else None)
 
@@ -130,12 +138,10 @@ def metric_states(
     for metric_id in plan.metrics:
         metric = plan.config.metrics[metric_id]
         points = list(history.get(metric_id, ()))  # oldest first, as the store returns them
-        if metric_id in values:  # this run's value replaces the stored one of the same (local) day
-            obs = values[metric_id]
-            day = local_day(obs.observed_at, cycle)
-            begin, end = day_start(day, cycle).timestamp(), day_end(day, cycle).timestamp()
-            points = [p for p in points if not begin <= p.ts < end]
-            points.append(Point.of(obs.observed_at, obs.value))
+        if metric_id in values:  # this run's value replaces the one stored for its synced day
+            at = plan.metric_as_of[metric_id]
+            points = [p for p in points if not same_day(p.ts, at, cycle)]
+            points.append(Point.of(at, values[metric_id].value, values[metric_id].observed_at))
         err = errors.get(metric_id)
         states[metric_id] = MetricState(
             history=tuple(points),

@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
@@ -109,17 +109,42 @@ class MetricQuery(Generic[ParamsT]):
     params: ParamsT
     as_of: datetime
     cycle: Cycle
+    window: tuple[date, date] | None = None  # the days an aggregate over dated rows reads; None: every row
 
     @property
     def aggregate(self) -> str | None:
         return self.metric.aggregate
 
+    @property
+    def as_of_day(self) -> date:
+        """The cycle-local day D of ``as_of``: a source reads as of the end of D (rows dated D count)."""
+        return local_day(self.as_of, self.cycle)
+
+    def reads_day(self, day: date) -> bool:
+        """Whether a row dated ``day`` counts: not after the as-of day, and inside the window (if any)."""
+        if day > self.as_of_day:
+            return False
+        return self.window is None or self.window[0] <= day <= self.window[1]
+
     def placeholders(self) -> dict[str, str]:
         return {
             "cycle.start": self.cycle.start.isoformat(),
             "cycle.end": self.cycle.end.isoformat(),
-            "as_of": self.as_of.date().isoformat(),
+            "as_of": self.as_of_day.isoformat(),
         }
+
+    def bind_parameters(self) -> dict[str, date | datetime]:
+        """SQL bind parameters: the dates ``cycle_start``, ``cycle_end`` and ``as_of`` (the day D), and beside
+        each the instants ``<name>_start`` (00:00 of that day) and ``<name>_end`` (the first instant after
+        it), aware in the cycle's time zone, so that a ``timestamptz`` column compares right:
+        ``ts < :as_of_end`` counts everything up to the end of D, New York time for a New York cycle."""
+        binds: dict[str, date | datetime] = {}
+        days = {"cycle_start": self.cycle.start, "cycle_end": self.cycle.end, "as_of": self.as_of_day}
+        for name, day in days.items():
+            binds[name] = day
+            binds[f"{name}_start"] = datetime.combine(day, time(0), tzinfo=self.cycle.tz)
+            binds[f"{name}_end"] = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.cycle.tz)
+        return binds
 
     def fill(self, text: str) -> str:
         """Replace {cycle.start} {cycle.end} {as_of} in a query string (other braces are left alone)."""

@@ -81,6 +81,13 @@ def day_end(day: date, cycle: Cycle) -> datetime:
     return day_start(day + timedelta(days=1), cycle)
 
 
+def end_of_day(day: date, cycle: Cycle) -> datetime:
+    """``--as-of D``: the last instant of D in the cycle's time zone (23:59:59.999999), so that rows dated
+    D count, the run is stored under D, and expected progress is the elapsed share at 24:00 of D (one
+    microsecond short of it)."""
+    return datetime.combine(day, time.max, tzinfo=cycle.tz)
+
+
 def kr_window(kr: KeyResult, cycle: Cycle) -> tuple[datetime, datetime]:
     return day_start(kr.start_date or cycle.start, cycle), day_end(kr.due or cycle.end, cycle)
 
@@ -264,7 +271,7 @@ def evaluate_kr(
     if override is not None:
         value, observed_at, stale_reason = override.value, as_of, None
     else:
-        value, observed_at = latest.value, latest.at
+        value, observed_at = latest.value, latest.observed_at
         stale_reason = stale_because(metric, latest, as_of, cycle)
     raw = raw_progress(kind, value, kr, start, target, partial=metric.percent)
     progress = clamp(raw)
@@ -328,11 +335,12 @@ def forecast_judged(
 
 
 def stale_because(metric: MetricState, latest: Point, as_of: datetime, cycle: Cycle) -> str | None:
-    """Why the latest value should not be trusted as current, or None."""
-    day = latest.at.astimezone(cycle.tz).date().isoformat()
+    """Why the latest value should not be trusted as current, or None: judged on the source's own time of
+    the value (a csv row's date), not on the day it was synced."""
+    day = latest.observed_at.astimezone(cycle.tz).date().isoformat()
     if metric.error:
         return f"fetch failed, showing the value from {day}: {metric.error}"
-    if as_of - latest.at > metric.max_age:
+    if as_of - latest.observed_at > metric.max_age:
         return f"newest value is from {day}, older than max_age {human_duration(metric.max_age)}"
     return None
 
@@ -358,7 +366,7 @@ def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime, cycle: Cycle) -
         trend=trend,
         stale=reason is not None,
         stale_reason=reason,
-        observed_at=latest.at,
+        observed_at=latest.observed_at,
     )
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from okrsync.compute import Computed, Stored, compute
 from okrsync.config.model import Config
-from okrsync.connector import FetchResult, Observation, SinkContext, Source, local_day
+from okrsync.connector import FetchResult, Observation, SinkContext, Source
 from okrsync.delivery import Delivery
 from okrsync.errors import OkrsyncError, SinkError, SourceError, StoreError
 from okrsync.numbers import checked
@@ -30,6 +30,7 @@ from okrsync.registry import registry
 from okrsync.results import Evaluation, Override
 from okrsync.status import StatusDocument
 from okrsync.store import RunInfo, Store
+from okrsync.store.history import ValueRow
 
 log = logging.getLogger("okrsync.pipeline")
 DEFAULT_WAIT = 120.0  # seconds a run waits for another run of the same config before giving up
@@ -199,7 +200,7 @@ def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> 
     active = store.active_overrides(config.namespace)
     overrides = {k: Override(o.value, o.note, o.sticky) for k, o in active.items() if o.sticky or not fetching}
     cycle = config.cycle.name
-    history = store.load_history(config.namespace, cycle, sync_plan.as_of, sync_plan.metrics)
+    history = store.load_history(config.namespace, cycle, sync_plan.day, sync_plan.metrics)
     short = [k.metric for k in config.kpis if len(history.get(k.metric, ())) < 2]
     if short:  # a KPI goes on across cycles: its last values carry over until the new cycle has two
         for metric, points in store.carried_over(config.namespace, cycle, short, sync_plan.as_of).items():
@@ -221,14 +222,19 @@ def persist(store: Store, sync_plan: SyncPlan, computed: Computed, *, now: datet
     run_id = store.begin_run(config.namespace, cycle.name, sync_plan.day, sync_plan.as_of, trigger, now)
     if trigger == "run":
         store.end_overrides(config.namespace, now, once_only=True, reason="replaced")
-    rows = [(m, local_day(o.observed_at, cycle), o.observed_at, o.value) for m, o in computed.values.items()]
-    store.save_values(config.namespace, cycle.name, run_id, rows)
+    rows = {m: value_row(sync_plan, m, o) for m, o in computed.values.items()}
+    store.save_values(config.namespace, cycle.name, run_id, rows.values())
     if computed.values or computed.held:  # a fetch checked the contracts again (a re-evaluation fetched nothing)
-        held = [(m, local_day(h.observation.observed_at, cycle), h.observation.observed_at, h.observation.value,
-                 h.reason) for m, h in computed.held.items()]  # fmt: skip
+        held = [(value_row(sync_plan, m, h.observation), h.reason) for m, h in computed.held.items()]
         store.save_held(config.namespace, cycle.name, run_id, held)
     store.save_evaluation(run_id, computed.evaluation)
     return run_id
+
+
+def value_row(sync_plan: SyncPlan, metric_id: str, obs: Observation) -> ValueRow:
+    """A value as the store keeps it: owned by this run's synced day, placed at the metric's as-of."""
+    as_of = sync_plan.metric_as_of.get(metric_id, sync_plan.as_of)
+    return ValueRow(metric_id, sync_plan.day, as_of, obs.observed_at or as_of, obs.value)
 
 
 def publish(store: Store, sync_plan: SyncPlan, result: SyncResult, *, now: datetime) -> None:

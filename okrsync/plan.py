@@ -49,7 +49,9 @@ def compile_plan(config: Config, as_of: datetime) -> SyncPlan:
     for metric_id in used:
         metric = config.metrics[metric_id]
         if metric.connection is not None:
-            query = MetricQuery(metric_id, metric, metric.params, at[metric_id], config.cycle)
+            query = MetricQuery(
+                metric_id, metric, metric.params, at[metric_id], config.cycle, window(config, metric_id)
+            )
             queries.setdefault(metric.connection, []).append(query)
     return SyncPlan(
         config=config,
@@ -60,6 +62,20 @@ def compile_plan(config: Config, as_of: datetime) -> SyncPlan:
         queries={name: tuple(qs) for name, qs in sorted(queries.items())},
         outputs=tuple(config.outputs),
     )
+
+
+def window(config: Config, metric_id: str) -> tuple[date, date] | None:
+    """The days whose dated rows an aggregate (count, sum, avg, min, max, percent_done) reads, up to the
+    as-of day: the cycle's (``window: cycle``, the default), the KR's own start_date..due (``window: kr``;
+    the config checks that the metric's KRs agree), or every row (``window: all``, and ``latest``)."""
+    metric, cycle = config.metrics[metric_id], config.cycle
+    if metric.window == "all" or metric.aggregate in (None, "latest"):
+        return None
+    if metric.window == "kr":
+        for _, kr in config.key_results():
+            if kr.metric == metric_id:
+                return kr.start_date or cycle.start, kr.due or cycle.end
+    return cycle.start, cycle.end
 
 
 def used_metrics(config: Config) -> list[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 
 from okrsync.status import KpiStatus, KrStatus
 
@@ -86,13 +86,14 @@ def kr_line(kr: KrStatus) -> str:
 
 
 def human_time(iso: str) -> str:
-    """An ISO moment as people read it: 2026-11-30 05:19 CET (minutes, no microseconds), or a date at midnight."""
+    """An ISO moment as people read it: 2026-11-30 05:19 CET (minutes, no microseconds), or a date at midnight
+    and at the end of a day (``--as-of D``)."""
     try:
         moment = datetime.fromisoformat(iso)
     except ValueError:
         return iso
     return (
         moment.strftime("%Y-%m-%d %H:%M %Z").strip()
-        if moment.time() != datetime.min.time()
+        if moment.time() not in (time.min, time.max)
         else date.isoformat(moment.date())
     )

@@ -22,20 +22,31 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Point:
-    """A metric value at a moment, kept as POSIX seconds: cheap to compare, sort and fit."""
+    """A metric value on the sync-day timeline, kept as POSIX seconds: cheap to compare, sort and fit.
+
+    ``ts`` is the moment the value was read for (its synced day's as-of, ``offset_days`` applied): its
+    place in history, forecasts and charts. ``source_ts`` is the source's own time of the value (a csv
+    row's date), when it differs: what staleness is judged on."""
 
     ts: float
     value: float
+    source_ts: float | None = None
 
     @classmethod
-    def of(cls, at: datetime, value: float) -> Point:
-        if at.tzinfo is None:
+    def of(cls, at: datetime, value: float, observed_at: datetime | None = None) -> Point:
+        if at.tzinfo is None or (observed_at is not None and observed_at.tzinfo is None):
             raise ValueError("a point in time must be timezone-aware")
-        return cls(at.timestamp(), value)
+        source = None if observed_at is None or observed_at == at else observed_at.timestamp()
+        return cls(at.timestamp(), value, source)
 
     @property
     def at(self) -> datetime:
         return datetime.fromtimestamp(self.ts, UTC)
+
+    @property
+    def observed_at(self) -> datetime:
+        """When the source says the value is from (default: the moment it was read for)."""
+        return datetime.fromtimestamp(self.ts if self.source_ts is None else self.source_ts, UTC)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,7 @@ def test_a_breaking_value_is_held_back_and_its_krs_are_suspect(team, store_url):
     assert not result.document.kr("tickets").suspect and result.document.kr("tickets").value == 11
     assert result.document.kpis[0].suspect and result.document.kpis[0].value == 80
     assert result.exit_code == 0  # a held value is the contract working, not a failure
-    history = store.load_history(config.namespace, "2026-Q4", DAY2)
+    history = store.load_history(config.namespace, "2026-Q4", DAY2.date())
     assert [p.value for p in history["csat"]] == [80] and [p.value for p in history["tickets"]] == [10, 11]
     (held,) = store.held(config.namespace, "2026-Q4", "csat")
     assert (held.metric_id, held.value, held.day.isoformat()) == ("csat", 250, "2026-11-15")

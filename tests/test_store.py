@@ -10,6 +10,7 @@ from okrsync.delivery import fingerprint
 from okrsync.errors import StoreError
 from okrsync.evaluate import MetricState, Point, evaluate
 from okrsync.store import Store
+from okrsync.store.history import ValueRow
 from tests.conftest import oslo
 
 CONFIG = parse_config("""\
@@ -27,7 +28,7 @@ def test_migrates_once_and_reopens(store_url):
     store.close()
     again = Store(store_url)  # already at head: no error, same tables
     with again.engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar_one() == "0003"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar_one() == "0004"
     again.close()
 
 
@@ -36,7 +37,7 @@ def test_same_day_rerun_stores_nothing_twice(store_url):
     at = oslo(2026, 11, 15, 2)
     for attempt in range(2):
         run_id = store.begin_run("ns", "Q4", date(2026, 11, 15), at, "run", at)
-        store.save_values("ns", "Q4", run_id, [("m", date(2026, 11, 15), at, 4.0 + attempt)])
+        store.save_values("ns", "Q4", run_id, [ValueRow("m", date(2026, 11, 15), at, at, 4.0 + attempt)])
         evaluation = evaluate(CONFIG, {"m": MetricState((Point.of(at, 4.0 + attempt),))}, at)
         store.save_evaluation(run_id, evaluation)
         store.finish_run(run_id, "ok", {"attempt": attempt}, at)
@@ -50,19 +51,32 @@ def test_same_day_rerun_stores_nothing_twice(store_url):
     ) == (1, 1, 1, 1, 1)
     latest = store.latest_run("ns", "Q4")
     assert latest.attempts == 2 and latest.document == {"attempt": 1} and latest.as_of == at
-    assert store.load_history("ns", "Q4", at)["m"] == [Point.of(at, 5.0)]
+    assert store.load_history("ns", "Q4", at.date())["m"] == [Point.of(at, 5.0)]
     store.close()
 
 
-def test_history_is_per_namespace_and_until_as_of(store_url):
+def test_history_is_per_namespace_and_until_the_synced_day(store_url):
     store = Store(store_url)
     days = [oslo(2026, 10, 1) + timedelta(days=d) for d in range(5)]
-    store.save_values("a", "Q4", None, [("m", d.date(), d, float(i)) for i, d in enumerate(days)])
-    store.save_values("b", "Q4", None, [("m", days[0].date(), days[0], 99.0)])
-    history = store.load_history("a", "Q4", days[2])["m"]
+    store.save_values("a", "Q4", None, [ValueRow("m", d.date(), d, d, float(i)) for i, d in enumerate(days)])
+    store.save_values("b", "Q4", None, [ValueRow("m", days[0].date(), days[0], days[0], 99.0)])
+    history = store.load_history("a", "Q4", days[2].date())["m"]
     assert [p.value for p in history] == [0, 1, 2]
     assert history[0].at == days[0] and history[0].at.tzinfo is not None
-    assert store.load_history("b", "Q4", days[4])["m"][0].value == 99
+    assert store.load_history("b", "Q4", days[4].date())["m"][0].value == 99
+    store.close()
+
+
+def test_history_keeps_the_sources_own_time_beside_the_synced_day(store_url):
+    """A csv row dated 11-27 read by the runs of 11-28 and 11-30: two values, one per synced day, each at
+    its run's as-of on the timeline, both observed 11-27 (what staleness reads)."""
+    store = Store(store_url)
+    row_day = oslo(2026, 11, 27)
+    synced = [oslo(2026, 11, 28, 2), oslo(2026, 11, 30, 2)]
+    store.save_values("ns", "Q4", None, [ValueRow("m", at.date(), at, row_day, 7.0) for at in synced])
+    points = store.load_history("ns", "Q4", date(2026, 11, 30))["m"]
+    assert [(p.at, p.observed_at, p.value) for p in points] == [(at, row_day, 7.0) for at in synced]
+    assert store.load_history("ns", "Q4", date(2026, 11, 29))["m"] == [points[0]]
     store.close()
 
 
@@ -71,21 +85,24 @@ def test_history_groups_metrics_exactly_and_skips_old_non_finite_values(store_ur
     (what count_until compares with as_of), and a NaN written by an older version is left out."""
     store = Store(store_url)
     base = oslo(2026, 10, 1, 6, 30).replace(microsecond=123456)
-    rows = [(f"m{i}", (base + timedelta(days=d)).date(), base + timedelta(days=d, seconds=i), float(10 * i + d))
-            for d in reversed(range(4)) for i in range(3)]  # fmt: skip
+    rows = [
+        ValueRow(f"m{i}", (base + timedelta(days=d)).date(), at := base + timedelta(days=d, seconds=i), at, 10 * i + d)
+        for d in reversed(range(4))
+        for i in range(3)
+    ]
     store.save_values("ns", "Q4", None, rows)
     bad = float("nan") if store.engine.dialect.name == "postgresql" else float("inf")  # SQLite turns NaN to NULL
     with store.engine.begin() as conn:  # as a store from before values were checked could hold
         conn.execute(
             sa.text("update metric_values set value = :v where metric_id = 'm2' and day = '2026-10-02'"), {"v": bad}
         )
-    history = store.load_history("ns", "Q4", base + timedelta(days=2, seconds=1))
+    history = store.load_history("ns", "Q4", date(2026, 10, 3))
     assert list(history) == ["m0", "m1", "m2"]
     assert [p.value for p in history["m0"]] == [0, 1, 2]
-    assert [p.value for p in history["m1"]] == [10, 11, 12]  # day 2's value at +1 s is exactly at the limit
-    assert [p.value for p in history["m2"]] == [20]  # day 1 was not finite; day 2's lies 1 s after the limit
+    assert [p.value for p in history["m1"]] == [10, 11, 12]
+    assert [p.value for p in history["m2"]] == [20, 22]  # day 2 was not finite
     assert history["m1"][2].ts == (base + timedelta(days=2, seconds=1)).timestamp()
-    assert store.load_history("other", "Q4", base) == {}
+    assert store.load_history("other", "Q4", date(2026, 10, 3)) == {}
     store.close()
 
 

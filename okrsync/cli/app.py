@@ -67,17 +67,18 @@ def clock(config: Config) -> datetime:
 
 
 def parse_as_of(text: str | None, config: Config, *, future: bool = True) -> datetime:
-    """A date means 00:00 of that day in the cycle's time zone; a datetime without zone likewise.
+    """A date D means the end of D in the cycle's time zone (okrsync.clock.moment); a datetime without zone
+    is in the cycle's time zone.
 
-    ``future=False`` (a run that stores): a moment after now is refused, since a run as of a future day
-    would stay the newest status until that day comes; outside the cycle is only a note."""
+    ``future=False`` (a run that stores): a day after today (or a moment after now) is refused, since a run
+    as of a future day would stay the newest status until that day comes; outside the cycle is only a note."""
     try:
         moment = okrsync_clock.moment(text, config)
     except ValueError:
         raise typer.BadParameter(
             f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime", param_hint="--as-of"
         ) from None
-    if text is not None and not future and moment > clock(config):
+    if text is not None and not future and _after_now(text, moment, clock(config)):
         raise typer.BadParameter(
             f"{text} is in the future: a run as of a future day would stay the newest status until that day; "
             "pass --future if that is really what you want",
@@ -87,3 +88,8 @@ def parse_as_of(text: str | None, config: Config, *, future: bool = True) -> dat
     if text is not None and not cycle.start <= moment.astimezone(cycle.tz).date() <= cycle.end:
         err_console.print(f"[yellow]note:[/] {text} lies outside cycle {cycle.name} ({cycle.start} to {cycle.end})")
     return moment
+
+
+def _after_now(text: str, moment: datetime, now: datetime) -> bool:
+    """Whether ``--as-of`` lies in the future: a date when it is after today, a datetime when after now."""
+    return moment.date() > now.date() if len(text) == 10 else moment > now

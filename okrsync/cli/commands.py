@@ -182,9 +182,9 @@ def status(
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
     config = current_config()
-    if every:
-        return _status_all(config, format)
     day = parse_as_of(as_of, config).date() if as_of else None
+    if every:
+        return _status_all(config, format, day)
     store = open_store(config)
     try:
         name = cycle or config.cycle.name
@@ -205,18 +205,20 @@ def status(
         print_errors(doc)
 
 
-def _status_all(config: Config, format: str) -> None:
+def _status_all(config: Config, format: str, day: date | None) -> None:
+    """Every namespace as it stood on ``day`` (each one's run of that day, else its newest before it)."""
     from okrsync.cli.views import company_tree
     from okrsync.pipeline import open_store
     from okrsync.status import StatusDocument
 
     store = open_store(config)
     try:
-        runs = store.latest_runs(config.cycle.name)
+        runs = store.latest_runs(config.cycle.name, until_day=day)
     finally:
         store.close()
     if not runs:
-        err_console.print(f"No sync has been stored for {config.cycle.name} yet: run `okrsync run` first.")
+        when = f"on or before {day}" if day else "yet"
+        err_console.print(f"No sync has been stored for {config.cycle.name} {when}: run `okrsync run` first.")
         raise typer.Exit(1)
     if format == "json":
         sys.stdout.write(json.dumps({ns: r.document for ns, r in runs.items()}, indent=2, ensure_ascii=False) + "\n")

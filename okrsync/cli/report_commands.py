@@ -35,7 +35,7 @@ def report(
             runs = {ns: r for ns, r in runs.items() if ns == config.namespace}
         docs = {ns: StatusDocument.from_dict(r.document) for ns, r in runs.items()}
         histories = {
-            ns: local_points(store.load_history(ns, config.cycle.name, runs[ns].as_of), doc) for ns, doc in docs.items()
+            ns: local_points(store.load_history(ns, config.cycle.name, runs[ns].day), doc) for ns, doc in docs.items()
         }
     finally:
         store.close()

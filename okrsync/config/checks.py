@@ -27,7 +27,28 @@ def cross_check(data: dict) -> list[Problem]:
         *check_outputs(outputs, connections),
         *check_ids(objectives, kpis),
         *parent_cycles(objectives),
+        *kr_windows(objectives, metrics),
     ]
+
+
+def kr_windows(objectives: list, metrics: dict) -> list[Problem]:
+    """``window: kr`` reads the rows of its KR's own start_date..due: every KR on the metric must agree."""
+    spans: dict[str, set[tuple]] = {}
+    for objective in filter(lambda o: isinstance(o, dict), objectives):
+        for kr in filter(lambda k: isinstance(k, dict), _list(objective.get("key_results"))):
+            metric = _dict(metrics.get(kr.get("metric"))) if isinstance(kr.get("metric"), str) else {}
+            if metric.get("window") == "kr":
+                spans.setdefault(kr["metric"], set()).add((str(kr.get("start_date")), str(kr.get("due"))))
+    problems: list[Problem] = []
+    for mid, found in spans.items():
+        if len(found) > 1:
+            message = f"its KRs have different start_date/due ({_spans(found)}): window: kr needs one span; "
+            problems.append((("metrics", mid, "window"), message + "define one metric per KR, or use window: cycle"))
+    return problems
+
+
+def _spans(found: set[tuple]) -> str:
+    return "; ".join(f"{start}..{due}".replace("None", "cycle") for start, due in sorted(found))
 
 
 def check_metrics(metrics: dict, connections: dict) -> list[Problem]:

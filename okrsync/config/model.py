@@ -22,8 +22,9 @@ from okrsync.config.env import resolve_env
 from okrsync.defaults import DEFAULT_CONFIG
 
 Aggregate = Literal["count", "sum", "avg", "min", "max", "latest", "percent_done"]
+Window = Literal["cycle", "kr", "all"]
 METRIC_COMMON_KEYS = frozenset(
-    {"connection", "formula", "aggregate", "max_age", "offset_days", "unit", "description", "expect"}
+    {"connection", "formula", "aggregate", "window", "max_age", "offset_days", "unit", "description", "expect"}
 )
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -181,6 +182,11 @@ class Metric(BaseModel):
     connection: str | None = None
     formula: str | None = None
     aggregate: Aggregate | None = None
+    window: Window = Field(
+        "cycle",
+        description="which dated rows an aggregate reads: cycle (start to as-of, default), kr (the KR's "
+        "start_date to due), all (every row: a running total)",
+    )
     max_age: Duration = timedelta(hours=36)
     offset_days: int = Field(0, ge=0, description="evaluate this metric as of N days earlier (closing periods)")
     unit: str | None = None

@@ -1,7 +1,8 @@
 """Values held back by their metric's data contract (okrsync.contracts), kept for review.
 
-A held value never enters ``metric_values`` (history) until `okrsync accept` copies it there; a later
-check of the same day replaces it; deleting its run deletes it."""
+A held value never enters ``metric_values`` (history) until `okrsync accept` copies it there, for the
+synced day that held it back and no other; a later check of the same day replaces it; deleting that
+day's run deletes it."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ import sqlalchemy as sa
 
 from okrsync.store import tables as t
 from okrsync.store.engine import Database, aware, utc
+from okrsync.store.history import KEY, ValueRow
 
 
 @dataclass(frozen=True)
 class HeldRow:
     metric_id: str
-    day: date
+    day: date  # the synced day that held it back
+    as_of: datetime
     observed_at: datetime
     value: float
     reason: str
@@ -26,28 +29,25 @@ class HeldRow:
 
 
 class HeldValues(Database):
-    def save_held(
-        self, namespace: str, cycle: str, run_id: int, rows: Iterable[tuple[str, date, datetime, float, str]]
-    ) -> None:
-        """This run's held values replace what its earlier attempt held (a value that now passes is no
-        longer waiting) and any earlier verdict on the same metric and day."""
+    def save_held(self, namespace: str, cycle: str, run_id: int, rows: Iterable[tuple[ValueRow, str]]) -> None:
+        """This run's held values (each with why) replace what its earlier attempt held (a value that now
+        passes is no longer waiting) and any earlier verdict on the same metric and day."""
         h = t.held_values.c
+        owner = dict(namespace=namespace, cycle=cycle, run_id=run_id, accepted_at=None)
         records = [
-            dict(namespace=namespace, cycle=cycle, metric_id=m, day=d, observed_at=utc(at), value=v, reason=why,
-                 run_id=run_id, accepted_at=None)
-            for m, d, at, v, why in rows
-        ]  # fmt: skip
+            {**owner, **row._asdict(), "as_of": utc(row.as_of), "observed_at": utc(row.observed_at), "reason": why}
+            for row, why in rows
+        ]
         with self._tx() as conn:
             conn.execute(t.held_values.delete().where(h.run_id == run_id, h.accepted_at.is_(None)))
             if records:
-                keys = ("namespace", "cycle", "metric_id", "day")
-                update = ("observed_at", "value", "reason", "run_id", "accepted_at")
-                conn.execute(self._upsert(t.held_values, keys, update), records)
+                update = ("as_of", "observed_at", "value", "reason", "run_id", "accepted_at")
+                conn.execute(self._upsert(t.held_values, KEY, update), records)
 
     def held(self, namespace: str, cycle: str, metric_id: str | None = None, day: date | None = None) -> list[HeldRow]:
         """Values waiting for review, oldest first: of one metric, or of the run stored for ``day``."""
         h = t.held_values.c
-        q = sa.select(h.metric_id, h.day, h.observed_at, h.value, h.reason, h.run_id).where(
+        q = sa.select(h.metric_id, h.day, h.as_of, h.observed_at, h.value, h.reason, h.run_id).where(
             h.namespace == namespace, h.cycle == cycle, h.accepted_at.is_(None)
         )
         if metric_id is not None:
@@ -57,27 +57,31 @@ class HeldValues(Database):
             q = q.join(t.runs, r.id == h.run_id).where(r.day == day)
         with self._tx() as conn:
             rows = conn.execute(q.order_by(h.day, h.metric_id)).all()
-        return [HeldRow(m, d, aware(at), v, why, run) for m, d, at, v, why, run in rows]
+        return [HeldRow(m, d, aware(a), aware(at), v, why, run) for m, d, a, at, v, why, run in rows]
 
     def accept_held(self, namespace: str, cycle: str, metric_id: str, now: datetime) -> list[HeldRow]:
-        """Publish every held value of the metric: into its history (one value per day), marked accepted."""
+        """Publish every held value of the metric into its history, each for the synced day that held it
+        (never for a later day: those keep what their own runs read), marked accepted."""
         rows = self.held(namespace, cycle, metric_id)
         if not rows:
             return []
         h = t.held_values.c
         values = [
-            dict(namespace=namespace, cycle=cycle, metric_id=metric_id, day=r.day, observed_at=utc(r.observed_at),
-                 value=r.value, run_id=r.run_id)
+            dict(
+                namespace=namespace,
+                cycle=cycle,
+                metric_id=r.metric_id,
+                day=r.day,
+                as_of=utc(r.as_of),
+                observed_at=utc(r.observed_at),
+                value=r.value,
+                run_id=r.run_id,
+            )
             for r in rows
-        ]  # fmt: skip
-        upsert = self._upsert(
-            t.metric_values, ("namespace", "cycle", "metric_id", "day"), ("observed_at", "value", "run_id")
-        )
+        ]
+        upsert = self._upsert(t.metric_values, KEY, ("as_of", "observed_at", "value", "run_id"))
+        waiting = [h.namespace == namespace, h.cycle == cycle, h.metric_id == metric_id, h.accepted_at.is_(None)]
         with self._tx() as conn:
             conn.execute(upsert, values)
-            conn.execute(
-                t.held_values.update()
-                .where(h.namespace == namespace, h.cycle == cycle, h.metric_id == metric_id, h.accepted_at.is_(None))
-                .values(accepted_at=utc(now))
-            )
+            conn.execute(t.held_values.update().where(*waiting).values(accepted_at=utc(now)))
         return rows

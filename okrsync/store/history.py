@@ -8,12 +8,26 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
 from itertools import groupby
+from typing import NamedTuple
 
 import sqlalchemy as sa
 
 from okrsync.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Point
 from okrsync.store import tables as t
 from okrsync.store.engine import Database, _chunks, aware, utc
+
+KEY = ("namespace", "cycle", "metric_id", "day")  # one value per metric per synced day
+
+
+class ValueRow(NamedTuple):
+    """A value as a run stores it: the synced day that owns it, the moment it was read for (its place on
+    the timeline), the source's own time of it, and the number."""
+
+    metric_id: str
+    day: date
+    as_of: datetime
+    observed_at: datetime
+    value: float
 
 
 @contextmanager
@@ -40,28 +54,22 @@ class _PosixSeconds(dict):
 
 
 class History(Database):
-    def save_values(
-        self, namespace: str, cycle: str, run_id: int | None, values: Iterable[tuple[str, date, datetime, float]]
-    ) -> int:
-        """Upsert (metric, day, observed_at, value): one value per metric per day."""
-        rows = [
-            dict(namespace=namespace, cycle=cycle, metric_id=m, day=d, observed_at=utc(at), value=v, run_id=run_id)
-            for m, d, at, v in values
-        ]
+    def save_values(self, namespace: str, cycle: str, run_id: int | None, values: Iterable[ValueRow]) -> int:
+        """Upsert the values a run read for its synced day: one value per metric per synced day."""
+        owner = dict(namespace=namespace, cycle=cycle, run_id=run_id)
+        rows = [{**owner, **v._asdict(), "as_of": utc(v.as_of), "observed_at": utc(v.observed_at)} for v in values]
         if not rows:
             return 0
-        stmt = self._upsert(
-            t.metric_values, ("namespace", "cycle", "metric_id", "day"), ("observed_at", "value", "run_id")
-        )
+        stmt = self._upsert(t.metric_values, KEY, ("as_of", "observed_at", "value", "run_id"))
         with self._tx() as conn:
             for chunk in _chunks(rows, 2000):
                 conn.execute(stmt, chunk)
         return len(rows)
 
     def load_history(
-        self, namespace: str, cycle: str, until: datetime, metric_ids: Iterable[str] | None = None
+        self, namespace: str, cycle: str, until_day: date, metric_ids: Iterable[str] | None = None
     ) -> dict[str, list[Point]]:
-        """Each metric's values up to ``until``, in day order.
+        """Each metric's values of the synced days up to ``until_day``, in day order.
 
         A year of 10,000 metrics is 3.6 million rows, so no Python runs per row: plain DB-API tuples in
         the unique index's order (metric, day: no sort), transposed, cut per metric, and the times parsed
@@ -69,8 +77,8 @@ class History(Database):
         SQLAlchemy's row-at-a-time processing were most of the load (bench/RESULTS.md).
         """
         c = t.metric_values.c
-        q = sa.select(c.metric_id, c.observed_at, c.value).where(
-            c.namespace == namespace, c.cycle == cycle, c.observed_at <= utc(until)
+        q = sa.select(c.metric_id, c.as_of, c.value, c.observed_at).where(
+            c.namespace == namespace, c.cycle == cycle, c.day <= until_day
         )
         if metric_ids is not None:
             q = q.where(c.metric_id.in_(list(metric_ids)))
@@ -84,14 +92,15 @@ class History(Database):
         """The last ``keep`` values of each metric from other (earlier) cycles, oldest first: a KPI goes on
         across cycles, so a new cycle starts with its latest value and trend instead of no data."""
         c = t.metric_values.c
-        rank = sa.func.row_number().over(partition_by=c.metric_id, order_by=c.observed_at.desc()).label("rank")
-        inner = sa.select(c.metric_id, c.observed_at, c.value, rank).where(
-            c.namespace == namespace, c.cycle != cycle, c.observed_at <= utc(until), c.metric_id.in_(list(metric_ids))
+        rank = sa.func.row_number().over(partition_by=c.metric_id, order_by=c.as_of.desc()).label("rank")
+        inner = sa.select(c.metric_id, c.as_of, c.value, c.observed_at, rank).where(
+            c.namespace == namespace, c.cycle != cycle, c.as_of <= utc(until), c.metric_id.in_(list(metric_ids))
         )
         inner = inner.subquery()
-        q = sa.select(inner.c.metric_id, inner.c.observed_at, inner.c.value).where(inner.c.rank <= keep)
+        i = inner.c
+        q = sa.select(i.metric_id, i.as_of, i.value, i.observed_at).where(i.rank <= keep)
         with self._tx() as conn:
-            rows = conn.execute(q.order_by(inner.c.metric_id, inner.c.observed_at)).cursor.fetchall()
+            rows = conn.execute(q.order_by(i.metric_id, i.as_of)).cursor.fetchall()
         return _by_metric(rows) if rows else {}
 
     def save_evaluation(self, run_id: int, evaluation: Evaluation) -> None:
@@ -170,14 +179,17 @@ def _kpi_row(k: KpiResult) -> dict:
 
 
 def _by_metric(rows: list[tuple]) -> dict[str, list[Point]]:
-    metric_col, moments, values = zip(*rows, strict=True)
+    """(metric, as_of, value, observed_at) rows in metric and timeline order -> points per metric."""
+    metric_col, moments, values, observed = zip(*rows, strict=True)
     del rows
-    times = list(map(_PosixSeconds().__getitem__, moments))
+    seconds = _PosixSeconds()
+    times = list(map(seconds.__getitem__, moments))
+    sources = [None if s == t else s for t, s in zip(times, map(seconds.__getitem__, observed), strict=True)]
     out: dict[str, list[Point]] = {}
     at = 0
     for metric_id, group in groupby(metric_col):
         end = at + sum(1 for _ in group)
-        out[metric_id] = list(map(Point, times[at:end], values[at:end]))
+        out[metric_id] = list(map(Point, times[at:end], values[at:end], sources[at:end]))
         at = end
     if not all(map(math.isfinite, values)):  # a store written before values were checked may hold NaN
         out = {m: [p for p in points if math.isfinite(p.value)] for m, points in out.items()}

@@ -101,9 +101,10 @@ class Runs(Database):
         return self.latest_run(namespace, cycle, before_day=day + timedelta(days=1))
 
     def delete_run(self, namespace: str, cycle: str, day: date) -> dict[str, int] | None:
-        """Remove one day's run: its results (cascade), the values it stored, and its error list. The write
-        ledger keeps its rows (what was delivered stays delivered; their run becomes unknown), so a later
-        run never re-sends what this one sent. None when there is no run on that day."""
+        """Remove one synced day: its run and results (cascade), and exactly the values and held values
+        stored for that day — never a value another day's run stored. The write ledger keeps its rows (what
+        was delivered stays delivered; their run becomes unknown), so a later run never re-sends what this
+        one sent. None when there is no run on that day."""
         r = t.runs.c
         with self._tx() as conn:
             run_id = conn.execute(
@@ -111,14 +112,15 @@ class Runs(Database):
             ).scalar_one_or_none()
             if run_id is None:
                 return None
-            counts = {
-                table.name: conn.execute(sa.select(sa.func.count()).where(table.c.run_id == run_id)).scalar_one()
-                for table in (t.metric_values, t.kr_results, t.objective_results, t.kpi_results, t.metric_errors)
-            }
-            conn.execute(t.metric_values.delete().where(t.metric_values.c.run_id == run_id))
-            conn.execute(t.held_values.delete().where(t.held_values.c.run_id == run_id))
+            counts = {}
+            for table in (t.metric_values, t.held_values):
+                of_day = [table.c.namespace == namespace, table.c.cycle == cycle, table.c.day == day]
+                counts[table.name] = conn.execute(sa.select(sa.func.count()).where(*of_day)).scalar_one()
+                conn.execute(table.delete().where(*of_day))
             for table in (t.kr_results, t.objective_results, t.kpi_results, t.metric_errors):  # SQLite: FKs vary
-                conn.execute(table.delete().where(table.c.run_id == run_id))
+                of_run = table.c.run_id == run_id
+                counts[table.name] = conn.execute(sa.select(sa.func.count()).where(of_run)).scalar_one()
+                conn.execute(table.delete().where(of_run))
             conn.execute(t.write_ledger.update().where(t.write_ledger.c.run_id == run_id).values(run_id=None))
             conn.execute(t.runs.delete().where(r.id == run_id))
         return counts

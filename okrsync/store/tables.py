@@ -2,12 +2,16 @@
 
 runs              one row per namespace, cycle and cycle-local day: a re-run the same day (or the
                   same as_of) replaces that day's snapshot instead of adding a second one
-metric_values     history: one value per metric per day (upserted), what forecasts and charts read
+metric_values     history, the sync-day timeline: one value per metric per synced day, owned by that
+                  day's run (deleted with it); ``as_of`` is the moment the value was read for (the
+                  run's as-of, ``offset_days`` applied: its place on the timeline), ``observed_at`` the
+                  source's own time of the value (a csv row's date; else as_of): what staleness reads
 kr_results        per-run KR results; objective_results, kpi_results likewise
 metric_errors     per-run failures of a metric, with the connection
 overrides         manual KR values: once (the next fetching sync replaces it) or sticky
-held_values       values that broke their metric's contract, kept for review until accepted (then
-                  copied into metric_values) or replaced by a later check of the same day
+held_values       values that broke their metric's contract, one per metric per synced day, kept for
+                  review until accepted (then copied into metric_values for that same day only) or
+                  replaced by a later check of the same day
 write_ledger      each output's claimed writes (planned/sent -> confirmed | failed | unsure), one
                   row per target, content and base: a re-run writes only what changed, never twice
 """
@@ -43,7 +47,8 @@ metric_values = sa.Table(
     sa.Column("namespace", sa.String(100), nullable=False),
     sa.Column("cycle", sa.String(100), nullable=False),
     sa.Column("metric_id", sa.String(200), nullable=False),
-    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),  # the synced day (the run's), not the source's date
+    sa.Column("as_of", TS, nullable=False),
     sa.Column("observed_at", TS, nullable=False),
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="SET NULL")),
@@ -126,7 +131,8 @@ held_values = sa.Table(
     sa.Column("namespace", sa.String(100), nullable=False),
     sa.Column("cycle", sa.String(100), nullable=False),
     sa.Column("metric_id", sa.String(200), nullable=False),
-    sa.Column("day", sa.Date, nullable=False),
+    sa.Column("day", sa.Date, nullable=False),  # the synced day that held it back
+    sa.Column("as_of", TS, nullable=False),
     sa.Column("observed_at", TS, nullable=False),
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
