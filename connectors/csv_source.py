@@ -1,10 +1,15 @@
 """CSV files: one column of a file under the connection's ``root``, optionally filtered, aggregated.
 
 Metric keys: ``path`` (relative to root), ``column``, ``where`` (column equals value; values may
-use {cycle.start} {cycle.end} {as_of}), ``date_column`` (rows dated after the metric's as_of
-are ignored, so a backfill with --as-of sees the file as it was, and ``latest`` reports that
-row's date) and ``aggregate`` (default ``latest``: the last row). Each file is read once per
-sync however many metrics use it.
+use {cycle.start} {cycle.end} {as_of}), ``date_column`` and ``aggregate`` (default ``latest``:
+the last row). Each file is read once per sync however many metrics use it.
+
+Dated rows (``date_column``, ISO dates) follow the as-of rule (README, "What a day means"): a run as
+of D reads the file as it stood at the end of D, so rows dated D count and later rows are ignored (a
+backfill sees the file as it was; ``latest`` reports that row's date). Every other aggregate reads
+only the rows dated inside the metric's ``window``: the cycle (the default), the KR's own
+``start_date``..``due`` (``window: kr``) or every row (``window: all``, a running total). Without a
+``date_column`` every row counts: the file is then taken to hold the cycle's rows only.
 
 Confined to ``root``: ``path`` is relative and may not climb out (``..``), a symlink that leads
 out of root is refused, only regular files up to MAX_BYTES are read (no devices, pipes or
@@ -36,7 +41,7 @@ class CsvMetric(MetricParams):
     path: str
     column: str
     where: dict[str, str | int | float] = Field({}, description="keep only rows whose columns equal these values")
-    date_column: str | None = Field(None, description="ISO dates; rows dated after the run's as_of are ignored")
+    date_column: str | None = Field(None, description="ISO dates; rows dated after the as-of day are ignored")
 
     def answers_for_past(self) -> bool:
         """Dated rows (``date_column``) say what was known on a past day."""

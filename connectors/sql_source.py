@@ -2,10 +2,13 @@
 
 The connection ``url`` is any SQLAlchemy URL (``${ENV}`` references resolved when opened); a
 relative SQLite path starts at the config's folder. Queries get the bind parameters
-``:cycle_start``, ``:cycle_end`` and ``:as_of`` (dates; as_of is the metric's, offset_days
-applied). Every metric of a connection runs on one database connection, opened read-only where
-the database supports it: SQLite in ``mode=ro``, PostgreSQL with a read-only transaction;
-elsewhere grant the user read rights only.
+``:cycle_start``, ``:cycle_end`` and ``:as_of`` (dates; as_of is the metric's day D, offset_days
+applied), and beside each ``_start`` (00:00 of that day) and ``_end`` (the first instant after it),
+aware in the cycle's time zone: a run as of D reads as of the end of D (README, "What a day means"),
+so ``ts < :as_of_end`` or ``day <= :as_of`` counts D itself, and a ``timestamptz`` column compares in
+the cycle's zone, not at midnight UTC. Every metric of a connection runs on one database
+connection, opened read-only where the database supports it: SQLite in ``mode=ro``, PostgreSQL
+with a read-only transaction; elsewhere grant the user read rights only.
 
 A query is one SELECT (or WITH … SELECT) statement, checked when the config loads: a second
 statement (``commit; delete …``) could leave the read-only transaction. SQLite connections also get
@@ -37,8 +40,8 @@ class SqlMetric(MetricParams):
     query: str
 
     def answers_for_past(self) -> bool:
-        """A query that binds ``:as_of`` can answer for a past day."""
-        return re.search(r":as_of\b", self.query) is not None
+        """A query that binds ``:as_of`` (or ``:as_of_start``/``:as_of_end``) can answer for a past day."""
+        return re.search(r":as_of(_start|_end)?\b", self.query) is not None
 
     @field_validator("query")
     @classmethod

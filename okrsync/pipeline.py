@@ -8,7 +8,6 @@ outcome becomes ``partial``. A failing output never stops the other outputs.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import queue
@@ -290,8 +289,9 @@ def alignment_warnings(config: Config) -> list[str]:
 # --------------------------------------------------------------------------- whole syncs
 
 
-def open_store(config: Config) -> Store:
-    return Store(config.store_url())
+def open_store(config: Config, *, read_only: bool = False) -> Store:
+    """The config's store; ``read_only`` for a dry run (see :class:`okrsync.store.engine.Database`)."""
+    return Store(config.store_url(), read_only=read_only)
 
 
 def sync(
@@ -311,10 +311,9 @@ def sync(
     of a past day (``--as-of``) while a newer day is stored is kept in the store but not published,
     unless ``publish_past``: outputs show the newest state, as `okrsync status` does."""
     own_store = store is None
-    store = store or open_store(config)
+    store = store or open_store(config, read_only=dry_run)
     try:
-        lock = contextlib.nullcontext() if dry_run else store.run_lock(config.namespace, config.cycle.name, wait=wait)
-        with lock:
+        with store.run_lock(config.namespace, config.cycle.name, wait=wait):
             sync_plan = plan(config, as_of)
             fetched = fetch(sync_plan, on_event)
             computed = compute(sync_plan, fetched, read_stored(store, sync_plan))

@@ -29,7 +29,7 @@ def test_example_run_twice_then_status_history(example):
     assert second.returncode == 0 and "unchanged" in second.stdout
     status = okrsync("-c", str(example), "status", "--format", "json")
     doc = json.loads(status.stdout)
-    assert doc["cycle"] == "2026-Q4" and doc["as_of"] == "2026-11-21T00:00:00+01:00"
+    assert doc["cycle"] == "2026-Q4" and doc["as_of"] == "2026-11-21T23:59:59.999999+01:00"  # the end of the day
     statuses = {kr["status"] for o in doc["objectives"] for kr in o["key_results"]}
     assert {"on_track", "at_risk", "off_track", "done"} <= statuses
     assert "history" not in doc

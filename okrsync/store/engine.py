@@ -71,24 +71,28 @@ def check_url(url: str) -> sa.URL:
 
 
 class Database:
-    """The engine and its schema; the store's other parts add their queries to it."""
+    """The engine and its schema; the store's other parts add their queries to it.
 
-    def __init__(self, url: str):
+    ``read_only`` (``okrsync run --dry-run``) writes nothing anywhere: a SQLite store is copied into
+    memory (a missing one starts empty there), so no file, schema or lock file appears and an older
+    schema is migrated only in the copy; a PostgreSQL store is read in read-only transactions and must
+    already be at the newest revision."""
+
+    def __init__(self, url: str, *, read_only: bool = False):
         self.url = check_url(url)
-        if self.url.get_backend_name() == "sqlite" and self.url.database not in (None, "", ":memory:"):
-            folder = Path(self.url.database).parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
-                why = f"{blocked} is a file, not a folder" if blocked else exc.strerror
-                raise StoreError(f"store: cannot create the folder {folder}: {why}") from None
+        self.read_only = read_only
+        sqlite = self.url.get_backend_name() == "sqlite"
+        on_disk = sqlite and self.url.database not in (None, "", ":memory:")
         with translate_errors(self.url):
-            # allow_nan=False: a non-finite number must fail loudly, never become a document that strict
-            # JSON parsers (and PostgreSQL's json type) reject; values are checked at the boundary anyway
-            self.engine = sa.create_engine(self.url, pool_pre_ping=True, json_serializer=_strict_json)
-        if self.url.get_backend_name() == "sqlite":
+            if on_disk and read_only:
+                self.engine = _memory_copy(Path(self.url.database))
+            else:
+                if on_disk:
+                    _make_folder(Path(self.url.database).parent)
+                self.engine = _engine(self.url, read_only)
+        if on_disk and not read_only:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+        if sqlite:
             sa.event.listen(self.engine, "begin", _sqlite_begin)
         self.migrate()
 
@@ -100,9 +104,16 @@ class Database:
         with translate_errors(self.url), self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
-            if MigrationContext.configure(conn).get_current_revision() != head:
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "head")
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:
+                return
+            if self.read_only and self.engine.dialect.name == "postgresql":
+                raise StoreError(
+                    f"store {self.url.render_as_string(hide_password=True)} is at schema revision {current}, "
+                    f"okrsync needs {head}; a dry run changes nothing: run once without --dry-run to migrate"
+                )
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
 
     def close(self) -> None:
         self.engine.dispose()
@@ -131,6 +142,47 @@ class Database:
         return stmt.on_conflict_do_update(
             index_elements=list(keys), set_={c: getattr(stmt.excluded, c) for c in update}
         )
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        blocked = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+        why = f"{blocked} is a file, not a folder" if blocked else exc.strerror
+        raise StoreError(f"store: cannot create the folder {folder}: {why}") from None
+
+
+def _engine(url: sa.URL, read_only: bool) -> sa.Engine:
+    # allow_nan=False: a non-finite number must fail loudly, never become a document that strict
+    # JSON parsers (and PostgreSQL's json type) reject; values are checked at the boundary anyway
+    args = {}
+    if read_only and url.get_backend_name() == "postgresql":
+        args["connect_args"] = {"options": "-c default_transaction_read_only=on"}
+    return sa.create_engine(url, pool_pre_ping=True, json_serializer=_strict_json, **args)
+
+
+def _memory_copy(path: Path) -> sa.Engine:
+    """An in-memory SQLite database holding a copy of ``path`` (empty when there is no such file),
+    read through SQLite's backup API with the file opened read-only.
+    One connection serves every thread (StaticPool): an in-memory database lives in its connection."""
+    import sqlite3
+
+    memory = sqlite3.connect(":memory:", check_same_thread=False)
+    if path.exists():
+        # without a -wal file beside it the file is the whole database: immutable=1 reads it without
+        # creating the -wal and -shm files a read-only connection to a WAL database would otherwise leave
+        wal = path.with_name(path.name + "-wal").exists()
+        source = sqlite3.connect(f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}", uri=True)
+        try:
+            source.backup(memory)
+        finally:
+            source.close()
+    memory.isolation_level = None  # okrsync opens its transactions itself, as on disk (_sqlite_pragmas)
+    memory.execute("PRAGMA foreign_keys=ON")
+    return sa.create_engine(
+        "sqlite://", creator=lambda: memory, poolclass=sa.pool.StaticPool, json_serializer=_strict_json
+    )
 
 
 def _strict_json(value) -> str:
