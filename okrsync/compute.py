@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from okrsync import formula
+from okrsync import confidence, formula
 from okrsync.alignment import aligned_children, parent_notes
 from okrsync.config.model import Cycle
 from okrsync.connector import FetchResult, Observation, local_day
@@ -151,6 +151,7 @@ def metric_states(
             connection=(err.connection if err else None) or metric.connection,
             percent=metric.aggregate == "percent_done",
             suspect=(suspects or {}).get(metric_id),
+            bounds=confidence.metric_bounds(metric.aggregate, metric.expect),
         )
     return states
 

@@ -18,8 +18,25 @@ The method (the README's "Forecast confidence" explains it to users):
 * The final value is taken as normal around the point: ``low``/``high`` are its 10th/90th
   percentiles; ``probability`` is the chance that it reaches the target (at or above for an increase,
   at or below for a decrease). With a spread of 0 (every week moved alike) it is 1 or 0.
-* **Enough history** is 3 weekly changes (21 days of values in the window); before that, and once
-  the due date has passed (the outcome is known, not forecast), there is no range and no probability.
+* **Enough history** is 3 weekly changes (21 days of values in the window); before that there is no
+  range and no probability. Once the due date or the cycle's end has passed the outcome is known, not
+  forecast: the forecast is the KR's value itself (okrsync.evaluate), with no range and no probability.
+* **Bounds**: a metric's values cannot leave ``[lo, hi]``: its ``expect:`` min/max when declared, at
+  least 0 for a ``count`` aggregate, 0..100 for ``percent_done``; where both apply the tighter bound
+  wins on each side (should they cross, the declared ones stand alone). The final value is then the
+  normal *censored* at the bounds: ``Y = min(hi, max(lo, X))``, the normal's mass beyond a bound
+  sitting at the bound. So the point, ``low`` and ``high`` are the normal's median and 10th/90th
+  percentiles clipped to the bounds (clipping keeps percentiles: they are exactly ``Y``'s), and the
+  chance of reaching ``level`` is ``Y``'s:
+
+  - increase, P(Y >= level): 0 when ``level > hi``; 1 when ``level <= lo``; else the normal's
+    P(X >= level) (at ``level == hi``: the mass censored at ``hi``);
+  - decrease, P(Y <= level): 0 when ``level < lo``; 1 when ``level >= hi``; else P(X <= level) (at
+    ``level == lo``: the mass censored at ``lo``).
+
+  Example: open incidents (a count, so lo = 0) projected at -35 with sd 20, decrease KR. The forecast
+  is 0, not -35; the range -60.6..-9.4 is 0..0; a target of -5 has chance 0 (a count cannot end
+  below 0); a target of 0 has P(X <= 0) = Phi(35 / 20) = 0.960, the mass censored at 0.
 """
 
 from __future__ import annotations
@@ -31,10 +48,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 from statistics import NormalDist
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from okrsync.config.model import Expect
 
 WEEK = 7 * 86400.0
 MIN_WEEKS = 3
 Z_80 = NormalDist().inv_cdf(0.9)  # 1.2816: low..high hold the central 80 %
+Bounds = tuple[float | None, float | None]  # (lo, hi) a metric's values cannot leave; None: open
+UNBOUNDED: Bounds = (None, None)
+IMPLIED: dict[str, Bounds] = {"count": (0.0, None), "percent_done": (0.0, 100.0)}
 
 
 @dataclass(frozen=True)
@@ -76,8 +100,39 @@ def spread(times: Sequence[float], values: Sequence[float], due: float) -> Sprea
     return Spread(sd, k, weeks_left)
 
 
-def chance(projected: float, sd: float, level: float, decrease: bool) -> float:
-    """P(final value reaches ``level``): at or above it, or at or below it for a decrease."""
+def metric_bounds(aggregate: str | None, expect: Expect | None) -> Bounds:
+    """The bounds a metric's values cannot leave: the tighter of its ``expect:`` min/max and the ones its
+    aggregate implies (a count is >= 0, a percent_done 0..100); crossing ones leave the declared alone."""
+    implied_lo, implied_hi = IMPLIED.get(aggregate or "", UNBOUNDED)
+    declared = (expect.min, expect.max) if expect is not None else UNBOUNDED
+    lows = [x for x in (implied_lo, declared[0]) if x is not None]
+    highs = [x for x in (implied_hi, declared[1]) if x is not None]
+    lo, hi = (max(lows) if lows else None), (min(highs) if highs else None)
+    if lo is not None and hi is not None and lo > hi:
+        return declared
+    return lo, hi
+
+
+def clip(x: float, bounds: Bounds) -> float:
+    """``x`` moved inside the bounds."""
+    lo, hi = bounds
+    if lo is not None and x < lo:
+        return lo
+    if hi is not None and x > hi:
+        return hi
+    return x
+
+
+def chance(projected: float, sd: float, level: float, decrease: bool, bounds: Bounds = UNBOUNDED) -> float:
+    """P(final value reaches ``level``): at or above it, or at or below it for a decrease; the final value
+    censored at ``bounds`` (a level past the bound it moves towards is out of reach, one at or behind the
+    other bound is certain)."""
+    lo, hi = bounds
+    beyond, behind = (lo, hi) if decrease else (hi, lo)
+    if beyond is not None and (level < beyond if decrease else level > beyond):
+        return 0.0
+    if behind is not None and (level >= behind if decrease else level <= behind):
+        return 1.0
     if sd <= 0:
         return 1.0 if (projected <= level if decrease else projected >= level) else 0.0
     shortfall = (projected - level) if decrease else (level - projected)
@@ -86,6 +141,6 @@ def chance(projected: float, sd: float, level: float, decrease: bool) -> float:
     return 0.5 * math.erfc(shortfall / (sd * math.sqrt(2)))
 
 
-def central_range(projected: float, sd: float) -> tuple[float, float]:
-    """The 10th and 90th percentiles of the final value."""
-    return projected - Z_80 * sd, projected + Z_80 * sd
+def central_range(projected: float, sd: float, bounds: Bounds = UNBOUNDED) -> tuple[float, float]:
+    """The 10th and 90th percentiles of the final value (censored at ``bounds``: clipped to them)."""
+    return clip(projected - Z_80 * sd, bounds), clip(projected + Z_80 * sd, bounds)

@@ -24,7 +24,8 @@ Rules (the README's "Key result kinds and status rules" explains them to users):
   read at the window end (not for milestones: a done/not-done flag has no trend); an override
   replaces its day's value in the line. With 3 weeks of values its range and the chance of reaching
   the target come from the week-to-week changes (okrsync.confidence); ``status.use_forecast`` then
-  judges increase/decrease KRs by that chance.
+  judges increase/decrease KRs by that chance; all kept within the metric's bounds. Once the window or
+  the cycle has ended the forecast is the value itself: nothing is projected past the last day.
 * **Roll-up** (okrsync.rollup): levels stay out of an objective's means and only cap its status.
 * **KPIs**: healthy when the latest value lies within the range; trend = latest - previous.
 * **Suspect**: the metric's new value broke its contract and is held back (okrsync.contracts): its KRs
@@ -278,7 +279,7 @@ def evaluate_kr(
     past_due = as_of >= kr_window(kr, cycle)[1]
     forecast = forecast_kr(kr, kind, cycle, metric, count, start, target, override, as_of)
     status = kr_status(kind, progress, expected, past_due, thresholds, aspirational)
-    status = forecast_judged(status, kind, forecast, start, target, thresholds, aspirational)
+    status = forecast_judged(status, kind, forecast, start, target, thresholds, aspirational, metric.bounds)
     return KrResult(
         **common, value=value, progress=progress, progress_raw=raw, status=status, stale=stale_reason is not None,
         stale_reason=stale_reason, observed_at=observed_at, forecast=forecast, override=override,
@@ -296,12 +297,15 @@ def forecast_kr(
     override: Override | None = None,
     as_of: datetime | None = None,
 ) -> Forecast | None:
-    """The least-squares projection at the window's end of the values inside the window (not milestones).
-    An override stands in for the value of its day: the line goes through what the lead says is true."""
-    if kind == "milestone":
+    """The window's values projected to its end by least squares, within the metric's bounds (not milestones;
+    once the window or cycle has ended: the value itself). An override stands in for its day's value."""
+    if kind == "milestone" or (count == 0 and override is None):
         return None
     times, points = metric.series
     begin, end = kr_window(kr, cycle)
+    if as_of is not None and as_of >= min(end, day_end(cycle.end, cycle)):
+        value = override.value if override is not None else points[count - 1].value
+        return Forecast(value, clamp(raw_progress(kind, value, kr, start, target)))
     first = bisect_left(times, begin.timestamp(), 0, count)
     xs, ys = times[first:count], [p.value for p in points[first:count]]
     if override is not None and as_of is not None:
@@ -311,26 +315,27 @@ def forecast_kr(
     projected = fit_line(xs, ys, end.timestamp())
     if projected is None:
         return None
-    progress = clamp(raw_progress(kind, projected, kr, start, target))
+    point = confidence.clip(projected, metric.bounds)
+    progress = clamp(raw_progress(kind, point, kr, start, target))
     moving = kind in ("increase", "decrease") and target is not None  # a level holds or not: no chance of it
     spread = confidence.spread(xs, ys, end.timestamp()) if moving else None
     if spread is None:
-        return Forecast(projected, progress)
-    low, high = confidence.central_range(projected, spread.sd)
-    chance = confidence.chance(projected, spread.sd, target, decrease=kind == "decrease")  # type: ignore[arg-type]
-    return Forecast(projected, progress, low, high, chance, spread.sd)
+        return Forecast(point, progress)
+    low, high = confidence.central_range(projected, spread.sd, metric.bounds)
+    chance = confidence.chance(projected, spread.sd, target, kind == "decrease", metric.bounds)  # type: ignore[arg-type]
+    return Forecast(point, progress, low, high, chance, spread.sd, projected)
 
 
 def forecast_judged(
     status: Status, kind: str, forecast: Forecast | None, start: float | None, target: float | None,
-    thresholds: StatusThresholds, aspirational: bool,
+    thresholds: StatusThresholds, aspirational: bool, bounds: confidence.Bounds = confidence.UNBOUNDED,
 ) -> Status:  # fmt: skip
     """``status: {use_forecast: true}``: a moving KR with a probability is judged by its chance of reaching
-    the target (in an aspirational objective: 70 % of the way there) instead of by the elapsed time."""
-    if not thresholds.use_forecast or status == Status.DONE or forecast is None or forecast.sd is None:
+    the target (in an aspirational objective: 70 % of the way there, by the same censored chance)."""
+    if not thresholds.use_forecast or status == Status.DONE or forecast is None or forecast.center is None:
         return status
     level = start + ASPIRATIONAL_FACTOR * (target - start) if aspirational else target  # type: ignore[operator]
-    chance = confidence.chance(forecast.value, forecast.sd, level, decrease=kind == "decrease")  # type: ignore[arg-type]
+    chance = confidence.chance(forecast.center, forecast.sd, level, kind == "decrease", bounds)  # type: ignore[arg-type]
     return likely_status(chance, thresholds)
 
 

@@ -60,6 +60,7 @@ class MetricState:
     connection: str | None = None
     percent: bool = False  # aggregate percent_done: milestones default to target 100
     suspect: str | None = None  # this run's value broke the metric's contract and is held back (why)
+    bounds: tuple[float | None, float | None] = (None, None)  # (lo, hi) its values cannot leave (forecasts)
 
     @cached_property
     def series(self) -> tuple[list[float], list[Point]]:
@@ -88,8 +89,9 @@ class Override:
 
 @dataclass(frozen=True)
 class Forecast:
-    """The projection at the due date; with enough history also its 80 % range, the chance of reaching
-    the target and the standard deviation behind both (okrsync.confidence)."""
+    """The projection at the due date (clipped to the metric's bounds; past due: the value itself); with
+    enough history also its 80 % range, the chance of reaching the target, and the normal behind both:
+    its standard deviation and its centre, the unclipped projection (okrsync.confidence)."""
 
     value: float
     progress: float
@@ -97,6 +99,7 @@ class Forecast:
     high: float | None = None
     probability: float | None = None
     sd: float | None = None
+    center: float | None = None
 
 
 @dataclass(frozen=True)
