@@ -47,6 +47,9 @@ class CsvMetric(MetricParams):
         """Dated rows (``date_column``) say what was known on a past day."""
         return self.date_column is not None or super().answers_for_past()
 
+    def reads_dated_rows(self) -> bool:
+        return self.date_column is not None
+
     @field_validator("path")
     @classmethod
     def _inside_root(cls, path: str) -> str:

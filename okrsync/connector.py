@@ -84,6 +84,11 @@ class MetricParams(Strict):
         parameter). A connector whose source keeps dated rows says so itself."""
         return "{as_of}" in self.model_dump_json()
 
+    def reads_dated_rows(self) -> bool:
+        """Whether an aggregate of this metric reads rows that carry their own date, so that its ``window``
+        (the cycle's days by default) applies. A file source with a date column says so itself."""
+        return False
+
 
 class OutputSettings(Strict):
     """Base of every output model; a connector narrows ``type``. ``connection`` (when declared)

@@ -12,10 +12,14 @@ import calendar
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 import yaml
 
 from okrsync.yamlsource import Loader
+
+if TYPE_CHECKING:
+    from okrsync.config.model import Config
 
 PATTERNS = (  # name pattern, months per cycle, cycles per year
     (re.compile(r"^(?P<year>\d{4})-Q(?P<n>[1-4])$"), 3, 4, "{year}-Q{n}"),
@@ -69,3 +73,30 @@ def rewrite_cycle(text: str, new: NextCycle) -> str:
     for begin, finish, value in sorted(spans, reverse=True):  # from the end: earlier offsets stay valid
         text = text[:begin] + value + text[finish:]
     return text
+
+
+CYCLE_PLACEHOLDERS = re.compile(r":cycle_(start|end)|\{cycle\.(start|end)\}")
+
+
+def meaning_changes(config: Config) -> tuple[dict[str, str], dict[str, str]]:
+    """What the cycle's change does to each connected metric's value: (metrics that start again, metrics
+    that keep counting across cycles), each metric id with why. An aggregate over dated rows reads the
+    new cycle's window; one over rows without dates (or ``window: all``) goes on over every row; a query
+    that names the cycle's dates follows them. A ``latest`` value without cycle dates does not change."""
+    again: dict[str, str] = {}
+    on: dict[str, str] = {}
+    for metric_id, metric in sorted(config.metrics.items()):
+        if metric.connection is None:
+            continue
+        how = metric.aggregate
+        if how not in (None, "latest") and not metric.params.reads_dated_rows():
+            on[metric_id] = f"{how} over rows without a date (add date_column to start again)"
+        elif how not in (None, "latest") and metric.window == "all":
+            on[metric_id] = f"{how} over every row (window: all)"
+        elif how not in (None, "latest"):
+            again[metric_id] = f"{how} over rows dated in " + (
+                "its KR's dates" if metric.window == "kr" else "the cycle"
+            )
+        elif CYCLE_PLACEHOLDERS.search(metric.params.model_dump_json()):
+            again[metric_id] = "its query names the cycle's dates"
+    return again, on

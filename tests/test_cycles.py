@@ -83,3 +83,37 @@ def test_rollover_keeps_the_old_cycle_and_carries_kpis_over(tmp_path, write_conf
     assert history.returncode == 0 and "2026-12-20" in history.stdout and "2026-12-30" in history.stdout
     runs = json.loads(okrsync("-c", config, "runs", "-f", "json", "--cycle", "2026-Q4").stdout)
     assert [r["day"] for r in runs] == ["2026-12-20", "2026-12-30"]
+
+
+def test_cycle_next_says_which_metrics_start_again(tmp_path, write_config):
+    write_csv(tmp_path / "data" / "deploys.csv", "date,n\n2026-12-30,500\n2027-01-01,3\n")
+    write_csv(tmp_path / "data" / "plain.csv", "n\n4\n5\n")
+    config = str(
+        write_config("""
+        connections: {files: {type: csv, root: data}}
+        metrics:
+          deploys: {connection: files, path: deploys.csv, column: n, date_column: date, aggregate: sum}
+          ever: {connection: files, path: deploys.csv, column: n, date_column: date, aggregate: sum, window: all}
+          plain: {connection: files, path: plain.csv, column: n, aggregate: sum}
+          last: {connection: files, path: plain.csv, column: n}
+        objectives:
+          - id: o
+            title: Ship
+            key_results:
+              - {id: deploys, metric: deploys, start: 0, target: 600}
+              - {id: ever, metric: ever, start: 0, target: 1000}
+              - {id: plain, metric: plain, start: 0, target: 10}
+              - {id: last, metric: last, kind: at_least, target: 1}
+    """)
+    )
+    moved = okrsync("-c", config, "cycle", "next")
+    assert moved.returncode == 0, moved.stderr
+    out = moved.stdout
+    assert "Metrics that start again in 2027-Q1:\n  deploys: sum over rows dated in the cycle\n" in out
+    assert "Metrics that keep counting across cycles:\n  ever: sum over every row (window: all)\n" in out
+    assert "  plain: sum over rows without a date (add date_column to start again)\n" in out
+    assert "last:" not in out  # the latest row means the same in any cycle
+    assert okrsync("-c", config, "run", "--as-of", "2027-01-01", "--future", "-q").returncode == 0
+    doc = json.loads(okrsync("-c", config, "status", "-f", "json").stdout)
+    values = {k["id"]: k["value"] for o in doc["objectives"] for k in o["key_results"]}
+    assert values == {"deploys": 3, "ever": 503, "plain": 9, "last": 5}  # Q1's day one: 3, not 503

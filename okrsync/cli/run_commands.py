@@ -224,6 +224,7 @@ def cycle_next(
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--name") from None
     console.print(f"cycle {old.name} ({old.start} to {old.end}) -> {new.name} ({new.start} to {new.end})")
+    _print_meaning_changes(config, new.name)
     if dry_run:
         return
     state.config_path.write_text(text, encoding="utf-8")
@@ -236,3 +237,14 @@ def cycle_next(
             f"[yellow]note:[/] {len(dated)} key result(s) still carry dates of the old cycle "
             f"({', '.join(dated)}): `okrsync validate` lists them"
         )
+
+
+def _print_meaning_changes(config, new_name: str) -> None:
+    from okrsync.cycles import meaning_changes
+
+    again, on = meaning_changes(config)
+    for title, found in ((f"start again in {new_name}", again), ("keep counting across cycles", on)):
+        if found:
+            console.print(f"Metrics that {title}:")
+            for metric_id, why in found.items():
+                console.print(f"  {escape(metric_id)}: {escape(why)}")
