@@ -96,6 +96,8 @@ def test_as_of_a_day_is_the_end_of_that_day_for_values_and_expected(tmp_path, wr
     assert deploys_kr["value"] == 1  # the row dated Oct 1 counts on Oct 1
     # at 24:00 of Oct 1 one of the cycle's 92 days has passed: expected 1/92 = 0.01087 (not 0)
     assert deploys_kr["expected"] == pytest.approx(1 / 92, abs=1e-6)
+    # progress 1/600 = 0.0017; gap 0.0109 - 0.0017 = 0.0092 <= 0.10: on track (the README's worked example)
+    assert deploys_kr["progress"] == pytest.approx(1 / 600, abs=1e-6) and deploys_kr["status"] == "on_track"
     assert doc.to_dict()["as_of"].startswith("2026-10-01T23:59:59")
 
 
