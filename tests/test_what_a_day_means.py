@@ -214,3 +214,62 @@ def test_a_dry_run_leaves_an_existing_store_byte_for_byte(tmp_path, write_config
     result = sync(config, end_of_day(date(2026, 11, 25), config.cycle), now=oslo(2026, 11, 25, 12), dry_run=True)
     assert kr(result.document, "csat")["value"] == 91
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()} == files
+
+
+def test_status_all_as_of_shows_every_namespace_as_it_stood(tmp_path, write_config):
+    import json
+
+    from tests.test_cli import okrsync
+
+    write_csv(tmp_path / "data" / "csat.csv", "date,score\n2026-11-05,80\n")
+    body = """
+        namespace: {ns}
+        connections: {{files: {{type: csv, root: data}}}}
+        metrics: {{csat: {{connection: files, path: csat.csv, column: score, date_column: date}}}}
+        objectives: [{{id: happy, title: Happy, key_results: [{{id: csat, metric: csat, kind: at_least, target: 85}}]}}]
+    """
+    a = load_config(write_config(body.format(ns="a"), name="a.yaml"))
+    b = load_config(write_config(body.format(ns="b"), name="b.yaml"))
+    for config, day in ((a, date(2026, 11, 10)), (b, date(2026, 11, 15)), (a, date(2026, 11, 20))):
+        sync(config, end_of_day(day, config.cycle), now=oslo(2026, 11, 21), publish_past=True)
+    config = str(tmp_path / "a.yaml")
+    then = json.loads(okrsync("-c", config, "status", "--all", "-f", "json", "--as-of", "2026-11-16").stdout)
+    assert {ns: doc["as_of"][:10] for ns, doc in then.items()} == {"a": "2026-11-10", "b": "2026-11-15"}
+    early = json.loads(okrsync("-c", config, "status", "--all", "-f", "json", "--as-of", "2026-11-12").stdout)
+    assert {ns: doc["as_of"][:10] for ns, doc in early.items()} == {"a": "2026-11-10"}  # b had no run yet
+    now = json.loads(okrsync("-c", config, "status", "--all", "-f", "json").stdout)
+    assert {ns: doc["as_of"][:10] for ns, doc in now.items()} == {"a": "2026-11-20", "b": "2026-11-15"}
+    table = okrsync("-c", config, "status", "--all", "--as-of", "2026-11-01")
+    assert table.returncode == 1 and "on or before 2026-11-01" in table.stderr
+
+
+@pytest.mark.parametrize(
+    ("moment_utc", "day", "day_end"),
+    [
+        ("2026-10-01T21:30:00+00:00", "2026-10-01", "2026-10-02T00:00:00+02:00"),
+        ("2026-10-01T22:30:00+00:00", "2026-10-02", "2026-10-03T00:00:00+02:00"),
+    ],
+)
+def test_every_source_text_gets_the_cycle_local_day(moment_utc, day, day_end):
+    """{as_of} in a JQL, SOQL, HubSpot filter, API path, Sheets range or csv `where` (all through
+    MetricQuery.fill) is the day in the cycle's zone: 22:30 UTC on Oct 1 is 00:30 on Oct 2 in Oslo."""
+    from datetime import datetime
+
+    from okrsync.config.load import parse_config
+    from okrsync.connector import MetricQuery
+
+    config = parse_config("""\
+version: 1
+cycle: {name: Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}
+metrics: {m: {formula: "1"}}
+kpis: [{id: k, metric: m, healthy: {min: 0}}]
+""")
+    metric = config.metrics["m"]
+    q = MetricQuery("m", metric, metric.params, datetime.fromisoformat(moment_utc), config.cycle)
+    assert q.fill("created <= '{as_of}' AND created >= '{cycle.start}'") == (
+        f"created <= '{day}' AND created >= '2026-10-01'"
+    )
+    binds = q.bind_parameters()
+    assert (binds["as_of"].isoformat(), binds["as_of_end"].isoformat()) == (day, day_end)
+    assert binds["cycle_start_start"].isoformat() == "2026-10-01T00:00:00+02:00"
+    assert binds["cycle_end_end"].isoformat() == "2027-01-01T00:00:00+01:00"  # winter time by then
