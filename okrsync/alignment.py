@@ -3,12 +3,19 @@
 A team config writes ``parent: company/growth`` (namespace/objective id) to align one of its
 objectives under an objective of another config. The parent's sync rolls in each such child as its
 latest stored run left it; the child's own status shows a note while its parent is not in the store.
+
+Whether such a parent exists is decided here only (:func:`parent_findings`): a namespace that is stored
+without that objective is a config error (`okrsync validate` exits 2, naming the closest stored ids);
+a namespace that has not synced yet is a warning. Pure: ``okrsync.pipeline.parent_problems`` reads the
+store for `okrsync validate`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 
+from okrsync.config.messages import did_you_mean
 from okrsync.config.model import Config
 from okrsync.results import AlignedChild
 from okrsync.status import ObjectiveStatus, StatusDocument
@@ -37,19 +44,40 @@ def aligned_children(config: Config, documents: Mapping[str, StatusDocument]) ->
     return out
 
 
-def parent_notes(config: Config, documents: Mapping[str, StatusDocument]) -> dict[str, str]:
-    """Our objective id -> why its parent in another config cannot take it in (no such objective stored)."""
-    notes = {}
-    for o in config.objectives:
+@dataclass(frozen=True)
+class ParentFinding:
+    """A parent in another config that cannot take the objective in: an error, or a warning (not synced yet)."""
+
+    index: int  # of the objective in config.objectives
+    objective: str
+    note: str
+    error: bool
+
+
+def parent_findings(config: Config, documents: Mapping[str, StatusDocument]) -> list[ParentFinding]:
+    """Every ``parent: namespace/objective`` that the other namespaces' latest runs do not hold."""
+    stored = sorted(f"{ns}/{o.id}" for ns, doc in documents.items() for o in doc.objectives)
+    found = []
+    for index, o in enumerate(config.objectives):
         namespace, objective = split_ref(o.parent or "")
         if namespace is None:
             continue
+        hint = did_you_mean(o.parent, stored)
         doc = documents.get(namespace)
         if doc is None:
-            notes[o.id] = f"parent {o.parent}: no run of namespace {namespace!r} is stored for {config.cycle.name} yet"
+            note = f"no run of namespace {namespace!r} is stored for {config.cycle.name} yet{hint}"
         elif all(p.id != objective for p in doc.objectives):
-            notes[o.id] = f"parent {o.parent}: namespace {namespace!r} has no objective {objective!r}"
-    return notes
+            ids = ", ".join(sorted(p.id for p in doc.objectives)) or "none"
+            note = f"namespace {namespace!r} has no objective {objective!r} (its objectives: {ids}){hint}"
+        else:
+            continue
+        found.append(ParentFinding(index, o.id, f"parent {o.parent}: {note}", doc is not None))
+    return found
+
+
+def parent_notes(config: Config, documents: Mapping[str, StatusDocument]) -> dict[str, str]:
+    """Our objective id -> why its parent in another config cannot take it in (the status shows it)."""
+    return {f.objective: f.note for f in parent_findings(config, documents)}
 
 
 def company_order(docs: Mapping[str, StatusDocument]) -> list[tuple[str, ObjectiveStatus, int]]:

@@ -18,11 +18,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from okrsync.alignment import parent_findings
 from okrsync.compute import Computed, Stored, compute
+from okrsync.config.messages import dotted
 from okrsync.config.model import Config
 from okrsync.connector import FetchResult, Observation, SinkContext, Source
 from okrsync.delivery import Delivery
-from okrsync.errors import OkrsyncError, SinkError, SourceError, StoreError
+from okrsync.errors import ConfigProblem, OkrsyncError, SinkError, SourceError, StoreError
 from okrsync.numbers import checked
 from okrsync.plan import SyncPlan, compile_plan
 from okrsync.registry import registry
@@ -266,24 +268,27 @@ def finish(store: Store, result: SyncResult, *, now: datetime) -> None:
         store.finish_run(result.run_id, outcome, result.document.to_dict(), now)
 
 
-def alignment_warnings(config: Config) -> list[str]:
-    """Parents in other configs that the store does not hold (yet), for `okrsync validate`."""
-    from okrsync.alignment import parent_notes
-
+def parent_problems(config: Config) -> tuple[list[ConfigProblem], list[str]]:
+    """(errors, warnings) for the parents in other configs, looked up in the store read-only
+    (`okrsync validate`): a stored namespace without the objective is an error, one not synced yet a warning."""
     if not any(o.parent and "/" in o.parent for o in config.objectives):
-        return []
+        return [], []
     url = config.store_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return ["objectives align to other configs, but the store does not exist yet: nothing to check"]
+        return [], ["objectives align to other configs, but the store does not exist yet: nothing to check"]
     try:
-        store = open_store(config)
+        store = open_store(config, read_only=True)
     except StoreError as exc:
-        return [f"cannot check parents in other configs: {exc}"]
+        return [], [f"cannot check parents in other configs: {exc}"]
     try:
-        notes = parent_notes(config, other_documents(store, config))
+        findings = parent_findings(config, other_documents(store, config))
     finally:
         store.close()
-    return [f"objectives.{objective}.parent: {note}" for objective, note in notes.items()]
+    where = {f: ("objectives", f.index, "parent") for f in findings}
+    errors = [
+        ConfigProblem(str(config.path), config.line_of(at), dotted(at), f.note) for f, at in where.items() if f.error
+    ]
+    return errors, [f"objectives.{f.objective}.parent: {f.note}" for f in findings if not f.error]
 
 
 # --------------------------------------------------------------------------- whole syncs
@@ -392,6 +397,7 @@ __all__ = [
     "finish",
     "newer_run_note",
     "open_store",
+    "parent_problems",
     "persist",
     "plan",
     "publish",

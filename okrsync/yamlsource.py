@@ -38,13 +38,12 @@ MAX_VALUES = 100_000  # values after aliases are expanded: a "billion laughs" do
 
 
 def _timestamp(loader: Loader, node: yaml.ScalarNode):
-    """YAML dates, with an impossible one (2026-13-01, 2026-02-30) a located error instead of a crash."""
+    """YAML dates; one that cannot exist (2026-13-01, 2026-02-30) stays text, as YAML 1.2 reads it, so the
+    model reports it with its key and line among every other mistake instead of the whole file failing."""
     try:
         return yaml.SafeLoader.construct_yaml_timestamp(loader, node)
-    except (ValueError, OverflowError) as exc:
-        raise yaml.constructor.ConstructorError(
-            None, None, f"{node.value!r} is not a valid date ({exc})", node.start_mark
-        ) from None
+    except (ValueError, OverflowError):
+        return node.value
 
 
 Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
@@ -76,7 +75,7 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_,
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
-        raise YamlSyntaxError(f"invalid YAML: {exc.problem or exc}", line) from None
+        raise YamlSyntaxError(f"invalid YAML: {_explain(exc, text)}", line) from None
     except yaml.YAMLError as exc:
         raise YamlSyntaxError(f"invalid YAML: {exc}", None) from None
     except RecursionError:
@@ -85,6 +84,36 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int], list[tuple[Path_,
         if loader is not None:
             loader.dispose()
     return data, lines, duplicates
+
+
+def _explain(exc: yaml.MarkedYAMLError, text: str) -> str:
+    """PyYAML's words, or what to do about the two mistakes it words worst: tabs, and ${...} in {...}."""
+    mark = exc.problem_mark or exc.context_mark
+    line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+    indent = line[: len(line) - len(line.lstrip(" \t"))]
+    if "\t" in indent:
+        return "tabs cannot indent YAML; use spaces"
+    if mark is not None and line[mark.column - 1 : mark.column + 1] == "${" and "flow" in str(exc.context):
+        key, value = _flow_entry(line, mark.column - 1)
+        written = f'{key}: "{value}"' if key else f'"{value}"'
+        return f"a ${{...}} reference inside {{...}} or [...] must be quoted: write {written}"
+    return str(exc.problem or exc)
+
+
+def _flow_entry(line: str, at: int) -> tuple[str | None, str]:
+    """The key (if any) and the whole value of the flow-collection entry holding the ``${`` at ``at``."""
+    start = max(line.rfind(c, 0, at) for c in ",{[") + 1
+    entry, depth = line[start:], 0
+    for i, char in enumerate(entry):
+        if entry.startswith("${", i):
+            depth += 1
+        elif char == "}" and depth:
+            depth -= 1
+        elif char in ",}]" and not depth:
+            entry = entry[:i]
+            break
+    key, sep, value = entry.strip().partition(": ")
+    return (key.strip(), value.strip()) if sep else (None, entry.strip())
 
 
 def _walk(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: list, count: list[int]) -> None:

@@ -27,11 +27,16 @@ Wait = Annotated[
 @app.command()
 def validate() -> None:
     """Check the config (all problems at once, with file:line) and lint OKR quality (warnings)."""
+    from okrsync.errors import ConfigError
     from okrsync.lint import lint
+    from okrsync.pipeline import parent_problems
 
     config = current_config()
-    _check_store_url(config)
-    _check_offline(config)
+    problems = _store_url_problems(config)
+    parents, notes = ([], []) if problems else parent_problems(config)  # parents need a usable store URL
+    problems += _offline_problems(config) + parents
+    if problems:
+        raise ConfigError(problems)
     warnings = lint(config)
     n_krs = len(config.key_results())
     console.print(
@@ -39,35 +44,28 @@ def validate() -> None:
         f"results, {len(config.kpis)} KPIs, {len(config.metrics)} metrics, "
         f"{len(config.connections)} connections"
     )
-    for w in warnings:
-        console.print(f"[yellow]warning[/] {escape(str(w))}")
-    if not any(o.parent and "/" in o.parent for o in config.objectives):
-        return  # no parent in another config: nothing to look up in the store
-    from okrsync.pipeline import alignment_warnings
-
-    for w in alignment_warnings(config):
+    for w in [*map(str, warnings), *notes]:
         console.print(f"[yellow]warning[/] {escape(w)}")
 
 
-def _check_store_url(config) -> None:
+def _store_url_problems(config) -> list:
     """The store URL names a known database whose driver is installed (no connection: validate works offline)."""
-    from okrsync.errors import ConfigError, ConfigProblem
+    from okrsync.errors import ConfigProblem
     from okrsync.store_url import store_url_problem
 
     if problem := store_url_problem(config.store_url()):
         message = problem.removeprefix("store: ").removeprefix("store ")
-        raise ConfigError([ConfigProblem(str(state.config_path), None, "store", message)])
+        return [ConfigProblem(str(state.config_path), None, "store", message)]
+    return []
 
 
-def _check_offline(config) -> None:
+def _offline_problems(config) -> list:
     """What the connections can check without the network (key files readable and well-formed)."""
-    from okrsync.errors import ConfigError, ConfigProblem
+    from okrsync.errors import ConfigProblem
     from okrsync.offline import preflight
 
-    problems = preflight(config)
-    if problems:
-        shown = str(state.config_path)
-        raise ConfigError([ConfigProblem(shown, None, p.split(": ", 1)[0], p.split(": ", 1)[1]) for p in problems])
+    shown = str(state.config_path)
+    return [ConfigProblem(shown, None, p.split(": ", 1)[0], p.split(": ", 1)[1]) for p in preflight(config)]
 
 
 @app.command()
@@ -354,21 +352,21 @@ store: sqlite:///okrsync.db            # or postgresql+psycopg://user@host/db; O
 
 connections:                            # credentials only as ${{ENV_VAR}} references
   files: {{type: csv, root: data/}}
-  # warehouse: {{type: sql, url: ${{WAREHOUSE_URL}}}}
+  # warehouse: {{type: sql, url: "${{WAREHOUSE_URL}}"}}   # inside {{...}} a ${{...}} value must be quoted
 
 metrics:                                # defined once, used by any number of KRs and KPIs
   signups: {{connection: files, path: signups.csv, column: count, aggregate: sum}}
-  # active: {{connection: warehouse, query: "select count(*) from users where last_seen >= :cycle_start"}}
-  # conversion: {{formula: "paid / signups * 100"}}
+  # paid: {{connection: warehouse, query: "select count(*) from users where paid_at >= :cycle_start"}}
+  # conversion: {{formula: "paid / signups * 100", unit: "%"}}
 
 objectives:
   - id: grow
     title: Grow self-serve adoption
     owner: you@example.com
     kind: committed                     # or aspirational (70% counts as success)
-    key_results:
+    key_results:                        # kind: increase/decrease (inferred), at_least, at_most, between, milestone
       - {{id: signups, title: "Signups from 0 to 1,000", metric: signups, start: 0, target: 1000}}
-      # kinds: increase/decrease (inferred), at_least, at_most, between (min/max), milestone
+      # - {{id: conversion, title: "Conversion at least 5%", metric: conversion, kind: at_least, target: 5}}
 
 kpis: []                                # e.g. {{id: churn, metric: churn_rate, healthy: {{max: 2.0}}}}
 

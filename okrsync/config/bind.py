@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from okrsync.config.messages import problems_of
+from okrsync.config.messages import did_you_mean, problems_of
 from okrsync.config.model import METRIC_COMMON_KEYS
 from okrsync.registry import Registry
 
@@ -47,14 +47,15 @@ def _bind_connection(name: str, raw: Any, registry: Registry, out: Bound) -> Non
     connector = registry.get(str(raw["type"]))
     if connector is None or connector.connection is None:
         known = ", ".join(registry.source_types())
+        hint = did_you_mean(raw["type"], registry.source_types())
         out.problems.append(
-            (("connections", name, "type"), f"unknown connection type {raw['type']!r}; expected one of: {known}")
+            (("connections", name, "type"), f"unknown connection type {raw['type']!r}; expected one of: {known}{hint}")
         )
         return
     try:
         out.connections[name] = connector.connection.model_validate(raw)
     except ValidationError as exc:
-        out.problems += problems_of(exc, ("connections", name), raw)
+        out.problems += problems_of(exc, ("connections", name), raw, connector.connection)
 
 
 def _bind_metric(metric_id: str, raw: dict, kind: Any, registry: Registry, out: Bound) -> None:
@@ -68,7 +69,8 @@ def _bind_metric(metric_id: str, raw: dict, kind: Any, registry: Registry, out: 
         allowed = ", ".join(sorted(connector.metric.model_fields))
         for loc, msg in problems_of(exc, ("metrics", metric_id), extras):
             if msg.startswith("unknown key"):
-                msg = f"not a key of a {kind} metric (expected: {allowed})"
+                hint = did_you_mean(loc[-1], [*connector.metric.model_fields, *METRIC_COMMON_KEYS])
+                msg = f"not a key of a {kind} metric (expected: {allowed}){hint}"
             out.problems.append((loc, msg))
 
 
@@ -81,7 +83,8 @@ def _bind_output(index: int, raw: Any, registry: Registry, out: Bound) -> None:
         known = ", ".join(registry.output_types())
         where, what = (
             ("outputs", index, "type"),
-            f"output type {raw.get('type')!r} is not known; expected one of: {known}",
+            f"output type {raw.get('type')!r} is not known; expected one of: {known}"
+            + did_you_mean(raw.get("type"), registry.output_types()),
         )
         if "type" not in raw:
             where, what = ("outputs", index, "type"), f"required key is missing (one of: {known})"
@@ -90,7 +93,7 @@ def _bind_output(index: int, raw: Any, registry: Registry, out: Bound) -> None:
     try:
         out.outputs.append(connector.output.model_validate(raw))
     except ValidationError as exc:
-        out.problems += problems_of(exc, ("outputs", index), raw)
+        out.problems += problems_of(exc, ("outputs", index), raw, connector.output)
 
 
 def _mapping(value: Any) -> dict:

@@ -54,7 +54,7 @@ def parse_config(
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        found += problems_of(exc, (), data)
+        found += problems_of(exc, (), data, Config)
     bound = bind(data, connectors or registry())
     found += bound.problems + cross_check(data)
     dup_lines = {path: line for path, line, _ in duplicates}
@@ -64,6 +64,7 @@ def parse_config(
         raise ConfigError(_unique(problems))
     config = _apply(config, bound)
     config._path = base_path or Path(shown)
+    config._lines = lines
     return config
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from okrsync import formula
+from okrsync.config.dates import Day
 from okrsync.config.env import resolve_env
 from okrsync.defaults import DEFAULT_CONFIG
 
@@ -59,8 +60,8 @@ class Entry(BaseModel):
 
 class Cycle(Strict):
     name: str
-    start: date
-    end: date
+    start: Day
+    end: Day
     timezone: str = "UTC"
 
     @field_validator("timezone")
@@ -214,7 +215,7 @@ BOUND_KINDS = ("at_least", "at_most", "between")
 
 
 class Phase(Strict):
-    date: date
+    date: Day
     target: float
 
 
@@ -231,8 +232,8 @@ class KeyResult(Strict):
     min: float | None = None
     max: float | None = None
     weight: float = Field(1.0, gt=0)
-    start_date: date | None = None
-    due: date | None = None
+    start_date: Day | None = None
+    due: Day | None = None
     phases: list[Phase] = Field(
         [], description="check-points {date, target}: the expected path (a milestone's share due by then)"
     )
@@ -333,10 +334,15 @@ class Config(Strict):
     schedule: Schedule | None = None
     status: StatusThresholds = StatusThresholds()
     _path: Path = PrivateAttr(Path(DEFAULT_CONFIG))
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
 
     @property
     def path(self) -> Path:
         return self._path
+
+    def line_of(self, loc: tuple) -> int | None:
+        """The line of the file on which the key at ``loc`` was written (None for a config built in code)."""
+        return self._lines.get(loc)
 
     @property
     def base_dir(self) -> Path:
