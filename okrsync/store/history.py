@@ -77,7 +77,7 @@ class History(Database):
         SQLAlchemy's row-at-a-time processing were most of the load (bench/RESULTS.md).
         """
         c = t.metric_values.c
-        q = sa.select(c.metric_id, c.as_of, c.value, c.observed_at).where(
+        q = sa.select(c.metric_id, c.as_of, c.value, _source_time()).where(
             c.namespace == namespace, c.cycle == cycle, c.day <= until_day
         )
         if metric_ids is not None:
@@ -93,7 +93,7 @@ class History(Database):
         across cycles, so a new cycle starts with its latest value and trend instead of no data."""
         c = t.metric_values.c
         rank = sa.func.row_number().over(partition_by=c.metric_id, order_by=c.as_of.desc()).label("rank")
-        inner = sa.select(c.metric_id, c.as_of, c.value, c.observed_at, rank).where(
+        inner = sa.select(c.metric_id, c.as_of, c.value, _source_time().label("observed_at"), rank).where(
             c.namespace == namespace, c.cycle != cycle, c.as_of <= utc(until), c.metric_id.in_(list(metric_ids))
         )
         inner = inner.subquery()
@@ -178,13 +178,20 @@ def _kpi_row(k: KpiResult) -> dict:
     return dict(kpi_id=k.id, metric_id=k.metric, value=k.value, healthy=k.healthy, trend=k.trend, stale=k.stale)
 
 
+def _source_time() -> sa.ColumnElement:
+    """observed_at, or NULL where it is the value's as_of (most rows: nothing to parse for them)."""
+    c = t.metric_values.c
+    return sa.case((c.observed_at == c.as_of, None), else_=c.observed_at)
+
+
 def _by_metric(rows: list[tuple]) -> dict[str, list[Point]]:
-    """(metric, as_of, value, observed_at) rows in metric and timeline order -> points per metric."""
+    """(metric, as_of, value, observed_at or NULL when it is as_of) rows in metric and timeline order -> points
+    per metric."""
     metric_col, moments, values, observed = zip(*rows, strict=True)
     del rows
     seconds = _PosixSeconds()
     times = list(map(seconds.__getitem__, moments))
-    sources = [None if s == t else s for t, s in zip(times, map(seconds.__getitem__, observed), strict=True)]
+    sources = [None if s is None else seconds[s] for s in observed]
     out: dict[str, list[Point]] = {}
     at = 0
     for metric_id, group in groupby(metric_col):
