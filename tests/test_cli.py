@@ -45,6 +45,7 @@ def test_dry_run_writes_nothing(example):
     assert result.returncode == 0, result.stderr
     assert "Dry run" in result.stdout and "would write" in result.stdout
     assert not (example.parent.parent / "reports").exists()
+    assert not (example.parent.parent / ".okrsync").exists()  # no store file, schema or lock file
     status = okrsync("-c", str(example), "status")
     assert status.returncode == 1 and "No sync has been stored" in status.stderr
 
