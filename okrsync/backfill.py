@@ -113,18 +113,33 @@ def refresh_later(
         return _refresh(config, store, day, {day}, now=now)
 
 
-def accept_held(
-    config: Config, store: Store, metric_id: str, *, now: datetime, wait: float
-) -> tuple[list[HeldRow], list[date], SyncResult | None]:
+@dataclass
+class Accepted:
+    """What `okrsync accept METRIC` did: the values accepted, the days evaluated again, the newest day as
+    published, and the values held meanwhile (by a run that finished while accept waited), left for review."""
+
+    rows: list[HeldRow]
+    again: list[date] = field(default_factory=list)
+    published: SyncResult | None = None
+    held_since: list[HeldRow] = field(default_factory=list)
+
+
+def accept_held(config: Config, store: Store, metric_id: str, *, now: datetime, wait: float) -> Accepted:
     """`okrsync accept`: the metric's held-back values join its history (they were right after all); the
-    stored days from the first of them on are evaluated again and the newest is published.
-    (accepted values, days evaluated again, newest)"""
-    with store.run_lock(config.namespace, config.cycle.name, wait=wait):
-        rows = store.accept_held(config.namespace, config.cycle.name, metric_id, now)
-        if not rows:
-            return [], [], None
-        again, published = _refresh(config, store, min(r.day for r in rows), set(), now=now)
-    return rows, again, published
+    stored days from the first of them on are evaluated again and the newest is published. What is
+    accepted is what was held when the command started: a value held by a run that finished while this
+    waited for the run lock was never reviewed, so it is reported and left waiting."""
+    ns, cycle = config.namespace, config.cycle.name
+    listed = store.held(ns, cycle, metric_id)
+    with store.run_lock(ns, cycle, wait=wait):
+        rows = store.accept_held(ns, cycle, metric_id, now, listed=listed) if listed else []
+        accepted = {(r.day, r.value) for r in rows}
+        done = Accepted(
+            rows, held_since=[r for r in store.held(ns, cycle, metric_id) if (r.day, r.value) not in accepted]
+        )
+        if rows:
+            done.again, done.published = _refresh(config, store, min(r.day for r in rows), set(), now=now)
+    return done
 
 
 def _refresh(

@@ -127,3 +127,14 @@ class RemoteError(OkrsyncError):
 
 class StoreError(OkrsyncError):
     """The store failed (unreachable database, failed migration). Wraps the driver error."""
+
+
+class RunLockLostError(StoreError):
+    """The run lock was lost mid-run (its PostgreSQL session ended, its lock file was replaced): another run
+    may be in, so this one stops before it stores or publishes anything more."""
+
+    def __init__(self, namespace: str, cycle: str, why: str, stage: str):
+        super().__init__(
+            f"the run lock of namespace {namespace!r}, cycle {cycle!r} was lost ({why}); this run stopped "
+            f"before {stage}. Another run may hold the lock now: run again once it has finished"
+        )

@@ -16,21 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 
-from okrsync.alignment import parent_findings
 from okrsync.compute import Computed, Stored, compute
-from okrsync.config.messages import dotted
 from okrsync.config.model import Config
 from okrsync.connector import FetchResult, Observation, SinkContext, Source
 from okrsync.delivery import Delivery
-from okrsync.errors import ConfigProblem, OkrsyncError, SinkError, SourceError, StoreError
+from okrsync.errors import OkrsyncError, SinkError, SourceError
 from okrsync.numbers import checked
 from okrsync.plan import SyncPlan, compile_plan
 from okrsync.registry import registry
 from okrsync.results import Evaluation, Override
 from okrsync.status import StatusDocument
 from okrsync.store import RunInfo, Store
+from okrsync.store.engine import Access
 from okrsync.store.history import ValueRow
 
 log = logging.getLogger("okrsync.pipeline")
@@ -268,35 +266,13 @@ def finish(store: Store, result: SyncResult, *, now: datetime) -> None:
         store.finish_run(result.run_id, outcome, result.document.to_dict(), now)
 
 
-def parent_problems(config: Config) -> tuple[list[ConfigProblem], list[str]]:
-    """(errors, warnings) for the parents in other configs, looked up in the store read-only
-    (`okrsync validate`): a stored namespace without the objective is an error, one not synced yet a warning."""
-    if not any(o.parent and "/" in o.parent for o in config.objectives):
-        return [], []
-    url = config.store_url()
-    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
-        return [], ["objectives align to other configs, but the store does not exist yet: nothing to check"]
-    try:
-        store = open_store(config, read_only=True)
-    except StoreError as exc:
-        return [], [f"cannot check parents in other configs: {exc}"]
-    try:
-        findings = parent_findings(config, other_documents(store, config))
-    finally:
-        store.close()
-    where = {f: ("objectives", f.index, "parent") for f in findings}
-    errors = [
-        ConfigProblem(str(config.path), config.line_of(at), dotted(at), f.note) for f, at in where.items() if f.error
-    ]
-    return errors, [f"objectives.{f.objective}.parent: {f.note}" for f in findings if not f.error]
-
-
 # --------------------------------------------------------------------------- whole syncs
 
 
-def open_store(config: Config, *, read_only: bool = False) -> Store:
-    """The config's store; ``read_only`` for a dry run (see :class:`okrsync.store.engine.Database`)."""
-    return Store(config.store_url(), read_only=read_only)
+def open_store(config: Config, *, access: Access = "write") -> Store:
+    """The config's store, opened to write, to read or as a scratch copy for a dry run
+    (:class:`okrsync.store.engine.Database`)."""
+    return Store(config.store_url(), access=access)
 
 
 def sync(
@@ -312,20 +288,23 @@ def sync(
 ) -> SyncResult:
     """One whole sync. ``as_of`` and ``now`` come from the caller: nothing here reads the clock.
 
-    A sync that writes holds the config's run lock throughout (RunLockedError after ``wait`` s). A sync
+    A sync that writes holds the config's run lock throughout (RunLockedError after ``wait`` s) and checks
+    that it still does before storing and before publishing (RunLockLostError otherwise). A sync
     of a past day (``--as-of``) while a newer day is stored is kept in the store but not published,
     unless ``publish_past``: outputs show the newest state, as `okrsync status` does."""
     own_store = store is None
-    store = store or open_store(config, read_only=dry_run)
+    store = store or open_store(config, access="scratch" if dry_run else "write")
     try:
-        with store.run_lock(config.namespace, config.cycle.name, wait=wait):
+        with store.run_lock(config.namespace, config.cycle.name, wait=wait) as lock:
             sync_plan = plan(config, as_of)
             fetched = fetch(sync_plan, on_event)
             computed = compute(sync_plan, fetched, read_stored(store, sync_plan))
+            lock.check("storing anything")
             run_id = None if dry_run else persist(store, sync_plan, computed, now=now)
             result = SyncResult(run_id, computed, dry_run=dry_run)
             result.held_back = None if publish_past else newer_run_note(store, sync_plan)
             if result.held_back is None:
+                lock.check("writing the outputs (its values are stored)")
                 publish(store, sync_plan, result, now=now)
             finish(store, result, now=now)
         return result
@@ -397,7 +376,6 @@ __all__ = [
     "finish",
     "newer_run_note",
     "open_store",
-    "parent_problems",
     "persist",
     "plan",
     "publish",

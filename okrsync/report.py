@@ -8,6 +8,7 @@ content changes.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from typing import Literal
 from pydantic import field_validator
 
 from okrsync.connector import Connector, OutputSettings, Sink, SinkContext
+from okrsync.errors import SinkError
 from okrsync.html_report import render_html
 from okrsync.present import LABEL as STATUS_LABELS
 from okrsync.present import fmt_trend, fmt_value, forecast_text, human_time, pct, range_text, target_text
@@ -129,16 +131,22 @@ RENDERERS = {".html": render_html, ".md": render_markdown, ".json": render_json,
 
 
 def write_if_changed(path: Path, content: str) -> bool:
-    """Atomically replace ``path`` with ``content`` unless it already holds exactly that."""
-    if path.exists() and path.read_text(encoding="utf-8") == content:
+    """Atomically replace ``path`` with ``content`` (UTF-8) unless it already holds exactly those bytes.
+
+    The file is the tool's output: whatever else it holds (another encoding, binary bytes, a file that
+    cannot be read) is replaced. A folder at ``path`` raises IsADirectoryError naming it."""
+    data = content.encode("utf-8")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "it is a folder, not a file", str(path))
+    if _holds(path, data):
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
     for leftover in path.parent.glob(f".{path.name}.*.tmp"):  # from a run killed mid-write
         leftover.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(content)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         # mkstemp makes 0600; a report is for people and web servers: the file's own mode when it exists,
         # else what the umask gives a new file (0644 with the usual 022), as `open()` would
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_umask())
@@ -146,6 +154,14 @@ def write_if_changed(path: Path, content: str) -> bool:
     finally:
         Path(tmp).unlink(missing_ok=True)  # gone already when the replace happened
     return True
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` is a file holding exactly ``data``; False when there is none or it cannot be read."""
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _umask() -> int:
@@ -177,7 +193,11 @@ class ReportSink(Sink[ReportOutput]):
         if ctx.dry_run:
             ctx.planned.append(f"report: would write {path}")
             return
-        if write_if_changed(path, content):
+        try:
+            changed = write_if_changed(path, content)
+        except OSError as exc:  # a folder at the path, no permission, a full disk: say which
+            raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from None
+        if changed:
             ctx.planned.append(f"report: wrote {path}")
         else:
             ctx.planned.append(f"report: {path} unchanged")

@@ -83,14 +83,14 @@ import os, sys
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
-from okrsync.store import engine as db
+from okrsync.store import sqlite
+from okrsync.store.engine import MIGRATIONS
 
-engine = sa.create_engine(sys.argv[1])
-if engine.dialect.name == "sqlite":  # the store's own transactional DDL on SQLite
-    sa.event.listen(engine, "connect", db._sqlite_pragmas)
-    sa.event.listen(engine, "begin", db._sqlite_begin)
+url = sa.engine.make_url(sys.argv[1])
+# the store's own engine on SQLite: transactional DDL
+engine = sqlite.writer(url) if url.get_backend_name() == "sqlite" else sa.create_engine(url)
 cfg = Config()
-cfg.set_main_option("script_location", str(db.MIGRATIONS))
+cfg.set_main_option("script_location", str(MIGRATIONS))
 with engine.begin() as conn:
     cfg.attributes["connection"] = conn
     command.upgrade(cfg, "head")

@@ -28,7 +28,7 @@ def test_migrates_once_and_reopens(store_url):
     store.close()
     again = Store(store_url)  # already at head: no error, same tables
     with again.engine.connect() as conn:
-        assert conn.execute(sa.text("select version_num from alembic_version")).scalar_one() == "0004"
+        assert conn.execute(sa.text("select version_num from alembic_version")).scalar_one() == "0005"
     again.close()
 
 

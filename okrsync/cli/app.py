@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -29,6 +29,9 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 # DEBUG), which hold tokens and webhook URLs: they stay at WARNING even with --verbose.
 # Alembic's INFO lines (one per plugin, every command) say nothing a user needs: WARNING too.
 NOISY = ("httpx", "httpcore", "urllib3", "requests", "requests_oauthlib", "jira", "google", "gspread", "alembic")
+# The days --as-of takes: a run reads the day after (and before) D and moves moments between time zones,
+# which must stay inside Python's years 1 to 9999 (9999-12-31 has no next day: OverflowError)
+FIRST_DAY, LAST_DAY = date(2, 1, 1), date(9998, 12, 31)
 
 
 class State:
@@ -74,10 +77,12 @@ def parse_as_of(text: str | None, config: Config, *, future: bool = True) -> dat
     as of a future day would stay the newest status until that day comes; outside the cycle is only a note."""
     try:
         moment = okrsync_clock.moment(text, config)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise typer.BadParameter(
             f"{text!r} is not a date (YYYY-MM-DD) or an ISO datetime", param_hint="--as-of"
         ) from None
+    if text is not None:
+        _on_the_calendar(text, moment)
     if text is not None and not future and _after_now(text, moment, clock(config)):
         raise typer.BadParameter(
             f"{text} is in the future: a run as of a future day would stay the newest status until that day; "
@@ -88,6 +93,18 @@ def parse_as_of(text: str | None, config: Config, *, future: bool = True) -> dat
     if text is not None and not cycle.start <= moment.astimezone(cycle.tz).date() <= cycle.end:
         err_console.print(f"[yellow]note:[/] {text} lies outside cycle {cycle.name} ({cycle.start} to {cycle.end})")
     return moment
+
+
+def _on_the_calendar(text: str, moment: datetime) -> None:
+    """A usage error for a day okrsync cannot compute with (FIRST_DAY to LAST_DAY), never an OverflowError."""
+    if moment.date() > LAST_DAY:
+        raise typer.BadParameter(
+            f"{text} is too far in the future (okrsync takes days up to {LAST_DAY})", param_hint="--as-of"
+        )
+    if moment.date() < FIRST_DAY:
+        raise typer.BadParameter(
+            f"{text} is too far in the past (okrsync takes days from {FIRST_DAY})", param_hint="--as-of"
+        )
 
 
 def _after_now(text: str, moment: datetime, now: datetime) -> bool:

@@ -29,14 +29,12 @@ def validate() -> None:
     """Check the config (all problems at once, with file:line) and lint OKR quality (warnings)."""
     from okrsync.errors import ConfigError
     from okrsync.lint import lint
-    from okrsync.pipeline import parent_problems
+    from okrsync.validation import problems
 
     config = current_config()
-    problems = _store_url_problems(config)
-    parents, notes = ([], []) if problems else parent_problems(config)  # parents need a usable store URL
-    problems += _offline_problems(config) + parents
-    if problems:
-        raise ConfigError(problems)
+    errors, notes = problems(config)
+    if errors:
+        raise ConfigError(errors)
     warnings = lint(config)
     n_krs = len(config.key_results())
     console.print(
@@ -46,26 +44,6 @@ def validate() -> None:
     )
     for w in [*map(str, warnings), *notes]:
         console.print(f"[yellow]warning[/] {escape(w)}")
-
-
-def _store_url_problems(config) -> list:
-    """The store URL names a known database whose driver is installed (no connection: validate works offline)."""
-    from okrsync.errors import ConfigProblem
-    from okrsync.store_url import store_url_problem
-
-    if problem := store_url_problem(config.store_url()):
-        message = problem.removeprefix("store: ").removeprefix("store ")
-        return [ConfigProblem(str(state.config_path), None, "store", message)]
-    return []
-
-
-def _offline_problems(config) -> list:
-    """What the connections can check without the network (key files readable and well-formed)."""
-    from okrsync.errors import ConfigProblem
-    from okrsync.offline import preflight
-
-    shown = str(state.config_path)
-    return [ConfigProblem(shown, None, p.split(": ", 1)[0], p.split(": ", 1)[1]) for p in preflight(config)]
 
 
 @app.command()
@@ -183,7 +161,7 @@ def status(
     day = parse_as_of(as_of, config).date() if as_of else None
     if every:
         return _status_all(config, format, day)
-    store = open_store(config)
+    store = open_store(config, access="read")
     try:
         name = cycle or config.cycle.name
         latest = store.run_on(config.namespace, name, day) if day else store.latest_run(config.namespace, name)
@@ -209,7 +187,7 @@ def _status_all(config: Config, format: str, day: date | None) -> None:
     from okrsync.pipeline import open_store
     from okrsync.status import StatusDocument
 
-    store = open_store(config)
+    store = open_store(config, access="read")
     try:
         runs = store.latest_runs(config.cycle.name, until_day=day)
     finally:
@@ -237,7 +215,7 @@ def history(
     known = {kr.id for _, kr in config.key_results()}
     if kr_id not in known and not cycle:  # an older cycle may hold key results the config no longer has
         raise typer.BadParameter(f"no key result {kr_id!r} (known: {', '.join(sorted(known))})", param_hint="KR_ID")
-    store = open_store(config)
+    store = open_store(config, access="read")
     try:
         rows = store.kr_history(config.namespace, cycle or config.cycle.name, kr_id)
     finally:
@@ -264,6 +242,7 @@ def override(
 ) -> None:
     """Set a key result's value by hand, once (the next sync replaces it) or sticky, and re-evaluate."""
     from okrsync.cli.views import STATUS_STYLE
+    from okrsync.numbers import LIMIT, checked
     from okrsync.pipeline import open_store, reevaluate
     from okrsync.present import label, pct
 
@@ -273,6 +252,14 @@ def override(
         raise typer.BadParameter(f"no key result {kr_id!r} (known: {', '.join(sorted(known))})", param_hint="KR_ID")
     if clear == (value is not None):
         raise typer.BadParameter("give either a VALUE or --clear")
+    try:
+        value = None if value is None else checked(value)  # the rule of a fetched value, before anything is stored
+    except ValueError:
+        raise typer.BadParameter(
+            f"must be a finite number within ±{LIMIT:.0e}, not {value:g}; write the value in its metric's unit "
+            "as a plain number (e.g. 88 or 1250000)",
+            param_hint="VALUE",
+        ) from None
     store = open_store(config)
     try:
         now = clock(config)

@@ -30,7 +30,7 @@ def runs(
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
     config = current_config()
-    store = open_store(config)
+    store = open_store(config, access="read")
     try:
         found = store.list_runs(config.namespace, cycle or config.cycle.name)
     finally:
@@ -106,21 +106,28 @@ def accept(
     try:
         if metric_id is None:
             return _print_held(store.held(config.namespace, config.cycle.name))
-        rows, again, published = accept_held(config, store, metric_id, now=clock(config), wait=wait)
+        done = accept_held(config, store, metric_id, now=clock(config), wait=wait)
     finally:
         store.close()
-    if not rows:
-        err_console.print(f"Nothing of {escape(metric_id)} is held back in {config.cycle.name}.")
+    for r in done.held_since:
+        err_console.print(
+            f"[yellow]note:[/] {escape(metric_id)} = {r.value:g} on {r.day} was held back while this waited "
+            f"(held: {escape(r.reason)}); not accepted: review it, then `okrsync accept {escape(metric_id)}` again"
+        )
+    if not done.rows:
+        if not done.held_since:
+            err_console.print(f"Nothing of {escape(metric_id)} is held back in {config.cycle.name}.")
         raise typer.Exit(1)
-    for r in rows:
+    for r in done.rows:
         console.print(f"accepted {escape(metric_id)} = {r.value:g} on {r.day} (held: {escape(r.reason)})")
-    if again:
-        console.print(f"evaluated again: {', '.join(d.isoformat() for d in again)}")
-    if published is not None:
-        console.print(f"published {published.document.day}")
-        for e in published.output_errors:
+    if done.again:
+        console.print(f"evaluated again: {', '.join(d.isoformat() for d in done.again)}")
+    if done.published is not None:
+        console.print(f"published {done.published.document.day}")
+        for e in done.published.output_errors:
             err_console.print(f"[red]✗[/] output {escape(e.output or '')}: {escape(e.message)}")
-        raise typer.Exit(1 if published.output_errors else 0)
+        raise typer.Exit(1 if done.published.output_errors or done.held_since else 0)
+    raise typer.Exit(1 if done.held_since else 0)
 
 
 def _print_held(rows) -> None:

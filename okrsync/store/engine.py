@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 import sqlalchemy as sa
 from alembic import command
@@ -24,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from okrsync.errors import StoreError
+from okrsync.store import sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x6F6B7273  # "okrs"
@@ -70,39 +72,54 @@ def check_url(url: str) -> sa.URL:
     return parsed
 
 
+Access = Literal["write", "read", "scratch"]
+
+
 class Database:
     """The engine and its schema; the store's other parts add their queries to it.
 
-    ``read_only`` (``okrsync run --dry-run``) writes nothing anywhere: a SQLite store is copied into
-    memory (a missing one starts empty there), so no file, schema or lock file appears and an older
-    schema is migrated only in the copy; a PostgreSQL store is read in read-only transactions and must
-    already be at the newest revision."""
+    ``access`` says what the command may do to the store (okrsync.store.sqlite explains the SQLite side):
+    ``write`` creates and migrates it; ``read`` (status, history, runs, report) reads it as it is, never
+    creating a file or waiting for a sync's write lock, and sees an older schema through an in-memory
+    copy; ``scratch`` (``run --dry-run``) works on an in-memory copy, so nothing on disk changes (no
+    file, schema or lock file). On PostgreSQL ``read`` and ``scratch`` run read-only transactions and
+    need the schema at the newest revision."""
 
-    def __init__(self, url: str, *, read_only: bool = False):
+    def __init__(self, url: str, *, access: Access = "write"):
         self.url = check_url(url)
-        self.read_only = read_only
-        sqlite = self.url.get_backend_name() == "sqlite"
-        on_disk = sqlite and self.url.database not in (None, "", ":memory:")
+        self.access = access
+        path = _sqlite_file(self.url)
         with translate_errors(self.url):
-            if on_disk and read_only:
-                self.engine = _memory_copy(Path(self.url.database))
+            if path is not None and access == "write":
+                _make_folder(path.parent)
+                self.engine = sqlite.writer(self.url, **ENGINE_ARGS)
+            elif path is not None and (access == "scratch" or not path.exists()):
+                self.engine = sqlite.memory_copy(path, **ENGINE_ARGS)
+            elif path is not None:
+                self.engine = sqlite.reader(path, **ENGINE_ARGS)
             else:
-                if on_disk:
-                    _make_folder(Path(self.url.database).parent)
-                self.engine = _engine(self.url, read_only)
-        if on_disk and not read_only:
-            sa.event.listen(self.engine, "connect", _sqlite_pragmas)
-        if sqlite:
-            sa.event.listen(self.engine, "begin", _sqlite_begin)
+                self.engine = _engine(self.url, read_only=access != "write")
         self.migrate()
 
+    @property
+    def read_only(self) -> bool:
+        """Nothing this store object does reaches the database on disk."""
+        return self.access != "write"
+
     def migrate(self) -> None:
-        """Bring the schema to the newest revision; cheap when it already is."""
+        """Bring the schema to the newest revision; cheap when it already is. A reading SQLite store
+        with an older schema is read through a migrated in-memory copy instead."""
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         head = ScriptDirectory.from_config(cfg).get_current_head()
+        if self.access == "read" and self.engine.dialect.name == "sqlite":
+            with translate_errors(self.url), self.engine.connect() as conn:
+                if MigrationContext.configure(conn).get_current_revision() == head:
+                    return
+            self.engine.dispose()
+            self.access, self.engine = "scratch", sqlite.memory_copy(Path(self.url.database), **ENGINE_ARGS)
         with translate_errors(self.url), self.engine.begin() as conn:
-            if self.engine.dialect.name == "postgresql":
+            if self.engine.dialect.name == "postgresql" and not self.read_only:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
             current = MigrationContext.configure(conn).get_current_revision()
             if current == head:
@@ -110,7 +127,7 @@ class Database:
             if self.read_only and self.engine.dialect.name == "postgresql":
                 raise StoreError(
                     f"store {self.url.render_as_string(hide_password=True)} is at schema revision {current}, "
-                    f"okrsync needs {head}; a dry run changes nothing: run once without --dry-run to migrate"
+                    f"okrsync needs {head}; this command changes nothing: run `okrsync run` once to migrate"
                 )
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
@@ -153,78 +170,32 @@ def _make_folder(folder: Path) -> None:
         raise StoreError(f"store: cannot create the folder {folder}: {why}") from None
 
 
-def _engine(url: sa.URL, read_only: bool) -> sa.Engine:
-    # allow_nan=False: a non-finite number must fail loudly, never become a document that strict
-    # JSON parsers (and PostgreSQL's json type) reject; values are checked at the boundary anyway
-    args = {}
-    if read_only and url.get_backend_name() == "postgresql":
-        args["connect_args"] = {"options": "-c default_transaction_read_only=on"}
-    return sa.create_engine(url, pool_pre_ping=True, json_serializer=_strict_json, **args)
+def _engine(url: sa.URL, *, read_only: bool) -> sa.Engine:
+    if read_only and url.get_backend_name() == "postgresql":  # beside the URL's own options (a search_path)
+        options = " ".join(filter(None, [str(url.query.get("options", "")), "-c default_transaction_read_only=on"]))
+        url = url.update_query_dict({"options": options})
+    engine = sa.create_engine(url, pool_pre_ping=True, **ENGINE_ARGS)
+    if url.get_backend_name() == "sqlite":  # in memory: transactions as on disk
+        sa.event.listen(engine, "begin", sqlite.begin_immediate)
+    return engine
 
 
-def _memory_copy(path: Path) -> sa.Engine:
-    """An in-memory SQLite database holding a copy of ``path`` (empty when there is no such file),
-    read through SQLite's backup API with the file opened read-only.
-    One connection serves every thread (StaticPool): an in-memory database lives in its connection."""
-    import sqlite3
-
-    memory = sqlite3.connect(":memory:", check_same_thread=False)
-    if path.exists():
-        # without a -wal file beside it the file is the whole database: immutable=1 reads it without
-        # creating the -wal and -shm files a read-only connection to a WAL database would otherwise leave
-        wal = path.with_name(path.name + "-wal").exists()
-        source = sqlite3.connect(f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}", uri=True)
-        try:
-            source.backup(memory)
-        finally:
-            source.close()
-    memory.isolation_level = None  # okrsync opens its transactions itself, as on disk (_sqlite_pragmas)
-    memory.execute("PRAGMA foreign_keys=ON")
-    return sa.create_engine(
-        "sqlite://", creator=lambda: memory, poolclass=sa.pool.StaticPool, json_serializer=_strict_json
-    )
+def _sqlite_file(url: sa.URL) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and SQLite in memory."""
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return Path(url.database)
 
 
 def _strict_json(value) -> str:
     return json.dumps(value, allow_nan=False)
 
 
+# allow_nan=False: a non-finite number must fail loudly, never become a document that strict JSON
+# parsers (and PostgreSQL's json type) reject; values are checked at the boundary anyway
+ENGINE_ARGS = {"json_serializer": _strict_json}
+
+
 def _chunks(rows: list[dict], size: int) -> Iterator[list[dict]]:
     for i in range(0, len(rows), size):
         yield rows[i : i + size]
-
-
-def _sqlite_pragmas(dbapi_conn, _record) -> None:
-    # pysqlite would run DDL (the migrations' CREATE TABLEs) outside any transaction and open its own
-    # transactions lazily; okrsync opens them itself instead (SQLAlchemy's documented recipe, "Serializable
-    # isolation / Savepoints / Transactional DDL" in its SQLite dialect docs), so a migration is atomic.
-    dbapi_conn.isolation_level = None
-    cur = dbapi_conn.cursor()
-    # first: switching to WAL takes a lock too; 30 s because a first migration of a new store on a
-    # loaded machine took over 5 s, and a waiting store operation is better than a failed night
-    cur.execute("PRAGMA busy_timeout=30000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    if cur.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # WAL stays in the file once set
-        _to_wal(cur)
-    cur.close()
-
-
-def _to_wal(cur) -> None:
-    """Switch a new store to WAL. SQLite answers "database is locked" at once, without waiting out
-    busy_timeout, when several first connections switch together (12 threads opening a new store: about
-    one round in 40 failed), so the switch is retried for as long as busy_timeout would have waited."""
-    import sqlite3
-
-    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
-
-    locked = retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError) and "locked" in str(e))
-    for attempt in Retrying(retry=locked, stop=stop_after_delay(30), wait=wait_random(0.005, 0.05), reraise=True):
-        with attempt:
-            cur.execute("PRAGMA journal_mode=WAL")
-
-
-def _sqlite_begin(conn: sa.Connection) -> None:
-    """Every transaction takes SQLite's write lock up front: two processes that both read and then
-    write would otherwise deadlock (SQLITE_BUSY at once, busy_timeout not applied), and two first
-    opens of a new store would both try to create its tables."""
-    conn.exec_driver_sql("BEGIN IMMEDIATE")

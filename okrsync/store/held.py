@@ -59,10 +59,16 @@ class HeldValues(Database):
             rows = conn.execute(q.order_by(h.day, h.metric_id)).all()
         return [HeldRow(m, d, aware(a), aware(at), v, why, run) for m, d, a, at, v, why, run in rows]
 
-    def accept_held(self, namespace: str, cycle: str, metric_id: str, now: datetime) -> list[HeldRow]:
-        """Publish every held value of the metric into its history, each for the synced day that held it
-        (never for a later day: those keep what their own runs read), marked accepted."""
+    def accept_held(
+        self, namespace: str, cycle: str, metric_id: str, now: datetime, listed: Iterable[HeldRow] | None = None
+    ) -> list[HeldRow]:
+        """Publish the metric's held values into its history, each for the synced day that held it (never
+        for a later day: those keep what their own runs read), marked accepted. With ``listed``, only those
+        of them still held as listed (same day, same value): what the lead reviewed, nothing held since."""
         rows = self.held(namespace, cycle, metric_id)
+        if listed is not None:
+            reviewed = {(r.day, r.value) for r in listed}
+            rows = [r for r in rows if (r.day, r.value) in reviewed]
         if not rows:
             return []
         h = t.held_values.c
@@ -81,6 +87,7 @@ class HeldValues(Database):
         ]
         upsert = self._upsert(t.metric_values, KEY, ("as_of", "observed_at", "value", "run_id"))
         waiting = [h.namespace == namespace, h.cycle == cycle, h.metric_id == metric_id, h.accepted_at.is_(None)]
+        waiting.append(h.day.in_([r.day for r in rows]))
         with self._tx() as conn:
             conn.execute(upsert, values)
             conn.execute(t.held_values.update().where(*waiting).values(accepted_at=utc(now)))

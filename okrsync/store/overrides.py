@@ -1,4 +1,8 @@
-"""Manual KR values: once (the next fetching sync replaces it) or sticky (until cleared)."""
+"""Manual KR values: once (the next fetching sync replaces it) or sticky (until cleared).
+
+A manual value obeys the rule of a fetched one (okrsync.numbers.checked): finite and within ±LIMIT.
+The command line says so first; the store refuses anything else too, so a value that would fail
+every later run (an infinity cannot be written as JSON) is never stored."""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from okrsync.numbers import checked
 from okrsync.store import tables as t
 from okrsync.store.engine import Database, aware, utc
 
@@ -25,7 +30,12 @@ class Overrides(Database):
     def add_override(
         self, namespace: str, kr_id: str, value: float, sticky: bool, note: str | None, now: datetime
     ) -> None:
-        """A new override ends any active one for the same KR."""
+        """A new override ends any active one for the same KR. ValueError (and nothing stored) for a value
+        that is not finite or lies beyond ±LIMIT."""
+        try:
+            value = checked(float(value))
+        except (ValueError, OverflowError) as exc:  # OverflowError: an int too large for a float
+            raise ValueError(f"override of {kr_id}: {exc}") from None
         with self._tx() as conn:
             conn.execute(
                 t.overrides.update()
