@@ -74,6 +74,13 @@ def test_reading_commands_read_a_store_they_may_not_write(shared_dir):
         done = as_reader("-c", str(config), *command)
         assert done.returncode == 0, (command, done.stderr)
         assert "86" in done.stdout or "2026-11-16" in done.stdout
+    report = Path(tempfile.gettempdir()) / f"okrsync-ro-report-{uuid.uuid4().hex[:8]}.json"
+    try:
+        done = as_reader("-c", str(config), "report", "-o", str(report))
+        assert done.returncode == 0, done.stderr
+        assert '"value": 86' in report.read_text()
+    finally:
+        report.unlink(missing_ok=True)
     assert {str(p): p.read_bytes() for p in shared_dir.rglob("*") if p.is_file()} == before  # nothing written
 
 

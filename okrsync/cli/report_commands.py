@@ -28,7 +28,7 @@ def report(
         raise typer.BadParameter("a report file ends in .html, .md, .json or .csv", param_hint="--output")
     if every and output.suffix:
         raise typer.BadParameter("with --all, --output is a folder (it gets index.html and a page per team)")
-    store = open_store(config)
+    store = open_store(config, access="read")
     try:
         runs = store.latest_runs(config.cycle.name)
         if not every:
