@@ -1,6 +1,7 @@
 """``webhook``: POST the JSON status document to a URL, signed and safe to retry.
 
-Headers: ``Idempotency-Key`` (the document's fingerprint: a receiver can drop repeats) and, with
+Headers: ``Idempotency-Key`` (okrsync.delivery.delivery_key: the document's fingerprint and the delivery
+it follows, so a receiver can drop repeats yet acts on the same document sent again later) and, with
 ``secret``, ``X-Okrsync-Signature: sha256=<HMAC-SHA256 of the exact body, hex>``. Because the key
 makes a repeat harmless, 429, 5xx and lost answers are retried (bounded). Nothing is sent when
 the document is unchanged since the last confirmed delivery. ``headers`` may carry ${ENV}
@@ -42,18 +43,18 @@ class WebhookSink(Sink[WebhookOutput]):
         ctx.delivery.idempotent(
             target,
             fp,
-            lambda: self._post(document, fp),
+            lambda key: self._post(document, key),
             would="webhook: would POST the status document",
             unchanged="webhook: document unchanged, nothing sent",
         )
 
-    def _post(self, document: dict, fp: str) -> str:
+    def _post(self, document: dict, key: str) -> str:
         s = self.settings
         body = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         url = secret(s.url, "outputs.webhook.url")
         headers = {
             "Content-Type": "application/json",
-            "Idempotency-Key": fp,
+            "Idempotency-Key": key,
             **{k: secret(v, f"outputs.webhook.headers.{k}") for k, v in s.headers.items()},
         }
         if s.secret:

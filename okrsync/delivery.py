@@ -38,6 +38,15 @@ def fingerprint(payload: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def delivery_key(fp: str, base: int) -> str:
+    """The idempotency key of one write: its content (``fp``) and the confirmed write it follows (``base``,
+    the ledger's id of the target's last confirmed write; 0 for the first). A retry of the same write (a
+    crash, a lost answer, a claim taken over) sends the same key, so a receiver that honours keys acts
+    once; the same content sent again later, over another write (A, then B, then A again; a re-run after
+    `okrsync runs delete`), is a new write with a new key."""
+    return fp if base == 0 else fingerprint([fp, base])
+
+
 CLAIM_LEASE = timedelta(minutes=15)  # longer than any send's retries and deadlines: a claim this old was abandoned
 
 
@@ -81,14 +90,15 @@ class Delivery:
         self,
         target: str,
         fp: str,
-        send: Callable[[], str | None],
+        send: Callable[[str], str | None],
         *,
         would: str,
         unchanged: str | None = None,
         detail: str | None = None,
     ) -> bool:
         """Send unless ``fp`` is the target's last confirmed write or another run holds the same claim.
-        ``send`` returns the line to log (None: nothing needed writing after all). True when sent.
+        ``send`` gets the write's :func:`delivery_key` and returns the line to log (None: nothing needed
+        writing after all). True when sent.
 
         A claim left ``planned`` by a run that died is taken over after CLAIM_LEASE (the send may be
         repeated safely: that is what idempotent means here)."""
@@ -108,7 +118,7 @@ class Delivery:
             self.note(self._held(target, fp, base))
             return False
         try:
-            line = send()
+            line = send(delivery_key(fp, base))
         except Exception:
             self.ledger.settle(claim, "failed", self.now)
             raise

@@ -62,7 +62,9 @@ outputs:
 
 def _sync_without_the_run_lock(path: str, barrier, results) -> None:
     """A child process: one sync, started together with the others, with the run lock switched off."""
-    Store.run_lock = lambda self, *args, **kwargs: contextlib.nullcontext()
+    from okrsync.store.lock import HeldLock
+
+    Store.run_lock = lambda self, namespace, cycle, **kwargs: contextlib.nullcontext(HeldLock(namespace, cycle))
     config = load_config(path)
     barrier.wait(60)
     try:

@@ -85,22 +85,43 @@ def book(tmp_path):
 def test_idempotent_delivery_skips_unchanged_and_records_each_step(book):
     sent = []
     d = Delivery(book, "sheet", NOW)
-    assert d.idempotent("t", "fp1", lambda: sent.append(1) or "wrote", would="would", unchanged="same")
-    assert not d.idempotent("t", "fp1", lambda: sent.append(2) or "wrote", would="would", unchanged="same")
-    assert d.idempotent("t", "fp2", lambda: sent.append(3) or "wrote", would="would")
-    assert d.idempotent("t", "fp1", lambda: sent.append(4) or "wrote", would="would")  # A -> B -> A writes A again
+    assert d.idempotent("t", "fp1", lambda _key: sent.append(1) or "wrote", would="would", unchanged="same")
+    assert not d.idempotent("t", "fp1", lambda _key: sent.append(2) or "wrote", would="would", unchanged="same")
+    assert d.idempotent("t", "fp2", lambda _key: sent.append(3) or "wrote", would="would")
+    assert d.idempotent("t", "fp1", lambda _key: sent.append(4) or "wrote", would="would")  # A -> B -> A writes A again
     assert sent == [1, 3, 4] and d.planned == ["wrote", "same", "wrote", "wrote"]
     base = book.last_confirmed("sheet", "t").id
 
-    def fail():
+    def fail(_key):
         assert book.state("sheet", "t", "fp3", base) == "planned"  # claimed before the request
         raise RemoteError("HTTP 500", kind="fatal", status=500)
 
     with pytest.raises(RemoteError):
         d.idempotent("t", "fp3", fail, would="would")
     assert book.state("sheet", "t", "fp3", base) == "failed" and book.last_confirmed("sheet", "t").fingerprint == "fp1"
-    assert d.idempotent("t", "fp3", lambda: sent.append(5) or "wrote", would="would")  # a failed claim is retried
+    assert d.idempotent("t", "fp3", lambda _key: sent.append(5) or "wrote", would="would")  # a failed claim is retried
     assert sent[-1] == 5
+
+
+@pytest.mark.reliability
+def test_the_delivery_key_is_the_write_not_just_its_content(book):
+    """A -> B -> A: the second A is a new write with a new key (a receiver that honours keys must act on
+    it); a retry of one write keeps its key (the receiver drops the repeat)."""
+    keys: list[str] = []
+    d = Delivery(book, "hook", NOW)
+    for fp in ("A", "B", "A"):
+        d.idempotent("t", fp, lambda key: keys.append(key) or "sent", would="w")
+    assert keys[0] == "A" and len(set(keys)) == 3  # the first write of A keeps the plain fingerprint
+    base = book.last_confirmed("hook", "t").id
+
+    def lost(key):
+        keys.append(key)
+        raise RemoteError("timed out", kind="transient")
+
+    with pytest.raises(RemoteError):
+        d.idempotent("t", "C", lost, would="w")
+    d.idempotent("t", "C", lambda key: keys.append(key) or "sent", would="w")  # the retry after the failure
+    assert keys[-1] == keys[-2] != "C" and book.last_confirmed("hook", "t").id != base
 
 
 def test_a_claim_held_by_another_run_is_not_sent_until_its_lease_runs_out(book):
@@ -108,16 +129,16 @@ def test_a_claim_held_by_another_run_is_not_sent_until_its_lease_runs_out(book):
 
     assert book.claim("sheet", "t", "fp", base=0, state="planned", now=NOW) is not None  # a run that died
     d = Delivery(book, "sheet", NOW + CLAIM_LEASE / 2)
-    assert not d.idempotent("t", "fp", lambda: pytest.fail("sent while held"), would="w")
+    assert not d.idempotent("t", "fp", lambda _key: pytest.fail("sent while held"), would="w")
     assert "being written by another run" in d.planned[-1]
     later = Delivery(book, "sheet", NOW + CLAIM_LEASE * 2)
-    assert later.idempotent("t", "fp", lambda: "wrote", would="w")  # abandoned: taken over
+    assert later.idempotent("t", "fp", lambda _key: "wrote", would="w")  # abandoned: taken over
     assert book.last_confirmed("sheet", "t").fingerprint == "fp"
 
 
 def test_dry_run_plans_and_writes_nothing(book):
     d = Delivery(book, "chat", NOW, dry_run=True)
-    d.idempotent("t", "fp", lambda: pytest.fail("sent"), would="would write")
+    d.idempotent("t", "fp", lambda _key: pytest.fail("sent"), would="would write")
     d.at_most_once("m", "fp", lambda: pytest.fail("sent"), would="would send", sent="sent", already="already")
     assert d.planned == ["would write", "would send"] and book.entry("chat", "m", "fp") is None
 

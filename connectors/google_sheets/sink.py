@@ -90,7 +90,7 @@ class GoogleSheetsSink(Sink[GoogleSheetsOutput]):
         ctx.delivery.idempotent(
             target,
             fingerprint(data),
-            lambda: self._send(connection, data, last),
+            lambda _key: self._send(connection, data, last),  # a table rewritten whole: no key needed
             would=f"google_sheets: would write {rows - 1} rows to {s.worksheet}",
             unchanged=f"google_sheets: {s.worksheet} unchanged",
             detail=json.dumps({"rows": rows}),

@@ -82,7 +82,7 @@ class JiraSink(Sink[JiraOutput]):
     def _set_progress(self, ctx: SinkContext, issue: str, desired: float) -> None:
         field = self.settings.progress_field
 
-        def send() -> str | None:
+        def send(_key: str) -> str | None:  # the field's value is its own key: Jira keeps one
             found = self.client.call(lambda: self.client.jira.issue(issue, fields=field))
             current = found.raw["fields"].get(field)
             if current is not None and parse_number(current) == desired:
@@ -109,7 +109,7 @@ class JiraSink(Sink[JiraOutput]):
             if not posted():
                 self.client.jira.add_comment(issue, body)
 
-        def send() -> str:
+        def send(_key: str) -> str:  # the marker in the comment is the key: looked for before posting
             self.client.call(post_once)
             return f"jira: commented on {issue} ({kr.id} is {kr.status})"
 
