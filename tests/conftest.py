@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
 OSLO = ZoneInfo("Europe/Oslo")
@@ -145,6 +146,12 @@ def prefect_server(tmp_path_factory):
         conn.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     admin.dispose()
 
+
+# CI runs a fixed hypothesis profile (.ci/run sets HYPOTHESIS_PROFILE=ci): derandomized, so a green main
+# stays green (hypothesis allows no examples database beside derandomize; a failure prints its blob to
+# reproduce it). Runs elsewhere stay random, with the database in .hypothesis/ replaying what they found.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 FIGURES: list[tuple[str, str, dict[str, int]]] = []
 
