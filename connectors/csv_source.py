@@ -142,7 +142,7 @@ class CsvSource(Source[CsvConnection, CsvMetric]):
             values = [v for v in values if v is not None]
         if not values and how != "count" and how != "sum":
             raise ValueError(f"no rows with a value in column {p.column!r}" + (" matching where" if wanted else ""))
-        value = aggregate(values, how)  # type: ignore[arg-type]
+        value = aggregate(values, how)  # type: ignore[arg-type]  # None only for count, which counts empty cells
         observed = None
         if how == "latest" and picked and picked[-1][1]:
             observed = datetime.combine(datetime.fromisoformat(picked[-1][1]).date(), time(0), tzinfo=q.cycle.tz)

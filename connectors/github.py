@@ -83,7 +83,9 @@ class GithubSource(ApiSource[GithubConnection, GithubMetric]):
         )
 
     def describe_check(self, answer: object) -> str:
-        search = (((answer or {}).get("resources") or {}).get("search")) or {}
+        resources = answer.get("resources") if isinstance(answer, dict) else None
+        search = resources.get("search") if isinstance(resources, dict) else None
+        search = search if isinstance(search, dict) else {}
         return f"token accepted; search quota {search.get('remaining', '?')}/{search.get('limit', '?')} per minute"
 
     def read(self, client: ApiClient, q: MetricQuery[GithubMetric]) -> float:

@@ -105,8 +105,9 @@ class HttpSource(ApiSource[HttpConnection, HttpMetric]):
             base["json"] = _fill(p.body, q)
 
         def get(cursor):
-            if cursor is None or (p.paginate and p.paginate.param):
-                extra = {**base, "params": {**base["params"], **({p.paginate.param: cursor} if cursor else {})}}
+            param = p.paginate.param if p.paginate else None
+            if cursor is None or param:
+                extra = {**base, "params": {**base["params"], **({param: cursor} if param and cursor else {})}}
                 data = client.json(p.method, q.fill(p.path), **extra)
             else:
                 data = client.json(p.method, str(cursor), headers=p.headers)  # next is a URL

@@ -48,7 +48,8 @@ class PipedriveSource(ApiSource[PipedriveConnection, PipedriveMetric]):
         )
 
     def describe_check(self, answer: object) -> str:
-        return f"token of {((answer or {}).get('data') or {}).get('email', 'a user')}"
+        user = answer.get("data") if isinstance(answer, dict) else None
+        return f"token of {user.get('email', 'a user') if isinstance(user, dict) else 'a user'}"
 
     def read(self, client: ApiClient, q: MetricQuery) -> float:
         p: PipedriveMetric = q.params

@@ -119,7 +119,7 @@ class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
         )
 
     @property
-    def check_path(self) -> str:  # type: ignore[override]
+    def check_path(self) -> str:  # type: ignore[override]  # ApiSource's ClassVar; here it needs api_version
         """The version's resource list: any user with API access may read it, unlike /limits, which needs
         "View Setup and Configuration" (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/
         api_rest/resources_discoveryresource.htm, read 2026-11-22)."""

@@ -11,6 +11,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
+from typing import cast
 
 from okrsync import confidence, formula
 from okrsync.alignment import aligned_children, parent_notes
@@ -73,7 +74,8 @@ def split_results(
     """Separate values from errors, compute formula metrics, give every value its time."""
     values = {m: v for m, v in fetched.items() if isinstance(v, Observation)}
     errors = {m: e for m, e in fetched.items() if isinstance(e, SourceError)}
-    wanted = {m: plan.config.metrics[m].formula for m in plan.formulas} if formulas else {}
+    # plan.formulas lists formula metrics only, and a formula metric's formula is set
+    wanted = {m: cast(str, plan.config.metrics[m].formula) for m in plan.formulas} if formulas else {}
     computed, failed = formula.resolve_all(
         wanted, {m: o.value for m, o in values.items()}, {m: e.message for m, e in errors.items()}
     )

@@ -33,10 +33,10 @@ def breach(metric: str, expect: Expect, value: float, last_good: float | None) -
     change = value - last_good
     share = expect.relative_change
     if share is None:
-        if abs(change) > float(expect.max_change):  # type: ignore[arg-type]
+        if abs(change) > float(expect.max_change):
             return (
                 f"{metric} = {_num(value)} changed by {change:+g} from {_num(last_good)}, "
-                f"more than expect.max_change {_num(float(expect.max_change))}"  # type: ignore[arg-type]
+                f"more than expect.max_change {_num(float(expect.max_change))}"
             )
         return None
     if last_good == 0 or abs(change) <= share * abs(last_good):

@@ -62,7 +62,7 @@ def run_digest(
             continue
         if "done" in events:
             done.lines.append(kr_line(kr))
-        elif "status_change" in events or (always and prev is not None and prev.status != kr.status):
+        elif prev is not None and ("status_change" in events or (always and prev.status != kr.status)):
             changed.lines.append(f"{kr_line(kr)}, was {label(prev.status)}")
         if kr.stale and ("stale" in events or always):
             stale.lines.append(f"{kr.title}: {kr.stale_reason}")

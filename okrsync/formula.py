@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import operator
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from okrsync.numbers import checked
 
@@ -94,7 +95,8 @@ def evaluate(expression: str, values: Mapping[str, float]) -> float:
 
 def _eval(node: ast.AST, values: Mapping[str, float]) -> float:
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        # parse() accepts only int and float constants (bool and every other kind are refused there)
+        return float(cast(int | float, node.value))
     if isinstance(node, ast.Name):
         if node.id not in values:
             raise FormulaError(f"no value for {node.id!r}")
@@ -109,10 +111,11 @@ def _eval(node: ast.AST, values: Mapping[str, float]) -> float:
         return _BINARY[type(node.op)](left, right)
     if isinstance(node, ast.Call):
         args = [_eval(a, values) for a in node.args]
+        func = cast(ast.Name, node.func)  # parse() accepts a call only of a plain name in _FUNCTIONS
         try:
-            return float(_FUNCTIONS[node.func.id](*args))  # type: ignore[union-attr]
+            return float(_FUNCTIONS[func.id](*args))
         except TypeError as exc:
-            raise FormulaError(f"{node.func.id}(): {exc}") from None  # type: ignore[union-attr]
+            raise FormulaError(f"{func.id}(): {exc}") from None
     raise FormulaError(f"{type(node).__name__} is not allowed in a formula")  # pragma: no cover
 
 

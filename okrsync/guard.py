@@ -48,10 +48,11 @@ class Guard:
             except TransientError as exc:
                 transient = exc
             except Exception as exc:
-                transient = self.classify(exc)
-                if transient is None:
+                classified = self.classify(exc)
+                if classified is None:
                     raise
-                transient.__cause__ = exc
+                classified.__cause__ = exc
+                transient = classified
             if transient.retry_after:  # the server said when: the whole connection waits, not only this request
                 self.pacer.pause(transient.retry_after, retrying=True)
             elif transient.throttled:  # "too many" without a when: every request backs off, doubling per 429

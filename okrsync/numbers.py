@@ -56,10 +56,10 @@ def parse_number(raw: object, *, decimal: str = ".", group: str = ",") -> float:
     text = text.strip(_CURRENCY).strip()
     if text.endswith("%"):
         text = text[:-1].strip()
-    text = _canonical(text, decimal, group)
-    if text is None or not _NUMBER.match(text):
+    canonical = _canonical(text, decimal, group)
+    if canonical is None or not _NUMBER.match(canonical):
         raise ValueError(f"not a number: {_shown(raw)}")
-    value = checked(float(text), raw)
+    value = checked(float(canonical), raw)
     return -value if negative else value
 
 

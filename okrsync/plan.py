@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from okrsync import formula
 from okrsync.config.model import Config
-from okrsync.connector import MetricQuery, OutputSettings, local_day
+from okrsync.connector import MetricParams, MetricQuery, OutputSettings, local_day
 
 
 @dataclass(frozen=True)
@@ -49,18 +50,18 @@ def compile_plan(config: Config, as_of: datetime) -> SyncPlan:
     for metric_id in used:
         metric = config.metrics[metric_id]
         if metric.connection is not None:
-            query = MetricQuery(
-                metric_id, metric, metric.params, at[metric_id], config.cycle, window(config, metric_id)
-            )
+            # config.load binds a connection metric's params (the registry gives every source a metric model)
+            params = cast(MetricParams, metric.params)
+            query = MetricQuery(metric_id, metric, params, at[metric_id], config.cycle, window(config, metric_id))
             queries.setdefault(metric.connection, []).append(query)
     return SyncPlan(
         config=config,
         as_of=as_of,
         metrics=tuple(used),
-        formulas=tuple(formula_order({m: config.metrics[m].formula for m in used if config.metrics[m].formula})),
+        formulas=tuple(formula_order({m: f for m in used if (f := config.metrics[m].formula)})),
         metric_as_of=at,
         queries={name: tuple(qs) for name, qs in sorted(queries.items())},
-        outputs=tuple(config.outputs),
+        outputs=tuple(cast(list[OutputSettings], config.outputs)),  # bound by config.load: the connectors' models
     )
 
 

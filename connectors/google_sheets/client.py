@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import google.auth
 import google.auth.exceptions
@@ -215,7 +217,7 @@ METADATA_FIELDS = "properties.locale,sheets.properties.title"
 GRID_FIELDS = "properties.locale,sheets(properties.title,data(startRow,startColumn,rowData.values.formattedValue))"
 
 
-def value_ranges(grid: dict, ranges: list[str]) -> dict[str, dict]:
+def value_ranges(grid: Mapping[str, Any], ranges: list[str]) -> dict[str, dict]:
     """spreadsheets.get grid data as values:batchGet's ValueRanges ({"range", "values"}) per requested range.
     Each tab's data blocks come in the order its ranges were asked for; a range without a tab is the first tab's."""
     sheets = grid.get("sheets") or []
@@ -235,7 +237,7 @@ def value_ranges(grid: dict, ranges: list[str]) -> dict[str, dict]:
     return out
 
 
-def number_symbols(meta: dict) -> tuple[str, str]:
+def number_symbols(meta: Mapping[str, Any]) -> tuple[str, str]:
     """(decimal, group) symbols of the spreadsheet's locale, from CLDR (Babel). ValueError for a locale
     Babel does not know: reading numbers with a guessed locale could be silently wrong."""
     from babel import Locale, UnknownLocaleError
@@ -251,8 +253,9 @@ def number_symbols(meta: dict) -> tuple[str, str]:
     return get_decimal_symbol(locale), get_group_symbol(locale)
 
 
-def sheet_titles(meta: dict) -> set[str]:
-    return {(s.get("properties") or {}).get("title") for s in meta.get("sheets") or []}
+def sheet_titles(meta: Mapping[str, Any]) -> set[str]:
+    titles = ((s.get("properties") or {}).get("title") for s in meta.get("sheets") or [])
+    return {title for title in titles if isinstance(title, str)}
 
 
 def tab_of(a1: str) -> str | None:
@@ -263,7 +266,7 @@ def tab_of(a1: str) -> str | None:
     return sheet[1:-1].replace("''", "'") if sheet.startswith("'") and sheet.endswith("'") else sheet
 
 
-def missing_tabs(meta: dict, items: list, error) -> tuple[dict, list[str]]:
+def missing_tabs(meta: Mapping[str, Any], items: list, error) -> tuple[dict, list[str]]:
     """Errors for the metrics whose range names a tab the spreadsheet does not have, and the ranges to read."""
     tabs = sorted(sheet_titles(meta))
     out, wanted = {}, []

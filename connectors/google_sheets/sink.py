@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from typing import cast
 
 import google.auth.exceptions
 from gspread.exceptions import APIError
@@ -82,7 +83,8 @@ def status_data(doc: StatusDocument, worksheet: str) -> list[dict]:
 class GoogleSheetsSink(Sink[GoogleSheetsOutput]):
     def write(self, ctx: SinkContext) -> None:
         s = self.settings
-        connection = ctx.config.connections[s.connection]  # checked when the config loaded
+        # the config checks when it loads that an output's connection is one of its own connector's
+        connection = cast(GoogleSheetsConnection, ctx.config.connections[s.connection])
         data = status_data(ctx.document, s.worksheet)
         rows = len(data[0]["values"])
         target = f"{spreadsheet_id(s.spreadsheet)}/{s.worksheet}"

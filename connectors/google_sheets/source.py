@@ -42,7 +42,7 @@ class GoogleSheetsSource(Source[GoogleSheetsConnection, GoogleSheetsMetric]):
         """
         client, email = open_client(self.name, self.settings, self.base_dir)
         try:
-            client.session.credentials.refresh(google.auth.transport.requests.Request())  # a plain session
+            client.auth.refresh(google.auth.transport.requests.Request())  # the session's credentials; a plain session
         except google.auth.exceptions.GoogleAuthError as exc:
             raise self.error(explain(exc, "", email)) from None
         return f"access token issued for {email or 'application default credentials'}"

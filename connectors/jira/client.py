@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import TypeVar
+from functools import partial
+from typing import Any, TypeVar
 
 import requests
 from jira import JIRA, JIRAError
@@ -85,13 +86,14 @@ class JiraClient:
         https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/
         #api-rest-api-2-issue-issueidorkey-comment-get, read 2026-11-22). Newest first, so a recent
         post (the usual case) ends the search on the first page. The jira library reads one page only."""
+
+        def comments_from(start: int) -> Any:
+            params = {"startAt": start, "maxResults": COMMENT_PAGE, "orderBy": "-created"}
+            return self.jira._get_json(f"issue/{issue}/comment", params=params)
+
         start = 0
         while True:
-            page = self.call(
-                lambda s=start: self.jira._get_json(
-                    f"issue/{issue}/comment", params={"startAt": s, "maxResults": COMMENT_PAGE, "orderBy": "-created"}
-                )
-            )
+            page = self.call(partial(comments_from, start))
             comments = page.get("comments") or []
             if any(marker in (c.get("body") or "") for c in comments):
                 return True
@@ -117,15 +119,20 @@ class JiraClient:
 
     def field_values(self, jql: str, field: str) -> list[object]:
         values: list[object] = []
+
+        def cloud_page(token: str | None) -> Any:
+            return self.jira.enhanced_search_issues(
+                jql, nextPageToken=token, maxResults=PAGE_SIZE, fields=[field], json_result=True
+            )
+
+        def page_from(start: int) -> Any:
+            return self.jira.search_issues(jql, startAt=start, maxResults=PAGE_SIZE, fields=[field], json_result=True)
+
         if self.cloud:
             token: str | None = None
             seen: set[str] = set()
             while True:
-                page = self.call(
-                    lambda t=token: self.jira.enhanced_search_issues(
-                        jql, nextPageToken=t, maxResults=PAGE_SIZE, fields=[field], json_result=True
-                    )
-                )
+                page = self.call(partial(cloud_page, token))
                 values += [issue["fields"].get(field) for issue in page.get("issues", [])]
                 token = page.get("nextPageToken")
                 if not token or page.get("isLast"):
@@ -135,11 +142,7 @@ class JiraClient:
                 seen.add(token)
         start = 0
         while True:
-            page = self.call(
-                lambda s=start: self.jira.search_issues(
-                    jql, startAt=s, maxResults=PAGE_SIZE, fields=[field], json_result=True
-                )
-            )
+            page = self.call(partial(page_from, start))
             issues = page.get("issues", [])
             values += [issue["fields"].get(field) for issue in issues]
             start += len(issues)
@@ -162,7 +165,7 @@ def jira_message(exc: BaseException, connection: str) -> str:
             return "Jira refused access (403): the account lacks permission for this project or issue"
         detail = ""
         try:
-            body = exc.response.json()
+            body = exc.response.json() if exc.response is not None else {}
             detail = "; ".join(body.get("errorMessages") or [f"{k}: {v}" for k, v in body.get("errors", {}).items()])
         except Exception:
             detail = ""

@@ -8,6 +8,8 @@ retry or a crash between the POST and its answer never leaves two comments.
 
 from __future__ import annotations
 
+from typing import cast
+
 import requests
 from jira import JIRAError
 
@@ -55,12 +57,15 @@ class JiraSink(Sink[JiraOutput]):
     def client(self) -> JiraClient:
         """Opened on the first write that is really sent."""
         if self._client is None:
+            if self.connection is None:
+                raise RuntimeError("JiraSink.client is opened by write()")
             self._client = JiraClient(self.settings.connection, self.connection)
         return self._client
 
     def write(self, ctx: SinkContext) -> None:
         s = self.settings
-        self.connection = ctx.config.connections[s.connection]  # checked when the config loaded
+        # the config checks when it loads that an output's connection is one of its own connector's
+        self.connection = cast(JiraConnection, ctx.config.connections[s.connection])
         previous = previous_krs(ctx.previous)
         failures: list[str] = []
         for _, kr in ctx.document.key_results():
@@ -68,10 +73,10 @@ class JiraSink(Sink[JiraOutput]):
                 continue
             try:
                 if s.progress_field and kr.progress is not None:
-                    self._set_progress(ctx, kr.jira_issue, round(kr.progress * 100, 1))
+                    self._set_progress(ctx, s.progress_field, kr.jira_issue, round(kr.progress * 100, 1))
                 prev = previous.get(kr.id)
                 if fired(kr, prev, s.comment_on):
-                    self._comment(ctx, kr, prev)
+                    self._comment(ctx, kr.jira_issue, kr, prev)
             except (JIRAError, TransientError, requests.RequestException) as exc:
                 failures.append(f"{kr.jira_issue}: {jira_message(exc, s.connection)}")
             except SinkError as exc:
@@ -79,9 +84,7 @@ class JiraSink(Sink[JiraOutput]):
         if failures:
             raise SinkError("; ".join(failures))
 
-    def _set_progress(self, ctx: SinkContext, issue: str, desired: float) -> None:
-        field = self.settings.progress_field
-
+    def _set_progress(self, ctx: SinkContext, field: str, issue: str, desired: float) -> None:
         def send(_key: str) -> str | None:  # the field's value is its own key: Jira keeps one
             found = self.client.call(lambda: self.client.jira.issue(issue, fields=field))
             current = found.raw["fields"].get(field)
@@ -94,8 +97,8 @@ class JiraSink(Sink[JiraOutput]):
             f"{issue}/{field}", fingerprint(desired), send, would=f"jira: would set {field} of {issue} to {desired}"
         )
 
-    def _comment(self, ctx: SinkContext, kr: KrStatus, prev: KrStatus | None) -> None:
-        doc, issue = ctx.document, kr.jira_issue
+    def _comment(self, ctx: SinkContext, issue: str, kr: KrStatus, prev: KrStatus | None) -> None:
+        doc = ctx.document
         marker = MARKER.format(ns=ctx.config.namespace, kr=kr.id, day=doc.day, status=kr.status)
         body = comment_text(kr, prev, doc, marker)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import cast
 
 import requests
 from jira import JIRAError
@@ -13,6 +14,8 @@ from connectors.jira.client import JiraClient, jira_message
 from okrsync.connector import FetchResult, MetricQuery, Observation, Source
 from okrsync.errors import SourceError, TransientError
 from okrsync.numbers import parse_number
+
+Answer = int | list[object] | Exception  # a count, a field's values, or what the request raised
 
 
 class JiraSource(Source[JiraConnection, JiraMetric]):
@@ -65,20 +68,22 @@ class JiraSource(Source[JiraConnection, JiraMetric]):
             return (("values", jql, client.field_id(q.params.field)),)
         raise ValueError(f"aggregate {how} is not supported for Jira (count, sum, avg, percent_done)")
 
-    def _compose(self, q: MetricQuery, answers: list[object]) -> Observation | SourceError:
+    def _compose(self, q: MetricQuery, answers: list[Answer]) -> Observation | SourceError:
         failed = next((a for a in answers if isinstance(a, BaseException)), None)
         try:
             if failed is not None:
                 raise failed
+            # no answer is an exception now, and each is what _requests planned for this aggregate
             how = q.aggregate or "count"
             if how == "count":
-                return Observation(float(answers[0]))
+                return Observation(float(cast(int, answers[0])))
             if how == "percent_done":
-                total, done = answers
+                total, done = cast(list[int], answers)  # two counts
                 if total == 0:
                     raise ValueError("no issues match the JQL, so there is no share done")
                 return Observation(100.0 * done / total)
-            numbers = [parse_number(v) for v in answers[0] if v not in (None, "")]
+            values = cast(list[object], answers[0])  # sum and avg: one field's values
+            numbers = [parse_number(v) for v in values if v not in (None, "")]
             if how == "avg" and not numbers:
                 raise ValueError("no matched issue has a value in that field")
             return Observation(sum(numbers) if how == "sum" else sum(numbers) / len(numbers))
@@ -93,7 +98,7 @@ class JiraSource(Source[JiraConnection, JiraMetric]):
         return self.error(jira_message(exc, self.name), q)
 
 
-def _attempt(client: JiraClient, request: tuple) -> object:
+def _attempt(client: JiraClient, request: tuple) -> Answer:
     """One planned request's answer, or the exception it raised (kept for every metric that needs it)."""
     try:
         if request[0] == "count":

@@ -7,7 +7,7 @@ import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -18,6 +18,7 @@ from okrsync.defaults import DEFAULT_CONFIG
 
 if TYPE_CHECKING:  # the config models, the views and the status document load when a command runs, not for --help
     from okrsync.config import Config
+    from okrsync.status import KrStatus
 
 Wait = Annotated[
     float, typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)")
@@ -127,10 +128,10 @@ def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool
     show = console.is_terminal and not quiet
     if not show:
         return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, wait=wait, publish_past=past)
-    from rich.progress import Progress, SpinnerColumn, TextColumn
+    from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def on_event(event: str, connection: str, detail: str) -> None:
             if event == "start":
@@ -199,7 +200,8 @@ def _status_all(config: Config, format: str, day: date | None) -> None:
     if format == "json":
         sys.stdout.write(json.dumps({ns: r.document for ns, r in runs.items()}, indent=2, ensure_ascii=False) + "\n")
         return
-    console.print(company_tree({ns: StatusDocument.from_dict(r.document) for ns, r in runs.items()}))
+    # latest_runs returns finished runs, and a finished run has its document
+    console.print(company_tree({ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}))
 
 
 @app.command()
@@ -263,7 +265,7 @@ def override(
     store = open_store(config)
     try:
         now = clock(config)
-        if clear:
+        if value is None:  # --clear (checked above: a VALUE or --clear)
             n = store.end_overrides(config.namespace, now, kr_id=kr_id)
             console.print(f"cleared {n} override(s) of {kr_id}")
         else:
@@ -275,7 +277,7 @@ def override(
     if result is None:
         console.print("No sync stored yet: the override applies from the first `okrsync run`.")
         return
-    kr = result.document.kr(kr_id)
+    kr = cast("KrStatus", result.document.kr(kr_id))  # a key result of the config (checked above): in its document
     console.print(Text.assemble(f"{kr_id}: progress {pct(kr.progress)}, ", (label(kr.status), STATUS_STYLE[kr.status])))
 
 

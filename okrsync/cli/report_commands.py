@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -33,7 +33,8 @@ def report(
         runs = store.latest_runs(config.cycle.name)
         if not every:
             runs = {ns: r for ns, r in runs.items() if ns == config.namespace}
-        docs = {ns: StatusDocument.from_dict(r.document) for ns, r in runs.items()}
+        # latest_runs returns finished runs, and a finished run has its document
+        docs = {ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}
         histories = {
             ns: local_points(store.load_history(ns, config.cycle.name, runs[ns].day), doc) for ns, doc in docs.items()
         }

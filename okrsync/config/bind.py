@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from okrsync.config.messages import did_you_mean, problems_of
 from okrsync.config.model import METRIC_COMMON_KEYS
+from okrsync.connector import ConnectionSettings, MetricParams, OutputSettings
 from okrsync.registry import Registry
 
 Problem = tuple[tuple, str]
@@ -21,9 +22,9 @@ Problem = tuple[tuple, str]
 
 @dataclass
 class Bound:
-    connections: dict[str, BaseModel] = field(default_factory=dict)
-    params: dict[str, BaseModel] = field(default_factory=dict)
-    outputs: list[BaseModel] = field(default_factory=list)
+    connections: dict[str, ConnectionSettings] = field(default_factory=dict)
+    params: dict[str, MetricParams] = field(default_factory=dict)
+    outputs: list[OutputSettings] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
 
 
@@ -35,7 +36,8 @@ def bind(data: dict, registry: Registry) -> Bound:
     for metric_id, raw in _mapping(data.get("metrics")).items():
         if isinstance(raw, dict) and isinstance(connections.get(raw.get("connection")), dict):
             _bind_metric(metric_id, raw, connections[raw["connection"]].get("type"), registry, out)
-    outputs = data.get("outputs") if isinstance(data.get("outputs"), list) else []
+    raw_outputs = data.get("outputs")
+    outputs = raw_outputs if isinstance(raw_outputs, list) else []
     for index, raw in enumerate(outputs):
         _bind_output(index, raw, registry, out)
     return out

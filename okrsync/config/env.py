@@ -52,7 +52,9 @@ def prefect_secret(name: str, where: str) -> str:
     try:
         from prefect.blocks.system import Secret
 
-        value = str(Secret.load(name, _sync=True).get())
+        # prefect's async_dispatch takes _sync=True (load synchronously, also inside a flow's event loop) and then
+        # returns the block itself, but its typed signature has neither that keyword nor that return type
+        value = str(Secret.load(name, _sync=True).get())  # type: ignore[call-arg, union-attr]  # untyped _sync
     except ValueError:
         raise SourceError(
             f"Prefect secret block {name!r} not found (referenced by {where}); create it in the Prefect UI "

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 _TAGS = {"function-after", "function-before", "float", "int", "str", "bool", "none", "literal['auto']"}
 _PERCENT = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*%\s*$")
@@ -28,7 +29,7 @@ def problems_of(
     exc: ValidationError, prefix: tuple, data: Any = None, model: type[BaseModel] | None = None
 ) -> list[tuple[tuple, str]]:
     """(key path, message) for every key with errors of ``model`` validated at ``prefix`` of the document."""
-    by_loc: dict[tuple, list[dict]] = {}
+    by_loc: dict[tuple, list[ErrorDetails]] = {}
     for err in exc.errors(include_url=False):
         by_loc.setdefault(clean_loc(tuple(err["loc"]), data), []).append(err)
     out: list[tuple[tuple, str]] = []
@@ -62,7 +63,7 @@ def clean_loc(loc: tuple, data: Any) -> tuple:
     return tuple(out)
 
 
-def message(err: dict, keys: Iterable[str] = ()) -> str:
+def message(err: ErrorDetails, keys: Iterable[str] = ()) -> str:
     """One error in plain words; ``keys``: the keys allowed where an unknown key was written."""
     kind, msg, got = err["type"], err["msg"], err.get("input")
     if kind == "missing":
@@ -93,7 +94,7 @@ def not_one_of(got: Any, allowed: list) -> str:
     return f"{got!r} is not one of {shown}{did_you_mean(got, allowed)}"
 
 
-def allowed_values(err: dict) -> list:
+def allowed_values(err: ErrorDetails) -> list:
     """The values a literal or enum error allows, from pydantic's "'a', 'b' or 'c'"."""
     expected = str((err.get("ctx") or {}).get("expected", ""))
     values = []
@@ -120,7 +121,7 @@ def did_you_mean(name: Any, known: Iterable[Any]) -> str:
     return ""
 
 
-def _percent(loc: tuple, errors: list[dict]) -> str | None:
+def _percent(loc: tuple, errors: list[ErrorDetails]) -> str | None:
     """``92%`` where a number belongs: one message saying to drop the unit."""
     got = errors[0].get("input")
     match = _PERCENT.match(got) if isinstance(got, str) else None
@@ -134,7 +135,7 @@ def _percent(loc: tuple, errors: list[dict]) -> str | None:
     return f"write {number:g} instead of {got!r} (a plain number)"
 
 
-def _union(errors: list[dict]) -> str | None:
+def _union(errors: list[ErrorDetails]) -> str | None:
     """The errors of a union's members (a number, or 'auto') as one message."""
     if len(errors) < 2 or not all(e["type"] in _WANTED or e["type"] == "literal_error" for e in errors):
         return None

@@ -12,7 +12,7 @@ import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -56,6 +56,24 @@ class Entry(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     type: str
+
+
+class BoundConnection(Protocol):
+    """A connection once config.load has bound it: its connector's model, an okrsync.connector.ConnectionSettings
+    (which builds on this module, so it is named here only by what the core reads of it)."""
+
+    @property
+    def type(self) -> str: ...
+    @property
+    def deadline(self) -> timedelta | None: ...
+    def preflight(self, base_dir: Path) -> list[tuple[str, str]]: ...
+
+
+class BoundOutput(Protocol):
+    """An output once config.load has bound it: its connector's okrsync.connector.OutputSettings."""
+
+    @property
+    def type(self) -> str: ...
 
 
 class Cycle(Strict):
@@ -261,12 +279,13 @@ def _kind_problem(kr: KeyResult) -> str | None:
     """What a key result of its kind lacks or contradicts, or None."""
     kind = kr.kind
     if kind in (None, "increase", "decrease"):
-        missing = [k for k in ("start", "target") if getattr(kr, k) is None]
-        if missing:
+        start, target = kr.start, kr.target
+        if start is None or target is None:
+            missing = [k for k, v in (("start", start), ("target", target)) if v is None]
             return f"an increase/decrease key result needs {' and '.join(missing)}"
-        if kind and kr.start != "auto" and kr.start != kr.target:
-            if (kind == "increase") != (kr.target > kr.start):  # type: ignore[operator]
-                return f"kind {kind} contradicts start {kr.start} and target {kr.target}"
+        if kind and start != "auto" and start != target:
+            if (kind == "increase") != (target > start):
+                return f"kind {kind} contradicts start {start} and target {target}"
     elif kind in ("at_least", "at_most") and kr.target is None:
         return f"a {kind} key result needs a target"
     elif kind == "between":
@@ -325,12 +344,20 @@ class Config(Strict):
     )
     cycle: Cycle
     store: str = "sqlite:///okrsync.db"
-    connections: dict[str, Entry] = {}
+    # Validated here as Entry (a type and any keys); config.load then replaces each connection and output by its
+    # connector's own model (load._apply), and that is what every Config the rest of okrsync sees holds.
+    if TYPE_CHECKING:
+        connections: dict[str, BoundConnection] = {}
+    else:
+        connections: dict[str, Entry] = {}
     metrics: dict[Id, Metric] = {}
     deadlines: Deadlines = Deadlines()
     objectives: list[Objective] = []
     kpis: list[Kpi] = []
-    outputs: list[Entry] = []
+    if TYPE_CHECKING:
+        outputs: list[BoundOutput] = []
+    else:
+        outputs: list[Entry] = []
     schedule: Schedule | None = None
     status: StatusThresholds = StatusThresholds()
     _path: Path = PrivateAttr(Path(DEFAULT_CONFIG))

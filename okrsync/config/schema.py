@@ -18,7 +18,8 @@ def json_schema(connectors: Registry | None = None) -> dict:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "okrsync config"
     defs = schema.setdefault("$defs", {})
-    connections, outputs = [], []
+    connections: list[dict] = []
+    outputs: list[dict] = []
     metric = defs["Metric"]
     for name in sorted(reg.connectors):
         connector = reg.connectors[name]

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, overload
 
 import sqlalchemy as sa
 from alembic import command
@@ -27,6 +27,10 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from okrsync.errors import StoreError
 from okrsync.store import sqlite
 
+if TYPE_CHECKING:  # the dialects load when a store of theirs is opened
+    from sqlalchemy.dialects import postgresql
+    from sqlalchemy.dialects import sqlite as sqlite_dialect
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x6F6B7273  # "okrs"
 
@@ -35,6 +39,10 @@ def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
 def aware(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes: they were written in UTC."""
     if moment is None or moment.tzinfo is not None:
@@ -112,12 +120,13 @@ class Database:
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS))
         head = ScriptDirectory.from_config(cfg).get_current_head()
-        if self.access == "read" and self.engine.dialect.name == "sqlite":
+        path = _sqlite_file(self.url)  # None for SQLite in memory, which is migrated in place like a scratch store
+        if self.access == "read" and path is not None:
             with translate_errors(self.url), self.engine.connect() as conn:
                 if MigrationContext.configure(conn).get_current_revision() == head:
                     return
             self.engine.dispose()
-            self.access, self.engine = "scratch", sqlite.memory_copy(Path(self.url.database), **ENGINE_ARGS)
+            self.access, self.engine = "scratch", sqlite.memory_copy(path, **ENGINE_ARGS)
         with translate_errors(self.url), self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql" and not self.read_only:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
@@ -146,13 +155,15 @@ class Database:
         with translate_errors(self.url), self.engine.begin() as conn:
             yield conn
 
-    def _insert(self, table: sa.Table):
+    def _insert(self, table: sa.Table) -> postgresql.Insert | sqlite_dialect.Insert:
         """The dialect's INSERT, which knows ON CONFLICT (PostgreSQL and SQLite >= 3.24 alike)."""
         if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        return insert(table)
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            return pg_insert(table)
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert(table)
 
     def _upsert(self, table: sa.Table, keys: Sequence[str], update: Sequence[str]) -> sa.Insert:
         stmt = self._insert(table)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from itertools import groupby
@@ -93,10 +93,11 @@ class History(Database):
         across cycles, so a new cycle starts with its latest value and trend instead of no data."""
         c = t.metric_values.c
         rank = sa.func.row_number().over(partition_by=c.metric_id, order_by=c.as_of.desc()).label("rank")
-        inner = sa.select(c.metric_id, c.as_of, c.value, _source_time().label("observed_at"), rank).where(
-            c.namespace == namespace, c.cycle != cycle, c.as_of <= utc(until), c.metric_id.in_(list(metric_ids))
+        inner = (
+            sa.select(c.metric_id, c.as_of, c.value, _source_time().label("observed_at"), rank)
+            .where(c.namespace == namespace, c.cycle != cycle, c.as_of <= utc(until), c.metric_id.in_(list(metric_ids)))
+            .subquery()
         )
-        inner = inner.subquery()
         i = inner.c
         q = sa.select(i.metric_id, i.as_of, i.value, i.observed_at).where(i.rank <= keep)
         with self._tx() as conn:
@@ -184,7 +185,7 @@ def _source_time() -> sa.ColumnElement:
     return sa.case((c.observed_at == c.as_of, None), else_=c.observed_at)
 
 
-def _by_metric(rows: list[tuple]) -> dict[str, list[Point]]:
+def _by_metric(rows: Sequence[tuple]) -> dict[str, list[Point]]:
     """(metric, as_of, value, observed_at or NULL when it is as_of) rows in metric and timeline order -> points
     per metric."""
     metric_col, moments, values, observed = zip(*rows, strict=True)

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from okrsync.errors import RunLockedError, RunLockLostError, StoreError
-from okrsync.store.engine import Database, translate_errors
+from okrsync.store.engine import Database, _sqlite_file, translate_errors
 
 POLL_SECONDS = 0.1  # how often a waiting SQLite run retries the file lock
 
@@ -66,14 +66,14 @@ class RunLock(Database):
         elif backend == "postgresql":
             with self._pg_lock(lock_key(namespace, cycle), namespace, cycle, wait) as held:
                 yield held
-        elif backend == "sqlite" and self.url.database not in (None, "", ":memory:"):
-            with self._file_lock(namespace, cycle, wait) as held:
+        elif backend == "sqlite" and (db := _sqlite_file(self.url)) is not None:
+            with self._file_lock(db, namespace, cycle, wait) as held:
                 yield held
         else:
             yield HeldLock(namespace, cycle)
 
     @contextlib.contextmanager
-    def _pg_lock(self, key: int, namespace: str, cycle: str, wait: float) -> Iterator[None]:
+    def _pg_lock(self, key: int, namespace: str, cycle: str, wait: float) -> Iterator[HeldLock]:
         with translate_errors(self.url):
             conn = self.engine.connect()
         acquired = False
@@ -123,8 +123,7 @@ class RunLock(Database):
             conn.close()
 
     @contextlib.contextmanager
-    def _file_lock(self, namespace: str, cycle: str, wait: float) -> Iterator[HeldLock]:
-        db = Path(self.url.database)
+    def _file_lock(self, db: Path, namespace: str, cycle: str, wait: float) -> Iterator[HeldLock]:
         name = hashlib.blake2b(f"{namespace}/{cycle}".encode(), digest_size=6).hexdigest()
         path = db.parent / f".{db.name}.run-{name}.lock"
         fd = _open_lock_file(path)

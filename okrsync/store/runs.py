@@ -28,16 +28,16 @@ class Runs(Database):
     def begin_run(self, namespace: str, cycle: str, day: date, as_of: datetime, trigger: str, now: datetime) -> int:
         """The day's run row: created, or reused (attempts + 1) when the day already has one. One atomic
         upsert, so two runs starting at once on the same day share the row instead of colliding."""
-        stmt = self._insert(t.runs).values(
+        insert = self._insert(t.runs).values(
             namespace=namespace, cycle=cycle, day=day, as_of=utc(as_of), started_at=utc(now), trigger=trigger
         )
-        stmt = stmt.on_conflict_do_update(
+        stmt = insert.on_conflict_do_update(
             index_elements=["namespace", "cycle", "day"],
             set_=dict(
-                as_of=stmt.excluded.as_of,
-                started_at=stmt.excluded.started_at,
+                as_of=insert.excluded.as_of,
+                started_at=insert.excluded.started_at,
                 finished_at=None,
-                trigger=stmt.excluded.trigger,
+                trigger=insert.excluded.trigger,
                 outcome=None,
                 attempts=t.runs.c.attempts + 1,
             ),  # fmt: skip
@@ -71,8 +71,9 @@ class Runs(Database):
         """The latest finished run of every namespace in ``cycle`` (up to ``until_day``): the company view."""
         r = t.runs.c
         finished = [r.cycle == cycle, r.document.is_not(None)] + ([r.day <= until_day] if until_day else [])
-        newest = sa.select(r.namespace, sa.func.max(r.day).label("day")).where(*finished).group_by(r.namespace)
-        newest = newest.subquery()
+        newest = (
+            sa.select(r.namespace, sa.func.max(r.day).label("day")).where(*finished).group_by(r.namespace).subquery()
+        )
         q = sa.select(t.runs).join(newest, sa.and_(r.namespace == newest.c.namespace, r.day == newest.c.day))
         with self._tx() as conn:
             rows = conn.execute(q.where(r.cycle == cycle).order_by(r.namespace)).all()

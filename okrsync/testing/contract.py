@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -65,10 +65,11 @@ class WithEmulator:
 
     @pytest.fixture
     def emulator(self) -> Iterator[Emulator | None]:
-        if self.make_emulator is None:
+        make = type(self).make_emulator  # from the class: a function stored there is not bound to the test
+        if make is None:
             yield None
             return
-        server = type(self).make_emulator().start()
+        server = make().start()
         try:
             yield server
         finally:
@@ -174,6 +175,14 @@ FAULTS: dict[str, tuple[Fault, int]] = {
 class RemoteFaults:
     """Faults a remote source must survive: every metric ends with its value or a plain error (no crash,
     no 'unexpected error', no secret, a bounded message). Retries do not sleep here."""
+
+    if TYPE_CHECKING:  # SourceContract's, which every class with these tests has too (source_contract)
+
+        def write(
+            self, case: ContractCase, tmp_path: Path, extra: dict | None = None, broken: bool = False
+        ) -> Path: ...
+
+        def fetch(self, case: ContractCase, tmp_path: Path, broken: bool = False) -> dict: ...
 
     @pytest.mark.parametrize("fault_name", sorted(FAULTS))
     def test_faults_end_in_a_value_or_a_plain_error(self, fault_name, case, emulator, tmp_path, monkeypatch):

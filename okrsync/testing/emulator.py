@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 
@@ -108,7 +108,10 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        if self._server is None:
+            raise RuntimeError("the emulator is not started: call start() first")
+        # an AF_INET server's address is (host, port); typeshed allows the bytes of an AF_UNIX path too
+        host, port = cast(tuple[str, int], self._server.server_address)[:2]
         return f"http://{host}:{port}"
 
     # -- test helpers -------------------------------------------------------------------------

@@ -141,14 +141,18 @@ class SinkContract(WithEmulator):
                 results.append(exc)
 
         threads = [threading.Thread(target=run) for _ in range(2)]
-        [t.start() for t in threads]
-        [t.join() for t in threads]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
         assert all(isinstance(r, SyncResult) and not r.output_errors for r in results), results
         assert written(emulator, case) == alone
 
     def _writes_of_one_run(self, tmp_path: Path, monkeypatch) -> int:
         """What one run writes to a fresh target: the same case against a second emulator and store."""
-        other = type(self).make_emulator().start()
+        make = type(self).make_emulator
+        assert make is not None, "a sink contract runs against its emulator (sink_contract sets make_emulator)"
+        other = make().start()
         try:
             tmp_path.mkdir()
             fresh = type(self).make_case(other, tmp_path)
