@@ -147,7 +147,8 @@ def accept_held(config: Config, store: Store, metric_id: str, *, now: datetime, 
 def _refresh(
     config: Config, store: Store, first: date, replayed: set[date], *, now: datetime
 ) -> tuple[list[date], SyncResult | None]:
-    stored = [r for r in store.list_runs(config.namespace, config.cycle.name) if r.day >= first]
+    # finished runs only: a run that died left a row without a document, nothing to evaluate again
+    stored = [r for r in store.list_runs(config.namespace, config.cycle.name) if r.day >= first and r.outcome]
     again: list[date] = []
     published = None
     for index, info in enumerate(stored):
@@ -155,9 +156,9 @@ def _refresh(
         if info.day in replayed and not newest:
             continue  # computed in order, on the history before it
         run = store.run_on(config.namespace, config.cycle.name, info.day)  # with its document
-        # run is None when no finished run is on or before info.day (a run that died leaves an unfinished row):
-        # reevaluate_run then raises AttributeError, as it always has (a known gap, not hidden)
-        result = reevaluate_run(config, store, run, now=now, publish_it=newest)  # type: ignore[arg-type]  # see above
+        if run is None:  # cannot be: info is a finished run of that day
+            raise AssertionError(f"no finished run on {info.day}")
+        result = reevaluate_run(config, store, run, now=now, publish_it=newest)
         again += [] if info.day in replayed else [info.day]
         published = result if newest else None
     return again, published

@@ -252,6 +252,8 @@ def evaluate_kr(
     as_of = metric.as_of or as_of
     count = metric.count_until(as_of)
     start, begin = auto_start(metric, kr, cycle, count) if kr.start == "auto" else (kr.start, None)
+    if kr.start == "auto" and start is None and override is not None:  # the lead's value is the first one known
+        start, begin = override.value, day_start(as_of.astimezone(cycle.tz).date(), cycle)
     kind = effective_kind(kr, start)
     target = kr.target
     if kind == "milestone":

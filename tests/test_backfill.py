@@ -89,3 +89,25 @@ kpis: [{id: team, metric: headcount, healthy: {min: 1}}]
     result = okrsync("-c", config, "backfill", "--from", "2026-10-05", "--to", "2026-10-06")
     assert result.returncode == 1 and "Nothing replayed" in result.stderr and "skipped headcount" in result.stderr
     assert okrsync("-c", config, "runs").returncode == 1  # no empty backfill runs were stored
+
+
+def test_a_run_that_died_is_skipped_when_later_days_are_evaluated_again(tmp_path, write_config):
+    """An unfinished run row (a run killed mid-way) before every finished one: re-evaluating from there
+    passes over it instead of crashing."""
+    from datetime import date
+
+    from okrsync.backfill import refresh_later
+    from okrsync.config.load import load_config
+    from okrsync.evaluate import end_of_day
+    from okrsync.pipeline import sync
+    from okrsync.store import Store
+    from tests.conftest import oslo
+
+    config = load_config(setup(tmp_path, write_config))
+    store = Store(config.store_url())
+    died = end_of_day(date(2026, 10, 5), config.cycle)
+    store.begin_run(config.namespace, config.cycle.name, date(2026, 10, 5), died, "run", oslo(2026, 10, 5, 12))
+    sync(config, end_of_day(date(2026, 10, 12), config.cycle), now=oslo(2026, 10, 12, 12), store=store)
+    again, published = refresh_later(config, store, date(2026, 10, 1), now=oslo(2026, 10, 13), wait=0)
+    assert again == [date(2026, 10, 12)] and published is not None and published.document.day == "2026-10-12"
+    store.close()

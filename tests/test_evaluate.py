@@ -213,6 +213,14 @@ def test_overrides_replace_the_value():
     assert result.value == 9 and result.override.note == "from finance" and not result.stale
 
 
+def test_an_override_before_any_value_is_the_start_of_an_auto_kr():
+    """start: auto with no value in the window yet: the lead's 5 is the first value known, so the KR
+    starts there today (progress 0, expected from today's start: a few hours of 46 days, on track)."""
+    result = run(kr(start="auto", target=10), state(), at=HALFWAY + timedelta(hours=12), override=Override(5.0))
+    assert (result.value, result.start, result.progress, result.status) == (5.0, 5.0, 0.0, Status.ON_TRACK)
+    assert result.expected == pytest.approx(0.5 / 46)  # 12 hours of the 46 days from Nov 16 to Dec 31
+
+
 def test_forecast_goes_through_the_override():
     """Values 0, 10, 20 on Oct 2, 12, 22; the lead overrides Nov 1's 5 (a wrong fetch) with 30: the line
     is one unit a day again, so 91 at the end (Jan 1 lies 91 days after Oct 2) instead of a bent one."""
