@@ -4,7 +4,7 @@ again (start: auto depends on the earliest value), the newest published once, no
 import json
 
 from tests.conftest import write_csv
-from tests.test_cli import okrsync
+from tests.helpers import okrsync
 
 CONFIG = """\
 connections: {files: {type: csv, root: data}}

@@ -1,4 +1,5 @@
-"""The real CLI in a subprocess: exit codes, messages without tracebacks, idempotent runs."""
+"""The CLI end to end: exit codes, messages without tracebacks, idempotent runs. In this process
+(tests.helpers.okrsync) except the smoke tests, which start the real ``python -m okrsync``."""
 
 import json
 import os
@@ -8,18 +9,11 @@ import sys
 
 import pytest
 
-
-def okrsync(*args, cwd=None, env=None):
-    full_env = {**os.environ, "COLUMNS": "200", **(env or {})}
-    full_env.pop("OKRSYNC_STORE_URL", None)
-    full_env.pop("PREFECT_API_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "okrsync", *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120
-    )
+from tests.helpers import okrsync, okrsync_process
 
 
 def test_example_run_twice_then_status_history(example):
-    first = okrsync("-c", str(example), "run", "--as-of", "2026-11-21")
+    first = okrsync_process("-c", str(example), "run", "--as-of", "2026-11-21")  # smoke: the real entry point
     assert first.returncode == 0, first.stderr
     assert "Grow recurring revenue" in first.stdout and "Synced: 11 key results" in first.stdout
     assert (example.parent.parent / "reports" / "okr.html").exists()
@@ -61,7 +55,7 @@ metrics:
 objectives:
   - {id: o, title: O, key_results: [{id: k, metric: b, start: 0, target: 1}]}
 """)
-    result = okrsync("-c", str(bad), "validate")
+    result = okrsync_process("-c", str(bad), "validate")  # smoke: no traceback from a real process
     assert result.returncode == 2
     assert "Traceback" not in result.stderr + result.stdout
     lines = [line for line in result.stderr.splitlines() if "✗" in line]

@@ -9,7 +9,7 @@ import pytest
 
 from okrsync.cycles import NextCycle, next_cycle, rewrite_cycle
 from tests.conftest import write_csv
-from tests.test_cli import okrsync
+from tests.helpers import okrsync
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from okrsync.report import render_csv, render_markdown
 from okrsync.store import Store
 from okrsync.triggers import fired
 from tests.conftest import oslo, write_csv
-from tests.test_cli import okrsync
+from tests.helpers import okrsync
 
 DAY1, DAY2, DAY3 = oslo(2026, 11, 14), oslo(2026, 11, 15), oslo(2026, 11, 16)
 CYCLE = Cycle(name="2026-Q4", start=date(2026, 10, 1), end=date(2026, 12, 31), timezone="Europe/Oslo")

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from okrsync.store import Store
-from tests.test_cli import okrsync
+from tests.helpers import okrsync
 
 FUTURE = (date.today() + timedelta(days=40)).isoformat()
 

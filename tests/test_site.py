@@ -7,8 +7,8 @@ import pytest
 
 from okrsync.pipeline import sync
 from okrsync.site import build_site, page_names
+from tests.helpers import okrsync
 from tests.test_alignment import DAY1, configs
-from tests.test_cli import okrsync
 from tests.test_report import CONTRAST, open_report
 
 

@@ -219,7 +219,7 @@ def test_a_dry_run_leaves_an_existing_store_byte_for_byte(tmp_path, write_config
 def test_status_all_as_of_shows_every_namespace_as_it_stood(tmp_path, write_config):
     import json
 
-    from tests.test_cli import okrsync
+    from tests.helpers import okrsync
 
     write_csv(tmp_path / "data" / "csat.csv", "date,score\n2026-11-05,80\n")
     body = """
