@@ -153,7 +153,7 @@ def store_lock_paths(store: Store, config) -> list[Path]:
     return [db.parent / f".{db.name}.run-{name}.lock"]
 
 
-def test_a_replaced_lock_file_stops_the_run_before_it_stores(tmp_path, monkeypatch):
+def test_a_replaced_lock_file_stops_the_run_before_it_stores(tmp_path, monkeypatch, figures):
     config = load_config(project(tmp_path))
     store = Store(config.store_url())
     real_fetch = pipeline.fetch
@@ -166,11 +166,15 @@ def test_a_replaced_lock_file_stops_the_run_before_it_stores(tmp_path, monkeypat
     monkeypatch.setattr(pipeline, "fetch", fetch_then_lose_the_lock)
     with pytest.raises(RunLockLostError, match="was removed or replaced"):
         sync(config, DAY, now=DAY, store=store)
-    assert store.count_rows()["runs"] == 0
+    stored = store.count_rows()["runs"]
+    figures.append(("lost locks", "SQLite lock file replaced mid-run", {"runs that continued": stored}))
+    assert stored == 0
     store.close()
 
 
-def test_a_run_whose_postgresql_lock_session_ends_stops_and_the_next_run_is_alone(pg_url, tmp_path, monkeypatch):
+def test_a_run_whose_postgresql_lock_session_ends_stops_and_the_next_run_is_alone(
+    pg_url, tmp_path, monkeypatch, figures
+):
     """pg_terminate_backend on the lock's session mid-fetch: a second run gets the lock and completes;
     the first stops before storing (runs that continued: 0)."""
     from okrsync.store.lock import lock_key
@@ -205,7 +209,9 @@ def test_a_run_whose_postgresql_lock_session_ends_stops_and_the_next_run_is_alon
     assert second[0].run_id is not None
     with admin.connect() as conn:
         runs = conn.execute(sa.text("SELECT count(*) FROM runs WHERE namespace = :ns"), {"ns": namespace})
-        assert runs.scalar_one() == 1  # the second run's only
+        stored = runs.scalar_one()
+    figures.append(("lost locks", "PostgreSQL lock session terminated mid-fetch", {"runs that continued": stored - 1}))
+    assert stored == 1  # the second run's only
     admin.dispose()
 
 
