@@ -20,25 +20,22 @@ The config file is edited so that it is never lost and never means more than ask
 from __future__ import annotations
 
 import calendar
-import contextlib
 import copy
 import json
-import os
 import re
-import stat
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import yaml
 
-from okrsync.errors import OkrsyncError
+from okrsync.errors import ConfigEditError
 from okrsync.yamlsource import MAX_VALUES, Loader, YamlSyntaxError, load_with_lines
 
 if TYPE_CHECKING:
     from okrsync.config.model import Config
+    from okrsync.connector import MetricParams
 
 PATTERNS = (  # name pattern, months per cycle, cycles per year
     (re.compile(r"^(?P<year>\d{4})-Q(?P<n>[1-4])$"), 3, 4, "{year}-Q{n}"),
@@ -46,10 +43,6 @@ PATTERNS = (  # name pattern, months per cycle, cycles per year
     (re.compile(r"^(?P<year>\d{4})$"), 12, 1, "{year}"),
 )
 MAX_NAME = 100  # the store keeps a cycle's name in a String(100) column
-
-
-class ConfigEditError(OkrsyncError, ValueError):
-    """The config could not be edited safely; the file was left as it was."""
 
 
 @dataclass(frozen=True)
@@ -165,6 +158,8 @@ def _cycle_values(text: str) -> tuple[yaml.Node, dict[str, _Value]]:
         raise ConfigEditError(f"the config is not valid YAML: {exc}") from None
     finally:
         composer.dispose()
+    if root is None:
+        raise ConfigEditError("the config is empty: it has no cycle: mapping to roll over")
     items = root.value if isinstance(root, yaml.MappingNode) else []
     found = [(k, v) for k, v in items if isinstance(k, yaml.ScalarNode) and k.value == "cycle"]
     if not found or not isinstance(found[-1][1], yaml.MappingNode):
@@ -185,6 +180,7 @@ def _cycle_values(text: str) -> tuple[yaml.Node, dict[str, _Value]]:
 
 def _value(text: str, key: yaml.Node, node: yaml.Node, alias: yaml.AliasEvent | None) -> _Value:
     if alias is not None:
+        assert alias.start_mark is not None and alias.end_mark is not None  # the composer's events carry marks
         return _Value(alias.start_mark.index, alias.end_mark.index, None, node, True)
     if not isinstance(node, yaml.ScalarNode) or node.style in ("|", ">"):
         raise ConfigEditError(f"cycle.{key.value} (line {key.start_mark.line + 1}) must be a one-line value")
@@ -228,10 +224,10 @@ def _check_meaning(root: yaml.Node, values: dict[str, _Value], out: str, new: Ne
         constructor.dispose()
     places += [(("cycle", k), k) for k, v in values.items() if v.alias]
     expected = copy.deepcopy(old)
-    wanted = {"name": new.name, "start": new.start, "end": new.end}
+    wanted: dict[str, str | date] = {"name": new.name, "start": new.start, "end": new.end}
     for path, key in places:
-        was = old["cycle"][key]
-        _set(expected, path, wanted[key].isoformat() if isinstance(was, str) and key != "name" else wanted[key])
+        was, value = old["cycle"][key], wanted[key]
+        _set(expected, path, value.isoformat() if isinstance(was, str) and isinstance(value, date) else value)
     try:
         got = load_with_lines(out)[0]
     except YamlSyntaxError as exc:
@@ -246,7 +242,8 @@ def _check_meaning(root: yaml.Node, values: dict[str, _Value], out: str, new: Ne
 def _paths(root: yaml.Node, constructor: Loader):
     """(data path, node) for every value of the document as the loader builds it: aliases followed, merge
     keys (``<<``) merged. Bounded like the loader (MAX_VALUES)."""
-    stack, seen = [((), root)], 0
+    stack: list[tuple[tuple, yaml.Node]] = [((), root)]
+    seen = 0
     while stack:
         path, node = stack.pop()
         seen += 1
@@ -308,69 +305,6 @@ def rolled_over(path: Path, new: NextCycle) -> tuple[bytes, str, Config]:
     return raw, edited, config
 
 
-def check_writable(path: Path) -> Path:
-    """The real file behind ``path`` (a symlink is followed, so the link stays a link). Raises
-    ConfigEditError when the file or its folder is read-only: for this process, or for everyone (no write
-    bit at all, which a root user is held to as well)."""
-    target = Path(os.path.realpath(path))
-    places = (
-        (target, os.W_OK, "the file is read-only"),
-        (target.parent, os.W_OK | os.X_OK, "its folder is read-only (the new text is written beside the file)"),
-    )
-    for where, access, why in places:
-        try:
-            mode = os.stat(where).st_mode
-        except OSError as exc:
-            raise ConfigEditError(f"cannot edit {path}: {exc.strerror}") from None
-        if not os.access(where, access) or not mode & 0o222:
-            raise ConfigEditError(
-                f"cannot edit {path}: {why}; it is unchanged (`cycle next --dry-run` shows the change)"
-            )
-    return target
-
-
-def write_config(path: Path, data: bytes, *, expected: bytes) -> None:
-    """Replace the file at ``path`` with ``data`` atomically: a kill at any point leaves the old file or the
-    new one. The new file is written beside the old (same folder, so same file system), synced, given the
-    old file's mode (and owner where allowed), moved over it with ``os.replace`` and the folder synced.
-    Refused when the file no longer holds ``expected`` (edited meanwhile). A hard link to the old file
-    keeps the old text."""
-    target = check_writable(path)
-    st = target.stat()
-    if target.read_bytes() != expected:
-        raise ConfigEditError(f"{path} changed while okrsync edited it: run the command again")
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    except OSError as exc:
-        raise ConfigEditError(f"cannot edit {path}: {exc.strerror}; the file is unchanged") from None
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fchmod(file.fileno(), stat.S_IMODE(st.st_mode))
-            with contextlib.suppress(OSError):  # only root may give a file away
-                os.fchown(file.fileno(), st.st_uid, st.st_gid)
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException as exc:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        if isinstance(exc, OSError):
-            raise ConfigEditError(f"cannot edit {path}: {exc.strerror}; the file is unchanged") from None
-        raise
-    _sync_folder(target.parent)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename itself durable (a power cut after it must not bring the old name back)."""
-    with contextlib.suppress(OSError):  # a platform or file system that cannot open or sync a folder
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 CYCLE_PLACEHOLDERS = re.compile(r":cycle_(start|end)|\{cycle\.(start|end)\}")
 
 
@@ -384,8 +318,9 @@ def meaning_changes(config: Config) -> tuple[dict[str, str], dict[str, str]]:
     for metric_id, metric in sorted(config.metrics.items()):
         if metric.connection is None:
             continue
+        params = cast("MetricParams", metric.params)  # the loader binds every connected metric's params
         how = metric.aggregate
-        if how not in (None, "latest") and not metric.params.reads_dated_rows():
+        if how not in (None, "latest") and not params.reads_dated_rows():
             on[metric_id] = f"{how} over rows without a date (add date_column to start again)"
         elif how not in (None, "latest") and metric.window == "all":
             on[metric_id] = f"{how} over every row (window: all)"
@@ -393,6 +328,6 @@ def meaning_changes(config: Config) -> tuple[dict[str, str], dict[str, str]]:
             again[metric_id] = f"{how} over rows dated in " + (
                 "its KR's dates" if metric.window == "kr" else "the cycle"
             )
-        elif CYCLE_PLACEHOLDERS.search(metric.params.model_dump_json()):
+        elif CYCLE_PLACEHOLDERS.search(params.model_dump_json()):
             again[metric_id] = "its query names the cycle's dates"
     return again, on

@@ -138,3 +138,7 @@ class RunLockLostError(StoreError):
             f"the run lock of namespace {namespace!r}, cycle {cycle!r} was lost ({why}); this run stopped "
             f"before {stage}. Another run may hold the lock now: run again once it has finished"
         )
+
+
+class ConfigEditError(OkrsyncError, ValueError):
+    """The config could not be edited safely (`okrsync cycle next`); the file was left as it was."""

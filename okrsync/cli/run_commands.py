@@ -223,10 +223,11 @@ def cycle_next(
 
     Only the cycle's name, start and end change in the file (an anchored value keeps its anchor, an alias
     value is replaced, a name that YAML would read otherwise is quoted); the edited text must load before
-    it replaces the file, atomically (okrsync.cycles.write_config). Errors (read-only file or folder, an
+    it replaces the file, atomically (okrsync.config.writing.write_config). Errors (read-only file or folder, an
     edit that would not load) exit 2 and leave the file as it was."""
     from okrsync.cli.app import state
-    from okrsync.cycles import check_writable, next_cycle, rolled_over, write_config
+    from okrsync.config.writing import check_writable, write_config
+    from okrsync.cycles import next_cycle, rolled_over
 
     config = current_config()
     old = config.cycle
