@@ -1,11 +1,12 @@
 """One Prefect deployment per team config, created or updated from the config itself.
 
-The deployment is named after the config's namespace, runs the flow ``okrsync-sync`` (by module
-path, so a worker needs okrsync installed, not a copy of the source) with the config's path as its
-parameter, on a process work pool, on the config's ``schedule:`` (cron and time zone; paused when
-``enabled: false``; none when the config has no schedule), with a concurrency limit of 1 and the
-tags ``okrsync`` and ``namespace:<namespace>``. The worker starts the run in ``workdir`` (default:
-the directory ``okrsync deploy`` ran in), where the config path resolves.
+The deployment is named after the config's namespace (:func:`flows.names.deployment_name`: the
+namespace itself, or a slug and a short hash of it when Prefect could not hold it), runs the flow
+``okrsync-sync`` (by module path, so a worker needs okrsync installed, not a copy of the source) with
+the config's path as its parameter, on a process work pool, on the config's ``schedule:`` (cron and
+time zone; paused when ``enabled: false``; none when the config has no schedule), with a concurrency
+limit of 1 and the tags ``okrsync`` and ``namespace:<namespace>``. The worker starts the run in
+``workdir`` (default: the directory ``okrsync deploy`` ran in), where the config path resolves.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flows.names import deployment_name
 from okrsync.config.load import load_config
 from okrsync.errors import OkrsyncError
 
@@ -23,7 +25,8 @@ ENTRYPOINT = "flows.sync_flow.sync_flow"
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    name: str
+    name: str  # the deployment's name, made from the namespace (flows.names)
+    namespace: str
     config_path: str
     cron: str | None
     timezone: str
@@ -43,7 +46,7 @@ class DeploymentSpec:
 
     @property
     def tags(self) -> list[str]:
-        return ["okrsync", f"namespace:{self.name}"]
+        return ["okrsync", f"namespace:{self.namespace}"]
 
     def fields(self) -> dict[str, Any]:
         """What `--dry-run` compares with the deployment the server has."""
@@ -62,7 +65,7 @@ def served(all_specs: list[DeploymentSpec]) -> list:
     from flows.sync_flow import sync_flow
 
     return [
-        sync_flow.to_deployment(
+        sync_flow.to_deployment(  # type: ignore[attr-defined]  # sync_flow is the Flow (rebound as @flow does); mypy keeps the function's type
             spec.name,
             schedules=spec.schedules(),
             parameters={"config_path": spec.config_path},
@@ -73,20 +76,26 @@ def served(all_specs: list[DeploymentSpec]) -> list:
 
 
 def specs(paths: list[Path], *, pool: str, workdir: Path) -> list[DeploymentSpec]:
-    """A spec per config (each loaded and validated); two configs may not share a namespace."""
+    """A spec per config (each loaded and validated); two configs may not share a namespace, nor a
+    deployment name (a namespace spelt like another one's derived name)."""
     out: dict[str, DeploymentSpec] = {}
     for path in paths:
         config = load_config(path)
         schedule = config.schedule
-        shown = _relative(path, workdir)
-        if config.namespace in out:
-            other = out[config.namespace].config_path
+        shown, name = _relative(path, workdir), deployment_name(config.namespace)
+        if name in out:
+            other = out[name]
+            same = other.namespace == config.namespace
             raise OkrsyncError(
-                f"{other} and {shown} both use namespace {config.namespace!r}: give each team config its own "
-                "namespace (it names the deployment and separates the teams' data in the store)"
+                f"{other.config_path} and {shown} both use namespace {config.namespace!r}: give each team config "
+                "its own namespace (it names the deployment and separates the teams' data in the store)"
+                if same
+                else f"{other.config_path} (namespace {other.namespace!r}) and {shown} (namespace "
+                f"{config.namespace!r}) would both be deployed as {FLOW}/{name}: rename one namespace"
             )
-        out[config.namespace] = DeploymentSpec(
-            name=config.namespace,
+        out[name] = DeploymentSpec(
+            name=name,
+            namespace=config.namespace,
             config_path=shown,
             cron=schedule.cron if schedule else None,
             timezone=config.schedule_timezone,
@@ -182,7 +191,7 @@ def apply(all_specs: list[DeploymentSpec]) -> list[str]:
     from flows.sync_flow import sync_flow
 
     deployments = [
-        sync_flow.to_deployment(
+        sync_flow.to_deployment(  # type: ignore[attr-defined]  # sync_flow is the Flow (rebound as @flow does); mypy keeps the function's type
             spec.name,
             schedules=spec.schedules(),
             parameters={"config_path": spec.config_path},
@@ -191,7 +200,7 @@ def apply(all_specs: list[DeploymentSpec]) -> list[str]:
             job_variables={"working_dir": spec.workdir},
             entrypoint_type=EntrypointType.MODULE_PATH,
             work_pool_name=spec.pool,
-            description=f"okrsync sync of {spec.config_path} (namespace {spec.name})",
+            description=f"okrsync sync of {spec.config_path} (namespace {spec.namespace!r})",
         )
         for spec in all_specs
     ]

@@ -17,13 +17,14 @@ A *sink* turns the typed status document into the fewest writes; it records them
 
 from __future__ import annotations
 
+import builtins
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
 
 from pydantic import AfterValidator, Field
 
@@ -204,8 +205,38 @@ class Source(ABC, Generic[ConnT, ParamsT]):
         workers = min(len(items), getattr(self.settings, "max_concurrency", None) or default)
         if workers <= 1:
             return [fn(item) for item in items]
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"okrsync-{self.name}") as pool:
-            return list(pool.map(fn, items))
+        return in_daemon_threads(fn, items, workers, f"okrsync-{self.name}")
+
+
+def in_daemon_threads(fn: Callable[[T], R], items: list[T], workers: int, prefix: str) -> list[R]:
+    """``ThreadPoolExecutor.map`` in daemon threads: every item runs, results come in order, and the first
+    item's error (in order) is raised. Daemon threads, because a fetch cut at its connection's deadline
+    leaves its requests behind (see ``pipeline.fetch``), and Python's exit waits for a pool's threads:
+    a hung request would hold up the end of ``okrsync run`` (or of a Prefect flow run) until its timeout."""
+    results: list = [None] * len(items)
+    errors: dict[int, BaseException] = {}
+    todo = iter(enumerate(items))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                index, item = next(todo, (None, None))
+            if index is None:
+                return
+            try:
+                results[index] = fn(cast(T, item))  # index is not None: item is one of items
+            except BaseException as exc:  # re-raised in the calling thread, as pool.map does
+                errors[index] = exc
+
+    threads = [threading.Thread(target=work, name=f"{prefix}_{n}", daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[min(errors)]
+    return results
 
 
 @dataclass
@@ -255,17 +286,17 @@ class Connector:
     """
 
     type: str
-    connection: type[ConnectionSettings] | None = None
-    metric: type[MetricParams] | None = None
+    connection: builtins.type[ConnectionSettings] | None = None
+    metric: builtins.type[MetricParams] | None = None
     source: ClassRef | None = None
-    output: type[OutputSettings] | None = None
+    output: builtins.type[OutputSettings] | None = None
     sink: ClassRef | None = None
     description: str = ""
 
-    def source_class(self) -> type[Source]:
+    def source_class(self) -> builtins.type[Source]:
         return _resolve(self.source)
 
-    def sink_class(self) -> type[Sink]:
+    def sink_class(self) -> builtins.type[Sink]:
         return _resolve(self.sink)
 
 

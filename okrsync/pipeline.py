@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
 from okrsync.compute import Computed, Stored, compute
 from okrsync.config.model import Config
@@ -170,6 +171,24 @@ def fetch(sync_plan: SyncPlan, on_event: EventHook | None = None) -> FetchResult
     return out
 
 
+def fetch_in_time(sync_plan: SyncPlan, name: str, budget: float | None = None) -> FetchResult:
+    """:func:`fetch_connection` cut at the connection's deadline, or at ``budget`` seconds (what is left of
+    the run's) when that comes first: the Prefect flow's fetch task. A Prefect task's timeout cannot
+    interrupt blocking I/O in a worker thread, so the fetch runs in a daemon thread, as in :func:`fetch`,
+    and is left behind when late (fetching writes nothing; a late answer is dropped)."""
+    own = deadline(sync_plan.config, name)
+    limit = own if budget is None else max(0.0, min(own, budget))
+    done: queue.Queue[FetchResult] = queue.Queue(maxsize=1)
+    worker = threading.Thread(
+        target=lambda: done.put(fetch_connection(sync_plan, name)), name=f"okrsync-fetch-{name}", daemon=True
+    )
+    worker.start()
+    try:
+        return done.get(timeout=limit)
+    except queue.Empty:
+        return too_late(sync_plan, name, by_run=limit < own)
+
+
 def deadline(config: Config, name: str) -> float:
     """Seconds a connection's fetch may take: its own ``deadline:``, else ``deadlines.connection``."""
     own = config.connections[name].deadline
@@ -212,7 +231,10 @@ def other_documents(store: Store, config: Config, *, until=None) -> dict[str, St
     """The latest documents of the other namespaces in this cycle (up to ``until``): a child elsewhere
     may name one of our objectives as parent, and a parent elsewhere may hold one of ours."""
     runs = store.latest_runs(config.cycle.name, until_day=until)
-    return {ns: StatusDocument.from_dict(run.document) for ns, run in runs.items() if ns != config.namespace}
+    # latest_runs gives finished runs only: each has its document
+    return {
+        ns: StatusDocument.from_dict(cast(dict, run.document)) for ns, run in runs.items() if ns != config.namespace
+    }
 
 
 def persist(store: Store, sync_plan: SyncPlan, computed: Computed, *, now: datetime, trigger: str = "run") -> int:
@@ -240,7 +262,7 @@ def publish(store: Store, sync_plan: SyncPlan, result: SyncResult, *, now: datet
     """Hand the document to every output; one failing output never stops the others."""
     config = sync_plan.config
     previous_run = store.latest_run(config.namespace, config.cycle.name, before_day=sync_plan.day)
-    previous = StatusDocument.from_dict(previous_run.document) if previous_run else None
+    previous = StatusDocument.from_dict(cast(dict, previous_run.document)) if previous_run else None  # finished
     ledger = store.ledger(config.namespace, result.run_id)
     for index, spec in enumerate(sync_plan.outputs):
         where = f"outputs[{index}] ({spec.type})"

@@ -1,7 +1,10 @@
 """The shape of the house: no import cycles, connectors never touch the store, the Alembic head
-matches tables.py, and every registered connector declares what the registry expects."""
+matches tables.py, every registered connector declares what the registry expects, and the code is as
+ruff formats it, passes its linter and passes mypy."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -108,3 +111,18 @@ def test_alembic_head_matches_tables(backend, tmp_path, request):
         assert set(sa.inspect(store.engine).get_table_names()) >= {t.name for t in metadata.sorted_tables}
     finally:
         store.close()
+
+
+def test_code_is_as_the_formatter_writes_it_and_the_linter_passes():
+    ruff = [sys.executable, "-m", "ruff"]
+    targets = ["okrsync", "connectors", "flows", "tests", "bench"]
+    formatted = subprocess.run([*ruff, "format", "--check", *targets], cwd=REPO, capture_output=True, text=True)
+    assert formatted.returncode == 0, formatted.stdout + formatted.stderr
+    linted = subprocess.run([*ruff, "check", *targets], cwd=REPO, capture_output=True, text=True)
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+
+
+def test_the_type_checker_passes():
+    """mypy as configured in pyproject.toml ([tool.mypy]: okrsync/, connectors/, flows/)."""
+    checked = subprocess.run([sys.executable, "-m", "mypy"], cwd=REPO, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout[-3000:] + checked.stderr[-2000:]

@@ -8,8 +8,8 @@ not silently into the home directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import signal
 import subprocess
 from collections.abc import Callable
 from glob import glob
@@ -20,12 +20,7 @@ import typer
 from rich.markup import escape
 
 from okrsync.cli.app import console, state
-from okrsync.errors import OkrsyncError
 
-NO_SERVER = (
-    "no Prefect server: set PREFECT_API_URL (start one with `prefect server start`, then "
-    "`export PREFECT_API_URL=http://127.0.0.1:4200/api`), or use `okrsync serve --start-server`"
-)
 Configs = Annotated[list[Path], typer.Option("-c", "--config", help="a team config (repeat for several)")]
 Glob = Annotated[
     str | None, typer.Option("--glob", help="every config matching this pattern, e.g. 'config/teams/*.yaml'")
@@ -39,27 +34,26 @@ def _paths(configs: list[Path], pattern: str | None) -> list[Path]:
     return paths or [state.config_path]
 
 
-SHUTDOWN_GRACE = 20.0  # seconds Ctrl-C or SIGTERM leave Prefect's runner to pause schedules and stop
+SHUTDOWN_GRACE = 20.0  # seconds the runs in flight get to finish after Ctrl-C or SIGTERM
 
 
-def exit_now_stopping(servers: list[subprocess.Popen]) -> Callable[[int], None]:
-    """What ends `okrsync serve` when Prefect's runner does not stop in time (see flows/serve.py): the
-    local server (``--start-server``) is stopped and the process exits at once. A flow run already
-    started goes on in its own process, under the config's run lock."""
+def exit_now_stopping(servers: list[subprocess.Popen], stopper=None) -> Callable[[int], None]:
+    """What ends `okrsync serve` at once when its shutdown does not finish in time (see flows/serve.py): the
+    runs still in flight are marked Crashed and their processes killed, the local server
+    (``--start-server``) is stopped, and the process exits with 130 after SIGINT, 0 after SIGTERM."""
+    from flows import server as local
+    from flows.runner import crash_now
+    from flows.serve import exit_code
 
     def exit_now(signum: int) -> None:
+        if stopper is not None:
+            crash_now(stopper.runner, os.environ.get("PREFECT_API_URL"), stopper.reason())
         for server in servers:
-            server.terminate()
-            server.wait(10)
-        console.print("stopped (Prefect's runner did not finish its shutdown in time)")
-        os._exit(130 if signum == signal.SIGINT else 0)
+            local.stop(server, grace=5)
+        console.print("stopped (serve did not finish its shutdown in time)")
+        os._exit(exit_code(getattr(stopper, "signum", None) or signum))
 
     return exit_now
-
-
-def _require_server() -> None:
-    if not os.environ.get("PREFECT_API_URL"):
-        raise OkrsyncError(NO_SERVER)
 
 
 def deploy(
@@ -73,9 +67,15 @@ def deploy(
 ) -> None:
     """Create or update one Prefect deployment per config: its schedule, concurrency limit 1, namespace tag."""
     from flows import deploy as deployments
+    from flows.server import one_line_if_unreachable, require_api
 
     all_specs = deployments.specs(_paths(configs, pattern), pool=pool, workdir=(workdir or Path.cwd()).resolve())
-    _require_server()
+    require_api()
+    with one_line_if_unreachable():
+        _deploy(deployments, all_specs, pool, dry_run)
+
+
+def _deploy(deployments, all_specs: list, pool: str, dry_run: bool) -> None:
     if dry_run:
         for spec, action, diff in deployments.changes(all_specs):
             console.print(f"[bold]{escape(spec.full_name)}[/]: would {action}" if action != "unchanged" else
@@ -101,30 +101,47 @@ def serve(
         bool, typer.Option("--start-server", help="start a local Prefect server and stop it on exit")
     ] = False,
     port: Annotated[int, typer.Option("--port", help="port of the server --start-server starts")] = 4200,
+    grace: Annotated[
+        float, typer.Option("--grace", min=0, help="seconds a run in flight gets to finish after Ctrl-C or SIGTERM")
+    ] = SHUTDOWN_GRACE,
 ) -> None:
-    """Run the sync of each config on its schedule, in this process, until Ctrl-C."""
+    """Run the sync of each config on its schedule, in this process, until Ctrl-C or SIGTERM."""
     from flows import deploy as deployments
-    from flows.serve import Stopper, serve_until_stopped
+    from flows import server as local
+    from flows.serve import Stopper, exit_code
 
     all_specs = deployments.specs(_paths(configs, pattern), pool="", workdir=Path.cwd().resolve())
     servers: list[subprocess.Popen] = []  # the local server, once --start-server started it
-    stopper = Stopper(exit_now_stopping(servers), SHUTDOWN_GRACE)
-    stopper.install()  # from here on, Ctrl-C and SIGTERM stop serve within SHUTDOWN_GRACE seconds
-    if start_server and not os.environ.get("PREFECT_API_URL"):
-        from flows.server import start_local_server
-
-        server, api, home = start_local_server(port)
-        servers.append(server)
-        console.print(f"started a Prefect server at {api} (files and server.log in {home})")
+    stopper = Stopper(None, grace)
+    stopper.exit_now = exit_now_stopping(servers, stopper)
+    stopper.install()  # from here on, Ctrl-C and SIGTERM stop serve: see flows/serve.py
     try:
-        _require_server()
-        for name in deployments.replace_other_kind(all_specs, pooled=False):
-            console.print(f"replaced {escape(name)}, which `okrsync deploy` had put on a work pool")
-        for spec in all_specs:
-            when = f"{spec.cron} ({spec.timezone})" if spec.cron else "no schedule: runs only when triggered"
-            console.print(f"serving {escape(spec.full_name)}: {escape(spec.config_path)}, {escape(when)}")
-        serve_until_stopped(deployments.served(all_specs), stopper)
+        if start_server and not os.environ.get("PREFECT_API_URL"):
+            api, home = local.start_local_server(servers, port, critical=stopper.deferred)
+            console.print(f"started a Prefect server at {api} (files and server.log in {home})")
+        local.require_api()
+        with local.one_line_if_unreachable():
+            _serve(deployments, all_specs, stopper)
+    except KeyboardInterrupt:
+        pass  # a stop signal before the runner ran: stopping is all there is to do
     finally:
-        for server in servers:
-            server.terminate()
-            server.wait(30)
+        with contextlib.suppress(KeyboardInterrupt), stopper.deferred():  # a signal now cannot cut the stop
+            for server in servers:
+                local.stop(server)
+    if stopper.signum is not None:
+        raise typer.Exit(exit_code(stopper.signum))
+
+
+def _serve(deployments, all_specs: list, stopper) -> None:
+    from flows.serve import serve_until_stopped
+
+    for name in deployments.replace_other_kind(all_specs, pooled=False):
+        console.print(f"replaced {escape(name)}, which `okrsync deploy` had put on a work pool")
+    for spec in all_specs:
+        when = f"{spec.cron} ({spec.timezone})" if spec.cron else "no schedule: runs only when triggered"
+        console.print(f"serving {escape(spec.full_name)}: {escape(spec.config_path)}, {escape(when)}")
+    serve_until_stopped(deployments.served(all_specs), stopper, _say, verbose=state.verbose)
+
+
+def _say(text: str) -> None:
+    console.print(escape(text), soft_wrap=True)
