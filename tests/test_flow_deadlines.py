@@ -79,6 +79,7 @@ def test_a_hung_connection_ends_the_flows_fetch_at_its_deadline(prefect_server, 
     output = done.stdout + done.stderr
     assert done.returncode == 1 and "did not answer within its deadline (2 s)" in done.stderr, output
     assert "Traceback" not in output and "Timeout of" not in output, output
+    assert " | INFO " not in output, output  # -q: not Prefect's INFO lines either
     api = prefect_server["api"]
     body = {"task_runs": {"name": {"any_": ["fetch-hung"]}}, "sort": "EXPECTED_START_TIME_DESC", "limit": 1}
     (task_run,) = httpx.post(f"{api}/task_runs/filter", json=body).json()

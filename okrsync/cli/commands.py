@@ -106,6 +106,8 @@ def _run_as_flow(moment: datetime, quiet: bool, wait: float) -> int:
         home = Path(".okrsync/prefect").resolve()
         home.mkdir(parents=True, exist_ok=True)
         os.environ["PREFECT_HOME"] = str(home)
+    if quiet and "prefect" not in sys.modules:  # -q: Prefect's INFO lines (run created, finished) too
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.sync_flow import sync_flow
     from okrsync.cli.views import print_errors, status_tree
     from okrsync.status import StatusDocument
