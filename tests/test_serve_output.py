@@ -148,7 +148,7 @@ version: 1
 cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}
 store: postgresql+psycopg://okrsync@127.0.0.1:1/nowhere
 """)
-    command = [sys.executable, "-m", "okrsync", "run", "--prefect", "-q", "--as-of", "2026-11-21"]
+    command = [sys.executable, "-m", "okrsync", "run", "--prefect", "--as-of", "2026-11-21"]  # not -q: the state line
     done = subprocess.run(command, cwd=tmp_path, env=prefect_server["env"], capture_output=True, text=True, timeout=120)
     output = done.stdout + done.stderr
     assert done.returncode == 3 and "Traceback" not in output, output
