@@ -73,3 +73,16 @@ def okrsync_process(*args: str, cwd: str | Path | None = None, env: dict[str, st
     return subprocess.run(
         [sys.executable, "-m", "okrsync", *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=120
     )
+
+
+def migrate_to(conn, revision: str) -> None:
+    """Bring the database behind ``conn`` to an older schema ``revision`` (a store an older okrsync wrote)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from okrsync.store.engine import MIGRATIONS
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)

@@ -14,13 +14,11 @@ import sys
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
 
 from okrsync.numbers import LIMIT
 from okrsync.store import Store
-from okrsync.store.engine import MIGRATIONS
 from tests.conftest import oslo, write_csv
+from tests.helpers import migrate_to
 
 pytestmark = pytest.mark.reliability
 
@@ -106,11 +104,8 @@ def test_the_store_refuses_a_non_finite_or_out_of_range_override(store_url, valu
 def store_at_0004(url: str, rows: list[tuple[str, float, bool]]) -> None:
     """A store migrated to 0004 holding overrides (kr_id, value, active) the way older okrsync wrote them."""
     engine = sa.create_engine(url)
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0004")
+        migrate_to(conn, "0004")
         for kr_id, value, active in rows:
             conn.execute(
                 sa.text(

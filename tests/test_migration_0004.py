@@ -8,11 +8,9 @@ import textwrap
 from datetime import date
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config as AlembicConfig
 
 from okrsync.store import Store
-from okrsync.store.engine import MIGRATIONS
+from tests.helpers import migrate_to
 
 # (metric, old day = the source's own day, observed_at, value, run_id): csat's Nov 27 row was read by the
 # Nov 30 run (1) and taken over by the Dec 2 run (2); nps has two rows that both belong to run 2's day
@@ -28,11 +26,8 @@ ROWS = [
 
 def store_at_0003(url: str) -> None:
     engine = sa.create_engine(url)
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+        migrate_to(conn, "0003")
         for run_id, day in ((1, "2026-11-30"), (2, "2026-12-02")):
             conn.execute(
                 sa.text(

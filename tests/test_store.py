@@ -12,6 +12,7 @@ from okrsync.evaluate import MetricState, Point, evaluate
 from okrsync.store import Store
 from okrsync.store.history import ValueRow
 from tests.conftest import oslo
+from tests.helpers import migrate_to
 
 CONFIG = parse_config("""\
 version: 1
@@ -150,17 +151,9 @@ def test_unreachable_store_is_a_store_error_without_password():
 def test_migration_0002_repairs_non_finite_numbers_and_keeps_the_ledger(store_url):
     """A store written before values were checked at the boundary: NaN/Infinity rows are removed or
     nulled, documents rewritten, and the ledger's rows survive the new claim key."""
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
-
-    from okrsync.store.engine import MIGRATIONS
-
     engine = sa.create_engine(store_url)
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0001")
+        migrate_to(conn, "0001")
         now = "2026-11-15 01:00:00"
         document = '{"forecast": NaN, "kpis": [Infinity, 1.5]}'
         conn.execute(sa.text("insert into runs (id, namespace, cycle, day, as_of, started_at, trigger, document) "

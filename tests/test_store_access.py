@@ -20,6 +20,7 @@ from okrsync.errors import RunLockLostError, StoreError
 from okrsync.pipeline import sync
 from okrsync.store import Store
 from tests.conftest import HEADER, REPO, oslo, write_csv
+from tests.helpers import migrate_to
 
 pytestmark = pytest.mark.reliability
 
@@ -109,18 +110,10 @@ def test_a_reading_command_does_not_wait_for_a_syncs_write_lock(tmp_path):
 
 
 def test_a_reading_command_reads_an_older_schema_without_migrating_it(tmp_path):
-    from alembic import command
-    from alembic.config import Config as AlembicConfig
-
-    from okrsync.store.engine import MIGRATIONS
-
     path = tmp_path / "store.db"
     engine = sa.create_engine(f"sqlite:///{path}")
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "0003")
+        migrate_to(conn, "0003")
     engine.dispose()
     before = path.read_bytes()
     reader = Store(f"sqlite:///{path}", access="read")
