@@ -39,12 +39,13 @@ from __future__ import annotations
 import operator
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime, time, timedelta
+from datetime import datetime
 from functools import partial
 from itertools import pairwise
 from typing import cast
 
 from okrsync import confidence
+from okrsync.calendar import day_end, day_start, elapsed_share, end_of_day, human_duration, kr_window
 from okrsync.config.model import BOUND_KINDS, Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
 from okrsync.results import (
     AlignedChild,
@@ -61,45 +62,10 @@ from okrsync.results import (
 from okrsync.rollup import ASPIRATIONAL_FACTOR, classify, judged_expected, likely_status, roll_up
 
 __all__ = ["ASPIRATIONAL_FACTOR", "classify", "evaluate", "evaluate_kr", "evaluate_kpi", "roll_up"]
+__all__ += ["day_end", "day_start", "elapsed_share", "end_of_day", "human_duration", "kr_window"]  # okrsync.calendar
 
 
 # --------------------------------------------------------------------------- time
-
-
-def human_duration(span: timedelta) -> str:
-    """36h, 8d, 90m: how max_age is written in the config."""
-    seconds = int(span.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds % size == 0 and seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def day_start(day: date, cycle: Cycle) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=cycle.tz)
-
-
-def day_end(day: date, cycle: Cycle) -> datetime:
-    """The end of ``day`` (= start of the next day): due dates are inclusive."""
-    return day_start(day + timedelta(days=1), cycle)
-
-
-def end_of_day(day: date, cycle: Cycle) -> datetime:
-    """``--as-of D``: the last instant of D in the cycle's time zone (23:59:59.999999), so that rows dated
-    D count, the run is stored under D, and expected progress is the elapsed share at 24:00 of D (one
-    microsecond short of it)."""
-    return datetime.combine(day, time.max, tzinfo=cycle.tz)
-
-
-def kr_window(kr: KeyResult, cycle: Cycle) -> tuple[datetime, datetime]:
-    return day_start(kr.start_date or cycle.start, cycle), day_end(kr.due or cycle.end, cycle)
-
-
-def elapsed_share(as_of: datetime, start: datetime, end: datetime) -> float:
-    total = (end - start).total_seconds()
-    if total <= 0:
-        return 1.0
-    return min(1.0, max(0.0, (as_of - start).total_seconds() / total))
 
 
 def interpolate(points: Sequence[tuple[datetime, float]], at: datetime) -> float:

@@ -85,8 +85,8 @@ def test_boundaries_between_the_parts():
         if name.startswith("connectors"):
             assert not {e for e in edges if e.startswith(("okrsync.store", "okrsync.pipeline", "okrsync.cli"))}, name
     assert not {e for e in graph["okrsync.lint"] if e.startswith("okrsync.pipeline")}
-    pure = ("okrsync.config", "okrsync.results", "okrsync.rollup", "okrsync.confidence")  # no I/O in evaluation
-    for name in ("okrsync.evaluate", "okrsync.rollup", "okrsync.confidence"):
+    pure = ("okrsync.config", "okrsync.results", "okrsync.rollup", "okrsync.confidence", "okrsync.calendar")
+    for name in ("okrsync.evaluate", "okrsync.rollup", "okrsync.confidence", "okrsync.calendar"):  # no I/O
         assert not {e for e in graph[name] if not e.startswith(pure)}, name
     assert not {e for e in graph["okrsync.compute"] if e.startswith(("okrsync.store", "okrsync.registry"))}
 
