@@ -29,8 +29,8 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from okrsync.config import Config
-from okrsync.evaluate import MetricState, Point, evaluate
-from okrsync.status import build_document
+from okrsync.okr.evaluate import MetricState, Point, evaluate
+from okrsync.okr.status import build_document
 from okrsync.store import Store
 from okrsync.store import tables as t
 from okrsync.store.history import ValueRow

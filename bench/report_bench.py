@@ -17,10 +17,10 @@ from datetime import datetime, timedelta
 from unittest import mock
 
 from bench.bench_store import START, TZ, make_config
-from okrsync import confidence
-from okrsync.evaluate import MetricState, Point, evaluate
-from okrsync.report import render_html, render_json
-from okrsync.status import build_document
+from okrsync.connectors.report import render_html, render_json
+from okrsync.okr import confidence
+from okrsync.okr.evaluate import MetricState, Point, evaluate
+from okrsync.okr.status import build_document
 
 N_KRS, DAYS = 2000, 120
 

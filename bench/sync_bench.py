@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.org import LIMITS, MINIMUM, Organisation
 from okrsync.config.load import load_config
-from okrsync.pipeline import fetch, fetch_connection, plan
+from okrsync.sync.pipeline import fetch, fetch_connection, plan
 from tests.conftest import oslo
 
 AS_OF = oslo(2026, 11, 16)

@@ -22,13 +22,13 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from okrsync.config.model import Strict
-from okrsync.connector import Connector, OutputSettings, Sink, SinkContext, WebUrl
-from okrsync.delivery import fingerprint
-from okrsync.digest import Digest, run_digest, weekly_digest
 from okrsync.errors import SinkError
-from okrsync.http import ApiClient, HttpError, secret
-from okrsync.retry import per_second
-from okrsync.triggers import Trigger
+from okrsync.present.digest import Digest, run_digest, weekly_digest
+from okrsync.present.triggers import Trigger
+from okrsync.sdk.connector import Connector, OutputSettings, Sink, SinkContext, WebUrl
+from okrsync.sdk.delivery import fingerprint
+from okrsync.sdk.http import ApiClient, HttpError, secret
+from okrsync.sdk.retry import per_second
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 DEFAULT_QUESTIONS = [

@@ -27,9 +27,17 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from okrsync.aggregate import aggregate
-from okrsync.connector import ConnectionSettings, Connector, FetchResult, MetricParams, MetricQuery, Observation, Source
-from okrsync.numbers import parse_number
+from okrsync.okr.aggregate import aggregate
+from okrsync.okr.numbers import parse_number
+from okrsync.sdk.connector import (
+    ConnectionSettings,
+    Connector,
+    FetchResult,
+    MetricParams,
+    MetricQuery,
+    Observation,
+    Source,
+)
 
 
 class CsvConnection(ConnectionSettings):

@@ -28,11 +28,11 @@ from typing import Literal
 
 import httpx
 
-from connectors.api_source import ApiSource
-from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection
 from okrsync.errors import TransientError
-from okrsync.http import ApiClient, secret
-from okrsync.retry import per_second, retry_after_seconds
+from okrsync.sdk.api_source import ApiSource
+from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection
+from okrsync.sdk.http import ApiClient, secret
+from okrsync.sdk.retry import per_second, retry_after_seconds
 
 API_ROOT = "https://api.github.com"
 SEARCH_PER_MINUTE = 30

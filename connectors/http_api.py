@@ -17,12 +17,12 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import Field, field_validator
 
-from connectors.api_source import ApiSource
-from okrsync.aggregate import aggregate
-from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict, WebUrl
-from okrsync.http import ApiClient, paginate, secret
-from okrsync.numbers import parse_number
-from okrsync.retry import per_second
+from okrsync.okr.aggregate import aggregate
+from okrsync.okr.numbers import parse_number
+from okrsync.sdk.api_source import ApiSource
+from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict, WebUrl
+from okrsync.sdk.http import ApiClient, paginate, secret
+from okrsync.sdk.retry import per_second
 
 
 def _fill(value: Any, q: MetricQuery) -> Any:

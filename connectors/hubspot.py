@@ -18,12 +18,12 @@ from typing import Any, Literal
 
 import httpx
 
-from connectors.api_source import ApiSource
-from okrsync.aggregate import aggregate
-from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict
-from okrsync.http import ApiClient, paginate, secret
-from okrsync.numbers import parse_number
-from okrsync.retry import per_second
+from okrsync.okr.aggregate import aggregate
+from okrsync.okr.numbers import parse_number
+from okrsync.sdk.api_source import ApiSource
+from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict
+from okrsync.sdk.http import ApiClient, paginate, secret
+from okrsync.sdk.retry import per_second
 
 API_ROOT = "https://api.hubapi.com"
 SEARCH_CEILING = 10_000

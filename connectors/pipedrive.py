@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from connectors.api_source import ApiSource
-from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
-from okrsync.http import ApiClient, secret
-from okrsync.retry import per_second
+from okrsync.sdk.api_source import ApiSource
+from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
+from okrsync.sdk.http import ApiClient, secret
+from okrsync.sdk.retry import per_second
 
 
 class PipedriveConnection(RemoteConnection):

@@ -17,12 +17,12 @@ from typing import Literal
 import httpx
 from pydantic import field_validator
 
-from connectors.api_source import ApiSource
-from okrsync.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
 from okrsync.errors import SourceError
-from okrsync.http import ApiClient, HttpError, secret, source_error
-from okrsync.numbers import parse_number
-from okrsync.retry import per_second
+from okrsync.okr.numbers import parse_number
+from okrsync.sdk.api_source import ApiSource
+from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
+from okrsync.sdk.http import ApiClient, HttpError, secret, source_error
+from okrsync.sdk.retry import per_second
 
 
 class SalesforceConnection(RemoteConnection):

@@ -1,7 +1,7 @@
 """The sql source's engine side: SQLAlchemy connections, read-only and with a statement deadline.
 
 The connection and metric models, and the rules they check when a config loads, are in
-:mod:`connectors.sql_source`.
+:mod:`okrsync.connectors.sql_source`.
 """
 
 from __future__ import annotations
@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from connectors.sql_source import SqlConnection, SqlMetric
 from okrsync.config.env import resolve_env
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.connectors.sql_source import SqlConnection, SqlMetric
 from okrsync.errors import SourceError
-from okrsync.numbers import parse_number
+from okrsync.okr.numbers import parse_number
+from okrsync.sdk.connector import FetchResult, MetricQuery, Observation, Source
 
 # SQLite authorizer: reading is allowed, everything else (writes, ATTACH, PRAGMA, VACUUM, DDL) is denied
 _READ_ONLY = {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_FUNCTION, sqlite3.SQLITE_RECURSIVE}

@@ -16,7 +16,7 @@ an authorizer that allows reading only (no ATTACH, VACUUM INTO, PRAGMA writes). 
 ``statement_timeout`` seconds (default 60: PostgreSQL's statement_timeout, SQLite's progress
 handler); a slower query fails its metric, the others go on.
 
-The models live here and the source, which needs SQLAlchemy, in :mod:`connectors.sql_engine`: loading
+The models live here and the source, which needs SQLAlchemy, in :mod:`okrsync.connectors.sql_engine`: loading
 or validating a config does not import a database library.
 """
 
@@ -27,7 +27,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from okrsync.connector import ConnectionSettings, Connector, MetricParams
+from okrsync.sdk.connector import ConnectionSettings, Connector, MetricParams
 
 
 class SqlConnection(ConnectionSettings):
@@ -65,6 +65,6 @@ def one_select(query: str) -> str:
 
 
 connector = Connector(
-    "sql", connection=SqlConnection, metric=SqlMetric, source="connectors.sql_engine:SqlSource",
+    "sql", connection=SqlConnection, metric=SqlMetric, source="okrsync.connectors.sql_engine:SqlSource",
     description="SQL databases",
 )  # fmt: skip

@@ -1,6 +1,6 @@
 """``webhook``: POST the JSON status document to a URL, signed and safe to retry.
 
-Headers: ``Idempotency-Key`` (okrsync.delivery.delivery_key: the document's fingerprint and the delivery
+Headers: ``Idempotency-Key`` (okrsync.sdk.delivery.delivery_key: the document's fingerprint and the delivery
 it follows, so a receiver can drop repeats yet acts on the same document sent again later) and, with
 ``secret``, ``X-Okrsync-Signature: sha256=<HMAC-SHA256 of the exact body, hex>``. Because the key
 makes a repeat harmless, 429, 5xx and lost answers are retried (bounded). Nothing is sent when
@@ -16,10 +16,10 @@ import json
 from typing import Literal
 from urllib.parse import urlsplit
 
-from okrsync.connector import Connector, OutputSettings, Sink, SinkContext, WebUrl
-from okrsync.delivery import fingerprint
 from okrsync.errors import SinkError
-from okrsync.http import ApiClient, HttpError, secret
+from okrsync.sdk.connector import Connector, OutputSettings, Sink, SinkContext, WebUrl
+from okrsync.sdk.delivery import fingerprint
+from okrsync.sdk.http import ApiClient, HttpError, secret
 
 SIGNATURE_HEADER = "X-Okrsync-Signature"
 

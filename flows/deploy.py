@@ -1,6 +1,6 @@
 """One Prefect deployment per team config, created or updated from the config itself.
 
-The deployment is named after the config's namespace (:func:`flows.names.deployment_name`: the
+The deployment is named after the config's namespace (:func:`okrsync.flows.names.deployment_name`: the
 namespace itself, or a slug and a short hash of it when Prefect could not hold it), runs the flow
 ``okrsync-sync`` (by module path, so a worker needs okrsync installed, not a copy of the source) with
 the config's path as its parameter, on a process work pool, on the config's ``schedule:`` (cron and
@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flows.names import deployment_name
 from okrsync.config.load import load_config
 from okrsync.errors import OkrsyncError
+from okrsync.flows.names import deployment_name
 
 FLOW = "okrsync-sync"
-ENTRYPOINT = "flows.sync_flow.sync_flow"
+ENTRYPOINT = "okrsync.flows.sync_flow.sync_flow"
 
 
 @dataclass(frozen=True)
 class DeploymentSpec:
-    name: str  # the deployment's name, made from the namespace (flows.names)
+    name: str  # the deployment's name, made from the namespace (okrsync.flows.names)
     namespace: str
     config_path: str
     cron: str | None
@@ -62,7 +62,7 @@ class DeploymentSpec:
 
 def served(all_specs: list[DeploymentSpec]) -> list:
     """The same deployments for ``okrsync serve``: run in this process, no work pool."""
-    from flows.sync_flow import sync_flow
+    from okrsync.flows.sync_flow import sync_flow
 
     return [
         sync_flow.to_deployment(  # type: ignore[attr-defined]  # sync_flow is the Flow (rebound as @flow does); mypy keeps the function's type
@@ -188,7 +188,7 @@ def apply(all_specs: list[DeploymentSpec]) -> list[str]:
     from prefect import deploy
     from prefect.deployments.runner import EntrypointType
 
-    from flows.sync_flow import sync_flow
+    from okrsync.flows.sync_flow import sync_flow
 
     deployments = [
         sync_flow.to_deployment(  # type: ignore[attr-defined]  # sync_flow is the Flow (rebound as @flow does); mypy keeps the function's type

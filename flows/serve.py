@@ -5,7 +5,7 @@ A :class:`Stopper` owns both stop signals from the start: before the runner's lo
 server), then as the loop's own handlers. The first signal stops the polling (no new run starts),
 pauses the served schedules and gives the runs in flight ``grace`` seconds to finish in their own
 processes; after that, or at a second signal, each run still going is marked *Crashed* with the reason
-and its process is ended (:mod:`flows.runner`). Should the shutdown itself hang (an unreachable API),
+and its process is ended (:mod:`okrsync.flows.runner`). Should the shutdown itself hang (an unreachable API),
 a watchdog calls ``exit_now`` ``STOP_MARGIN`` seconds after the grace period. The exit code is 130
 after SIGINT and 0 after SIGTERM, whichever way the stop went.
 """
@@ -106,7 +106,7 @@ class Stopper:
 
 
 async def run_until_stopped(runner, stopper: Stopper) -> None:
-    """Run ``runner`` (a :class:`flows.runner.ServeRunner`, or any runner's main coroutine function, which a
+    """Run ``runner`` (a :class:`okrsync.flows.runner.ServeRunner`, or any runner's main coroutine function, which a
     stop signal cancels) until it returns or a stop signal has stopped it."""
     loop = asyncio.get_running_loop()
     start = runner if not hasattr(runner, "stop_taking_runs") else runner.start
@@ -130,9 +130,9 @@ async def run_until_stopped(runner, stopper: Stopper) -> None:
 
 
 def serve_until_stopped(deployments: list, stopper: Stopper, say: Callable[[str], None], verbose: bool = False) -> None:
-    """Serve ``deployments`` (from :func:`flows.deploy.served`) in this process until a stop signal; a
+    """Serve ``deployments`` (from :func:`okrsync.flows.deploy.served`) in this process until a stop signal; a
     logged exception is one line unless ``verbose``."""
-    from flows.runner import ServeRunner, flow_runs_in_own_sessions, one_line_errors
+    from okrsync.flows.runner import ServeRunner, flow_runs_in_own_sessions, one_line_errors
 
     runner = ServeRunner(say=say)
     for deployment in deployments:

@@ -1,7 +1,7 @@
 """The sync as a Prefect flow: the pipeline's five steps as tasks, one fetch task per connection.
 
 plan -> fetch (one task per connection, never per KR, submitted together) -> compute -> persist ->
-publish. The steps are the plain functions of :mod:`okrsync.pipeline`; this module only
+publish. The steps are the plain functions of :mod:`okrsync.sync.pipeline`; this module only
 orchestrates them, loads the config and plans once, and publishes a table and a markdown artifact
 of the run (built from the status document, which holds no secrets). Deploy it with
 ``prefect.yaml`` (one deployment per team config), or run it from ``okrsync run --prefect``.
@@ -31,15 +31,16 @@ from prefect.cache_policies import NO_CACHE
 from prefect.futures import as_completed
 from prefect.states import Completed, Failed, State
 
-from flows.names import artifact_key
-from flows.server import require_api, unreachable
-from okrsync import clock, pipeline
-from okrsync.backfill import refresh_later
+from okrsync import clock
 from okrsync.config.load import load_config
+from okrsync.connectors.report import render_markdown
 from okrsync.errors import OkrsyncError
-from okrsync.present import pct
-from okrsync.report import render_markdown
-from okrsync.status import StatusDocument
+from okrsync.flows.names import artifact_key
+from okrsync.flows.server import require_api, unreachable
+from okrsync.okr.status import StatusDocument
+from okrsync.present.formats import pct
+from okrsync.sync import pipeline
+from okrsync.sync.backfill import refresh_later
 
 
 def step(fn, name: str):

@@ -18,7 +18,7 @@ def moment(text: str | None, config: Config) -> datetime:
     """``--as-of`` text as a moment: a date D is the end of D in the cycle's time zone (evaluate.end_of_day:
     rows dated D count, expected progress is measured at 24:00 of D), a datetime without a zone is in the
     cycle's time zone, nothing is now. Raises ValueError for other text."""
-    from okrsync.evaluate import end_of_day
+    from okrsync.okr.evaluate import end_of_day
 
     if text is None:
         return now(config)

@@ -1,6 +1,6 @@
 """Connector types by name: built-ins and third-party packages arrive by the same route.
 
-Every connector publishes one :class:`~okrsync.connector.Connector` declaration as an entry point
+Every connector publishes one :class:`~okrsync.sdk.connector.Connector` declaration as an entry point
 in the group ``okrsync.connectors``, named by the ``type:`` users write; okrsync's own connectors
 are declared the same way in its ``pyproject.toml``. A declaration is checked when it is
 registered (name, models, source and sink shapes), so a broken plugin fails at start-up with its
@@ -16,8 +16,8 @@ from importlib.metadata import entry_points
 
 from pydantic import BaseModel
 
-from okrsync.connector import ConnectionSettings, Connector, MetricParams, OutputSettings, Sink, Source
 from okrsync.errors import OkrsyncError
+from okrsync.sdk.connector import ConnectionSettings, Connector, MetricParams, OutputSettings, Sink, Source
 
 GROUP = "okrsync.connectors"
 
@@ -33,7 +33,7 @@ class Registry:
     def register(self, connector: Connector, name: str | None = None) -> None:
         name = name or getattr(connector, "type", None)
         if not isinstance(connector, Connector):
-            raise RegistryError(f"connector {name!r}: {connector!r} is not an okrsync.connector.Connector")
+            raise RegistryError(f"connector {name!r}: {connector!r} is not an okrsync.sdk.connector.Connector")
         if not name:
             raise RegistryError(f"{connector!r} has no type name")
         known = self.connectors.get(name)
@@ -57,13 +57,13 @@ class Registry:
     def source(self, type_name: str) -> type[Source]:
         cls = self.connectors[type_name].source_class()
         if not (inspect.isclass(cls) and issubclass(cls, Source)):
-            raise RegistryError(f"connector {type_name!r}: its source {cls!r} is not an okrsync.connector.Source")
+            raise RegistryError(f"connector {type_name!r}: its source {cls!r} is not an okrsync.sdk.connector.Source")
         return cls
 
     def sink(self, type_name: str) -> type[Sink]:
         cls = self.connectors[type_name].sink_class()
         if not (inspect.isclass(cls) and issubclass(cls, Sink)):
-            raise RegistryError(f"connector {type_name!r}: its sink {cls!r} is not an okrsync.connector.Sink")
+            raise RegistryError(f"connector {type_name!r}: its sink {cls!r} is not an okrsync.sdk.connector.Sink")
         return cls
 
     def load_entry_points(self) -> None:
@@ -84,7 +84,9 @@ def _verify(name: str, c: Connector) -> None:
     )
     for model, base, what in checks:
         if model is not None and not (inspect.isclass(model) and issubclass(model, base)):
-            raise RegistryError(f"connector {name!r}: its {what} model must subclass okrsync.connector.{base.__name__}")
+            raise RegistryError(
+                f"connector {name!r}: its {what} model must subclass okrsync.sdk.connector.{base.__name__}"
+            )
     for model in (c.connection, c.output):
         if model is not None and not _type_is(model, name):
             raise RegistryError(f"connector {name!r}: {model.__name__}.type must be Literal[{name!r}]")
@@ -96,7 +98,7 @@ def _verify(name: str, c: Connector) -> None:
         raise RegistryError(f"connector {name!r} declares neither a source nor a sink")
     for ref in (c.source, c.sink):
         if inspect.isclass(ref) and not issubclass(ref, Source | Sink):
-            raise RegistryError(f"connector {name!r}: {ref!r} is not an okrsync.connector.Source or Sink")
+            raise RegistryError(f"connector {name!r}: {ref!r} is not an okrsync.sdk.connector.Source or Sink")
 
 
 def _type_is(model: type[BaseModel], name: str) -> bool:

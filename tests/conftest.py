@@ -67,7 +67,7 @@ def store_url(request, tmp_path):
 @pytest.fixture
 def waits(monkeypatch):
     """Record retry and pacing waits instead of sleeping; the clock still runs."""
-    from okrsync import retry
+    from okrsync.sdk import retry
 
     recorded: list[float] = []
     monkeypatch.setattr(retry, "sleep", recorded.append)

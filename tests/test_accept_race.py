@@ -6,12 +6,12 @@ from datetime import date
 
 import pytest
 
-from okrsync import pipeline
-from okrsync.backfill import accept_held
 from okrsync.config.load import load_config
-from okrsync.evaluate import end_of_day
-from okrsync.pipeline import sync
+from okrsync.okr.evaluate import end_of_day
 from okrsync.store import Store
+from okrsync.sync import pipeline
+from okrsync.sync.backfill import accept_held
+from okrsync.sync.pipeline import sync
 from tests.conftest import oslo, write_csv
 
 pytestmark = pytest.mark.reliability

@@ -8,10 +8,10 @@ import pytest
 
 from okrsync.config.load import load_config
 from okrsync.errors import ConfigError
-from okrsync.evaluate import roll_up
-from okrsync.pipeline import sync
-from okrsync.results import AlignedChild
+from okrsync.okr.evaluate import roll_up
+from okrsync.okr.results import AlignedChild
 from okrsync.store import Store
+from okrsync.sync.pipeline import sync
 from tests.conftest import REPO, oslo, write_csv
 
 DAY1, DAY2 = oslo(2026, 11, 16), oslo(2026, 11, 17)

@@ -96,11 +96,11 @@ def test_a_run_that_died_is_skipped_when_later_days_are_evaluated_again(tmp_path
     passes over it instead of crashing."""
     from datetime import date
 
-    from okrsync.backfill import refresh_later
     from okrsync.config.load import load_config
-    from okrsync.evaluate import end_of_day
-    from okrsync.pipeline import sync
+    from okrsync.okr.evaluate import end_of_day
     from okrsync.store import Store
+    from okrsync.sync.backfill import refresh_later
+    from okrsync.sync.pipeline import sync
     from tests.conftest import oslo
 
     config = load_config(setup(tmp_path, write_config))

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from okrsync import formula
-from okrsync.numbers import LIMIT, parse_number
+from okrsync.okr import formula
+from okrsync.okr.numbers import LIMIT, parse_number
 
 pytestmark = pytest.mark.reliability
 

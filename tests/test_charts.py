@@ -1,4 +1,4 @@
-"""The report's charts (okrsync.charts) and the page around them, checked in the HTML itself."""
+"""The report's charts (okrsync.present.charts) and the page around them, checked in the HTML itself."""
 
 import re
 import time
@@ -6,8 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
-from okrsync.charts import HEIGHT, LEFT, WIDTH, compact, kr_chart, nice_ticks
-from okrsync.report import render_html
+from okrsync.connectors.report import render_html
+from okrsync.present.charts import HEIGHT, LEFT, WIDTH, compact, kr_chart, nice_ticks
 from tests.test_report import document, synced  # noqa: F401 - the module-scoped example sync
 
 
@@ -57,7 +57,7 @@ def test_kpis_are_drawn_over_their_healthy_band(document):  # noqa: F811
 
 
 def test_suspect_stale_and_manual_krs_look_different(document):  # noqa: F811
-    from okrsync.status import OverrideDoc
+    from okrsync.okr.status import OverrideDoc
 
     krs = {kr.id: kr for _, kr in document.key_results()}
     held = krs["csat"].model_copy(update={"suspect": True, "suspect_reason": "csat = 250 is above expect.max 100"})

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from okrsync.config.load import load_config
-from okrsync.pipeline import sync
 from okrsync.store import Store
+from okrsync.sync.pipeline import sync
 from okrsync.testing import Fault
 from tests.conftest import oslo, write_csv
 from tests.emulators.crm import HookReceiver
@@ -75,7 +75,7 @@ def test_slack_digest_on_status_change_once(write_config, tmp_path, receiver):
 
 
 def test_becoming_done_is_a_status_change_and_stale_speaks_once(write_config, tmp_path, receiver):
-    """The one trigger semantics (okrsync.triggers), as Slack and Teams apply them."""
+    """The one trigger semantics (okrsync.present.triggers), as Slack and Teams apply them."""
     teams = f'  - {{type: teams, webhook_url: "{receiver.url}/teams/hook", on: [stale], rate_limit: 1000}}'
     outputs = slack_output(receiver, ", on: [status_change]") + "\n        " + teams
     cfg = team(write_config, tmp_path, receiver, outputs)

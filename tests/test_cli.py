@@ -208,7 +208,7 @@ def test_what_a_lead_reads_is_tidy(example, tmp_path):
 
 HUNG_RUNNER = """
 import asyncio
-from flows.serve import Stopper, run_until_stopped
+from okrsync.flows.serve import Stopper, run_until_stopped
 from okrsync.cli.prefect_commands import exit_now_stopping
 
 async def runner_that_never_stops():

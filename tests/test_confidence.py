@@ -1,4 +1,4 @@
-"""Forecast confidence (okrsync.confidence): cases worked out by hand, then properties with hypothesis."""
+"""Forecast confidence (okrsync.okr.confidence): cases worked out by hand, then properties with hypothesis."""
 
 import math
 from datetime import date, timedelta
@@ -8,10 +8,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from okrsync import confidence
 from okrsync.config import KeyResult, Objective, StatusThresholds
-from okrsync.evaluate import evaluate_kr
-from okrsync.results import Status
+from okrsync.okr import confidence
+from okrsync.okr.evaluate import evaluate_kr
+from okrsync.okr.results import Status
 from tests.test_evaluate_exact import CYCLE, HALFWAY, THRESHOLDS, state
 
 DAY, WEEK = 86400.0, 7 * 86400.0

@@ -13,8 +13,8 @@ import textwrap
 import pytest
 
 from okrsync.config.load import load_config, parse_config
+from okrsync.config.yamlsource import load_with_lines
 from okrsync.errors import ConfigError
-from okrsync.yamlsource import load_with_lines
 from tests.conftest import oslo, write_csv
 
 HEAD = "version: 1\ncycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}\n"
@@ -298,7 +298,7 @@ def two_configs(tmp_path, write_config, parent: str):
 def test_a_parent_missing_from_a_stored_namespace_is_an_error_with_the_closest_ids(
     tmp_path, write_config, capsys, monkeypatch
 ):
-    from okrsync.pipeline import sync
+    from okrsync.sync.pipeline import sync
 
     platform, team = two_configs(tmp_path, write_config, "platform/reliabilty")
     sync(platform, oslo(2026, 11, 16), now=oslo(2026, 11, 16))
@@ -313,7 +313,7 @@ def test_a_parent_missing_from_a_stored_namespace_is_an_error_with_the_closest_i
 def test_a_parent_in_a_namespace_not_stored_yet_stays_a_warning_with_a_suggestion(
     tmp_path, write_config, capsys, monkeypatch
 ):
-    from okrsync.pipeline import sync
+    from okrsync.sync.pipeline import sync
 
     platform, team = two_configs(tmp_path, write_config, "platfrom/reliability")
     sync(platform, oslo(2026, 11, 16), now=oslo(2026, 11, 16))

@@ -19,9 +19,9 @@ import pytest
 import sqlalchemy as sa
 
 from okrsync.config.load import load_config
-from okrsync.delivery import CLAIM_LEASE
-from okrsync.pipeline import sync
+from okrsync.sdk.delivery import CLAIM_LEASE
 from okrsync.store import Store
+from okrsync.sync.pipeline import sync
 from tests.conftest import oslo
 from tests.emulators.crm import HookReceiver
 from tests.test_reliability import posts, slow_receiver, team_config
@@ -69,9 +69,9 @@ def _install(point: str) -> None:
     """Arrange the SIGKILL at ``point`` (in the child process only)."""
     import alembic.op
 
-    from okrsync import pipeline
-    from okrsync.http import ApiClient
+    from okrsync.sdk.http import ApiClient
     from okrsync.store.history import History
+    from okrsync.sync import pipeline
 
     patches = {
         "migration 0001: 4th table": lambda: setattr(

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from okrsync import retry
 from okrsync.config.load import load_config
-from okrsync.pipeline import fetch_connection, plan
+from okrsync.sdk import retry
+from okrsync.sync.pipeline import fetch_connection, plan
 from tests.conftest import oslo
 from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmulator, SalesforceEmulator
 
@@ -322,7 +322,7 @@ def test_connection_checks_use_what_the_config_reads(write_config, emulators, mo
     """A contacts-only HubSpot token checks fine for a config that counts contacts (and fails, naming the
     scope, for one that reads deals); the Salesforce check never needs "View Setup and Configuration"."""
     from okrsync.errors import SourceError
-    from okrsync.pipeline import check_connection
+    from okrsync.sync.pipeline import check_connection
 
     hub, sf = emulators["hubspot"], emulators["salesforce"]
     hub.scopes = {"contacts"}

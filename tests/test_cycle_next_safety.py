@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from okrsync.config.load import load_config
-from okrsync.yamlsource import MAX_BYTES, load_with_lines
+from okrsync.config.yamlsource import MAX_BYTES, load_with_lines
 from tests.test_config_errors import cli
 
 pytestmark = pytest.mark.reliability

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from okrsync.cycles import NextCycle, next_cycle, rewrite_cycle
+from okrsync.config.cycles import NextCycle, next_cycle, rewrite_cycle
 from tests.conftest import write_csv
 from tests.helpers import okrsync
 

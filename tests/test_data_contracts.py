@@ -10,13 +10,13 @@ import pytest
 
 from okrsync.config import Cycle, Expect
 from okrsync.config.load import load_config
-from okrsync.contracts import breach
-from okrsync.digest import run_digest, weekly_digest
+from okrsync.connectors.report import render_csv, render_markdown
 from okrsync.errors import ConfigError
-from okrsync.pipeline import reevaluate, sync
-from okrsync.report import render_csv, render_markdown
+from okrsync.okr.contracts import breach
+from okrsync.present.digest import run_digest, weekly_digest
+from okrsync.present.triggers import fired
 from okrsync.store import Store
-from okrsync.triggers import fired
+from okrsync.sync.pipeline import reevaluate, sync
 from tests.conftest import oslo, write_csv
 from tests.helpers import okrsync
 
@@ -40,8 +40,8 @@ def test_a_breach_names_the_metric_the_value_and_the_rule():
 
 def test_a_suspect_metric_flags_its_krs_unless_a_lead_set_the_value():
     from okrsync.config import KeyResult, Objective, StatusThresholds
-    from okrsync.evaluate import evaluate_kr
-    from okrsync.results import MetricState, Override, Point
+    from okrsync.okr.evaluate import evaluate_kr
+    from okrsync.okr.results import MetricState, Override, Point
 
     kr, objective = KeyResult(id="k", metric="m", start=0, target=100), Objective(id="o", title="O")
     state = MetricState(history=(Point.of(DAY1, 40),), suspect="m = 400 is above expect.max 100")
@@ -146,7 +146,7 @@ def test_suspect_krs_announce_only_that_they_wait(team):
 
 
 def test_the_sheet_cell_of_a_suspect_kr_is_not_written(team):
-    from connectors.google_sheets.sink import status_data
+    from okrsync.connectors.google_sheets.sink import status_data
 
     config = load_config(team)
     good = sync(config, DAY1, now=DAY1).document

@@ -7,9 +7,9 @@ from datetime import date
 import pytest
 
 from okrsync.config.load import load_config
-from okrsync.evaluate import end_of_day
-from okrsync.pipeline import sync
+from okrsync.okr.evaluate import end_of_day
 from okrsync.store import Store
+from okrsync.sync.pipeline import sync
 from tests.conftest import oslo, write_csv
 from tests.emulators.crm import HookReceiver
 

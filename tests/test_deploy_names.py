@@ -1,5 +1,6 @@
 """`okrsync deploy` and `serve` work for every namespace `okrsync run` accepts, `--dry-run` and the real
-deploy agree, and a Prefect API that does not answer is one line and exit 2 (README: "Nightly by itself")."""
+deploy agree, and a Prefect API that does not answer is one line and exit 2 (docs/production.md, "Nightly
+by itself")."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from flows.names import artifact_key, deployment_name
+from okrsync.flows.names import artifact_key, deployment_name
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.reliability

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import pytest
 
 from okrsync.config import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
-from okrsync.evaluate import (
+from okrsync.okr.evaluate import (
     MetricState,
     Override,
     Point,

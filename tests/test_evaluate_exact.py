@@ -1,4 +1,4 @@
-"""Worked examples compared field by field: every number and flag of a result is what the README's rules
+"""Worked examples compared field by field: every number and flag of a result is what the rules of docs/okr-semantics.md
 give by hand, so a rule changed anywhere (a bound, a field, a threshold) fails here. Kept apart from
 test_evaluate.py, which shows one rule per test."""
 
@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 
 from okrsync.config import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
-from okrsync.evaluate import evaluate, evaluate_kpi, evaluate_kr, human_duration, roll_up
-from okrsync.results import (
+from okrsync.okr.evaluate import evaluate, evaluate_kpi, evaluate_kr, human_duration, roll_up
+from okrsync.okr.results import (
     AlignedChild,
     Forecast,
     KpiResult,
@@ -167,7 +167,7 @@ def test_objective_before_any_data_expects_the_mean_of_its_moving_members():
 
 
 def test_interpolate_is_flat_outside_its_points():
-    from okrsync.evaluate import interpolate
+    from okrsync.okr.evaluate import interpolate
 
     t = [oslo(2026, 10, 1), oslo(2026, 10, 11), oslo(2026, 10, 21)]
     points = [(t[0], 0.0), (t[1], 10.0), (t[2], 30.0)]
@@ -250,7 +250,7 @@ def test_forecast_reads_only_the_window_and_never_a_milestone():
 
 
 def test_boundaries_of_max_age_fits_and_aligned_levels():
-    from okrsync.evaluate import fit_line
+    from okrsync.okr.evaluate import fit_line
 
     o = Objective(id="o", title="O")
     kr = KeyResult(id="k", metric="m", start=0, target=10)

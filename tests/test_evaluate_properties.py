@@ -7,7 +7,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from okrsync.config import Objective
-from okrsync.evaluate import Status, expected_progress, linear_progress, roll_up
+from okrsync.okr.evaluate import Status, expected_progress, linear_progress, roll_up
 from tests.conftest import oslo
 from tests.test_evaluate import CYCLE, HALFWAY, THRESHOLDS, kr, level, moving, run, state
 

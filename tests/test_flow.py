@@ -26,7 +26,7 @@ def test_flow_runs_one_task_per_connection_and_publishes_artifacts(prefect_harne
     from prefect.client.schemas.sorting import TaskRunSort
     from prefect.settings import PREFECT_API_URL
 
-    from flows.sync_flow import sync_flow
+    from okrsync.flows.sync_flow import sync_flow
 
     shutil.copytree(REPO / "config", tmp_path / "config")
     config = tmp_path / "config" / "example.yaml"
@@ -63,8 +63,8 @@ def test_a_partial_night_is_visible_in_prefect_and_the_cli_prints_the_same_as_a_
 ):
     from typer.testing import CliRunner
 
-    from flows.sync_flow import sync_flow
     from okrsync.cli.main import app
+    from okrsync.flows.sync_flow import sync_flow
     from tests.conftest import write_csv
 
     write_csv(tmp_path / "kpi.csv", "n\n40\n")

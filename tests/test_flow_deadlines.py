@@ -1,6 +1,6 @@
 """A connection's `deadline:` holds in a plain `okrsync run` and in the Prefect flow alike: the wall time
 of a hung connection (a server on loopback that accepts and never answers, request timeout 60 s) is its
-deadline plus start-up, not its requests' timeouts and retries (README: "On a bad night", Deadlines)."""
+deadline plus start-up, not its requests' timeouts and retries (docs/reliability.md: "On a bad night", Deadlines)."""
 
 from __future__ import annotations
 

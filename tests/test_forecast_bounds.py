@@ -16,14 +16,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okrsync.compute import metric_states
-from okrsync.confidence import metric_bounds
 from okrsync.config import KeyResult, Objective, StatusThresholds
 from okrsync.config.load import parse_config
 from okrsync.config.model import Expect
-from okrsync.evaluate import evaluate_kr
-from okrsync.plan import compile_plan
-from okrsync.results import Forecast, MetricState, Override, Point, Status
+from okrsync.okr.confidence import metric_bounds
+from okrsync.okr.evaluate import evaluate_kr
+from okrsync.okr.results import Forecast, MetricState, Override, Point, Status
+from okrsync.sync.compute import metric_states
+from okrsync.sync.plan import compile_plan
 from tests.conftest import oslo
 from tests.test_evaluate_exact import CYCLE, HALFWAY, THRESHOLDS
 

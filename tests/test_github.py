@@ -7,7 +7,7 @@ import respx
 
 from okrsync.config.load import load_config
 from okrsync.errors import SourceError
-from okrsync.pipeline import fetch_connection, plan
+from okrsync.sync.pipeline import fetch_connection, plan
 from okrsync.testing.contract import ContractCase, source_contract
 from tests.conftest import oslo
 from tests.emulators.github import GithubEmulator

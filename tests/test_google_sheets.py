@@ -8,10 +8,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from connectors.google_sheets.client import SHEETS_RETRY
 from okrsync.config.load import load_config
-from okrsync.pipeline import fetch_connection, plan, sync
+from okrsync.connectors.google_sheets.client import SHEETS_RETRY
 from okrsync.store import Store
+from okrsync.sync.pipeline import fetch_connection, plan, sync
 from okrsync.testing import Fault
 from tests.conftest import oslo
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
@@ -294,7 +294,7 @@ def test_output_failure_is_reported_and_the_sync_completes(write_config, sheets)
 
 def test_connection_check_gets_a_real_token(write_config, sheets):
     from okrsync.errors import SourceError
-    from okrsync.pipeline import check_connection
+    from okrsync.sync.pipeline import check_connection
 
     cfg = config(
         write_config,

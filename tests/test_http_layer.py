@@ -9,9 +9,9 @@ import httpx
 import pytest
 import respx
 
-from okrsync import retry
-from okrsync.http import REDACTOR, ApiClient, HttpError, install_log_redaction, paginate, secret
-from okrsync.retry import Pacer, retry_after_seconds
+from okrsync.sdk import retry
+from okrsync.sdk.http import REDACTOR, ApiClient, HttpError, install_log_redaction, paginate, secret
+from okrsync.sdk.retry import Pacer, retry_after_seconds
 
 BASE = "https://api.example.test"
 

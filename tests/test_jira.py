@@ -10,8 +10,8 @@ from unittest import mock
 import pytest
 
 from okrsync.config.load import load_config
-from okrsync.pipeline import fetch_connection, plan, sync
 from okrsync.store import Store
+from okrsync.sync.pipeline import fetch_connection, plan, sync
 from okrsync.testing import Fault
 from tests.conftest import oslo
 from tests.emulators.jira import JiraEmulator
@@ -295,7 +295,7 @@ def test_cli_connections_test_and_run(write_config, cloud, tmp_path):
 
 
 def test_stale_comment_fires_when_it_starts_not_while_it_lasts(write_config, cloud):
-    """The one trigger semantics (okrsync.triggers): `stale` speaks on the run where a KR becomes stale."""
+    """The one trigger semantics (okrsync.present.triggers): `stale` speaks on the run where a KR becomes stale."""
     metrics = '  p1_open: {connection: jira, jql: "project = APP AND priority = Highest"}'
     krs = "      - {id: p1, title: Open P1 bugs, metric: p1_open, start: 3, target: 0, jira_issue: APP-100}"
     outputs = "  - {type: jira, connection: jira, comment_on: [stale]}"
@@ -360,8 +360,8 @@ def test_a_held_back_value_is_never_written_to_jira(write_config, cloud):
 
 
 def test_the_comment_says_how_likely_the_target_is():
-    from connectors.jira.sink import comment_text
-    from okrsync.status import ForecastDoc, KrStatus
+    from okrsync.connectors.jira.sink import comment_text
+    from okrsync.okr.status import ForecastDoc, KrStatus
 
     kr = KrStatus(id="k", title="Signups", metric="m", kind="increase", value=40, start=0, target=100, due="2026-12-31",
                   expected=0.5, status="on_track", forecast=ForecastDoc(value=96, progress=0.96, low=80, high=112,

@@ -15,7 +15,7 @@ import sys
 import pytest
 import sqlalchemy as sa
 
-from okrsync.numbers import LIMIT
+from okrsync.okr.numbers import LIMIT
 from okrsync.store import Store
 from tests.conftest import oslo, write_csv
 from tests.helpers import migrate_to

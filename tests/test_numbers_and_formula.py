@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from okrsync import formula
-from okrsync.numbers import parse_number
+from okrsync.okr import formula
+from okrsync.okr.numbers import parse_number
 
 
 @pytest.mark.parametrize(

@@ -5,9 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from okrsync import formula
-from okrsync.formula import MAX_DEPTH, MAX_LENGTH, FormulaError, resolve_all
-from okrsync.numbers import LIMIT, checked, parse_number
+from okrsync.okr import formula
+from okrsync.okr.formula import MAX_DEPTH, MAX_LENGTH, FormulaError, resolve_all
+from okrsync.okr.numbers import LIMIT, checked, parse_number
 
 
 def message(fn, *args, **kw) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from okrsync.report import write_if_changed
+from okrsync.connectors.report import write_if_changed
 from tests.conftest import write_csv
 from tests.test_manual_values import cli
 

@@ -8,11 +8,11 @@ import pytest
 
 from okrsync.config.load import load_config
 from okrsync.config.schema import json_schema
-from okrsync.connector import ConnectionSettings, Connector, MetricParams, MetricQuery, Observation, Source
 from okrsync.errors import ConfigError, SourceError
-from okrsync.pipeline import plan, reevaluate, sync
 from okrsync.registry import Registry, RegistryError, registry
+from okrsync.sdk.connector import ConnectionSettings, Connector, MetricParams, MetricQuery, Observation, Source
 from okrsync.store import Store
+from okrsync.sync.pipeline import plan, reevaluate, sync
 from tests.conftest import oslo, write_csv
 
 DAY1, DAY2, DAY3 = oslo(2026, 11, 14), oslo(2026, 11, 15), oslo(2026, 11, 16)
@@ -230,13 +230,13 @@ def test_registry_rejects_broken_connectors():
     reg.register(FAKE)
     with pytest.raises(RegistryError, match="registered twice"):
         reg.register(CRASHING, "fake")
-    with pytest.raises(RegistryError, match="not an okrsync.connector.Connector"):
+    with pytest.raises(RegistryError, match="not an okrsync.sdk.connector.Connector"):
         reg.register(dict, "dict")  # type: ignore[arg-type]
     with pytest.raises(RegistryError, match="type must be Literal"):
         reg.register(Connector("other", connection=FakeConnection, metric=FakeMetric, source=FakeSource))
-    with pytest.raises(RegistryError, match="must subclass okrsync.connector.MetricParams"):
+    with pytest.raises(RegistryError, match="must subclass okrsync.sdk.connector.MetricParams"):
         reg.register(Connector("fake2", connection=FakeConnection, metric=dict, source=FakeSource))  # type: ignore
-    with pytest.raises(RegistryError, match="not an okrsync.connector.Source or Sink"):
+    with pytest.raises(RegistryError, match="not an okrsync.sdk.connector.Source or Sink"):
         reg.register(Connector("crashing", connection=CrashingConnection, metric=FakeMetric, source=dict))
 
 

@@ -5,7 +5,7 @@ PostgreSQL, in separate processes and **without the run lock** (exactly-once mus
 the store's claims decide), each delivering a Slack digest (at most once) and a webhook (idempotent)
 to a slow receiver. Non-finite values: NaN, infinities and overflowing formulas from real sources fail
 only their metric. Each test records its figures; the table is printed at the end of the session
-(``pytest -m reliability -s`` or in the summary) and recorded in the README.
+(``pytest -m reliability -s`` or in the summary) and recorded in docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from okrsync.config.load import load_config
-from okrsync.pipeline import sync
 from okrsync.store import Store
+from okrsync.sync.pipeline import sync
 from okrsync.testing import Emulator, Request, Response, route
 from tests.conftest import oslo, write_csv
 from tests.emulators.crm import HookReceiver

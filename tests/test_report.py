@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from okrsync.config.load import load_config
-from okrsync.pipeline import sync
-from okrsync.report import render_csv, render_html, render_json, render_markdown
+from okrsync.connectors.report import render_csv, render_html, render_json, render_markdown
+from okrsync.sync.pipeline import sync
 from tests.conftest import REPO, oslo
 
 CHROMIUM = Path(os.environ.get("OKRSYNC_CHROMIUM", "/usr/bin/chromium"))
@@ -173,7 +173,7 @@ def test_html_report_is_accessible(synced, tmp_path):
 @pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o027, 0o640)])
 def test_reports_follow_the_umask_and_keep_an_existing_mode(tmp_path, umask, mode):
     """A report is for people and web servers: not 0600 whatever the umask (mkstemp's default)."""
-    from okrsync.report import write_if_changed
+    from okrsync.connectors.report import write_if_changed
 
     old = os.umask(umask)
     try:
@@ -197,16 +197,16 @@ def test_stale_key_results_are_never_shown_green(document):
 
 
 def test_kpi_trends_read_like_values(document):
-    from okrsync.present import fmt_trend
+    from okrsync.present.formats import fmt_trend
 
     assert [fmt_trend(x) for x in (13.0, -0.3, 1250.0, 0.0, None)] == ["+13", "-0.3", "+1,250", "+0", "–"]
     assert ".00</td>" not in render_html(document) and "| +0.30 |" not in render_markdown(document)
 
 
 def test_every_display_says_how_likely_the_target_is(document):
-    from connectors.google_sheets.sink import STATUS_HEADER, status_rows
-    from okrsync.digest import weekly_digest
-    from okrsync.present import forecast_text
+    from okrsync.connectors.google_sheets.sink import STATUS_HEADER, status_rows
+    from okrsync.present.digest import weekly_digest
+    from okrsync.present.formats import forecast_text
 
     mrr = document.kr("mrr")  # five syncs over six weeks: enough weekly changes for a range
     f = mrr.forecast

@@ -10,8 +10,8 @@ import pytest
 
 from okrsync.config.load import load_config
 from okrsync.errors import RunLockedError
-from okrsync.pipeline import sync
 from okrsync.store import Store
+from okrsync.sync.pipeline import sync
 from tests.conftest import REPO, oslo, write_csv
 from tests.emulators.crm import HookReceiver
 

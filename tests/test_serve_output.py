@@ -101,7 +101,7 @@ def _env(home: Path) -> dict:
 
 REFUSED_ARTIFACT = """
 import sys
-import flows.sync_flow as module
+import okrsync.flows.sync_flow as module
 
 def refused(*args, **kwargs):
     raise RuntimeError("422 Unprocessable Entity")

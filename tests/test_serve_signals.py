@@ -1,6 +1,6 @@
 """`okrsync serve` stopped by SIGTERM or Ctrl-C while a run is in flight, and `--start-server` interrupted
 while its server starts: no run is lost or left *Running*, no server is left, and the exit code is 130
-after SIGINT and 0 after SIGTERM (README: "Nightly by itself"). Every process is found by pid or process
+after SIGINT and 0 after SIGTERM (docs/production.md: "Nightly by itself"). Every process is found by pid or process
 group, never by name. Slow: each test starts `okrsync serve` against the session's Prefect server."""
 
 from __future__ import annotations

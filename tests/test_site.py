@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from okrsync.pipeline import sync
-from okrsync.site import build_site, page_names
+from okrsync.present.site import build_site, page_names
+from okrsync.sync.pipeline import sync
 from tests.helpers import okrsync
 from tests.test_alignment import DAY1, configs
 from tests.test_report import CONTRAST, open_report

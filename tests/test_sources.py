@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from okrsync.config.load import load_config
-from okrsync.connector import Observation
 from okrsync.errors import SourceError
-from okrsync.pipeline import fetch_connection, plan
+from okrsync.sdk.connector import Observation
+from okrsync.sync.pipeline import fetch_connection, plan
 from tests.conftest import oslo, write_csv
 
 AS_OF = oslo(2026, 11, 15)
@@ -203,8 +203,8 @@ def sql_source(tmp_path, write_config, url, timeout=60.0):
     database-side guards on their own)."""
     import dataclasses
 
-    from connectors.sql_source import SqlMetric
-    from okrsync.pipeline import open_source
+    from okrsync.connectors.sql_source import SqlMetric
+    from okrsync.sync.pipeline import open_source
 
     path = write_config(f"""
         connections: {{db: {{type: sql, url: "{url}", statement_timeout: {timeout}}}}}

@@ -6,9 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from okrsync.config.load import parse_config
-from okrsync.delivery import fingerprint
 from okrsync.errors import StoreError
-from okrsync.evaluate import MetricState, Point, evaluate
+from okrsync.okr.evaluate import MetricState, Point, evaluate
+from okrsync.sdk.delivery import fingerprint
 from okrsync.store import Store
 from okrsync.store.history import ValueRow
 from tests.conftest import oslo

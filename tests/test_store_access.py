@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from okrsync import pipeline
 from okrsync.config.load import load_config
 from okrsync.errors import RunLockLostError, StoreError
-from okrsync.pipeline import sync
 from okrsync.store import Store
+from okrsync.sync import pipeline
+from okrsync.sync.pipeline import sync
 from tests.conftest import HEADER, REPO, oslo, write_csv
 from tests.helpers import migrate_to
 

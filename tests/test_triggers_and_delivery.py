@@ -4,13 +4,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from okrsync import retry
-from okrsync.delivery import Delivery
-from okrsync.digest import run_digest
 from okrsync.errors import RemoteError, TransientError
-from okrsync.guard import Guard
-from okrsync.status import ErrorEntry, KrStatus, ObjectiveStatus, StatusDocument
-from okrsync.triggers import fired, kr_events, new_errors
+from okrsync.okr.status import ErrorEntry, KrStatus, ObjectiveStatus, StatusDocument
+from okrsync.present.digest import run_digest
+from okrsync.present.triggers import fired, kr_events, new_errors
+from okrsync.sdk import retry
+from okrsync.sdk.delivery import Delivery
+from okrsync.sdk.guard import Guard
 
 NOW = datetime(2026, 11, 16, tzinfo=UTC)
 
@@ -125,7 +125,7 @@ def test_the_delivery_key_is_the_write_not_just_its_content(book):
 
 
 def test_a_claim_held_by_another_run_is_not_sent_until_its_lease_runs_out(book):
-    from okrsync.delivery import CLAIM_LEASE
+    from okrsync.sdk.delivery import CLAIM_LEASE
 
     assert book.claim("sheet", "t", "fp", base=0, state="planned", now=NOW) is not None  # a run that died
     d = Delivery(book, "sheet", NOW + CLAIM_LEASE / 2)
@@ -158,7 +158,7 @@ def test_at_most_once_claims_first_and_never_repeats_a_maybe_delivered_message(b
 
 
 def test_a_message_whose_run_died_after_claiming_is_reported_once_and_never_resent(book):
-    from okrsync.delivery import CLAIM_LEASE
+    from okrsync.sdk.delivery import CLAIM_LEASE
 
     book.claim("chat", "digest", "fp", base=0, state="sent", now=NOW)  # kill -9 between claim and answer
     soon = Delivery(book, "chat", NOW + CLAIM_LEASE / 2)  # maybe still in flight: quiet

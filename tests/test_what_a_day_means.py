@@ -1,4 +1,4 @@
-"""What the numbers mean (README "What a day means"): a run as of D reads as of the end of D, for values
+"""What the numbers mean (docs/okr-semantics.md, "What a day means"): a run as of D reads as of the end of D, for values
 and expected alike; aggregates over dated rows read the cycle's window; the store keeps one value per
 metric per synced day, and deleting a day or accepting a held value touches that day only. Every
 figure is worked out by hand in the comments; each test failed before the rule was built."""
@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from okrsync.config.load import load_config
-from okrsync.evaluate import end_of_day
-from okrsync.pipeline import sync
+from okrsync.okr.evaluate import end_of_day
 from okrsync.store import Store
+from okrsync.sync.pipeline import sync
 from tests.conftest import oslo, write_csv
 
 CYCLE = "2026-Q4"  # Oct 1 .. Dec 31 2026, Europe/Oslo: 92 days
@@ -96,7 +96,7 @@ def test_as_of_a_day_is_the_end_of_that_day_for_values_and_expected(tmp_path, wr
     assert deploys_kr["value"] == 1  # the row dated Oct 1 counts on Oct 1
     # at 24:00 of Oct 1 one of the cycle's 92 days has passed: expected 1/92 = 0.01087 (not 0)
     assert deploys_kr["expected"] == pytest.approx(1 / 92, abs=1e-6)
-    # progress 1/600 = 0.0017; gap 0.0109 - 0.0017 = 0.0092 <= 0.10: on track (the README's worked example)
+    # progress 1/600 = 0.0017; gap 0.0109 - 0.0017 = 0.0092 <= 0.10: on track (docs/okr-semantics.md, worked example)
     assert deploys_kr["progress"] == pytest.approx(1 / 600, abs=1e-6) and deploys_kr["status"] == "on_track"
     assert doc.to_dict()["as_of"].startswith("2026-10-01T23:59:59")
 
@@ -256,7 +256,7 @@ def test_every_source_text_gets_the_cycle_local_day(moment_utc, day, day_end):
     from datetime import datetime
 
     from okrsync.config.load import parse_config
-    from okrsync.connector import MetricQuery
+    from okrsync.sdk.connector import MetricQuery
 
     config = parse_config("""\
 version: 1

@@ -25,7 +25,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from okrsync.connector import Connector, MetricParams, OutputSettings, RemoteConnection
+from okrsync.sdk.connector import Connector, MetricParams, OutputSettings, RemoteConnection
 
 
 class GoogleSheetsConnection(RemoteConnection):
@@ -79,8 +79,8 @@ connector = Connector(
     "google_sheets",
     connection=GoogleSheetsConnection,
     metric=GoogleSheetsMetric,
-    source="connectors.google_sheets.source:GoogleSheetsSource",
+    source="okrsync.connectors.google_sheets.source:GoogleSheetsSource",
     output=GoogleSheetsOutput,
-    sink="connectors.google_sheets.sink:GoogleSheetsSink",
+    sink="okrsync.connectors.google_sheets.sink:GoogleSheetsSink",
     description="Google Sheets (gspread)",
 )

@@ -21,11 +21,11 @@ import requests
 from google.oauth2 import service_account
 from gspread.exceptions import APIError
 
-from connectors.google_sheets import GoogleSheetsConnection
 from okrsync.config.env import resolve_env
+from okrsync.connectors.google_sheets import GoogleSheetsConnection
 from okrsync.errors import SourceError, TransientError
-from okrsync.guard import Guard
-from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, per_second, retry_after_seconds
+from okrsync.sdk.guard import Guard
+from okrsync.sdk.retry import RETRYABLE_STATUS, RetryPolicy, per_second, retry_after_seconds
 
 API_ROOT = "https://sheets.googleapis.com"
 SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]

@@ -12,8 +12,8 @@ from typing import cast
 import google.auth.exceptions
 from gspread.exceptions import APIError
 
-from connectors.google_sheets import GoogleSheetsConnection, GoogleSheetsOutput
-from connectors.google_sheets.client import (
+from okrsync.connectors.google_sheets import GoogleSheetsConnection, GoogleSheetsOutput
+from okrsync.connectors.google_sheets.client import (
     METADATA_FIELDS,
     col_letters,
     explain,
@@ -23,11 +23,11 @@ from connectors.google_sheets.client import (
     spreadsheet_id,
     tab_of,
 )
-from okrsync.connector import Sink, SinkContext
-from okrsync.delivery import fingerprint
 from okrsync.errors import SinkError, TransientError
-from okrsync.present import cell, fmt_chance, label, pct
-from okrsync.status import StatusDocument
+from okrsync.okr.status import StatusDocument
+from okrsync.present.formats import cell, fmt_chance, label, pct
+from okrsync.sdk.connector import Sink, SinkContext
+from okrsync.sdk.delivery import fingerprint
 
 STATUS_HEADER = [
     "Objective",

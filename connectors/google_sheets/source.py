@@ -14,8 +14,8 @@ import google.auth.exceptions
 import google.auth.transport.requests
 from gspread.exceptions import APIError
 
-from connectors.google_sheets import GoogleSheetsConnection, GoogleSheetsMetric
-from connectors.google_sheets.client import (
+from okrsync.connectors.google_sheets import GoogleSheetsConnection, GoogleSheetsMetric
+from okrsync.connectors.google_sheets.client import (
     GRID_FIELDS,
     METADATA_FIELDS,
     SheetsHTTPClient,
@@ -28,10 +28,10 @@ from connectors.google_sheets.client import (
     spreadsheet_id,
     value_ranges,
 )
-from okrsync.aggregate import aggregate
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
 from okrsync.errors import TransientError
-from okrsync.numbers import parse_number
+from okrsync.okr.aggregate import aggregate
+from okrsync.okr.numbers import parse_number
+from okrsync.sdk.connector import FetchResult, MetricQuery, Observation, Source
 
 
 class GoogleSheetsSource(Source[GoogleSheetsConnection, GoogleSheetsMetric]):

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from okrsync.connector import Connector, MetricParams, OutputSettings, RemoteConnection, WebUrl
-from okrsync.triggers import Trigger
+from okrsync.present.triggers import Trigger
+from okrsync.sdk.connector import Connector, MetricParams, OutputSettings, RemoteConnection, WebUrl
 
 
 class JiraConnection(RemoteConnection):
@@ -52,8 +52,8 @@ connector = Connector(
     "jira",
     connection=JiraConnection,
     metric=JiraMetric,
-    source="connectors.jira.source:JiraSource",
+    source="okrsync.connectors.jira.source:JiraSource",
     output=JiraOutput,
-    sink="connectors.jira.sink:JiraSink",
+    sink="okrsync.connectors.jira.sink:JiraSink",
     description="Jira Cloud and Data Center (the jira package)",
 )

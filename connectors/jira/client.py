@@ -14,12 +14,12 @@ from typing import Any, TypeVar
 import requests
 from jira import JIRA, JIRAError
 
-from connectors.jira import JiraConnection
 from okrsync.config.env import resolve_env
+from okrsync.connectors.jira import JiraConnection
 from okrsync.errors import TransientError
-from okrsync.guard import Guard
 from okrsync.redact import REDACTOR
-from okrsync.retry import RETRYABLE_STATUS, RetryPolicy, per_second, retry_after_seconds
+from okrsync.sdk.guard import Guard
+from okrsync.sdk.retry import RETRYABLE_STATUS, RetryPolicy, per_second, retry_after_seconds
 
 T = TypeVar("T")
 # Jira Cloud's limits are cost-based, not a published request rate ("apps should … respect Retry-After";

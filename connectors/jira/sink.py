@@ -1,7 +1,7 @@
 """Jira output: progress fields and comments on the issues named by KRs' ``jira_issue``.
 
 The progress field is written (notifyUsers=false) only when it differs from the issue's. A comment
-goes out when the output's ``comment_on`` triggers fire (:mod:`okrsync.triggers`); it carries a
+goes out when the output's ``comment_on`` triggers fire (:mod:`okrsync.present.triggers`); it carries a
 marker, and the issue's comments are searched for that marker before every POST, so a re-run, a
 retry or a crash between the POST and its answer never leaves two comments.
 """
@@ -13,15 +13,15 @@ from typing import cast
 import requests
 from jira import JIRAError
 
-from connectors.jira import JiraConnection, JiraOutput
-from connectors.jira.client import JiraClient, jira_message
-from okrsync.connector import Sink, SinkContext
-from okrsync.delivery import fingerprint
+from okrsync.connectors.jira import JiraConnection, JiraOutput
+from okrsync.connectors.jira.client import JiraClient, jira_message
 from okrsync.errors import SinkError, TransientError
-from okrsync.numbers import parse_number
-from okrsync.present import forecast_text, label, pct
-from okrsync.status import KrStatus, StatusDocument
-from okrsync.triggers import fired, previous_krs
+from okrsync.okr.numbers import parse_number
+from okrsync.okr.status import KrStatus, StatusDocument
+from okrsync.present.formats import forecast_text, label, pct
+from okrsync.present.triggers import fired, previous_krs
+from okrsync.sdk.connector import Sink, SinkContext
+from okrsync.sdk.delivery import fingerprint
 
 MARKER = "okrsync:{ns}/{kr}/{day}/{status}"
 

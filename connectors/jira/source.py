@@ -9,11 +9,11 @@ from typing import cast
 import requests
 from jira import JIRAError
 
-from connectors.jira import JiraConnection, JiraMetric
-from connectors.jira.client import JiraClient, jira_message
-from okrsync.connector import FetchResult, MetricQuery, Observation, Source
+from okrsync.connectors.jira import JiraConnection, JiraMetric
+from okrsync.connectors.jira.client import JiraClient, jira_message
 from okrsync.errors import SourceError, TransientError
-from okrsync.numbers import parse_number
+from okrsync.okr.numbers import parse_number
+from okrsync.sdk.connector import FetchResult, MetricQuery, Observation, Source
 
 Answer = int | list[object] | Exception  # a count, a field's values, or what the request raised
 

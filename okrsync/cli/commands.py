@@ -18,7 +18,7 @@ from okrsync.defaults import DEFAULT_CONFIG
 
 if TYPE_CHECKING:  # the config models, the views and the status document load when a command runs, not for --help
     from okrsync.config import Config
-    from okrsync.status import KrStatus
+    from okrsync.okr.status import KrStatus
 
 Wait = Annotated[
     float, typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)")
@@ -29,8 +29,8 @@ Wait = Annotated[
 def validate() -> None:
     """Check the config (all problems at once, with file:line) and lint OKR quality (warnings)."""
     from okrsync.errors import ConfigError
-    from okrsync.lint import lint
-    from okrsync.validation import problems
+    from okrsync.validate.checks import problems
+    from okrsync.validate.lint import lint
 
     config = current_config()
     errors, notes = problems(config)
@@ -67,8 +67,8 @@ def run(
     ] = False,
 ) -> None:
     """Sync now: fetch every metric, evaluate, store, write the outputs."""
-    from okrsync import pipeline
     from okrsync.cli.views import print_errors, print_summary, status_tree
+    from okrsync.sync import pipeline
 
     config = current_config()
     moment = parse_as_of(as_of, config, future=future)
@@ -82,7 +82,7 @@ def run(
     if result.held_back:
         err_console.print(f"[yellow]note:[/] {escape(result.held_back)}")
         if not dry_run:  # the earlier day's values may change later days (start: auto, forecasts, trends)
-            from okrsync.backfill import refresh_later
+            from okrsync.sync.backfill import refresh_later
 
             store = pipeline.open_store(config)
             try:
@@ -108,9 +108,9 @@ def _run_as_flow(moment: datetime, quiet: bool, wait: float) -> int:
         os.environ["PREFECT_HOME"] = str(home)
     if quiet and "prefect" not in sys.modules:  # -q: Prefect's INFO lines (run created, finished) too
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from flows.sync_flow import sync_flow
     from okrsync.cli.views import print_errors, status_tree
-    from okrsync.status import StatusDocument
+    from okrsync.flows.sync_flow import sync_flow
+    from okrsync.okr.status import StatusDocument
 
     flow_state = sync_flow(str(state.config_path), moment.isoformat(), wait, return_state=True)  # type: ignore[call-arg]  # sync_flow is the Flow (rebound as @flow does); mypy keeps the function's type
     summary = flow_state.result(raise_on_failure=False)
@@ -155,8 +155,8 @@ def status(
 ) -> None:
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
     from okrsync.cli.views import print_errors, status_tree
-    from okrsync.pipeline import open_store
-    from okrsync.status import StatusDocument
+    from okrsync.okr.status import StatusDocument
+    from okrsync.sync.pipeline import open_store
 
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
@@ -187,8 +187,8 @@ def status(
 def _status_all(config: Config, format: str, day: date | None) -> None:
     """Every namespace as it stood on ``day`` (each one's run of that day, else its newest before it)."""
     from okrsync.cli.views import company_tree
-    from okrsync.pipeline import open_store
-    from okrsync.status import StatusDocument
+    from okrsync.okr.status import StatusDocument
+    from okrsync.sync.pipeline import open_store
 
     store = open_store(config, access="read")
     try:
@@ -213,7 +213,7 @@ def history(
 ) -> None:
     """Values of one key result over the cycle, a row per synced day."""
     from okrsync.cli.views import history_table
-    from okrsync.pipeline import open_store
+    from okrsync.sync.pipeline import open_store
 
     config = current_config()
     known = {kr.id for _, kr in config.key_results()}
@@ -246,9 +246,9 @@ def override(
 ) -> None:
     """Set a key result's value by hand, once (the next sync replaces it) or sticky, and re-evaluate."""
     from okrsync.cli.views import STATUS_STYLE
-    from okrsync.numbers import LIMIT, checked
-    from okrsync.pipeline import open_store, reevaluate
-    from okrsync.present import label, pct
+    from okrsync.okr.numbers import LIMIT, checked
+    from okrsync.present.formats import label, pct
+    from okrsync.sync.pipeline import open_store, reevaluate
 
     config = current_config()
     known = {kr.id for _, kr in config.key_results()}
@@ -293,8 +293,8 @@ def connections_test(
 ) -> None:
     """Check every connection (auth, reachability) and preview each metric's value, storing nothing."""
     from okrsync.errors import SourceError
-    from okrsync.pipeline import check_connection, fetch_connection, plan
-    from okrsync.present import fmt_value
+    from okrsync.present.formats import fmt_value
+    from okrsync.sync.pipeline import check_connection, fetch_connection, plan
 
     config = current_config()
     sync_plan = plan(config, parse_as_of(as_of, config))

@@ -41,9 +41,9 @@ def exit_now_stopping(servers: list[subprocess.Popen], stopper=None) -> Callable
     """What ends `okrsync serve` at once when its shutdown does not finish in time (see flows/serve.py): the
     runs still in flight are marked Crashed and their processes killed, the local server
     (``--start-server``) is stopped, and the process exits with 130 after SIGINT, 0 after SIGTERM."""
-    from flows import server as local
-    from flows.runner import crash_now
-    from flows.serve import exit_code
+    from okrsync.flows import server as local
+    from okrsync.flows.runner import crash_now
+    from okrsync.flows.serve import exit_code
 
     def exit_now(signum: int) -> None:
         if stopper is not None:
@@ -66,8 +66,8 @@ def deploy(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be created or changed")] = False,
 ) -> None:
     """Create or update one Prefect deployment per config: its schedule, concurrency limit 1, namespace tag."""
-    from flows import deploy as deployments
-    from flows.server import one_line_if_unreachable, require_api
+    from okrsync.flows import deploy as deployments
+    from okrsync.flows.server import one_line_if_unreachable, require_api
 
     all_specs = deployments.specs(_paths(configs, pattern), pool=pool, workdir=(workdir or Path.cwd()).resolve())
     require_api()
@@ -106,9 +106,9 @@ def serve(
     ] = SHUTDOWN_GRACE,
 ) -> None:
     """Run the sync of each config on its schedule, in this process, until Ctrl-C or SIGTERM."""
-    from flows import deploy as deployments
-    from flows import server as local
-    from flows.serve import Stopper, exit_code
+    from okrsync.flows import deploy as deployments
+    from okrsync.flows import server as local
+    from okrsync.flows.serve import Stopper, exit_code
 
     all_specs = deployments.specs(_paths(configs, pattern), pool="", workdir=Path.cwd().resolve())
     servers: list[subprocess.Popen] = []  # the local server, once --start-server started it
@@ -133,7 +133,7 @@ def serve(
 
 
 def _serve(deployments, all_specs: list, stopper) -> None:
-    from flows.serve import serve_until_stopped
+    from okrsync.flows.serve import serve_until_stopped
 
     for name in deployments.replace_other_kind(all_specs, pooled=False):
         console.print(f"replaced {escape(name)}, which `okrsync deploy` had put on a work pool")

@@ -18,10 +18,10 @@ def report(
     """Write the latest stored status as a report, without fetching. With --all: one HTML page per team
     (namespace) sharing this config's store and cycle, and index.html with each team's counts and the
     company tree of objectives aligned across configs."""
-    from okrsync.pipeline import open_store
-    from okrsync.report import RENDERERS, write_if_changed
-    from okrsync.site import build_site, local_points
-    from okrsync.status import StatusDocument
+    from okrsync.connectors.report import RENDERERS, write_if_changed
+    from okrsync.okr.status import StatusDocument
+    from okrsync.present.site import build_site, local_points
+    from okrsync.sync.pipeline import open_store
 
     config = current_config()
     if not every and output.suffix.lower() not in RENDERERS:

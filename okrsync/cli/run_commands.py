@@ -25,7 +25,7 @@ def runs(
     """List the stored runs of this cycle, oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    from okrsync.pipeline import open_store
+    from okrsync.sync.pipeline import open_store
 
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
@@ -60,7 +60,7 @@ def delete(
 ) -> None:
     """Delete one day's run with the values and results it stored. What outputs received stays delivered:
     the write ledger keeps its record, so the next run never sends it twice."""
-    from okrsync.pipeline import open_store
+    from okrsync.sync.pipeline import open_store
 
     try:
         when = date.fromisoformat(day)
@@ -95,9 +95,9 @@ def accept(
     """Publish the values a metric's data contract (expect:) held back, when they were right after all;
     without METRIC, list what waits for review. The stored days from the first accepted value on are
     evaluated again and the newest is published."""
-    from okrsync.backfill import accept_held
     from okrsync.cli.app import clock
-    from okrsync.pipeline import open_store
+    from okrsync.sync.backfill import accept_held
+    from okrsync.sync.pipeline import open_store
 
     config = current_config()
     if metric_id is not None and metric_id not in config.metrics:
@@ -153,10 +153,10 @@ def backfill(
     evaluated again, and the newest is published once at the end."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    from okrsync.backfill import backfill as run_backfill
-    from okrsync.backfill import days_between
     from okrsync.cli.app import clock
-    from okrsync.pipeline import open_store
+    from okrsync.sync.backfill import backfill as run_backfill
+    from okrsync.sync.backfill import days_between
+    from okrsync.sync.pipeline import open_store
 
     if every not in ("day", "week"):
         raise typer.BadParameter("expected day or week", param_hint="--every")
@@ -226,8 +226,8 @@ def cycle_next(
     it replaces the file, atomically (okrsync.config.writing.write_config). Errors (read-only file or folder, an
     edit that would not load) exit 2 and leave the file as it was."""
     from okrsync.cli.app import state
+    from okrsync.config.cycles import next_cycle, rolled_over
     from okrsync.config.writing import check_writable, write_config
-    from okrsync.cycles import next_cycle, rolled_over
 
     config = current_config()
     old = config.cycle
@@ -256,7 +256,7 @@ def cycle_next(
 
 
 def _print_meaning_changes(config, new_name: str) -> None:
-    from okrsync.cycles import meaning_changes
+    from okrsync.config.cycles import meaning_changes
 
     again, on = meaning_changes(config)
     for title, found in ((f"start again in {escape(new_name)}", again), ("keep counting across cycles", on)):

@@ -11,9 +11,9 @@ from rich.tree import Tree
 
 from okrsync.cli.app import console, err_console
 from okrsync.config.model import BOUND_KINDS
-from okrsync.present import fmt_trend, fmt_value, forecast_text, human_time, label, pct, target_text
-from okrsync.rollup import judged_expected
-from okrsync.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
+from okrsync.okr.rollup import judged_expected
+from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
+from okrsync.present.formats import fmt_trend, fmt_value, forecast_text, human_time, label, pct, target_text
 
 STATUS_STYLE = {
     "done": "bold green",
@@ -123,7 +123,7 @@ def status_tree(doc: StatusDocument) -> Tree:
 
 def company_tree(docs: dict[str, StatusDocument]) -> Tree:
     """Every namespace's latest objectives as one tree: children under their parents across configs."""
-    from okrsync.alignment import company_order
+    from okrsync.okr.alignment import company_order
 
     cycle = next(iter(docs.values())).cycle
     tree = Tree(Text.assemble(("OKR status ", "bold"), (cycle, "bold cyan"), f"  {len(docs)} namespaces"))

@@ -14,8 +14,8 @@ from pydantic import ValidationError
 
 from okrsync.config.messages import did_you_mean, problems_of
 from okrsync.config.model import METRIC_COMMON_KEYS
-from okrsync.connector import ConnectionSettings, MetricParams, OutputSettings
 from okrsync.registry import Registry
+from okrsync.sdk.connector import ConnectionSettings, MetricParams, OutputSettings
 
 Problem = tuple[tuple, str]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from okrsync import formula
 from okrsync.config.messages import unknown
+from okrsync.okr import formula
 
 Problem = tuple[tuple, str]
 

@@ -14,9 +14,9 @@ from okrsync.config.bind import Bound, bind
 from okrsync.config.checks import cross_check
 from okrsync.config.messages import dotted, problems_of
 from okrsync.config.model import Config
+from okrsync.config.yamlsource import MAX_BYTES, YamlSyntaxError, line_of, load_with_lines
 from okrsync.errors import ConfigError, ConfigProblem
 from okrsync.registry import Registry, registry
-from okrsync.yamlsource import MAX_BYTES, YamlSyntaxError, line_of, load_with_lines
 
 NOT_FOUND = "config file not found (use -c PATH or OKRSYNC_CONFIG; `okrsync init` writes a starter)"
 

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from okrsync import formula
 from okrsync.config.dates import Day
 from okrsync.config.env import resolve_env
 from okrsync.defaults import DEFAULT_CONFIG
+from okrsync.okr import formula
 
 Aggregate = Literal["count", "sum", "avg", "min", "max", "latest", "percent_done"]
 Window = Literal["cycle", "kr", "all"]
@@ -59,7 +59,7 @@ class Entry(BaseModel):
 
 
 class BoundConnection(Protocol):
-    """A connection once config.load has bound it: its connector's model, an okrsync.connector.ConnectionSettings
+    """A connection once config.load has bound it: its connector's model, an okrsync.sdk.connector.ConnectionSettings
     (which builds on this module, so it is named here only by what the core reads of it)."""
 
     @property
@@ -70,7 +70,7 @@ class BoundConnection(Protocol):
 
 
 class BoundOutput(Protocol):
-    """An output once config.load has bound it: its connector's okrsync.connector.OutputSettings."""
+    """An output once config.load has bound it: its connector's okrsync.sdk.connector.OutputSettings."""
 
     @property
     def type(self) -> str: ...
@@ -160,7 +160,7 @@ _CHANGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
 
 class Expect(Strict):
     """A metric's data contract: a value outside it is held back for review instead of published
-    (okrsync.contracts). ``max_change`` is against the last good value: a number, or a share such as 50%."""
+    (okrsync.okr.contracts). ``max_change`` is against the last good value: a number, or a share such as 50%."""
 
     min: float | None = None
     max: float | None = None

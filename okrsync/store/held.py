@@ -1,4 +1,4 @@
-"""Values held back by their metric's data contract (okrsync.contracts), kept for review.
+"""Values held back by their metric's data contract (okrsync.okr.contracts), kept for review.
 
 A held value never enters ``metric_values`` (history) until `okrsync accept` copies it there, for the
 synced day that held it back and no other; a later check of the same day replaces it; deleting that

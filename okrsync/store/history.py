@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
-from okrsync.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Point
+from okrsync.okr.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Point
 from okrsync.store import tables as t
 from okrsync.store.engine import Database, _chunks, aware, utc
 

@@ -1,5 +1,5 @@
 """The write ledger: what each output wrote, so a re-run sends only what changed and no interleaving of
-runs ever sends twice. :class:`okrsync.delivery.Delivery` drives it; sinks never touch it directly.
+runs ever sends twice. :class:`okrsync.sdk.delivery.Delivery` drives it; sinks never touch it directly.
 
 Every write is first **claimed**: one row per (namespace, output, target, content fingerprint, base),
 inserted atomically before the request (an idempotency key in the store, as Stripe keys requests).

@@ -1,6 +1,6 @@
 """Manual KR values: once (the next fetching sync replaces it) or sticky (until cleared).
 
-A manual value obeys the rule of a fetched one (okrsync.numbers.checked): finite and within ±LIMIT.
+A manual value obeys the rule of a fetched one (okrsync.okr.numbers.checked): finite and within ±LIMIT.
 The command line says so first; the store refuses anything else too, so a value that would fail
 every later run (an infinity cannot be written as JSON) is never stored."""
 
@@ -11,7 +11,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from okrsync.numbers import checked
+from okrsync.okr.numbers import checked
 from okrsync.store import tables as t
 from okrsync.store.engine import Database, aware, utc
 

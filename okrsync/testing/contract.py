@@ -37,8 +37,8 @@ import pytest
 from okrsync.config.load import load_config
 from okrsync.config.schema import json_schema
 from okrsync.errors import ConfigError, SourceError
-from okrsync.pipeline import check_connection, fetch, fetch_connection, plan
 from okrsync.registry import registry
+from okrsync.sync.pipeline import check_connection, fetch, fetch_connection, plan
 from okrsync.testing.emulator import Emulator, Fault
 
 CYCLE = {"name": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31", "timezone": "Europe/Oslo"}
@@ -186,7 +186,7 @@ class RemoteFaults:
 
     @pytest.mark.parametrize("fault_name", sorted(FAULTS))
     def test_faults_end_in_a_value_or_a_plain_error(self, fault_name, case, emulator, tmp_path, monkeypatch):
-        from okrsync import retry
+        from okrsync.sdk import retry
 
         monkeypatch.setattr(retry, "sleep", lambda seconds: None)
         fault, times = FAULTS[fault_name]

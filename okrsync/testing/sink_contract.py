@@ -37,8 +37,8 @@ import pytest
 from okrsync.config.load import load_config
 from okrsync.config.schema import json_schema
 from okrsync.errors import ConfigError
-from okrsync.pipeline import SyncResult, sync
 from okrsync.registry import registry
+from okrsync.sync.pipeline import SyncResult, sync
 from okrsync.testing.contract import AS_OF, CYCLE, WithEmulator
 from okrsync.testing.emulator import Emulator, Fault
 
@@ -174,7 +174,7 @@ class SinkContract(WithEmulator):
         assert not healed.output_errors and written(emulator, case) >= 1, healed.writes
 
     def test_a_target_that_stays_down_is_a_plain_error(self, case, emulator, tmp_path, monkeypatch):
-        from okrsync import retry
+        from okrsync.sdk import retry
 
         monkeypatch.setattr(retry, "sleep", lambda seconds: None)
         emulator.fault("*", "", Fault(503, "<html><body>Service Unavailable</body></html>"), times=1000)
@@ -187,7 +187,7 @@ class SinkContract(WithEmulator):
             assert not after.output_errors and written(emulator, case) >= 1, after.writes
 
     def test_a_lost_answer_is_reported_and_never_doubles_a_message(self, case, emulator, tmp_path, monkeypatch):
-        from okrsync import retry
+        from okrsync.sdk import retry
 
         monkeypatch.setattr(retry, "sleep", lambda seconds: None)
         for method, path in case.writes:  # every write lands, no answer comes back

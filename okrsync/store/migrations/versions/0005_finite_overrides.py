@@ -2,7 +2,7 @@
 
 Before 0005, ``okrsync override KR 1e309 --sticky`` stored an infinity (and PostgreSQL also took NaN),
 after which every run failed writing its status document, and values beyond ±1e15 were taken that no
-fetch would accept. A manual value now obeys the rule of a fetched one (okrsync.numbers.checked); this
+fetch would accept. A manual value now obeys the rule of a fetched one (okrsync.okr.numbers.checked); this
 repairs a store that already holds others:
 
 * a non-finite override (±Infinity, NaN) is deleted, as 0002 did: it holds no number to keep, and a
@@ -25,7 +25,7 @@ down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-# okrsync.numbers.LIMIT when 0005 was written; a migration keeps its own copy so that it always means
+# okrsync.okr.numbers.LIMIT when 0005 was written; a migration keeps its own copy so that it always means
 # the same. PostgreSQL sorts NaN above every number, so "beyond the limit" includes it; SQLite cannot
 # hold NaN (it stores NULL, which the NOT NULL column refuses)
 LIMIT = 1e15

@@ -1,0 +1,102 @@
+"""Objectives aligned across configs that share a store (pure: documents in, roll-up inputs out).
+
+A team config writes ``parent: company/growth`` (namespace/objective id) to align one of its
+objectives under an objective of another config. The parent's sync rolls in each such child as its
+latest stored run left it; the child's own status shows a note while its parent is not in the store.
+
+Whether such a parent exists is decided here only (:func:`parent_findings`): a namespace that is stored
+without that objective is a config error (`okrsync validate` exits 2, naming the closest stored ids);
+a namespace that has not synced yet is a warning. Pure: ``okrsync.sync.pipeline.parent_problems`` reads the
+store for `okrsync validate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from okrsync.config.messages import did_you_mean
+from okrsync.config.model import Config
+from okrsync.okr.results import AlignedChild
+from okrsync.okr.status import ObjectiveStatus, StatusDocument
+
+
+def split_ref(parent: str) -> tuple[str | None, str]:
+    """'company/growth' -> ('company', 'growth'); a local id -> (None, id)."""
+    namespace, sep, objective = parent.partition("/")
+    return (namespace, objective) if sep else (None, parent)
+
+
+def aligned_children(config: Config, documents: Mapping[str, StatusDocument]) -> dict[str, list[AlignedChild]]:
+    """Our objective id -> the objectives of other namespaces' latest runs that name it as parent."""
+    ours = {o.id for o in config.objectives}
+    out: dict[str, list[AlignedChild]] = {}
+    for namespace, doc in sorted(documents.items()):
+        if namespace == config.namespace:
+            continue
+        for o in doc.objectives:
+            parent_ns, parent_id = split_ref(o.parent or "")
+            if parent_ns == config.namespace and parent_id in ours:
+                child = AlignedChild(
+                    f"{namespace}/{o.id}", o.weight, o.progress, o.expected, str(o.status), o.levels_only
+                )
+                out.setdefault(parent_id, []).append(child)
+    return out
+
+
+@dataclass(frozen=True)
+class ParentFinding:
+    """A parent in another config that cannot take the objective in: an error, or a warning (not synced yet)."""
+
+    index: int  # of the objective in config.objectives
+    objective: str
+    note: str
+    error: bool
+
+
+def parent_findings(config: Config, documents: Mapping[str, StatusDocument]) -> list[ParentFinding]:
+    """Every ``parent: namespace/objective`` that the other namespaces' latest runs do not hold."""
+    stored = sorted(f"{ns}/{o.id}" for ns, doc in documents.items() for o in doc.objectives)
+    found = []
+    for index, o in enumerate(config.objectives):
+        namespace, objective = split_ref(o.parent or "")
+        if namespace is None:
+            continue
+        hint = did_you_mean(o.parent, stored)
+        doc = documents.get(namespace)
+        if doc is None:
+            note = f"no run of namespace {namespace!r} is stored for {config.cycle.name} yet{hint}"
+        elif all(p.id != objective for p in doc.objectives):
+            ids = ", ".join(sorted(p.id for p in doc.objectives)) or "none"
+            note = f"namespace {namespace!r} has no objective {objective!r} (its objectives: {ids}){hint}"
+        else:
+            continue
+        found.append(ParentFinding(index, o.id, f"parent {o.parent}: {note}", doc is not None))
+    return found
+
+
+def parent_notes(config: Config, documents: Mapping[str, StatusDocument]) -> dict[str, str]:
+    """Our objective id -> why its parent in another config cannot take it in (the status shows it)."""
+    return {f.objective: f.note for f in parent_findings(config, documents)}
+
+
+def company_order(docs: Mapping[str, StatusDocument]) -> list[tuple[str, ObjectiveStatus, int]]:
+    """Every namespace's objectives as one tree, depth first: (namespace, objective, depth), children under
+    their parents across configs; an objective whose parent is not in ``docs`` starts a tree of its own."""
+    nodes = {f"{ns}/{o.id}": (ns, o) for ns, doc in docs.items() for o in doc.objectives}
+    children: dict[str, list[str]] = {}
+    for key, (ns, o) in nodes.items():
+        parent = None if not o.parent else (o.parent if "/" in o.parent else f"{ns}/{o.parent}")
+        children.setdefault(parent if parent in nodes else "", []).append(key)
+    ordered: list[tuple[str, ObjectiveStatus, int]] = []
+
+    def add(key: str, depth: int, seen: frozenset[str]) -> None:
+        ns, o = nodes[key]
+        ordered.append((ns, o, depth))
+        for child in children.get(key, []):
+            if child not in seen:
+                add(child, depth + 1, seen | {child})
+
+    for key in children.get("", []):
+        add(key, 0, frozenset({key}))
+    return ordered

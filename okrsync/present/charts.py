@@ -1,0 +1,233 @@
+"""The report's charts as plain geometry (pure: a status entry and its values in, shapes out).
+
+A KR chart has dates along x (the cycle start to the KR's due date, months marked) and values along y
+(three round ticks), the values as a line with a point per value to hover (its SVG ``<title>`` holds the
+exact value; over 60 values, every n-th and the newest), the target (or the bounds) as a line, the
+expected path (straight from start to target, or through the phases), and the forecast as a dashed
+projection from the newest value to the due date with its 80 % range shaded. A KPI chart shows its
+values over the cycle over the healthy band. The template (templates/report.html.j2) draws them.
+
+Times are the local wall-clock times of the document (ISO with offset), read as days since the cycle's
+first midnight: the same document gives the same drawing on any machine, whatever its time zone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, tzinfo
+from functools import lru_cache
+
+from okrsync.okr.results import Point
+from okrsync.okr.status import KpiStatus, KrStatus, StatusDocument
+from okrsync.present.formats import fmt_chance, fmt_value, range_text, target_text
+
+WIDTH, HEIGHT = 320, 132
+LEFT, RIGHT, TOP, BOTTOM = 46, 8, 8, 20  # room for the y labels on the left, the dates below
+MAX_MARKS = 60
+MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+
+@dataclass(frozen=True)
+class Mark:
+    x: float
+    y: float
+    title: str
+
+
+@dataclass
+class Chart:
+    """What the template draws; every coordinate is already in the SVG's own units."""
+
+    title: str
+    description: str
+    x_ticks: list[tuple[float, str]] = field(default_factory=list)
+    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    line: str = ""  # polyline points of the values
+    marks: list[Mark] = field(default_factory=list)
+    targets: list[tuple[float, str]] = field(default_factory=list)  # (y, title)
+    expected: str = ""  # polyline points of the expected path
+    forecast: str = ""  # polyline points of the projection
+    forecast_title: str = ""
+    band: str = ""  # polygon points of the forecast's range
+    healthy: tuple[float, float] | None = None  # (top y, bottom y) of a KPI's healthy band
+    colour_class: str = "no_data"
+    key: str = ""  # the page's id prefix of this chart's title and description
+    width: int = WIDTH
+    height: int = HEIGHT
+
+
+@lru_cache(maxsize=4096)
+def local_days(iso: str, origin: date) -> float:
+    """Days from the origin's midnight to an ISO moment's wall-clock time (its offset ignored). Cached: a
+    run's values share their moment, so a page of thousands of charts parses each day once."""
+    moment = datetime.fromisoformat(iso).replace(tzinfo=None)
+    return (moment - datetime.combine(origin, datetime.min.time())) / timedelta(days=1)
+
+
+def short_date(day: date) -> str:
+    return f"{day.day} {MONTHS[day.month - 1]}"
+
+
+def nice_ticks(lo: float, hi: float, count: int = 4) -> list[float]:
+    """Round values inside lo..hi, about ``count`` steps apart: steps of 1, 2 or 5 times a power of ten."""
+    raw = (hi - lo) / count
+    power = 10 ** math.floor(math.log10(raw)) if raw > 0 else 1
+    step = next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+    first = math.floor(lo / step) * step
+    ticks = [first + i * step for i in range(count + 2)]
+    return [t for t in ticks if lo - step * 1e-9 <= t <= hi + step * 1e-9] or [lo, hi]
+
+
+class Frame:
+    """Maps (days since origin, value) onto the drawing area, with the values' range padded."""
+
+    def __init__(self, origin: date, span_days: float, values: list[float]):
+        lo, hi = min(values), max(values)
+        if hi == lo:
+            lo, hi = lo - max(abs(lo) * 0.1, 1), hi + max(abs(hi) * 0.1, 1)
+        pad = (hi - lo) * 0.08
+        self.origin, self.span, self.lo, self.hi = origin, max(span_days, 1.0), lo - pad, hi + pad
+
+    def x(self, days: float) -> float:
+        share = min(1.0, max(0.0, days / self.span))
+        return round(LEFT + (WIDTH - LEFT - RIGHT) * share, 1)
+
+    def y(self, value: float) -> float:
+        return round(HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * (value - self.lo) / (self.hi - self.lo), 1)
+
+    def x_ticks(self) -> list[tuple[float, str]]:
+        """The first of each month in the span (every other one past six), with the origin's year once."""
+        firsts, day = [], self.origin
+        end = self.origin + timedelta(days=self.span)
+        while day <= end:
+            if day.day == 1 or day == self.origin:
+                firsts.append(day)
+            day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+        step = 1 if len(firsts) <= 6 else 2
+        return [(self.x((d - self.origin).days), MONTHS[d.month - 1]) for d in firsts[::step]]
+
+    def y_ticks(self, unit: str | None) -> list[tuple[float, str]]:
+        return [(self.y(v), compact(v, unit)) for v in nice_ticks(self.lo, self.hi)]
+
+
+def compact(value: float, unit: str | None = None) -> str:
+    """An axis label in a few characters: 150k, 1.2M, 99.9%; the unit itself is in the chart's text."""
+    for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{suffix}"
+    return fmt_value(round(value, 6)) + ("%" if unit == "%" else "")
+
+
+def _series(points: list, origin: date) -> list[tuple[float, float, str]]:
+    return [(local_days(at, origin), v, at[:10]) for at, v in points]
+
+
+def _marks(frame: Frame, series, unit: str | None) -> list[Mark]:
+    step = max(1, math.ceil(len(series) / MAX_MARKS))
+    chosen = series[::step] + ([series[-1]] if (len(series) - 1) % step else [])
+    return [
+        Mark(frame.x(d), frame.y(v), f"{short_date(date.fromisoformat(day))} {day[:4]}: {fmt_value(v, unit)}")
+        for d, v, day in chosen
+    ]
+
+
+def _path(frame: Frame, pairs) -> str:
+    return " ".join(f"{frame.x(d)},{frame.y(v)}" for d, v in pairs)
+
+
+def kr_chart(kr: KrStatus, points: list, doc: StatusDocument) -> Chart:
+    origin = date.fromisoformat(doc.cycle_start)
+    due_days = (date.fromisoformat(kr.due) - origin).days + 1  # the end of the due day
+    series = [s for s in _series(points, origin) if s[0] <= due_days]
+    bounds = [x for x in (kr.target, kr.min, kr.max) if x is not None]
+    f = kr.forecast
+    spread = [f.value, f.low, f.high] if f and kr.kind in ("increase", "decrease") else []
+    ys = (
+        [v for _, v, _ in series]
+        + bounds
+        + ([kr.start] if kr.start is not None else [])
+        + [x for x in spread if x is not None]
+    )
+    chart = Chart(kr.title, _kr_description(kr, series), colour_class=kr.status)
+    if not ys:
+        return chart
+    frame = Frame(origin, due_days, ys)
+    chart.x_ticks, chart.y_ticks = frame.x_ticks(), frame.y_ticks(kr.unit)
+    chart.targets = [(frame.y(v), f"{'target' if v == kr.target else 'bound'} {fmt_value(v, kr.unit)}") for v in bounds]
+    chart.expected = _expected(kr, frame, origin, due_days, series)
+    if series:
+        chart.line = _path(frame, [(d, v) for d, v, _ in series])
+        chart.marks = _marks(frame, series, kr.unit)
+        if spread:
+            _forecast(chart, frame, kr, series[-1], due_days)
+    return chart
+
+
+def _expected(kr: KrStatus, frame: Frame, origin: date, due_days: float, series) -> str:
+    """Straight from (window start, start) to (due, target), through each phase's check-point."""
+    if kr.kind not in ("increase", "decrease") or kr.start is None or kr.target is None:
+        return ""
+    begin = (date.fromisoformat(kr.start_date) - origin).days if kr.start_date else 0
+    if series and series[0][1] == kr.start and series[0][0] > begin:  # start: auto: from the first value's day
+        begin = math.floor(series[0][0])
+    phases = [
+        ((date.fromisoformat(p.date) - origin).days + 1, p.target) for p in sorted(kr.phases, key=lambda p: p.date)
+    ]
+    return _path(frame, [(begin, kr.start), *phases, (due_days, kr.target)])
+
+
+def _forecast(chart: Chart, frame: Frame, kr: KrStatus, last, due_days: float) -> None:
+    f = kr.forecast
+    day, value, _ = last
+    if f is None or day >= due_days:
+        return
+    chart.forecast = _path(frame, [(day, value), (due_days, f.value)])
+    text = f"forecast for {short_date(date.fromisoformat(kr.due))}: {fmt_value(f.value, kr.unit)}"
+    if f.low is not None and f.high is not None:
+        chart.band = _path(frame, [(day, value), (due_days, f.high), (due_days, f.low)])
+        text += f" (80% range {fmt_value(f.low)}–{fmt_value(f.high, kr.unit)}, {fmt_chance(f.probability)} likely)"
+    chart.forecast_title = text
+
+
+def _kr_description(kr: KrStatus, series) -> str:
+    if not series:
+        return f"No values yet; target {target_text(kr)}."
+    first, last = series[0], series[-1]
+    text = (
+        f"{len(series)} value(s) from {short_date(date.fromisoformat(first[2]))} to "
+        f"{short_date(date.fromisoformat(last[2]))}, now {fmt_value(last[1], kr.unit)}; target {target_text(kr)}"
+    )
+    if kr.forecast:
+        text += f"; forecast {fmt_value(kr.forecast.value, kr.unit)}"
+        if kr.forecast.probability is not None:
+            text += f", {fmt_chance(kr.forecast.probability)} likely"
+    return text + "."
+
+
+def kpi_chart(kpi: KpiStatus, points: list, doc: StatusDocument) -> Chart:
+    origin = date.fromisoformat(doc.cycle_start)
+    span = (date.fromisoformat(doc.cycle_end) - origin).days + 1
+    series = [s for s in _series(points, origin) if 0 <= s[0] <= span]
+    band = [x for x in (kpi.min, kpi.max) if x is not None]
+    status = "no_data" if kpi.healthy is None else ("on_track" if kpi.healthy else "off_track")
+    described = f"{len(series)} value(s), now {fmt_value(kpi.value, kpi.unit)}; healthy {range_text(kpi)}."
+    chart = Chart(kpi.title, described, colour_class=status)
+    ys = [v for _, v, _ in series] + band
+    if not ys:
+        return chart
+    frame = Frame(origin, span, ys)
+    chart.x_ticks, chart.y_ticks = frame.x_ticks(), frame.y_ticks(kpi.unit)
+    top = frame.y(kpi.max) if kpi.max is not None else TOP
+    bottom = frame.y(kpi.min) if kpi.min is not None else HEIGHT - BOTTOM
+    chart.healthy = (top, bottom)
+    if series:
+        chart.line = _path(frame, [(d, v) for d, v, _ in series])
+        chart.marks = _marks(frame, series, kpi.unit)
+    return chart
+
+
+def chart_points(points: Iterable[Point], zone: tzinfo) -> list[list]:
+    """Points as the report's charts read them: [[ISO time in the cycle's zone, value], ...]."""
+    return [[datetime.fromtimestamp(p.ts, zone).isoformat(), round(p.value, 6)] for p in points]

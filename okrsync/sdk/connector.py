@@ -1,0 +1,330 @@
+"""What a connector is: its declaration, its settings models, and the source and sink shapes.
+
+A connector is one module (or a small package) that declares a :class:`Connector` and publishes
+it as an entry point in the group ``okrsync.connectors`` under its ``type:`` name. It owns its
+models: :class:`ConnectionSettings` (keys of a connection), :class:`MetricParams` (keys a metric
+on such a connection adds) and :class:`OutputSettings` (keys of an output). The config binds each
+entry to these models with located errors; built-in and third-party connectors take that same path.
+
+A *source* turns a batch of metric queries for one connection into values: one instance per
+connection per sync, ``fetch`` called once with every query for that connection, so it can batch.
+It returns an :class:`Observation` or a :class:`SourceError` per metric; raising a SourceError
+fails every metric of the connection. Sources do I/O only: no progress, no status.
+
+A *sink* turns the typed status document into the fewest writes; it records them through
+:class:`okrsync.sdk.delivery.Delivery`, never through the store.
+"""
+
+from __future__ import annotations
+
+import builtins
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
+
+from pydantic import AfterValidator, Field
+
+from okrsync.config.model import Cycle, Duration, Metric, Strict
+from okrsync.errors import SourceError
+
+if TYPE_CHECKING:
+    from okrsync.config.model import Config
+    from okrsync.okr.status import StatusDocument
+    from okrsync.sdk.delivery import Delivery
+
+
+def _web_url(value: str) -> str:
+    """An http(s) URL with a host; a value built from ${ENV} references is checked when it is resolved."""
+    if "${" in value:
+        return value
+    scheme, sep, rest = value.partition("://")
+    if not sep or scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
+        raise ValueError(f"must be an http:// or https:// URL with a host, not {value[:60]!r}")
+    return value
+
+
+WebUrl = Annotated[str, AfterValidator(_web_url)]  # every API root and webhook a connector calls
+
+
+class ConnectionSettings(Strict):
+    """Base of every connection model; a connector narrows ``type`` to ``Literal["its name"]``.
+
+    ``deadline`` bounds the whole fetch of this connection (default: ``deadlines.connection``); what has
+    not arrived by then fails with that reason and its KRs go stale, the rest of the sync goes on."""
+
+    type: str
+    deadline: Duration | None = Field(None, description="the longest this connection's fetch may take, e.g. 5m")
+
+    def preflight(self, base_dir: Path) -> list[tuple[str, str]]:
+        """What can be checked without the network and without the connector's client library
+        (``okrsync validate``): (key, problem) pairs, e.g. ("credentials_file", "not JSON"). None here."""
+        return []
+
+
+class RemoteConnection(ConnectionSettings):
+    """A connection to a remote API: its root can be replaced (a proxy, an emulator) and paced."""
+
+    endpoint: WebUrl | None = None  # replaces the API root: a proxy or a local emulator
+    rate_limit: float | None = Field(None, gt=0, description="requests per second, overrides the default")
+    timeout: float = Field(30.0, gt=0, le=600, description="seconds to wait for one answer (per request)")
+    max_concurrency: int | None = Field(
+        None, ge=1, le=32, description="requests in flight at once on this connection (default: the connector's)"
+    )
+
+
+class MetricParams(Strict):
+    """Base of the keys a connector adds to a metric (``jql``, ``range``, ``query`` ...)."""
+
+    def answers_for_past(self) -> bool:
+        """Whether this metric can be read as of a past day (``okrsync backfill``). By default: when one of
+        its texts uses the ``{as_of}`` placeholder (a JQL, a HubSpot filter, a SOQL query, an API path or
+        parameter). A connector whose source keeps dated rows says so itself."""
+        return "{as_of}" in self.model_dump_json()
+
+    def reads_dated_rows(self) -> bool:
+        """Whether an aggregate of this metric reads rows that carry their own date, so that its ``window``
+        (the cycle's days by default) applies. A file source with a date column says so itself."""
+        return False
+
+
+class OutputSettings(Strict):
+    """Base of every output model; a connector narrows ``type``. ``connection`` (when declared)
+    must name a connection of the same connector: the config checks it at load time."""
+
+    type: str
+
+
+T = TypeVar("T")
+R = TypeVar("R")
+DEFAULT_CONCURRENCY = 4  # requests in flight per connection unless its config says max_concurrency
+ConnT = TypeVar("ConnT", bound=ConnectionSettings)
+ParamsT = TypeVar("ParamsT", bound=MetricParams)
+OutT = TypeVar("OutT", bound=OutputSettings)
+
+
+@dataclass(frozen=True)
+class MetricQuery(Generic[ParamsT]):
+    """One metric to read. ``as_of`` already has the metric's ``offset_days`` applied."""
+
+    metric_id: str
+    metric: Metric
+    params: ParamsT
+    as_of: datetime
+    cycle: Cycle
+    window: tuple[date, date] | None = None  # the days an aggregate over dated rows reads; None: every row
+
+    @property
+    def aggregate(self) -> str | None:
+        return self.metric.aggregate
+
+    @property
+    def as_of_day(self) -> date:
+        """The cycle-local day D of ``as_of``: a source reads as of the end of D (rows dated D count)."""
+        return local_day(self.as_of, self.cycle)
+
+    def reads_day(self, day: date) -> bool:
+        """Whether a row dated ``day`` counts: not after the as-of day, and inside the window (if any)."""
+        if day > self.as_of_day:
+            return False
+        return self.window is None or self.window[0] <= day <= self.window[1]
+
+    def placeholders(self) -> dict[str, str]:
+        return {
+            "cycle.start": self.cycle.start.isoformat(),
+            "cycle.end": self.cycle.end.isoformat(),
+            "as_of": self.as_of_day.isoformat(),
+        }
+
+    def bind_parameters(self) -> dict[str, date | datetime]:
+        """SQL bind parameters: the dates ``cycle_start``, ``cycle_end`` and ``as_of`` (the day D), and beside
+        each the instants ``<name>_start`` (00:00 of that day) and ``<name>_end`` (the first instant after
+        it), aware in the cycle's time zone, so that a ``timestamptz`` column compares right:
+        ``ts < :as_of_end`` counts everything up to the end of D, New York time for a New York cycle."""
+        binds: dict[str, date | datetime] = {}
+        days = {"cycle_start": self.cycle.start, "cycle_end": self.cycle.end, "as_of": self.as_of_day}
+        for name, day in days.items():
+            binds[name] = day
+            binds[f"{name}_start"] = datetime.combine(day, time(0), tzinfo=self.cycle.tz)
+            binds[f"{name}_end"] = datetime.combine(day + timedelta(days=1), time(0), tzinfo=self.cycle.tz)
+        return binds
+
+    def fill(self, text: str) -> str:
+        """Replace {cycle.start} {cycle.end} {as_of} in a query string (other braces are left alone)."""
+        for key, value in self.placeholders().items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+
+@dataclass(frozen=True)
+class Observation:
+    value: float
+    observed_at: datetime | None = None  # when the source says the value is from; default: the run's as_of
+
+
+FetchResult = dict[str, Observation | SourceError]
+
+
+class Source(ABC, Generic[ConnT, ParamsT]):
+    """Base of every source connector: ``fetch`` (and optionally ``check`` and ``close``)."""
+
+    def __init__(self, name: str, settings: ConnT, base_dir: Path, metrics: Sequence[ParamsT] = ()):
+        self.name = name
+        self.settings = settings
+        self.base_dir = base_dir
+        self.metrics = list(metrics)  # the keys of the metrics that read this connection: what check() tries
+
+    def check(self) -> str:
+        """Authenticate and reach the source without reading metrics; return what was found.
+
+        Raise SourceError with a plain message when it fails. `okrsync connections test` calls it.
+        """
+        return "configured"
+
+    @abstractmethod
+    def fetch(self, queries: Sequence[MetricQuery[ParamsT]]) -> FetchResult:
+        """Read every query; return a value or an error for each ``metric_id``."""
+
+    def close(self) -> None:
+        """Release clients and pools; called once after ``fetch``."""
+
+    def error(self, message: str, query: MetricQuery | None = None) -> SourceError:
+        return SourceError(message, metric=query.metric_id if query else None, connection=self.name)
+
+    def concurrently(self, fn: Callable[[T], R], items: Iterable[T], default: int = DEFAULT_CONCURRENCY) -> list[R]:
+        """``fn`` over ``items`` with up to ``max_concurrency`` (else ``default``) in flight, results in order.
+
+        Threads are okrsync's one concurrency model: the connectors' clients (httpx, gspread's and jira's
+        requests sessions) block, and sharing one client between threads is what they support. Pacing
+        stays per connection (the client's Guard), so more threads never mean more than the vendor's rate.
+        ``fn`` must catch what it can map to one item's error."""
+        items = list(items)
+        workers = min(len(items), getattr(self.settings, "max_concurrency", None) or default)
+        if workers <= 1:
+            return [fn(item) for item in items]
+        return in_daemon_threads(fn, items, workers, f"okrsync-{self.name}")
+
+
+def in_daemon_threads(fn: Callable[[T], R], items: list[T], workers: int, prefix: str) -> list[R]:
+    """``ThreadPoolExecutor.map`` in daemon threads: every item runs, results come in order, and the first
+    item's error (in order) is raised. Daemon threads, because a fetch cut at its connection's deadline
+    leaves its requests behind (see ``pipeline.fetch``), and Python's exit waits for a pool's threads:
+    a hung request would hold up the end of ``okrsync run`` (or of a Prefect flow run) until its timeout."""
+    results: list = [None] * len(items)
+    errors: dict[int, BaseException] = {}
+    todo = iter(enumerate(items))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                index, item = next(todo, (None, None))
+            if index is None:
+                return
+            try:
+                results[index] = fn(cast(T, item))  # index is not None: item is one of items
+            except BaseException as exc:  # re-raised in the calling thread, as pool.map does
+                errors[index] = exc
+
+    threads = [threading.Thread(target=work, name=f"{prefix}_{n}", daemon=True) for n in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[min(errors)]
+    return results
+
+
+@dataclass
+class SinkContext:
+    """What a sink gets: the config, the new and previous status documents, and its delivery."""
+
+    config: Config
+    document: StatusDocument
+    previous: StatusDocument | None
+    delivery: Delivery
+    history: dict[str, list] = field(default_factory=dict)  # metric -> [[iso time, value]], for charts
+
+    @property
+    def dry_run(self) -> bool:
+        return self.delivery.dry_run
+
+    @property
+    def planned(self) -> list[str]:
+        """Human lines: what was (or would be) written."""
+        return self.delivery.planned
+
+
+class Sink(ABC, Generic[OutT]):
+    def __init__(self, settings: OutT, base_dir: Path):
+        self.settings = settings
+        self.base_dir = base_dir
+
+    @property
+    def key(self) -> str:
+        """A stable name for this output in the write ledger."""
+        return self.settings.type
+
+    @abstractmethod
+    def write(self, ctx: SinkContext) -> None:
+        """Write what changed, through ``ctx.delivery``; raise SinkError when something failed."""
+
+
+ClassRef = type | str  # a class, or "module:attribute" imported only when first used
+
+
+@dataclass(frozen=True)
+class Connector:
+    """The declaration a connector publishes: its type name, models, and source and/or sink.
+
+    ``source`` and ``sink`` may be given as "module:Class" strings so that a config can be
+    validated without importing a connector's client library.
+    """
+
+    type: str
+    connection: builtins.type[ConnectionSettings] | None = None
+    metric: builtins.type[MetricParams] | None = None
+    source: ClassRef | None = None
+    output: builtins.type[OutputSettings] | None = None
+    sink: ClassRef | None = None
+    description: str = ""
+
+    def source_class(self) -> builtins.type[Source]:
+        return _resolve(self.source)
+
+    def sink_class(self) -> builtins.type[Sink]:
+        return _resolve(self.sink)
+
+
+def _resolve(ref: ClassRef | None) -> Any:
+    if isinstance(ref, str):
+        from importlib import import_module
+
+        module, _, attr = ref.partition(":")
+        return getattr(import_module(module), attr)
+    return ref
+
+
+def local_day(moment: datetime, cycle: Cycle) -> date:
+    return moment.astimezone(cycle.tz).date()
+
+
+__all__ = [
+    "ConnectionSettings",
+    "Connector",
+    "FetchResult",
+    "MetricParams",
+    "MetricQuery",
+    "Observation",
+    "OutputSettings",
+    "RemoteConnection",
+    "Sink",
+    "SinkContext",
+    "Source",
+    "Strict",
+    "local_day",
+]
