@@ -90,10 +90,19 @@ def past_runs(store: Store, evaluation, as_of: datetime, days: int, results: lis
         with store.engine.begin() as conn:
             for d in range(days - 1):
                 day = as_of - timedelta(days=days - 1 - d)
-                run_id = conn.execute(t.runs.insert().values(
-                    namespace="bench", cycle="bench", day=day.date(), as_of=day, started_at=day, finished_at=day,
-                    trigger="run", outcome="ok", document={"objectives": []},
-                )).inserted_primary_key[0]  # fmt: skip
+                run_id = conn.execute(
+                    t.runs.insert().values(
+                        namespace="bench",
+                        cycle="bench",
+                        day=day.date(),
+                        as_of=day,
+                        started_at=day,
+                        finished_at=day,
+                        trigger="run",
+                        outcome="ok",
+                        document={"objectives": []},
+                    )
+                ).inserted_primary_key[0]
                 rows = [{**row, "run_id": run_id} for row in krs]
                 for i in range(0, len(rows), 5000):
                     conn.execute(t.kr_results.insert(), rows[i : i + 5000])

@@ -19,11 +19,23 @@ SA_EMAIL = "bench@acme-okrs.iam.gserviceaccount.com"
 SHEETS, CELLS, JQLS, SEARCHES, SOQLS, SUMMARIES, PATHS = 25, 8, 100, 40, 40, 20, 100
 KRS_PER_METRIC = 4
 # the fewest requests that can answer every metric, per API (tokens aside)
-MINIMUM = {"google_sheets": SHEETS, "jira": JQLS, "hubspot": SEARCHES, "salesforce": SOQLS,
-           "pipedrive": SUMMARIES, "http": PATHS}  # fmt: skip
+MINIMUM = {
+    "google_sheets": SHEETS,
+    "jira": JQLS,
+    "hubspot": SEARCHES,
+    "salesforce": SOQLS,
+    "pipedrive": SUMMARIES,
+    "http": PATHS,
+}
 # each API's published quota windows (as okrsync's defaults cite them); the JSON API has none
-LIMITS = {"google_sheets": [(60, 60.0)], "jira": [(10, 1.0)], "hubspot": [(5, 1.0), (100, 10.0)],
-          "salesforce": [], "pipedrive": [(20, 2.0)], "http": []}  # fmt: skip
+LIMITS = {
+    "google_sheets": [(60, 60.0)],
+    "jira": [(10, 1.0)],
+    "hubspot": [(5, 1.0), (100, 10.0)],
+    "salesforce": [],
+    "pipedrive": [(20, 2.0)],
+    "http": [],
+}
 
 
 class MetricsApi(Emulator):
@@ -42,9 +54,13 @@ class Organisation:
 
     def __enter__(self) -> Organisation:
         self.emulators = {
-            "google_sheets": self._sheets(), "jira": self._jira(), "hubspot": self._hubspot(),
-            "salesforce": self._salesforce(), "pipedrive": self._pipedrive(), "http": MetricsApi(),
-        }  # fmt: skip
+            "google_sheets": self._sheets(),
+            "jira": self._jira(),
+            "hubspot": self._hubspot(),
+            "salesforce": self._salesforce(),
+            "pipedrive": self._pipedrive(),
+            "http": MetricsApi(),
+        }
         for emulator in self.emulators.values():
             emulator.latency = self.latency
             emulator.start()
@@ -72,10 +88,18 @@ class Organisation:
             cells = {f"B{row + 2}": str(10 * s + row) for row in range(CELLS)}
             sheets.spreadsheets[f"{s}BenchSpreadsheetId00000000"] = Spreadsheet({"KPIs": cells}, {SA_EMAIL})
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()  # fmt: skip
-        self._key = {"type": "service_account", "project_id": "bench", "private_key_id": "k", "private_key": pem,
-                     "client_email": SA_EMAIL, "client_id": "1", "token_uri": ""}  # fmt: skip
+        pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode()
+        self._key = {
+            "type": "service_account",
+            "project_id": "bench",
+            "private_key_id": "k",
+            "private_key": pem,
+            "client_email": SA_EMAIL,
+            "client_id": "1",
+            "token_uri": "",
+        }
         return sheets
 
     def _jira(self) -> JiraEmulator:
@@ -99,8 +123,10 @@ class Organisation:
 
     def _pipedrive(self) -> PipedriveEmulator:
         pd = PipedriveEmulator(SECRET)
-        pd.deals = [{"status": "won", "value_eur": 100, "filter_ids": [], "pipeline_id": 1, "user_id": u}
-                    for u in range(SUMMARIES)]  # fmt: skip
+        pd.deals = [
+            {"status": "won", "value_eur": 100, "filter_ids": [], "pipeline_id": 1, "user_id": u}
+            for u in range(SUMMARIES)
+        ]
         return pd
 
     # -- the config ----------------------------------------------------------------------------
@@ -110,36 +136,76 @@ class Organisation:
         self._key["token_uri"] = f"{e['google_sheets'].url}/token"
         (self.root / "sa.json").write_text(json.dumps(self._key))
         connections = {
-            "google_sheets": {"type": "google_sheets", "credentials_file": "sa.json",
-                              "endpoint": e["google_sheets"].url},
-            "jira": {"type": "jira", "url": "https://acme.atlassian.net", "endpoint": e["jira"].url,
-                     "email": "bot@acme.example", "token": "${BENCH_TOKEN}"},
+            "google_sheets": {
+                "type": "google_sheets",
+                "credentials_file": "sa.json",
+                "endpoint": e["google_sheets"].url,
+            },
+            "jira": {
+                "type": "jira",
+                "url": "https://acme.atlassian.net",
+                "endpoint": e["jira"].url,
+                "email": "bot@acme.example",
+                "token": "${BENCH_TOKEN}",
+            },
             "hubspot": {"type": "hubspot", "token": "${BENCH_TOKEN}", "endpoint": e["hubspot"].url},
-            "salesforce": {"type": "salesforce", "instance_url": "https://acme.my.salesforce.com",
-                           "endpoint": e["salesforce"].url, "client_id": "bench-client",
-                           "client_secret": "${BENCH_TOKEN}"},
-            "pipedrive": {"type": "pipedrive", "url": "https://acme.pipedrive.com", "endpoint": e["pipedrive"].url,
-                          "token": "${BENCH_TOKEN}"},
+            "salesforce": {
+                "type": "salesforce",
+                "instance_url": "https://acme.my.salesforce.com",
+                "endpoint": e["salesforce"].url,
+                "client_id": "bench-client",
+                "client_secret": "${BENCH_TOKEN}",
+            },
+            "pipedrive": {
+                "type": "pipedrive",
+                "url": "https://acme.pipedrive.com",
+                "endpoint": e["pipedrive"].url,
+                "token": "${BENCH_TOKEN}",
+            },
             "http": {"type": "http", "base_url": f"{e['http'].url}/api"},
-        }  # fmt: skip
+        }
         metrics = {
-            **{f"s{s}_{c}": {"connection": "google_sheets", "spreadsheet": f"{s}BenchSpreadsheetId00000000",
-                             "range": f"KPIs!B{c + 2}"} for s in range(SHEETS) for c in range(CELLS)},
+            **{
+                f"s{s}_{c}": {
+                    "connection": "google_sheets",
+                    "spreadsheet": f"{s}BenchSpreadsheetId00000000",
+                    "range": f"KPIs!B{c + 2}",
+                }
+                for s in range(SHEETS)
+                for c in range(CELLS)
+            },
             **{f"j{q}": {"connection": "jira", "jql": f"project = APP AND labels = l{q}"} for q in range(JQLS)},
-            **{f"h{q}": {"connection": "hubspot", "object": "deals",
-                         "filters": [{"property": "amount", "operator": "GT", "value": str(q)}]}
-               for q in range(SEARCHES)},
-            **{f"f{q}": {"connection": "salesforce", "soql": f"SELECT COUNT() FROM Opportunity WHERE Amount > {q}"}
-               for q in range(SOQLS)},
+            **{
+                f"h{q}": {
+                    "connection": "hubspot",
+                    "object": "deals",
+                    "filters": [{"property": "amount", "operator": "GT", "value": str(q)}],
+                }
+                for q in range(SEARCHES)
+            },
+            **{
+                f"f{q}": {"connection": "salesforce", "soql": f"SELECT COUNT() FROM Opportunity WHERE Amount > {q}"}
+                for q in range(SOQLS)
+            },
             **{f"p{u}": {"connection": "pipedrive", "status": "won", "user_id": u} for u in range(SUMMARIES)},
             **{f"a{q}": {"connection": "http", "path": f"/metrics/m{q}", "select": "value"} for q in range(PATHS)},
-        }  # fmt: skip
+        }
         objectives = [
-            {"id": f"o{i}", "title": f"Objective {i}",
-             "key_results": [{"id": f"{m}_k{k}", "metric": m, "kind": "at_least", "target": 1}
-                             for k in range(KRS_PER_METRIC)]}
+            {
+                "id": f"o{i}",
+                "title": f"Objective {i}",
+                "key_results": [
+                    {"id": f"{m}_k{k}", "metric": m, "kind": "at_least", "target": 1} for k in range(KRS_PER_METRIC)
+                ],
+            }
             for i, m in enumerate(metrics)
-        ]  # fmt: skip
+        ]
         cycle = {"name": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31", "timezone": "Europe/Oslo"}
-        return {"version": 1, "cycle": cycle, "store": f"sqlite:///{self.root / 'store.db'}",
-                "connections": connections, "metrics": metrics, "objectives": objectives}  # fmt: skip
+        return {
+            "version": 1,
+            "cycle": cycle,
+            "store": f"sqlite:///{self.root / 'store.db'}",
+            "connections": connections,
+            "metrics": metrics,
+            "objectives": objectives,
+        }

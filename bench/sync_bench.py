@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.org import LIMITS, MINIMUM, Organisation
 from okrsync.config.load import load_config
-from okrsync.sync.pipeline import fetch, fetch_connection, plan
+from okrsync.sync.fetch import fetch, fetch_connection
+from okrsync.sync.plan import compile_plan as plan
 from tests.conftest import oslo
 
 AS_OF = oslo(2026, 11, 16)
@@ -78,21 +79,33 @@ def main() -> None:
         org.reset_logs()
         naive_seconds, naive_krs = naive(config, args.naive_share)
     naive_total = naive_seconds / naive_krs * len(config.key_results())
-    bounds = {api: bound(MINIMUM[api], LIMITS[api], args.latency, 2 if api == "google_sheets" else 1)
-              for api in MINIMUM}  # fmt: skip
+    bounds = {
+        api: bound(MINIMUM[api], LIMITS[api], args.latency, 2 if api == "google_sheets" else 1) for api in MINIMUM
+    }
     lower = max(bounds.values())
     rows = {
-        api: {"requests": sent[api], "minimum": MINIMUM[api], "span_s": round(spans[api][-1] - spans[api][0], 2),
-              "bound_s": round(bounds[api], 2)}
+        api: {
+            "requests": sent[api],
+            "minimum": MINIMUM[api],
+            "span_s": round(spans[api][-1] - spans[api][0], 2),
+            "bound_s": round(bounds[api], 2),
+        }
         for api in MINIMUM
-    }  # fmt: skip
+    }
     report = {
-        "krs": len(config.key_results()), "metrics": len(config.metrics), "failed_metrics": failed[:5],
-        "latency_s": args.latency, "apis": rows, "fetch_wall_s": round(wall, 2), "lower_bound_s": round(lower, 2),
-        "ratio_to_bound": round(wall / lower, 2), "naive_s": round(naive_total, 1),
-        "naive_measured_krs": naive_krs, "speed_up": round(naive_total / wall, 1),
+        "krs": len(config.key_results()),
+        "metrics": len(config.metrics),
+        "failed_metrics": failed[:5],
+        "latency_s": args.latency,
+        "apis": rows,
+        "fetch_wall_s": round(wall, 2),
+        "lower_bound_s": round(lower, 2),
+        "ratio_to_bound": round(wall / lower, 2),
+        "naive_s": round(naive_total, 1),
+        "naive_measured_krs": naive_krs,
+        "speed_up": round(naive_total / wall, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }  # fmt: skip
+    }
     print(json.dumps(report, indent=1))
 
 

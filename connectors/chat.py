@@ -108,9 +108,13 @@ class ChatSink(Sink[ChatOutput]):
             for target, fp, body in messages:
                 try:
                     ctx.delivery.at_most_once(
-                        target, fp, partial(send, body), would=f"{kind}: would send {target}",
-                        sent=f"{kind}: sent {target}", already=f"{kind}: {target} already sent",
-                    )  # fmt: skip
+                        target,
+                        fp,
+                        partial(send, body),
+                        would=f"{kind}: would send {target}",
+                        sent=f"{kind}: sent {target}",
+                        already=f"{kind}: {target} already sent",
+                    )
                 except HttpError as exc:
                     raise SinkError(f"{target}: {exc.message}") from None
         finally:

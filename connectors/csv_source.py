@@ -4,8 +4,8 @@ Metric keys: ``path`` (relative to root), ``column``, ``where`` (column equals v
 use {cycle.start} {cycle.end} {as_of}), ``date_column`` and ``aggregate`` (default ``latest``:
 the last row). Each file is read once per sync however many metrics use it.
 
-Dated rows (``date_column``, ISO dates) follow the as-of rule (README, "What a day means"): a run as
-of D reads the file as it stood at the end of D, so rows dated D count and later rows are ignored (a
+Dated rows (``date_column``, ISO dates) follow the as-of rule (docs/okr-semantics.md, "What a day
+means"): a run as of D reads the file as it stood at the end of D, so rows dated D count and later rows are ignored (a
 backfill sees the file as it was; ``latest`` reports that row's date). Every other aggregate reads
 only the rows dated inside the metric's ``window``: the cycle (the default), the KR's own
 ``start_date``..``due`` (``window: kr``) or every row (``window: all``, a running total). Without a

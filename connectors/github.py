@@ -24,19 +24,22 @@ Vendor rules followed here:
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import ClassVar, Literal
 
 import httpx
 
-from okrsync.errors import TransientError
-from okrsync.sdk.api_source import ApiSource
-from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection
-from okrsync.sdk.http import ApiClient, secret
-from okrsync.sdk.retry import per_second, retry_after_seconds
-
-API_ROOT = "https://api.github.com"
-SEARCH_PER_MINUTE = 30
-API_VERSION = "2022-11-28"
+from okrsync.sdk import (
+    Aggregate,
+    ApiClient,
+    ApiSource,
+    BearerToken,
+    Connector,
+    MetricParams,
+    MetricQuery,
+    RemoteConnection,
+    TransientError,
+    retry_after_seconds,
+)
 
 
 class GithubConnection(RemoteConnection):
@@ -45,42 +48,29 @@ class GithubConnection(RemoteConnection):
 
 
 class GithubMetric(MetricParams):
+    aggregates: ClassVar[tuple[Aggregate, ...]] = ("count",)
     query: str
 
 
-def throttled(response: httpx.Response, now: float | None = None) -> TransientError | None:
-    """GitHub's rate-limit answers: 403/429 with no quota left or with retry-after (secondary limits)."""
-    if response.status_code not in (403, 429):
-        return None
-    headers = response.headers
-    if "retry-after" in headers:
-        return TransientError("GitHub rate limit", retry_after_seconds(headers["retry-after"]))
-    if headers.get("x-ratelimit-remaining") == "0":
-        reset = float(headers.get("x-ratelimit-reset") or 0)
-        wait = max(0.0, reset - (time.time() if now is None else now))
-        return TransientError("GitHub rate limit (no requests left until x-ratelimit-reset)", wait)
-    return None
-
-
 class GithubSource(ApiSource[GithubConnection, GithubMetric]):
+    api_root = "https://api.github.com"
+    auth = BearerToken()
+    headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}
+    limits = [(30, 60.0)]  # the search API's own window: 30 requests a minute, authenticated (a burst of 30)
+    token_hint = "the token of connection {name!r} (it may have expired)"
+    vendor = "GitHub"
     check_path = "/rate_limit"  # authenticated, and does not count against the limits
 
-    def client(self) -> ApiClient:
-        token = secret(self.settings.token, f"connections.{self.name}.token")
-        # the search API's own window: 30 requests a minute, authenticated (a burst of 30 is allowed)
-        limits = per_second(self.settings.rate_limit) or [(SEARCH_PER_MINUTE, 60.0)]
-        return ApiClient(
-            (self.settings.endpoint or API_ROOT).rstrip("/"),
-            headers={
-                "Authorization": f"Bearer {token}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": API_VERSION,
-            },
-            limits=limits,
-            token_hint=f"the token of connection {self.name!r} (it may have expired)",
-            timeout=self.settings.timeout,
-            throttled=throttled,
-        )
+    def throttled(self, response: httpx.Response) -> TransientError | None:
+        """GitHub's rate-limit answers: 403/429 with no quota left or with retry-after (secondary limits)."""
+        if response.status_code not in (403, 429):
+            return None
+        if "retry-after" in response.headers:
+            return TransientError("GitHub rate limit", retry_after_seconds(response.headers["retry-after"]))
+        if response.headers.get("x-ratelimit-remaining") == "0":
+            wait = max(0.0, float(response.headers.get("x-ratelimit-reset") or 0) - time.time())
+            return TransientError("GitHub rate limit (no requests left until x-ratelimit-reset)", wait)
+        return None
 
     def describe_check(self, answer: object) -> str:
         resources = answer.get("resources") if isinstance(answer, dict) else None
@@ -89,8 +79,6 @@ class GithubSource(ApiSource[GithubConnection, GithubMetric]):
         return f"token accepted; search quota {search.get('remaining', '?')}/{search.get('limit', '?')} per minute"
 
     def read(self, client: ApiClient, q: MetricQuery[GithubMetric]) -> float:
-        if (q.aggregate or "count") != "count":
-            raise ValueError(f"aggregate {q.aggregate} is not supported for GitHub (count)")
         data = client.json("GET", "/search/issues", params={"q": q.fill(q.params.query), "per_page": 1})
         if not isinstance(data, dict) or not isinstance(data.get("total_count"), int):
             raise ValueError("GitHub answered without a total_count")

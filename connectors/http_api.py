@@ -17,12 +17,26 @@ import jmespath
 from jmespath.exceptions import JMESPathError
 from pydantic import Field, field_validator
 
-from okrsync.okr.aggregate import aggregate
-from okrsync.okr.numbers import parse_number
-from okrsync.sdk.api_source import ApiSource
-from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict, WebUrl
-from okrsync.sdk.http import ApiClient, paginate, secret
-from okrsync.sdk.retry import per_second
+from okrsync.sdk import (
+    ApiClient,
+    ApiSource,
+    Basic,
+    Connector,
+    Credentials,
+    CursorPaginator,
+    MetricParams,
+    MetricQuery,
+    NextUrlPaginator,
+    PageRequest,
+    Paginator,
+    RemoteConnection,
+    Strict,
+    WebUrl,
+    aggregate,
+    pages,
+    parse_number,
+    secret,
+)
 
 
 def _fill(value: Any, q: MetricQuery) -> Any:
@@ -76,50 +90,30 @@ class HttpMetric(MetricParams):
 
 
 class HttpSource(ApiSource[HttpConnection, HttpMetric]):
-    def client(self) -> ApiClient:
+    api_root_from = ("url", "base_url")  # endpoint, then url, then base_url
+    auth = Basic("auth.username", "auth.password")
+    limits = ()  # any JSON API: no pacing unless rate_limit says so
+    token_hint = "the credentials in connections.{name}"
+
+    def credentials(self) -> Credentials:
+        """The connection's headers and params (secrets when they use ${ENV}, and credential headers
+        always), and basic auth from ``auth: {username, password}``."""
         s, where = self.settings, f"connections.{self.name}"
         headers = {k: secret(v, f"{where}.headers.{k}") if "${" in v else v for k, v in s.headers.items()}
         params = {k: secret(v, f"{where}.params.{k}") if "${" in v else v for k, v in s.params.items()}
         for name in headers:
             if name.lower() in ("authorization", "x-api-key", "x-api-token", "cookie"):
                 secret(headers[name], name)
-        client = ApiClient(
-            s.endpoint or s.url or s.base_url,
-            headers=headers,
-            params=params,
-            limits=per_second(s.rate_limit),  # any JSON API: no pacing unless rate_limit says so
-            token_hint=f"the credentials in {where}",
-            timeout=s.timeout,
-        )
-        if s.auth:
-            client.client.auth = (
-                secret(s.auth.username, f"{where}.auth.username"),
-                secret(s.auth.password, f"{where}.auth.password"),
-            )
-        return client
+        return Credentials(headers, params, super().credentials().basic)
 
     def read(self, client: ApiClient, q: MetricQuery) -> float:
         p: HttpMetric = q.params
-        base: dict[str, Any] = {"params": _fill(p.params, q), "headers": p.headers}
-        if p.body is not None:
-            base["json"] = _fill(p.body, q)
-
-        def get(cursor):
-            param = p.paginate.param if p.paginate else None
-            if cursor is None or param:
-                extra = {**base, "params": {**base["params"], **({param: cursor} if param and cursor else {})}}
-                data = client.json(p.method, q.fill(p.path), **extra)
-            else:
-                data = client.json(p.method, str(cursor), headers=p.headers)  # next is a URL
-            picked = jmespath.search(p.select, data) if p.select else data
-            nxt = jmespath.search(p.paginate.next, data) if p.paginate else None
-            return picked, nxt
-
-        if p.paginate:
-            pages = paginate(lambda cursor: _page(get, cursor), max_pages=p.paginate.max_pages)
-            picked: Any = [v for page in pages for v in page]
-        else:
-            picked, _ = get(None)
+        first = PageRequest(q.fill(p.path), _fill(p.params, q), _fill(p.body, q))
+        paginator, max_pages = (_paginator(p.paginate), p.paginate.max_pages) if p.paginate else (None, 1)
+        found: list[Any] = []  # each page's selection: a list of them is flattened, one page's stays as it is
+        for data in pages(client, p.method, first, paginator, max_pages=max_pages, headers=p.headers):
+            found.append(jmespath.search(p.select, data) if p.select else data)
+        picked = [v for page in found for v in (page if isinstance(page, list) else [page])] if p.paginate else found[0]
         if not isinstance(picked, list):
             if picked is None:
                 raise ValueError(f"select {p.select!r} matched nothing in the response")
@@ -130,10 +124,10 @@ class HttpSource(ApiSource[HttpConnection, HttpMetric]):
         return aggregate(numbers, q.aggregate)
 
 
-def _page(get, cursor):
-    """One page for :func:`paginate`: the page's selected values as a list, and the next cursor."""
-    picked, nxt = get(cursor)
-    return [picked if isinstance(picked, list) else [picked]], nxt
+def _paginator(how: HttpPagination) -> Paginator:
+    """``next`` is a cursor sent as query parameter ``param``, or (without ``param``) the next page's URL."""
+    found = jmespath.compile(how.next).search
+    return CursorPaginator(found, how.param) if how.param else NextUrlPaginator(found)
 
 
 connector = Connector(

@@ -14,18 +14,26 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 
-from okrsync.okr.aggregate import aggregate
-from okrsync.okr.numbers import parse_number
-from okrsync.sdk.api_source import ApiSource
-from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection, Strict
-from okrsync.sdk.http import ApiClient, paginate, secret
-from okrsync.sdk.retry import per_second
+from okrsync.sdk import (
+    Aggregate,
+    ApiClient,
+    ApiSource,
+    BearerToken,
+    Connector,
+    CursorPaginator,
+    MetricParams,
+    MetricQuery,
+    PageRequest,
+    RemoteConnection,
+    Strict,
+    aggregate,
+    parse_number,
+)
 
-API_ROOT = "https://api.hubapi.com"
 SEARCH_CEILING = 10_000
 PAGE = 200
 
@@ -68,12 +76,23 @@ def hubspot_value(text: str, operator: str, *, upper: bool = False) -> str:
 
 
 class HubspotMetric(MetricParams):
+    aggregates: ClassVar[tuple[Aggregate, ...]] = ("count", "sum", "avg", "min", "max")
     object: str = "deals"
     filters: list[HubspotFilter] = []
     property: str | None = None
 
 
 class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
+    api_root = "https://api.hubapi.com"
+    auth = BearerToken()
+    # "The CRM search endpoints are rate limited to five requests per second per account", and a private app
+    # may send 100 requests per 10 seconds on the lowest tiers (https://developers.hubspot.com/docs/api/usage-details)
+    limits = [(5, 1.0), (100, 10.0)]
+    # HubSpot's cursor: paging.next.after in each answer, sent back as "after" in the search body
+    pagination = CursorPaginator("paging.next.after", "after", in_body=True)
+    token_hint = "the private-app token of connection {name!r}"
+    vendor = "HubSpot"
+
     def check_paths(self) -> list[str]:
         """One record of each object the metrics read: a token with only the contacts scope checks fine
         for a config that only counts contacts (GET /crm/v3/objects/{objectType}, scope
@@ -81,19 +100,8 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
         objects = dict.fromkeys(m.object for m in self.metrics) or {"deals": None}
         return [f"/crm/v3/objects/{obj}?limit=1" for obj in objects]
 
-    def client(self) -> ApiClient:
-        token = secret(self.settings.token, f"connections.{self.name}.token")
-        return ApiClient(
-            self.settings.endpoint or API_ROOT,
-            headers={"Authorization": f"Bearer {token}"},
-            # "The CRM search endpoints are rate limited to five requests per second per account", and a
-            # private app may send 100 requests per 10 seconds on the lowest tiers
-            # (https://developers.hubspot.com/docs/api/usage-details); rate_limit overrides
-            limits=per_second(self.settings.rate_limit) or [(5, 1.0), (100, 10.0)],
-            allocation=daily_limit_spent,
-            token_hint=f"the private-app token of connection {self.name!r}",
-            timeout=self.settings.timeout,
-        )
+    def allocation(self, response: httpx.Response) -> str | None:
+        return daily_limit_spent(response)
 
     def describe_check(self, answer: object) -> str:
         return "private-app token accepted"
@@ -117,11 +125,9 @@ class HubspotSource(ApiSource[HubspotConnection, HubspotMetric]):
             return float(client.json("POST", url, json=body)["total"])
         if not p.property:
             raise ValueError(f"aggregate {how} needs property: (e.g. amount)")
-        if how not in ("sum", "avg", "min", "max"):
-            raise ValueError(f"aggregate {how} is not supported for HubSpot (count, sum, avg, min, max)")
         body.update(limit=PAGE, properties=[p.property])
         values = []
-        for record in matching_records(client, url, body):
+        for record in matching_records(self, client, url, body):
             raw = (record.get("properties") or {}).get(p.property)
             if raw not in (None, ""):
                 values.append(parse_number(raw))
@@ -141,11 +147,11 @@ MAX_FILTERS = 6
 MAX_ID = 2**63 - 1  # record ids are positive 64-bit integers
 
 
-def matching_records(client: ApiClient, url: str, body: dict) -> Iterator[dict]:
+def matching_records(source: ApiSource, client: ApiClient, url: str, body: dict) -> Iterator[dict]:
     """Every record ``body`` matches, 200 a page; split into id ranges past the 10,000-result ceiling."""
     first = client.json("POST", url, json=body)
     if first.get("total", 0) <= SEARCH_CEILING:
-        yield from _pages(client, url, body, first)
+        yield from _pages(source, client, url, body, first)
         return
     if len(_filters(body)) >= MAX_FILTERS:
         raise ValueError(
@@ -154,7 +160,7 @@ def matching_records(client: ApiClient, url: str, body: dict) -> Iterator[dict]:
         )
     bounds = _id_bounds(client, url, body, [int(r["id"]) for r in first.get("results", [])])
     for low, high in _id_ranges(client, url, body, *bounds, first["total"]):
-        yield from _pages(client, url, _within(body, low, high))
+        yield from _pages(source, client, url, _within(body, low, high))
 
 
 def _within(body: dict, low: int, high: int) -> dict:
@@ -198,21 +204,13 @@ def _id_ranges(client: ApiClient, url: str, body: dict, low: int, high: int, tot
     yield from _id_ranges(client, url, body, middle + 1, high, total - left)
 
 
-def _pages(client: ApiClient, url: str, body: dict, first: dict | None = None) -> Iterator[dict]:
-    """One search paged with ``after`` (HubSpot's cursor), starting from an answer already in hand."""
-
-    def page(after):
-        data = (
-            first
-            if first is not None and after is None
-            else client.json("POST", url, json={**body, "after": after or "0"})
-        )
+def _pages(source: ApiSource, client: ApiClient, url: str, body: dict, first: dict | None = None) -> Iterator[dict]:
+    """One search's records, paged with ``after`` (HubSpot's cursor), from an answer already in hand."""
+    request = PageRequest(url, json=body)
+    for data in source.pages(client, "POST", request, max_pages=SEARCH_CEILING // PAGE + 1, answered=first):
         if data.get("total", 0) > SEARCH_CEILING:
             raise ValueError(f"{data['total']:,} records match one id range, more than HubSpot search returns")
-        nxt = ((data.get("paging") or {}).get("next") or {}).get("after")
-        return data.get("results", []), nxt
-
-    return paginate(page, max_pages=SEARCH_CEILING // PAGE + 1)
+        yield from data.get("results", [])
 
 
 def _filter(f: HubspotFilter, q: MetricQuery) -> dict:

@@ -11,12 +11,19 @@ to the company currency) or avg (sum / count). One request per metric.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from okrsync.sdk.api_source import ApiSource
-from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
-from okrsync.sdk.http import ApiClient, secret
-from okrsync.sdk.retry import per_second
+from okrsync.sdk import (
+    Aggregate,
+    ApiClient,
+    ApiSource,
+    Connector,
+    HeaderToken,
+    MetricParams,
+    MetricQuery,
+    RemoteConnection,
+    WebUrl,
+)
 
 
 class PipedriveConnection(RemoteConnection):
@@ -26,6 +33,7 @@ class PipedriveConnection(RemoteConnection):
 
 
 class PipedriveMetric(MetricParams):
+    aggregates: ClassVar[tuple[Aggregate, ...]] = ("count", "sum", "avg")
     status: Literal["open", "won", "lost"] | None = None
     filter_id: int | None = None
     pipeline_id: int | None = None
@@ -33,19 +41,14 @@ class PipedriveMetric(MetricParams):
 
 
 class PipedriveSource(ApiSource[PipedriveConnection, PipedriveMetric]):
+    api_root_from = ("url",)  # the company domain
+    auth = HeaderToken("x-api-token")
+    # Pipedrive limits API-token requests per 2-second rolling window by plan; 20 is the lowest plan's
+    # (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting)
+    limits = [(20, 2.0)]
+    token_hint = "the API token of connection {name!r} (Settings > Personal preferences > API)"
+    vendor = "Pipedrive"
     check_path = "/api/v1/users/me"
-
-    def client(self) -> ApiClient:
-        token = secret(self.settings.token, f"connections.{self.name}.token")
-        return ApiClient(
-            (self.settings.endpoint or self.settings.url).rstrip("/"),
-            headers={"x-api-token": token},
-            # Pipedrive limits API-token requests per 2-second rolling window by plan; 20 is the lowest plan's
-            # (https://pipedrive.readme.io/docs/core-api-concepts-rate-limiting); rate_limit overrides
-            limits=per_second(self.settings.rate_limit) or [(20, 2.0)],
-            token_hint=f"the API token of connection {self.name!r} (Settings > Personal preferences > API)",
-            timeout=self.settings.timeout,
-        )
 
     def describe_check(self, answer: object) -> str:
         user = answer.get("data") if isinstance(answer, dict) else None
@@ -53,16 +56,7 @@ class PipedriveSource(ApiSource[PipedriveConnection, PipedriveMetric]):
 
     def read(self, client: ApiClient, q: MetricQuery) -> float:
         p: PipedriveMetric = q.params
-        params = {
-            k: v
-            for k, v in (
-                ("status", p.status),
-                ("filter_id", p.filter_id),
-                ("pipeline_id", p.pipeline_id),
-                ("user_id", p.user_id),
-            )
-            if v is not None
-        }
+        params = p.model_dump(exclude_none=True)  # status, filter_id, pipeline_id, user_id: those set
         data = (client.json("GET", "/api/v1/deals/summary", params=params) or {}).get("data") or {}
         count = float(data.get("total_count") or 0)
         total = float(data.get("total_currency_converted_value") or 0)
@@ -71,11 +65,9 @@ class PipedriveSource(ApiSource[PipedriveConnection, PipedriveMetric]):
             return count
         if how == "sum":
             return total
-        if how == "avg":
-            if not count:
-                raise ValueError("no deals match, so there is no average")
-            return total / count
-        raise ValueError(f"aggregate {how} is not supported for Pipedrive (count, sum, avg)")
+        if not count:
+            raise ValueError("no deals match, so there is no average")
+        return total / count  # avg
 
 
 connector = Connector(

@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import field_validator
 
 from okrsync.errors import SinkError
-from okrsync.okr.status import StatusDocument
+from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
 from okrsync.present.formats import LABEL as STATUS_LABELS
 from okrsync.present.formats import fmt_trend, fmt_value, forecast_text, human_time, pct, range_text, target_text
 from okrsync.present.html_report import render_html
@@ -71,51 +71,71 @@ def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
     return "\n".join(out)
 
 
+# columns are only ever appended; a KPI is a row of kind "kpi" with its healthy band as min and max
 CSV_COLUMNS = [
     "objective_id", "objective", "kr_id", "key_result", "owner", "kind", "start", "value", "target", "progress",
     "expected", "status", "stale", "forecast", "observed_at", "error", "min", "max", "judged_against",
     "forecast_low", "forecast_high", "forecast_probability", "suspect",
-]  # fmt: skip  # columns are only ever appended; a KPI is a row of kind "kpi" with its healthy band as min and max
+]  # fmt: skip
 
 
 def render_csv(doc: StatusDocument, history: dict | None = None) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
-    for o, kr in doc.key_results():
-        writer.writerow(
-            [
-                o.id,
-                o.title,
-                kr.id,
-                kr.title,
-                kr.owner or "",
-                kr.kind,
-                _blank(kr.start),
-                _blank(kr.value),
-                _blank(kr.target),
-                _blank(kr.progress),
-                _blank(kr.expected),
-                kr.status,
-                "yes" if kr.stale else "",
-                _blank(kr.forecast.value if kr.forecast else None),
-                kr.observed_at or "",
-                kr.error or "",
-                _blank(kr.min),
-                _blank(kr.max),
-                _blank(kr.judged),
-                *(_blank(getattr(kr.forecast, key, None)) for key in ("low", "high", "probability")),
-                kr.suspect_reason or "",
-            ]
-        )
-    for k in doc.kpis:
-        health = "" if k.healthy is None else "healthy" if k.healthy else "unhealthy"
-        writer.writerow(
-            ["", "", k.id, k.title, "", "kpi", "", _blank(k.value), "", "", "", health, "yes" if k.stale else "",
-             "", k.observed_at or "", k.error or "", _blank(k.min), _blank(k.max), "", "", "", "",
-             k.suspect_reason or ""]
-        )  # fmt: skip
+    writer.writerows(_csv_row(_kr_cells(o, kr)) for o, kr in doc.key_results())
+    writer.writerows(_csv_row(_kpi_cells(k)) for k in doc.kpis)
     return buf.getvalue()
+
+
+def _csv_row(cells: dict[str, object]) -> list[object]:
+    """The cells in CSV_COLUMNS order, blank where a row has none."""
+    return [_blank(cells.get(column)) for column in CSV_COLUMNS]
+
+
+def _kr_cells(o: ObjectiveStatus, kr: KrStatus) -> dict[str, object]:
+    forecast = kr.forecast
+    return {
+        "objective_id": o.id,
+        "objective": o.title,
+        "kr_id": kr.id,
+        "key_result": kr.title,
+        "owner": kr.owner or "",
+        "kind": kr.kind,
+        "start": kr.start,
+        "value": kr.value,
+        "target": kr.target,
+        "progress": kr.progress,
+        "expected": kr.expected,
+        "status": kr.status,
+        "stale": "yes" if kr.stale else "",
+        "forecast": forecast.value if forecast else None,
+        "observed_at": kr.observed_at or "",
+        "error": kr.error or "",
+        "min": kr.min,
+        "max": kr.max,
+        "judged_against": kr.judged,
+        "forecast_low": forecast.low if forecast else None,
+        "forecast_high": forecast.high if forecast else None,
+        "forecast_probability": forecast.probability if forecast else None,
+        "suspect": kr.suspect_reason or "",
+    }
+
+
+def _kpi_cells(k: KpiStatus) -> dict[str, object]:
+    return {
+        "kr_id": k.id,
+        "key_result": k.title,
+        "kind": "kpi",
+        "value": k.value,
+        "status": "" if k.healthy is None else "healthy" if k.healthy else "unhealthy",
+        "stale": "yes" if k.stale else "",
+        "observed_at": k.observed_at or "",
+        "error": k.error or "",
+        "min": k.min,
+        "max": k.max,
+        "suspect": k.suspect_reason or "",
+    }
 
 
 def _blank(x: object) -> object:

@@ -17,12 +17,22 @@ from typing import Literal
 import httpx
 from pydantic import field_validator
 
-from okrsync.errors import SourceError
-from okrsync.okr.numbers import parse_number
-from okrsync.sdk.api_source import ApiSource
-from okrsync.sdk.connector import Connector, MetricParams, MetricQuery, RemoteConnection, WebUrl
-from okrsync.sdk.http import ApiClient, HttpError, secret, source_error
-from okrsync.sdk.retry import per_second
+from okrsync.sdk import (
+    ApiClient,
+    ApiSource,
+    Connector,
+    Credentials,
+    HttpError,
+    MetricParams,
+    MetricQuery,
+    RemoteConnection,
+    SourceError,
+    WebUrl,
+    parse_number,
+    per_second,
+    secret,
+    source_error,
+)
 
 
 class SalesforceConnection(RemoteConnection):
@@ -80,50 +90,53 @@ def _split_top_level(text: str) -> list[str]:
 
 
 class SalesforceSource(ApiSource[SalesforceConnection, SalesforceMetric]):
-    def _token(self, base: str) -> str:
+    api_root_from = ("instance_url",)  # the org's My Domain
+    # Salesforce sets no per-second limit, only a daily allocation of API requests per org
+    # (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/
+    # salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm): no pacing unless rate_limit
+    limits = ()
+    token_hint = "the access token of connection {name!r}"
+    vendor = "Salesforce"
+
+    def credentials(self) -> Credentials:
+        """A ready ``token``, or one from the OAuth 2.0 client-credentials flow of a connected app."""
         s = self.settings
         if s.token:
-            return secret(s.token, f"connections.{self.name}.token")
-        if not (s.client_id and s.client_secret):
+            token = secret(s.token, f"connections.{self.name}.token")
+        elif not (s.client_id and s.client_secret):
             raise SourceError("give token, or client_id and client_secret of a connected app", connection=self.name)
-        client_id = secret(s.client_id, f"connections.{self.name}.client_id")
-        client_secret = secret(s.client_secret, f"connections.{self.name}.client_secret")
-        auth = ApiClient(
-            base, limits=per_second(s.rate_limit), token_hint="client_id and client_secret of the connected app"
+        else:
+            token = self._login(s.client_id, s.client_secret)
+        return Credentials(headers={"Authorization": f"Bearer {token}"})
+
+    def _login(self, client_id: str, client_secret: str) -> str:
+        """POST /services/oauth2/token on the instance with grant_type client_credentials."""
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": secret(client_id, f"connections.{self.name}.client_id"),
+            "client_secret": secret(client_secret, f"connections.{self.name}.client_secret"),
+        }
+        login = ApiClient(
+            self.root(),
+            limits=per_second(self.settings.rate_limit),
+            token_hint="client_id and client_secret of the connected app",
         )
         try:
-            data = auth.json(
-                "POST",
-                "/services/oauth2/token",
-                data={"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret},
-            )
+            data = login.json("POST", "/services/oauth2/token", data=form)
         except HttpError as exc:
             raise source_error(exc, metric=None, connection=self.name) from None
         finally:
-            auth.close()
+            login.close()
         return secret(data["access_token"], "access token")
 
-    def client(self) -> ApiClient:
-        base = (self.settings.endpoint or self.settings.instance_url).rstrip("/")
-        token = self._token(base)
-        return ApiClient(
-            base,
-            headers={"Authorization": f"Bearer {token}"},
-            # Salesforce sets no per-second limit, only a daily allocation of API requests per org
-            # (https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/
-            # salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm): no pacing unless rate_limit
-            limits=per_second(self.settings.rate_limit),
-            allocation=allocation_spent,
-            token_hint=f"the access token of connection {self.name!r}",
-            timeout=self.settings.timeout,
-        )
+    def allocation(self, response: httpx.Response) -> str | None:
+        return allocation_spent(response)
 
-    @property
-    def check_path(self) -> str:  # type: ignore[override]  # ApiSource's ClassVar; here it needs api_version
+    def check_paths(self) -> list[str]:
         """The version's resource list: any user with API access may read it, unlike /limits, which needs
         "View Setup and Configuration" (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/
         api_rest/resources_discoveryresource.htm, read 2026-11-22)."""
-        return f"/services/data/{self.settings.api_version}/"
+        return [f"/services/data/{self.settings.api_version}/"]
 
     def describe_check(self, answer: object) -> str:
         return f"token accepted (API {self.settings.api_version})"

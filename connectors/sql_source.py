@@ -4,8 +4,8 @@ The connection ``url`` is any SQLAlchemy URL (``${ENV}`` references resolved whe
 relative SQLite path starts at the config's folder. Queries get the bind parameters
 ``:cycle_start``, ``:cycle_end`` and ``:as_of`` (dates; as_of is the metric's day D, offset_days
 applied), and beside each ``_start`` (00:00 of that day) and ``_end`` (the first instant after it),
-aware in the cycle's time zone: a run as of D reads as of the end of D (README, "What a day means"),
-so ``ts < :as_of_end`` or ``day <= :as_of`` counts D itself, and a ``timestamptz`` column compares in
+aware in the cycle's time zone: a run as of D reads as of the end of D (docs/okr-semantics.md, "What a
+day means"), so ``ts < :as_of_end`` or ``day <= :as_of`` counts D itself, and a ``timestamptz`` column compares in
 the cycle's zone, not at midnight UTC. Every metric of a connection runs on one database
 connection, opened read-only where the database supports it: SQLite in ``mode=ro``, PostgreSQL
 with a read-only transaction; elsewhere grant the user read rights only.
@@ -65,6 +65,9 @@ def one_select(query: str) -> str:
 
 
 connector = Connector(
-    "sql", connection=SqlConnection, metric=SqlMetric, source="okrsync.connectors.sql_engine:SqlSource",
+    "sql",
+    connection=SqlConnection,
+    metric=SqlMetric,
+    source="okrsync.connectors.sql_engine:SqlSource",
     description="SQL databases",
-)  # fmt: skip
+)

@@ -205,7 +205,11 @@ def apply(all_specs: list[DeploymentSpec]) -> list[str]:
         for spec in all_specs
     ]
     deploy(
-        *deployments, work_pool_name=all_specs[0].pool, build=False, push=False,
-        print_next_steps_message=False, ignore_warnings=True,
-    )  # fmt: skip
+        *deployments,
+        work_pool_name=all_specs[0].pool,
+        build=False,
+        push=False,
+        print_next_steps_message=False,
+        ignore_warnings=True,
+    )
     return [spec.full_name for spec in all_specs]

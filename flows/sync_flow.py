@@ -1,9 +1,9 @@
-"""The sync as a Prefect flow: the pipeline's five steps as tasks, one fetch task per connection.
+"""The sync as a Prefect flow: the sync's five stages as tasks, one fetch task per connection.
 
 plan -> fetch (one task per connection, never per KR, submitted together) -> compute -> persist ->
-publish. The steps are the plain functions of :mod:`okrsync.sync.pipeline`; this module only
-orchestrates them, loads the config and plans once, and publishes a table and a markdown artifact
-of the run (built from the status document, which holds no secrets). Deploy it with
+publish, sequenced by :func:`okrsync.sync.sequence.sync` like every other sync: this module only hands
+in the stages wrapped as tasks, loads the config, and publishes a table and a markdown artifact of the
+run (built from the status document, which holds no secrets). Deploy it with
 ``prefect.yaml`` (one deployment per team config), or run it from ``okrsync run --prefect``.
 
 Like the CLI, the flow never shows a user error as a traceback: a config error, an unreachable store or
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date
 from typing import Any
 
 import httpx
@@ -39,21 +38,19 @@ from okrsync.flows.names import artifact_key
 from okrsync.flows.server import require_api, unreachable
 from okrsync.okr.status import StatusDocument
 from okrsync.present.formats import pct
-from okrsync.sync import pipeline
-from okrsync.sync.backfill import refresh_later
+from okrsync.sync.fetch import EventHook, fetch_in_time, too_late
+from okrsync.sync.plan import SyncPlan
+from okrsync.sync.result import DEFAULT_WAIT, SyncResult
+from okrsync.sync.sequence import Stages, sync
 
 
 def step(fn, name: str):
-    """A pipeline step as a task: no caching (every run reads fresh data), no task-level retries
-    (connectors retry what can heal themselves)."""
+    """A stage as a task: no caching (every run reads fresh data), no task-level retries (connectors
+    retry what can heal themselves)."""
     return task(fn, name=name, task_run_name=name, cache_policy=NO_CACHE, retries=0)
 
 
-plan_task = step(pipeline.plan, "plan")
-fetch_task = step(pipeline.fetch_in_time, "fetch")  # cut at the connection's deadline, as in a plain run
-compute_task = step(pipeline.compute, "compute")
-persist_task = step(pipeline.persist, "persist")
-publish_task = step(pipeline.publish, "publish")
+fetch_task = step(fetch_in_time, "fetch")  # cut at the connection's deadline, as in a plain run
 
 
 class SyncFlow(Flow):
@@ -68,7 +65,7 @@ class SyncFlow(Flow):
             raise unreachable(os.environ.get("PREFECT_API_URL", "PREFECT_API_URL"), type(exc).__name__) from None
 
 
-def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None, wait: float = pipeline.DEFAULT_WAIT):
+def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None, wait: float = DEFAULT_WAIT):
     """Fetch, evaluate, store and write outputs for one config, under the config's run lock.
 
     Ends ``Completed`` when every source and output worked, and ``Failed`` named ``Partial`` when the
@@ -78,7 +75,7 @@ def sync_flow(config_path: str = "okrsync.yaml", as_of: str | None = None, wait:
     """
     try:
         config = load_config(config_path)
-        result = _locked_sync(config, as_of, wait)
+        result = _sync(config, as_of, wait)
     except OkrsyncError as exc:  # a user error: its message, no traceback (the CLI maps it to its exit code)
         get_run_logger().error("%s", exc)
         return failed(str(exc) or type(exc).__name__, data=exc)
@@ -120,35 +117,19 @@ def failed(message: str, **kwargs) -> State:
     return Failed(message=message, **kwargs)
 
 
-def _locked_sync(config, as_of: str | None, wait: float) -> pipeline.SyncResult:
-    now = clock.now(config)
-    store = pipeline.open_store(config)
-    try:
-        with store.run_lock(config.namespace, config.cycle.name, wait=wait):
-            result = _steps(config, store, clock.moment(as_of, config), now)
-        if result.held_back:  # an earlier day arrived: later days are evaluated again, the newest published
-            refresh_later(config, store, date.fromisoformat(result.document.day), now=now, wait=wait)
-    finally:
-        store.close()
-    return result
+def _sync(config, as_of: str | None, wait: float) -> SyncResult:
+    stages = Stages.plain().wrapped(step, fetch=fetch_with_tasks)
+    return sync(config, clock.moment(as_of, config), now=clock.now(config), stages=stages, wait=wait)
 
 
-def _steps(config, store, moment, now) -> pipeline.SyncResult:
-    """plan -> fetch (one task per connection, together) -> compute -> persist -> publish."""
-    sync_plan = plan_task(config, moment)
+def fetch_with_tasks(sync_plan: SyncPlan, on_event: EventHook | None = None) -> dict:
+    """The fetch stage as one task per connection, submitted together (the Prefect UI shows each)."""
     budget = _budget(sync_plan)
     futures = {
         name: fetch_task.with_options(task_run_name=f"fetch-{name}").submit(sync_plan, name, budget)
         for name in sync_plan.connections
     }
-    fetched = _gather(sync_plan, futures, artifact_key(config.namespace) + "-fetch")
-    computed = compute_task(sync_plan, fetched, pipeline.read_stored(store, sync_plan))
-    result = pipeline.SyncResult(persist_task(store, sync_plan, computed, now=now), computed)
-    result.held_back = pipeline.newer_run_note(store, sync_plan)  # a past day never overwrites the newest
-    if result.held_back is None:
-        publish_task(store, sync_plan, result, now=now)
-    pipeline.finish(store, result, now=now)
-    return result
+    return _gather(sync_plan, futures, artifact_key(sync_plan.config.namespace) + "-fetch")
 
 
 def _gather(sync_plan, futures: dict, key: str) -> dict:
@@ -164,12 +145,12 @@ def _gather(sync_plan, futures: dict, key: str) -> dict:
             try:
                 fetched |= future.result()
             except Exception:  # the task crashed (fetch_in_time itself never raises for a source)
-                fetched |= pipeline.too_late(sync_plan, names[future], by_run=False)
+                fetched |= too_late(sync_plan, names[future], by_run=False)
             progress.update(done)
     except TimeoutError:
         for name in futures:
             if not any(q.metric_id in fetched for q in sync_plan.queries[name]):
-                fetched |= pipeline.too_late(sync_plan, name, by_run=True)
+                fetched |= too_late(sync_plan, name, by_run=True)
     return fetched
 
 
@@ -224,7 +205,3 @@ def _logger() -> logging.Logger | logging.LoggerAdapter:
         return get_run_logger()
     except Exception:  # outside a run context
         return logging.getLogger("okrsync.flow")
-
-
-if __name__ == "__main__":
-    sync_flow.serve(name="okrsync-nightly", cron="0 2 * * *")

@@ -9,37 +9,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import textwrap
 import time
 import uuid
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from hypothesis import settings
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
-REPO = Path(__file__).resolve().parent.parent
-OSLO = ZoneInfo("Europe/Oslo")
-PG_ENV = "OKRSYNC_TEST_POSTGRES_URL"
-
-
-def oslo(*args: int) -> datetime:
-    return datetime(*args, tzinfo=OSLO)
-
-
-def postgres_base_url() -> str:
-    url = os.environ.get(PG_ENV)
-    if not url:
-        if os.environ.get("OKRSYNC_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"{PG_ENV} is not set but OKRSYNC_REQUIRE_POSTGRES=1: PostgreSQL tests must run here")
-        pytest.skip(f"PostgreSQL tests need {PG_ENV} (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test)")
-    return url
+from tests.helpers import HEADER, PREFECT, REPO, free_port, oslo, postgres_base_url
 
 
 @pytest.fixture
@@ -85,25 +67,6 @@ def no_token_backoff(monkeypatch):
     monkeypatch.setattr(backoff, "time", SimpleNamespace(sleep=lambda seconds: None))
 
 
-PREFECT = str(Path(sys.executable).with_name("prefect"))
-
-
-def poll(check, seconds: float, what: str):
-    """Wait for a condition (not a fixed sleep): ``check()`` until it returns something true."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"gave up after {seconds:g} s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory):
     base = sa.engine.make_url(postgres_base_url())
@@ -147,10 +110,25 @@ def prefect_server(tmp_path_factory):
     admin.dispose()
 
 
-# CI runs a fixed hypothesis profile (.ci/run sets HYPOTHESIS_PROFILE=ci): derandomized, so a green main
-# stays green (hypothesis allows no examples database beside derandomize; a failure prints its blob to
-# reproduce it). Runs elsewhere stay random, with the database in .hypothesis/ replaying what they found.
-settings.register_profile("ci", derandomize=True, print_blob=True)
+# CI runs a fixed hypothesis profile (.ci/run sets HYPOTHESIS_PROFILE=ci) so that a green main stays green:
+# - derandomized: every run draws the same examples (seeded from each test's source);
+# - the examples database kept, written but never read back. hypothesis (6.170) refuses
+#   settings(derandomize=True, database=...) ("derandomize=True implies database=None", hypothesis/_settings.py)
+#   because a replayed database makes the draws depend on what the folder holds: its reuse phase samples the
+#   saved corpus with the test's own random. A child of the derandomized settings may name a database, and
+#   without Phase.reuse nothing is read from it: a failure found here is saved to .hypothesis/examples (and
+#   printed as a blob), and a run with the default profile in that checkout replays it first;
+# - no deadline and no too_slow health check: time on a loaded machine is not a finding (a test that bounds
+#   CPU says so in its own @settings(deadline=...)).
+# Runs elsewhere stay random, with the database in .hypothesis/ replaying what they found.
+settings.register_profile(
+    "ci",
+    settings(settings(derandomize=True), database=DirectoryBasedExampleDatabase(REPO / ".hypothesis" / "examples")),
+    phases=[phase for phase in Phase if phase is not Phase.reuse],
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 FIGURES: list[tuple[str, str, dict[str, int]]] = []
@@ -198,13 +176,6 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{area:<18} {case:<52} {shown}")
 
 
-HEADER = """\
-version: 1
-cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}
-store: sqlite:///store.db
-"""
-
-
 @pytest.fixture
 def write_config(tmp_path):
     """Write a config (dedented; HEADER prepended unless it has `version:`) and return its path."""
@@ -220,14 +191,28 @@ def write_config(tmp_path):
     return write
 
 
-def write_csv(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip())
-    return path
-
-
 @pytest.fixture
 def example(tmp_path):
     """A copy of config/example.yaml with its data, so the run writes only into tmp_path."""
     shutil.copytree(REPO / "config", tmp_path / "config")
     return tmp_path / "config" / "example.yaml"
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory):
+    """The example config synced over a few weeks, so charts have history (once per module)."""
+    from okrsync.config.load import load_config
+    from okrsync.sync.sequence import sync
+
+    root = tmp_path_factory.mktemp("example")
+    shutil.copytree(REPO / "config", root / "config")
+    config = load_config(root / "config" / "example.yaml")
+    for day in (oslo(2026, 10, 8), oslo(2026, 10, 22), oslo(2026, 11, 5), oslo(2026, 11, 12)):
+        sync(config, day, now=day)
+    return sync(config, oslo(2026, 11, 21), now=oslo(2026, 11, 21))
+
+
+@pytest.fixture(scope="module")
+def document(synced):
+    """The status document of ``synced``."""
+    return synced.document

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from okrsync.testing import Emulator, Request, Response, route
-from tests.conftest import poll
+from tests.helpers import poll
 
 FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 
@@ -76,8 +76,9 @@ kpis: [{{id: a, metric: n, healthy: {{min: 0}}}}]
 def start_serve(env: dict, cwd: Path, *args: str) -> subprocess.Popen:
     """`okrsync serve ARGS` in a session of its own (its process group is its own and its children's)."""
     command = [sys.executable, "-m", "okrsync", "serve", *args]
-    return subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def deployment(api: str, name: str) -> dict | None:
@@ -147,14 +148,19 @@ def stored_runs(directory: Path) -> int:
 
 def start_prefect_server(home: Path, port: int) -> subprocess.Popen:
     """A Prefect server of this test alone (SQLite under ``home``), in its own process group; answering."""
-    from tests.conftest import PREFECT
+    from tests.helpers import PREFECT
 
     env = {**os.environ, "PREFECT_HOME": str(home), "DO_NOT_TRACK": "1", "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     env.pop("PREFECT_API_URL", None)
     home.mkdir(parents=True, exist_ok=True)
     with (home / "server.log").open("a") as log:
-        server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                  stdout=log, stderr=log, process_group=0)  # fmt: skip
+        server = subprocess.Popen(
+            [PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=log,
+            process_group=0,
+        )
 
     def answers() -> bool:
         try:

@@ -9,10 +9,10 @@ import pytest
 from okrsync.config.load import load_config
 from okrsync.okr.evaluate import end_of_day
 from okrsync.store import Store
-from okrsync.sync import pipeline
-from okrsync.sync.backfill import accept_held
-from okrsync.sync.pipeline import sync
-from tests.conftest import oslo, write_csv
+from okrsync.sync import fetch as fetch_stage
+from okrsync.sync.accept import accept_held
+from okrsync.sync.sequence import sync
+from tests.helpers import oslo, write_csv
 
 pytestmark = pytest.mark.reliability
 CYCLE = "2026-Q4"
@@ -32,14 +32,14 @@ def test_accept_takes_only_what_was_held_when_it_started(tmp_path, write_config,
     write_csv(data, "date,score\n2026-11-05,80\n2026-11-10,155\n2026-11-11,999\n")
 
     in_fetch, listed = threading.Event(), threading.Event()
-    real_fetch = pipeline.fetch
+    real_fetch = fetch_stage.fetch
 
     def fetch_while_accept_waits(sync_plan, on_event=None):
         in_fetch.set()  # the run holds the lock now
         assert listed.wait(10), "accept never listed"
         return real_fetch(sync_plan, on_event)
 
-    monkeypatch.setattr(pipeline, "fetch", fetch_while_accept_waits)
+    monkeypatch.setattr(fetch_stage, "fetch", fetch_while_accept_waits)
     run = threading.Thread(
         target=sync, args=(config, end_of_day(date(2026, 11, 11), config.cycle)), kwargs={"now": oslo(2026, 11, 11, 12)}
     )

@@ -1,9 +1,5 @@
 """Teams aligned across configs that share a store: `parent: namespace/objective`."""
 
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
 from okrsync.config.load import load_config
@@ -11,55 +7,31 @@ from okrsync.errors import ConfigError
 from okrsync.okr.evaluate import roll_up
 from okrsync.okr.results import AlignedChild
 from okrsync.store import Store
-from okrsync.sync.pipeline import sync
-from tests.conftest import REPO, oslo, write_csv
-
-DAY1, DAY2 = oslo(2026, 11, 16), oslo(2026, 11, 17)
-
-
-def configs(tmp_path, write_config, store_url: str):
-    write_csv(tmp_path / "d.csv", "revenue,signups\n60,30\n")
-    head = "version: 1\ncycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}\n"
-    company = write_config(head + textwrap.dedent(f"""
-        namespace: company
-        store: "{store_url}"
-        connections: {{files: {{type: csv, root: .}}}}
-        metrics: {{revenue: {{connection: files, path: d.csv, column: revenue}}}}
-        objectives:
-          - id: growth
-            title: Grow the company
-            key_results: [{{id: rev, metric: revenue, start: 0, target: 100}}]
-    """), name="company.yaml")  # fmt: skip
-    team = write_config(head + textwrap.dedent(f"""
-        namespace: team-a
-        store: "{store_url}"
-        connections: {{files: {{type: csv, root: .}}}}
-        metrics: {{signups: {{connection: files, path: d.csv, column: signups}}}}
-        objectives:
-          - id: self-serve
-            title: Self-serve signups
-            parent: company/growth
-            weight: 3
-            key_results: [{{id: su, metric: signups, start: 0, target: 100}}]
-    """), name="team.yaml")  # fmt: skip
-    return load_config(company), load_config(team)
+from okrsync.sync.sequence import sync
+from tests.helpers import DAY1, DAY2, REPO, aligned_configs, okrsync
 
 
 def test_roll_up_takes_children_from_other_configs_by_weight():
     from okrsync.config import Objective, StatusThresholds
 
     (growth,) = roll_up(
-        [Objective(id="growth", title="G")], {}, StatusThresholds(),
-        aligned={"growth": [AlignedChild("team-a/x", 3, 0.2, 0.5, "off_track"),
-                            AlignedChild("team-b/y", 1, 0.6, 0.5, "on_track"),
-                            AlignedChild("team-c/z", 5, None, 0.5, "no_data")]},  # no data: left out
-    )  # fmt: skip
+        [Objective(id="growth", title="G")],
+        {},
+        StatusThresholds(),
+        aligned={
+            "growth": [
+                AlignedChild("team-a/x", 3, 0.2, 0.5, "off_track"),
+                AlignedChild("team-b/y", 1, 0.6, 0.5, "on_track"),
+                AlignedChild("team-c/z", 5, None, 0.5, "no_data"),  # no data: left out
+            ]
+        },
+    )
     assert growth.progress == pytest.approx((3 * 0.2 + 0.6) / 4)
     assert growth.children == ("team-a/x", "team-b/y", "team-c/z")
 
 
 def test_parent_rolls_up_the_teams_latest_result_and_notes_a_missing_parent(tmp_path, write_config, store_url):
-    company, team = configs(tmp_path, write_config, store_url)
+    company, team = aligned_configs(tmp_path, write_config, store_url)
     first = sync(team, DAY1, now=DAY1)  # the company has not synced yet
     (objective,) = first.document.objectives
     assert objective.parent == "company/growth" and "no run of namespace 'company'" in objective.parent_note
@@ -71,11 +43,10 @@ def test_parent_rolls_up_the_teams_latest_result_and_notes_a_missing_parent(tmp_
 
 
 def test_status_all_shows_the_company_tree(tmp_path, write_config):
-    company, team = configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
     sync(team, DAY1, now=DAY1)
     sync(company, DAY1, now=DAY1)
-    done = subprocess.run([sys.executable, "-m", "okrsync", "-c", str(company.path), "status", "--all"],
-                          capture_output=True, text=True, cwd=REPO, env={"COLUMNS": "200", "PATH": ""})  # fmt: skip
+    done = okrsync("-c", str(company.path), "status", "--all", cwd=REPO)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     parent = next(i for i, line in enumerate(lines) if "[company]" in line and "Grow the company" in line)
@@ -100,9 +71,8 @@ def test_cross_config_parents_are_checked_for_shape(write_config):
 
 
 def test_validate_warns_about_a_parent_the_store_does_not_hold(tmp_path, write_config):
-    company, team = configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
     Store(team.store_url()).close()
-    done = subprocess.run([sys.executable, "-m", "okrsync", "-c", str(team.path), "validate"],
-                          capture_output=True, text=True, cwd=REPO, env={"COLUMNS": "200", "PATH": ""})  # fmt: skip
+    done = okrsync("-c", str(team.path), "validate", cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "warning objectives.self-serve.parent: parent company/growth: no run of namespace 'company'" in done.stdout

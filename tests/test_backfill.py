@@ -3,8 +3,7 @@ again (start: auto depends on the earliest value), the newest published once, no
 
 import json
 
-from tests.conftest import write_csv
-from tests.helpers import okrsync
+from tests.helpers import okrsync, write_csv
 
 CONFIG = """\
 connections: {files: {type: csv, root: data}}
@@ -53,8 +52,11 @@ def test_backfill_replays_what_can_answer_for_the_past_and_updates_later_days(tm
 
     runs = json.loads(okrsync("-c", config, "runs", "-f", "json").stdout)
     assert [(r["day"], r["trigger"]) for r in runs] == [
-        ("2026-10-05", "backfill"), ("2026-10-12", "backfill"), ("2026-10-19", "backfill"), ("2026-11-21", "run")
-    ]  # fmt: skip
+        ("2026-10-05", "backfill"),
+        ("2026-10-12", "backfill"),
+        ("2026-10-19", "backfill"),
+        ("2026-11-21", "run"),
+    ]
     published = json.loads((tmp_path / "out" / "okr.json").read_text())
     assert published["as_of"].startswith("2026-11-21")  # only the newest day reached the output
     now = published["objectives"][0]["key_results"][0]
@@ -99,15 +101,14 @@ def test_a_run_that_died_is_skipped_when_later_days_are_evaluated_again(tmp_path
     from okrsync.config.load import load_config
     from okrsync.okr.evaluate import end_of_day
     from okrsync.store import Store
-    from okrsync.sync.backfill import refresh_later
-    from okrsync.sync.pipeline import sync
-    from tests.conftest import oslo
+    from okrsync.sync.sequence import refresh, sync
+    from tests.helpers import oslo
 
     config = load_config(setup(tmp_path, write_config))
     store = Store(config.store_url())
     died = end_of_day(date(2026, 10, 5), config.cycle)
     store.begin_run(config.namespace, config.cycle.name, date(2026, 10, 5), died, "run", oslo(2026, 10, 5, 12))
     sync(config, end_of_day(date(2026, 10, 12), config.cycle), now=oslo(2026, 10, 12, 12), store=store)
-    again, published = refresh_later(config, store, date(2026, 10, 1), now=oslo(2026, 10, 13), wait=0)
+    again, published = refresh(config, store, date(2026, 10, 1), {date(2026, 10, 1)}, now=oslo(2026, 10, 13))
     assert again == [date(2026, 10, 12)] and published is not None and published.document.day == "2026-10-12"
     store.close()

@@ -246,8 +246,10 @@ def test_validate_checks_key_files_without_the_network(key, says, tmp_path, caps
     else:
         key_file.write_text(key)
     path = tmp_path / "okrsync.yaml"
-    path.write_text(HEAD + "connections: {s: {type: google_sheets, credentials_file: sa.json}}\n"
-                    "metrics: {m: {connection: s, spreadsheet: abc, range: 'A!B2'}}\n" + KPI)  # fmt: skip
+    path.write_text(
+        HEAD + "connections: {s: {type: google_sheets, credentials_file: sa.json}}\n"
+        "metrics: {m: {connection: s, spreadsheet: abc, range: 'A!B2'}}\n" + KPI
+    )
     code, output = validate(path, capsys, monkeypatch)
     assert code == 2 and "connections.s.credentials_file" in output and says in output, output
 

@@ -8,14 +8,13 @@ import pytest
 
 from okrsync.connectors.report import render_html
 from okrsync.present.charts import HEIGHT, LEFT, WIDTH, compact, kr_chart, nice_ticks
-from tests.test_report import document, synced  # noqa: F401 - the module-scoped example sync
 
 
 def section(html: str, element_id: str) -> str:
     return html.split(f'id="{element_id}"')[1].split("</article>")[0]
 
 
-def test_a_kr_chart_has_dates_values_target_expected_path_and_forecast(document):  # noqa: F811
+def test_a_kr_chart_has_dates_values_target_expected_path_and_forecast(document):
     html = render_html(
         document, {"mrr": [["2026-10-08T00:00:00+02:00", 125000], ["2026-11-21T00:00:00+01:00", 153175]]}
     )
@@ -30,7 +29,7 @@ def test_a_kr_chart_has_dates_values_target_expected_path_and_forecast(document)
     assert "owner ceo@acme.example" in mrr
 
 
-def test_the_expected_path_goes_through_the_phases(document):  # noqa: F811
+def test_the_expected_path_goes_through_the_phases(document):
     mrr = document.kr("mrr")  # phases 135k by Oct 31, 155k by Nov 30
     chart = kr_chart(mrr, [["2026-11-21T00:00:00+01:00", 153175]], document)
     xs_ys = [tuple(map(float, p.split(","))) for p in chart.expected.split()]
@@ -38,7 +37,7 @@ def test_the_expected_path_goes_through_the_phases(document):  # noqa: F811
     assert [y for _, y in xs_ys] == sorted((y for _, y in xs_ys), reverse=True)  # rising values: y falls
 
 
-def test_a_long_history_keeps_every_value_in_the_line_and_60_points_to_hover(document):  # noqa: F811
+def test_a_long_history_keeps_every_value_in_the_line_and_60_points_to_hover(document):
     start = date(2026, 10, 1)
     points = [[f"{start + timedelta(days=i)}T00:00:00+00:00", 120000 + i * 300] for i in range(90)]
     chart = kr_chart(document.kr("mrr"), points, document)
@@ -46,7 +45,7 @@ def test_a_long_history_keeps_every_value_in_the_line_and_60_points_to_hover(doc
     assert chart.marks[-1].title == "29 Dec 2026: 146,700 EUR"  # the newest is always there
 
 
-def test_kpis_are_drawn_over_their_healthy_band(document):  # noqa: F811
+def test_kpis_are_drawn_over_their_healthy_band(document):
     html = render_html(
         document, {"tickets_open": [["2026-11-20T00:00:00+01:00", 120], ["2026-11-21T00:00:00+01:00", 117]]}
     )
@@ -56,17 +55,20 @@ def test_kpis_are_drawn_over_their_healthy_band(document):  # noqa: F811
     assert 0 < top < HEIGHT  # max 150 lies inside the drawing
 
 
-def test_suspect_stale_and_manual_krs_look_different(document):  # noqa: F811
+def test_suspect_stale_and_manual_krs_look_different(document):
     from okrsync.okr.status import OverrideDoc
 
     krs = {kr.id: kr for _, kr in document.key_results()}
     held = krs["csat"].model_copy(update={"suspect": True, "suspect_reason": "csat = 250 is above expect.max 100"})
     manual = krs["signups"].model_copy(update={"override": OverrideDoc(value=700, sticky=False, note="recount")})
     objectives = [
-        o.model_copy(update={"key_results": [held if k.id == "csat" else manual if k.id == "signups" else k
-                                             for k in o.key_results]})
+        o.model_copy(
+            update={
+                "key_results": [held if k.id == "csat" else manual if k.id == "signups" else k for k in o.key_results]
+            }
+        )
         for o in document.objectives
-    ]  # fmt: skip
+    ]
     html = render_html(document.model_copy(update={"objectives": objectives}))
     assert '<article class="kr suspect" id="kr-csat">' in html and '<article class="kr stale" id="kr-uptime">' in html
     assert '<article class="kr overridden" id="kr-signups">' in html
@@ -75,7 +77,7 @@ def test_suspect_stale_and_manual_krs_look_different(document):  # noqa: F811
     assert "⏸ 1 held back" in html and "✎ 1 manual" in html and "⚠ 1 stale" in html
 
 
-def test_the_page_is_the_same_in_any_time_zone(synced, monkeypatch):  # noqa: F811
+def test_the_page_is_the_same_in_any_time_zone(synced, monkeypatch):
     first = render_html(synced.document, synced.history)
     monkeypatch.setenv("TZ", "Pacific/Kiritimati")
     time.tzset()

@@ -9,10 +9,10 @@ import pytest
 
 from okrsync.config.load import load_config
 from okrsync.store import Store
-from okrsync.sync.pipeline import sync
+from okrsync.sync.sequence import sync
 from okrsync.testing import Fault
-from tests.conftest import oslo, write_csv
 from tests.emulators.crm import HookReceiver
+from tests.helpers import oslo, write_csv
 
 MONDAY = oslo(2026, 11, 16)
 SLACK_PATH = "/services/T0CANARY/B0CANARY/canarysecretpath123"

@@ -168,9 +168,12 @@ def test_run_prefect_keeps_prefects_files_in_the_project(example, tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_HOME", "PREFECT_API_URL")}
     done = subprocess.run(
         [sys.executable, "-m", "okrsync", "-c", str(example), "run", "--prefect", "--as-of", "2026-11-21"],
-        cwd=tmp_path, env={**env, "HOME": str(home), "DO_NOT_TRACK": "1"}, capture_output=True, text=True,
+        cwd=tmp_path,
+        env={**env, "HOME": str(home), "DO_NOT_TRACK": "1"},
+        capture_output=True,
+        text=True,
         timeout=300,
-    )  # fmt: skip
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "OKR status" in done.stdout and "ended Completed" in done.stdout
     assert (tmp_path / ".okrsync" / "prefect" / "prefect.db").exists() and not (home / ".prefect").exists()

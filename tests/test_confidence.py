@@ -12,7 +12,7 @@ from okrsync.config import KeyResult, Objective, StatusThresholds
 from okrsync.okr import confidence
 from okrsync.okr.evaluate import evaluate_kr
 from okrsync.okr.results import Status
-from tests.test_evaluate_exact import CYCLE, HALFWAY, THRESHOLDS, state
+from tests.helpers import CYCLE, HALFWAY, THRESHOLDS, state
 
 DAY, WEEK = 86400.0, 7 * 86400.0
 
@@ -141,10 +141,9 @@ def test_use_forecast_judges_decreases_keeps_done_and_needs_a_chance():
     objective = Objective(id="o", title="O")
     judged = StatusThresholds(use_forecast=True, likely=1.0, unlikely=0.0)  # the bounds count as reached
     falling = weekly(100, 90, 80, 70)  # even: 70 - 10/7 * 46 days = 4.3 by the end, sd 0
-    assert evaluate_kr(KeyResult(id="k", metric="m", start=100, target=10), objective, falling, CYCLE, HALFWAY,
-                       judged).status == Status.ON_TRACK  # fmt: skip  # chance 1.0 = likely: on track
-    assert evaluate_kr(KeyResult(id="k", metric="m", start=100, target=2), objective, falling, CYCLE, HALFWAY,
-                       judged).status == Status.AT_RISK  # fmt: skip  # chance 0.0 = unlikely: at risk
+    to_10, to_2 = (KeyResult(id="k", metric="m", start=100, target=target) for target in (10, 2))
+    assert evaluate_kr(to_10, objective, falling, CYCLE, HALFWAY, judged).status == Status.ON_TRACK  # 1.0 = likely
+    assert evaluate_kr(to_2, objective, falling, CYCLE, HALFWAY, judged).status == Status.AT_RISK  # 0.0 = unlikely
     done = KeyResult(id="k", metric="m", start=100, target=70)
     assert evaluate_kr(done, objective, falling, CYCLE, HALFWAY, judged).status == Status.DONE
     short = KeyResult(id="k", metric="m", start=0, target=100)  # two weeks: no chance, the gap rule

@@ -7,7 +7,7 @@ from okrsync.config import resolve_env
 from okrsync.config.load import load_config, parse_config
 from okrsync.config.schema import json_schema
 from okrsync.errors import ConfigError, SourceError
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def problems(text: str) -> list:

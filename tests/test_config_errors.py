@@ -7,7 +7,6 @@ inside ``{...}`` say what to do; a parent in another config that the store knows
 
 from __future__ import annotations
 
-import sys
 import textwrap
 
 import pytest
@@ -15,7 +14,7 @@ import pytest
 from okrsync.config.load import load_config, parse_config
 from okrsync.config.yamlsource import load_with_lines
 from okrsync.errors import ConfigError
-from tests.conftest import oslo, write_csv
+from tests.helpers import cli, oslo, write_csv
 
 HEAD = "version: 1\ncycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}\n"
 FILES = "connections: {files: {type: csv, root: .}}\n"
@@ -40,19 +39,6 @@ def kr(fields: str) -> str:
     return HEAD + FILES + metric + f"objectives: [{{id: o, title: O, key_results: [{{id: k, metric: m, {fields}}}]}}]\n"
 
 
-def cli(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
-    from okrsync.cli.app import console
-    from okrsync.cli.main import main
-
-    monkeypatch.setattr(sys, "argv", ["okrsync", *argv])
-    monkeypatch.delenv("OKRSYNC_STORE_URL", raising=False)
-    monkeypatch.setattr(console, "soft_wrap", True)  # one problem, one line, whatever the terminal's width
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out + captured.err
-
-
 SEVERAL = """\
 version: 1
 cycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-13-01}
@@ -69,10 +55,10 @@ objectives:
 """
 
 
-def test_several_mistakes_are_reported_in_one_run_each_on_its_line(tmp_path, capsys, monkeypatch):
+def test_several_mistakes_are_reported_in_one_run_each_on_its_line(tmp_path):
     path = tmp_path / "team.yaml"
     path.write_text(SEVERAL)
-    code, output = cli(["-c", str(path), "validate"], capsys, monkeypatch)
+    code, output = cli(["-c", str(path), "validate"])
     assert code == 2, output
     assert "config has 4 problem(s)" in output, output
     assert f"{path}:2: cycle.end: 2026-13-01 is not a date (month 13)" in output
@@ -240,9 +226,9 @@ def test_an_unquoted_env_reference_in_a_flow_mapping_says_to_quote_it():
     assert p.message.endswith('write url: "postgresql://${DB_USER}@db/x"')
 
 
-def test_the_init_template_loads_with_its_commented_examples_uncommented(tmp_path, capsys, monkeypatch):
+def test_the_init_template_loads_with_its_commented_examples_uncommented(tmp_path):
     path = tmp_path / "okrsync.yaml"
-    code, output = cli(["init", str(path)], capsys, monkeypatch)
+    code, output = cli(["init", str(path)])
     assert code == 0, output
     lines = path.read_text().splitlines()
     body = next(i for i, line in enumerate(lines) if line.startswith("version:"))  # the header above is prose
@@ -295,14 +281,12 @@ def two_configs(tmp_path, write_config, parent: str):
     return load_config(platform), team
 
 
-def test_a_parent_missing_from_a_stored_namespace_is_an_error_with_the_closest_ids(
-    tmp_path, write_config, capsys, monkeypatch
-):
-    from okrsync.sync.pipeline import sync
+def test_a_parent_missing_from_a_stored_namespace_is_an_error_with_the_closest_ids(tmp_path, write_config):
+    from okrsync.sync.sequence import sync
 
     platform, team = two_configs(tmp_path, write_config, "platform/reliabilty")
     sync(platform, oslo(2026, 11, 16), now=oslo(2026, 11, 16))
-    code, output = cli(["-c", str(team), "validate"], capsys, monkeypatch)
+    code, output = cli(["-c", str(team), "validate"])
     assert code == 2, output
     assert (
         f"{team}:11: objectives[0].parent: parent platform/reliabilty: namespace 'platform' has no objective "
@@ -310,14 +294,12 @@ def test_a_parent_missing_from_a_stored_namespace_is_an_error_with_the_closest_i
     ) in output
 
 
-def test_a_parent_in_a_namespace_not_stored_yet_stays_a_warning_with_a_suggestion(
-    tmp_path, write_config, capsys, monkeypatch
-):
-    from okrsync.sync.pipeline import sync
+def test_a_parent_in_a_namespace_not_stored_yet_stays_a_warning_with_a_suggestion(tmp_path, write_config):
+    from okrsync.sync.sequence import sync
 
     platform, team = two_configs(tmp_path, write_config, "platfrom/reliability")
     sync(platform, oslo(2026, 11, 16), now=oslo(2026, 11, 16))
-    code, output = cli(["-c", str(team), "validate"], capsys, monkeypatch)
+    code, output = cli(["-c", str(team), "validate"])
     assert code == 0, output
     assert "warning objectives.ship.parent: parent platfrom/reliability: no run of namespace 'platfrom'" in output
     assert "did you mean 'platform/reliability'?" in output

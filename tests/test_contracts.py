@@ -3,20 +3,16 @@ emulator: one line per connector, the same suite a third-party connector runs.""
 
 import json
 import sqlite3
-from functools import cache
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from okrsync.testing.contract import ContractCase, source_contract
-from tests.conftest import write_csv
 from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmulator, SalesforceEmulator
 from tests.emulators.jira import JiraEmulator
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
+from tests.helpers import SA_EMAIL, SECRET, private_key, write_csv
 
 pytestmark = pytest.mark.usefixtures("no_token_backoff")  # the Sheets faults hit its token endpoint too
-SECRET = "canary-contract-secret-1"
 WRONG = "canary-wrong-secret-2"
 FAST = {"rate_limit": 1000}
 
@@ -25,11 +21,13 @@ def csv_case(_, tmp_path) -> ContractCase:
     write_csv(tmp_path / "data" / "kpi.csv", "date,signups\n2026-11-14,10\n2026-11-15,20\n2026-11-17,99\n")
     return ContractCase(
         connection={"type": "csv", "root": "data"},
-        metrics={"latest": {"path": "kpi.csv", "column": "signups", "date_column": "date"},
-                 "total": {"path": "kpi.csv", "column": "signups", "date_column": "date", "aggregate": "sum"}},
+        metrics={
+            "latest": {"path": "kpi.csv", "column": "signups", "date_column": "date"},
+            "total": {"path": "kpi.csv", "column": "signups", "date_column": "date", "aggregate": "sum"},
+        },
         expected={"latest": 20.0, "total": 30.0},
         broken={"path": "kpi.csv", "column": "nope"},
-    )  # fmt: skip
+    )
 
 
 def sql_case(_, tmp_path) -> ContractCase:
@@ -56,13 +54,15 @@ def hubspot_emulator():
 def hubspot_case(hub, _) -> ContractCase:
     return ContractCase(
         connection={"type": "hubspot", "token": "${HS_TOKEN}", "endpoint": hub.url, **FAST},
-        metrics={"won": {"object": "deals", "filters": [{"property": "dealstage", "value": "closedwon"}]},
-                 "amount": {"object": "deals", "aggregate": "sum", "property": "amount"}},
+        metrics={
+            "won": {"object": "deals", "filters": [{"property": "dealstage", "value": "closedwon"}]},
+            "amount": {"object": "deals", "aggregate": "sum", "property": "amount"},
+        },
         expected={"won": 3.0, "amount": 300.0},
         env={"HS_TOKEN": SECRET},
         broken={"object": "widgets"},
         rejected_env={"HS_TOKEN": WRONG},
-    )  # fmt: skip
+    )
 
 
 def salesforce_emulator():
@@ -73,14 +73,20 @@ def salesforce_emulator():
 
 def salesforce_case(sf, _) -> ContractCase:
     return ContractCase(
-        connection={"type": "salesforce", "instance_url": "https://acme.my.salesforce.com", "endpoint": sf.url,
-                    "client_id": "3MVG9contract", "client_secret": "${SF_SECRET}", **FAST},
+        connection={
+            "type": "salesforce",
+            "instance_url": "https://acme.my.salesforce.com",
+            "endpoint": sf.url,
+            "client_id": "3MVG9contract",
+            "client_secret": "${SF_SECRET}",
+            **FAST,
+        },
         metrics={"open": {"soql": "SELECT COUNT() FROM Opportunity WHERE IsClosed = false"}},
         expected={"open": 37.0},
         env={"SF_SECRET": SECRET},
         broken={"soql": "SELECT COUNT() FROM NoSuchObject"},
         rejected_env={"SF_SECRET": WRONG},
-    )  # fmt: skip
+    )
 
 
 def pipedrive_emulator():
@@ -91,26 +97,35 @@ def pipedrive_emulator():
 
 def pipedrive_case(pd, _) -> ContractCase:
     return ContractCase(
-        connection={"type": "pipedrive", "url": "https://acme.pipedrive.com", "endpoint": pd.url,
-                    "token": "${PD_TOKEN}", **FAST},
+        connection={
+            "type": "pipedrive",
+            "url": "https://acme.pipedrive.com",
+            "endpoint": pd.url,
+            "token": "${PD_TOKEN}",
+            **FAST,
+        },
         metrics={"won": {"status": "won"}, "won_value": {"status": "won", "aggregate": "sum"}},
         expected={"won": 1.0, "won_value": 1000.0},
         env={"PD_TOKEN": SECRET},
-        broken={"status": "won", "aggregate": "max"},
+        broken={"status": "won", "filter_id": 404, "aggregate": "avg"},  # no deals match: no average
         rejected_env={"PD_TOKEN": WRONG},
-    )  # fmt: skip
+    )
 
 
 def http_case(api, _) -> ContractCase:
     return ContractCase(
-        connection={"type": "http", "base_url": f"{api.url}/api", "headers": {"Authorization": "Bearer ${API_TOKEN}"},
-                    **FAST},
+        connection={
+            "type": "http",
+            "base_url": f"{api.url}/api",
+            "headers": {"Authorization": "Bearer ${API_TOKEN}"},
+            **FAST,
+        },
         metrics={"mrr": {"path": "/metrics/mrr", "select": "data.current.value"}},
         expected={"mrr": 152300.5},
         env={"API_TOKEN": SECRET},
         broken={"path": "/metrics/mrr", "select": "data.nothing"},
         rejected_env={"API_TOKEN": WRONG},
-    )  # fmt: skip
+    )
 
 
 def jira_emulator():
@@ -123,25 +138,23 @@ def jira_emulator():
 
 def jira_case(jira, _) -> ContractCase:
     return ContractCase(
-        connection={"type": "jira", "url": "https://acme.atlassian.net", "endpoint": jira.url,
-                    "email": "bot@acme.example", "token": "${JIRA_TOKEN}", **FAST},
+        connection={
+            "type": "jira",
+            "url": "https://acme.atlassian.net",
+            "endpoint": jira.url,
+            "email": "bot@acme.example",
+            "token": "${JIRA_TOKEN}",
+            **FAST,
+        },
         metrics={"issues": {"jql": "project = APP"}, "done": {"jql": "project = APP", "aggregate": "percent_done"}},
         expected={"issues": 3.0, "done": 100 / 3},
         env={"JIRA_TOKEN": SECRET},
         broken={"jql": "project = APP AND nonsense ~"},
         rejected_env={"JIRA_TOKEN": WRONG},
-    )  # fmt: skip
+    )
 
 
-SA_EMAIL = "contract@acme-okrs.iam.gserviceaccount.com"
 SID = "1ContractSheet0123456789"
-
-
-@cache
-def private_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()  # fmt: skip
 
 
 def sheets_emulator():
@@ -151,8 +164,15 @@ def sheets_emulator():
 
 
 def sheets_case(sheets, tmp_path) -> ContractCase:
-    key = {"type": "service_account", "project_id": "acme", "private_key_id": "k1", "private_key": private_key(),
-           "client_email": SA_EMAIL, "client_id": "1", "token_uri": f"{sheets.url}/token"}  # fmt: skip
+    key = {
+        "type": "service_account",
+        "project_id": "acme",
+        "private_key_id": "k1",
+        "private_key": private_key(),
+        "client_email": SA_EMAIL,
+        "client_id": "1",
+        "token_uri": f"{sheets.url}/token",
+    }
     (tmp_path / "sa.json").write_text(json.dumps(key))
     return ContractCase(
         connection={"type": "google_sheets", "credentials_file": "sa.json", "endpoint": sheets.url, **FAST},

@@ -21,10 +21,9 @@ import sqlalchemy as sa
 from okrsync.config.load import load_config
 from okrsync.sdk.delivery import CLAIM_LEASE
 from okrsync.store import Store
-from okrsync.sync.pipeline import sync
-from tests.conftest import oslo
+from okrsync.sync.sequence import sync
 from tests.emulators.crm import HookReceiver
-from tests.test_reliability import posts, slow_receiver, team_config
+from tests.helpers import oslo, posts, slow_receiver, team_config
 
 pytestmark = pytest.mark.reliability
 DAY = oslo(2026, 11, 16)
@@ -71,7 +70,7 @@ def _install(point: str) -> None:
 
     from okrsync.sdk.http import ApiClient
     from okrsync.store.history import History
-    from okrsync.sync import pipeline
+    from okrsync.sync import persist, publish
 
     patches = {
         "migration 0001: 4th table": lambda: setattr(
@@ -80,12 +79,12 @@ def _install(point: str) -> None:
         "migration 0002: after the ledger's new key": lambda: setattr(alembic.op, "execute", _die),
         "after the run row, before values": lambda: setattr(History, "save_values", _die),
         "after values, before results": lambda: setattr(History, "save_evaluation", _die),
-        "after results, before outputs": lambda: setattr(pipeline, "publish", _die),
+        "after results, before outputs": lambda: setattr(publish, "publish", _die),
         "slack: claimed, not sent": lambda: setattr(ApiClient, "request", _before(ApiClient.request, "/slack")),
         "slack: sent, not confirmed": lambda: setattr(ApiClient, "request", _after(ApiClient.request, "/slack")),
         "webhook: claimed, not sent": lambda: setattr(ApiClient, "request", _before(ApiClient.request, "/hook")),
         "webhook: sent, not confirmed": lambda: setattr(ApiClient, "request", _after(ApiClient.request, "/hook")),
-        "after outputs, before the run is finished": lambda: setattr(pipeline, "finish", _die),
+        "after outputs, before the run is finished": lambda: setattr(persist, "finish", _die),
     }
     patches[point]()
 
@@ -113,8 +112,17 @@ def _fresh(store_url: str) -> None:
     """An empty store (the migration points must crash the very first open)."""
     engine = sa.create_engine(store_url)
     with engine.begin() as conn:
-        for table in ("alembic_version", "write_ledger", "overrides", "metric_errors", "kpi_results",
-                      "objective_results", "kr_results", "metric_values", "runs"):  # fmt: skip
+        for table in (
+            "alembic_version",
+            "write_ledger",
+            "overrides",
+            "metric_errors",
+            "kpi_results",
+            "objective_results",
+            "kr_results",
+            "metric_values",
+            "runs",
+        ):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
     engine.dispose()
 

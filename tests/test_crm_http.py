@@ -10,9 +10,10 @@ import pytest
 
 from okrsync.config.load import load_config
 from okrsync.sdk import retry
-from okrsync.sync.pipeline import fetch_connection, plan
-from tests.conftest import oslo
+from okrsync.sync.fetch import fetch_connection
+from okrsync.sync.plan import compile_plan as plan
 from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmulator, SalesforceEmulator
+from tests.helpers import oslo
 
 DAY = oslo(2026, 11, 15)
 HUBSPOT_TOKEN = "pat-eu1-canary-hubspot-0001"
@@ -322,7 +323,7 @@ def test_connection_checks_use_what_the_config_reads(write_config, emulators, mo
     """A contacts-only HubSpot token checks fine for a config that counts contacts (and fails, naming the
     scope, for one that reads deals); the Salesforce check never needs "View Setup and Configuration"."""
     from okrsync.errors import SourceError
-    from okrsync.sync.pipeline import check_connection
+    from okrsync.sync.fetch import check_connection
 
     hub, sf = emulators["hubspot"], emulators["salesforce"]
     hub.scopes = {"contacts"}
@@ -354,16 +355,25 @@ def test_independent_queries_of_one_connection_are_in_flight_together(write_conf
 
     api = emulators["api"]
     for concurrency, expected in ((None, 4), (1, 1)):
-        connection = {"type": "http", "base_url": f"{api.url}/api", "rate_limit": 1000,
-                      "headers": {"Authorization": "Bearer ${BILLING_TOKEN}"}}  # fmt: skip
+        connection = {
+            "type": "http",
+            "base_url": f"{api.url}/api",
+            "rate_limit": 1000,
+            "headers": {"Authorization": "Bearer ${BILLING_TOKEN}"},
+        }
         if concurrency:
             connection["max_concurrency"] = concurrency
         metrics = {
             f"m{i}": {"connection": "api", "path": "/metrics/mrr", "select": "data.current.value"} for i in range(8)
         }
         cycle = {"name": "Q4", "start": "2026-10-01", "end": "2026-12-31", "timezone": "Europe/Oslo"}
-        config = {"version": 1, "cycle": cycle, "connections": {"api": connection}, "metrics": metrics,
-                  "kpis": [{"id": m, "metric": m, "healthy": {"min": 0}} for m in metrics]}  # fmt: skip
+        config = {
+            "version": 1,
+            "cycle": cycle,
+            "connections": {"api": connection},
+            "metrics": metrics,
+            "kpis": [{"id": m, "metric": m, "healthy": {"min": 0}} for m in metrics],
+        }
         cfg = load_config(write_config(json.dumps(config), header=False))
         before = len(api.log)
         api.fault("GET", "/mrr$", Fault(delay=0.3), times=8)  # a slow API, answering normally

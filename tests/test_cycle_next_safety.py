@@ -20,7 +20,7 @@ import pytest
 
 from okrsync.config.load import load_config
 from okrsync.config.yamlsource import MAX_BYTES, load_with_lines
-from tests.test_config_errors import cli
+from tests.helpers import cli
 
 pytestmark = pytest.mark.reliability
 
@@ -105,8 +105,12 @@ def child(config: Path, kill_at: int) -> subprocess.CompletedProcess:
     env.pop("OKRSYNC_STORE_URL", None)
     return subprocess.run(
         [sys.executable, "-c", CHILD, str(kill_at), str(config)],
-        capture_output=True, text=True, env=env, timeout=120, cwd=config.parent,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=config.parent,
+    )
 
 
 @pytest.mark.slow  # a dozen processes, ~20 s
@@ -130,8 +134,13 @@ def test_a_rollover_killed_at_any_point_leaves_the_old_or_the_new_config(tmp_pat
         text = config.read_text()
         assert text in (old, new), f"killed at point {kill_at} of {points}: {len(text)} bytes left"
         intact += 1
-    figures.append(("config edits", f"cycle next on {len(old) // 1000} kB, SIGKILL at each write point", {
-        "killed": points, "intact": intact}))  # fmt: skip
+    figures.append(
+        (
+            "config edits",
+            f"cycle next on {len(old) // 1000} kB, SIGKILL at each write point",
+            {"killed": points, "intact": intact},
+        )
+    )
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -140,11 +149,11 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_yearly_rollover_of_a_quoted_name_stays_a_string(tmp_path, capsys, monkeypatch):
+def test_the_yearly_rollover_of_a_quoted_name_stays_a_string(tmp_path):
     config = write(
         tmp_path, 'version: 1\ncycle:\n  name: "2026"   # the year\n  start: 2026-01-01\n  end: 2026-12-31\n'
     )
-    code, out = cli(["-c", str(config), "cycle", "next"], capsys, monkeypatch)
+    code, out = cli(["-c", str(config), "cycle", "next"])
     assert code == 0, out
     assert (
         config.read_text()
@@ -171,29 +180,29 @@ objectives:
 """
 
 
-def test_anchors_on_cycle_values_move_with_them_and_an_alias_value_is_replaced(tmp_path, capsys, monkeypatch):
+def test_anchors_on_cycle_values_move_with_them_and_an_alias_value_is_replaced(tmp_path):
     text = ANCHORED.replace("NAME", "&quarter 2026-Q4")
     config = write(tmp_path, text)
-    assert cli(["-c", str(config), "cycle", "next"], capsys, monkeypatch)[0] == 0
+    assert cli(["-c", str(config), "cycle", "next"])[0] == 0
     assert config.read_text() == text.replace("2026-Q4", "2027-Q1").replace("2026-10-01", "2027-01-01").replace(
         "2026-12-31", "2027-03-31"
     )
-    (_, kr), = load_config(config).key_results()  # fmt: skip
+    ((_, kr),) = load_config(config).key_results()
     assert (kr.start_date, kr.due) == (date(2027, 1, 1), date(2027, 3, 31))  # the aliases follow their anchors
 
     # the cycle's name is an alias of the namespace's value
     aliased = write(tmp_path, ANCHORED.replace("&team support", "&team 2026-Q4").replace("NAME", "*team"))
-    code, out = cli(["-c", str(aliased), "cycle", "next"], capsys, monkeypatch)
+    code, out = cli(["-c", str(aliased), "cycle", "next"])
     assert code == 0, out
     moved = load_config(aliased)
     assert (moved.namespace, moved.cycle.name) == ("2026-Q4", "2027-Q1")  # the namespace stays as it was
     assert "namespace: &team 2026-Q4\n" in aliased.read_text() and "  name: 2027-Q1\n" in aliased.read_text()
 
 
-def test_an_edit_that_would_not_load_leaves_the_file_untouched(tmp_path, capsys, monkeypatch):
+def test_an_edit_that_would_not_load_leaves_the_file_untouched(tmp_path):
     text = ANCHORED.replace("NAME", "2026-Q4").replace("due: *q_end", "due: 2026-12-31")
     config = write(tmp_path, text)  # the KR starts with the cycle (an alias), but its due date is written out
-    code, out = cli(["-c", str(config), "cycle", "next"], capsys, monkeypatch)
+    code, out = cli(["-c", str(config), "cycle", "next"])
     assert code == 2 and "Traceback" not in out
     assert "would not load" in out and "due 2026-12-31 is before start_date 2027-01-01" in out
     assert config.read_text() == text
@@ -227,10 +236,10 @@ HOSTILE = [
 
 
 @pytest.mark.parametrize("name", HOSTILE, ids=[repr(n)[:30] for n in HOSTILE])
-def test_a_hostile_cycle_name_is_a_value_or_refused_and_never_adds_a_key(name, tmp_path, capsys, monkeypatch, figures):
+def test_a_hostile_cycle_name_is_a_value_or_refused_and_never_adds_a_key(name, tmp_path, figures):
     text = HEAD + BODY
     config = write(tmp_path, text)
-    code, out = cli(["-c", str(config), "cycle", "next", "--name", name], capsys, monkeypatch)
+    code, out = cli(["-c", str(config), "cycle", "next", "--name", name])
     assert "Traceback" not in out
     data, _, _ = load_with_lines(config.read_text())
     keys = (sorted(data), sorted(data["cycle"]))
@@ -243,24 +252,24 @@ def test_a_hostile_cycle_name_is_a_value_or_refused_and_never_adds_a_key(name, t
     figures.append(("cycle next names", f"--name {name!r}"[:52], {"keys injected": injected}))
 
 
-def test_a_read_only_config_is_a_plain_error_and_stays_untouched(tmp_path, capsys, monkeypatch):
+def test_a_read_only_config_is_a_plain_error_and_stays_untouched(tmp_path):
     text = HEAD + BODY
     config = write(tmp_path, text)
     config.chmod(0o444)
-    code, out = cli(["-c", str(config), "cycle", "next"], capsys, monkeypatch)
+    code, out = cli(["-c", str(config), "cycle", "next"])
     assert code == 2 and "Traceback" not in out and len(out.strip().splitlines()) == 1, out
     assert "read-only" in out and config.read_text() == text
     config.chmod(0o644)
     tmp_path.chmod(0o555)  # the folder: the new file is written beside the old one
     try:
-        code, out = cli(["-c", str(config), "cycle", "next"], capsys, monkeypatch)
+        code, out = cli(["-c", str(config), "cycle", "next"])
     finally:
         tmp_path.chmod(0o755)
     assert code == 2 and "Traceback" not in out and len(out.strip().splitlines()) == 1, out
     assert "read-only" in out and config.read_text() == text and os.listdir(tmp_path) == ["okrsync.yaml"]
 
 
-def test_crlf_line_endings_mode_and_a_symlink_are_kept(tmp_path, capsys, monkeypatch):
+def test_crlf_line_endings_mode_and_a_symlink_are_kept(tmp_path):
     text = (HEAD + BODY).replace("\n", "\r\n")
     real = tmp_path / "real" / "okrsync.yaml"
     real.parent.mkdir()
@@ -268,7 +277,7 @@ def test_crlf_line_endings_mode_and_a_symlink_are_kept(tmp_path, capsys, monkeyp
     real.chmod(0o640)
     link = tmp_path / "okrsync.yaml"
     link.symlink_to(real)
-    code, out = cli(["-c", str(link), "cycle", "next"], capsys, monkeypatch)
+    code, out = cli(["-c", str(link), "cycle", "next"])
     assert code == 0, out
     expected = (
         text.replace("2026-Q4", "2027-Q1").replace("2026-10-01", "2027-01-01").replace("2026-12-31", "2027-03-31")

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from okrsync.config.cycles import NextCycle, next_cycle, rewrite_cycle
-from tests.conftest import write_csv
-from tests.helpers import okrsync
+from tests.helpers import okrsync, write_csv
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,8 @@ from okrsync.okr.contracts import breach
 from okrsync.present.digest import run_digest, weekly_digest
 from okrsync.present.triggers import fired
 from okrsync.store import Store
-from okrsync.sync.pipeline import reevaluate, sync
-from tests.conftest import oslo, write_csv
-from tests.helpers import okrsync
+from okrsync.sync.sequence import reevaluate, sync
+from tests.helpers import okrsync, oslo, write_csv
 
 DAY1, DAY2, DAY3 = oslo(2026, 11, 14), oslo(2026, 11, 15), oslo(2026, 11, 16)
 CYCLE = Cycle(name="2026-Q4", start=date(2026, 10, 1), end=date(2026, 12, 31), timezone="Europe/Oslo")

@@ -9,9 +9,9 @@ import pytest
 from okrsync.config.load import load_config
 from okrsync.okr.evaluate import end_of_day
 from okrsync.store import Store
-from okrsync.sync.pipeline import sync
-from tests.conftest import oslo, write_csv
+from okrsync.sync.sequence import sync
 from tests.emulators.crm import HookReceiver
+from tests.helpers import oslo, write_csv
 
 pytestmark = pytest.mark.reliability
 

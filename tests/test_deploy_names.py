@@ -4,7 +4,6 @@ by itself")."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,15 +12,17 @@ import httpx
 import pytest
 
 from okrsync.flows.names import artifact_key, deployment_name
-from tests.conftest import free_port
+from tests.helpers import free_port, okrsync
 
 pytestmark = pytest.mark.reliability
 NAMESPACES = ["a/b", "../x", "<b>x</b>", "a%2Fb"]
 
 
-def okrsync(env: dict, cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "okrsync", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout)  # fmt: skip
+def okrsync_served(env: dict, cwd: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    """The CLI in a process of its own, talking to the test's Prefect server."""
+    return subprocess.run(
+        [sys.executable, "-m", "okrsync", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def configs(directory: Path, namespaces: list[str]) -> Path:
@@ -56,28 +57,33 @@ def test_names_are_stable_distinct_and_keep_safe_namespaces():
 def test_every_valid_namespace_deploys_and_the_dry_run_agrees(prefect_server, tmp_path, figures):
     project = configs(tmp_path / "teams", NAMESPACES)
     env, api = prefect_server["env"], prefect_server["api"]
-    dry = okrsync(env, project, "deploy", "--glob", "team-*.yaml", "--dry-run")
+    dry = okrsync_served(env, project, "deploy", "--glob", "team-*.yaml", "--dry-run")
     assert dry.returncode == 0 and "Traceback" not in dry.stdout + dry.stderr, dry.stdout + dry.stderr
     for namespace in NAMESPACES:
         assert f"okrsync-sync/{deployment_name(namespace)}: would create" in dry.stdout, dry.stdout
 
-    done = okrsync(env, project, "deploy", "--glob", "team-*.yaml", "--pool", "names")
+    done = okrsync_served(env, project, "deploy", "--glob", "team-*.yaml", "--pool", "names")
     assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
     for n, namespace in enumerate(NAMESPACES):
         found = httpx.get(f"{api}/deployments/name/okrsync-sync/{deployment_name(namespace)}").json()
         assert f"namespace:{namespace}" in found["tags"] and found["parameters"] == {"config_path": f"team-{n}.yaml"}
 
-    again = okrsync(env, project, "deploy", "--glob", "team-*.yaml", "--pool", "names", "--dry-run")
+    again = okrsync_served(env, project, "deploy", "--glob", "team-*.yaml", "--pool", "names", "--dry-run")
     unchanged = [ns for ns in NAMESPACES if f"okrsync-sync/{deployment_name(ns)}: unchanged" in again.stdout]
     assert unchanged == NAMESPACES, again.stdout
-    figures.append(("deploy names", "a/b, ../x, <b>x</b>, a%2Fb: dry run, deploy, dry run",
-                    {"deployed": len(NAMESPACES), "dry run disagreeing": 0, "tracebacks": 0}))  # fmt: skip
+    figures.append(
+        (
+            "deploy names",
+            "a/b, ../x, <b>x</b>, a%2Fb: dry run, deploy, dry run",
+            {"deployed": len(NAMESPACES), "dry run disagreeing": 0, "tracebacks": 0},
+        )
+    )
 
 
 def test_a_namespace_spelt_like_another_ones_deployment_name_is_refused(tmp_path):
     project = configs(tmp_path / "teams", ["a/b", deployment_name("a/b")])
-    env = {**os.environ, "PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}
-    done = okrsync(env, project, "deploy", "--glob", "team-*.yaml", "--dry-run")
+    env = {"PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"}
+    done = okrsync("deploy", "--glob", "team-*.yaml", "--dry-run", cwd=project, env=env)
     assert done.returncode == 2 and f"okrsync-sync/{deployment_name('a/b')}" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
 
@@ -90,10 +96,10 @@ def test_a_namespace_spelt_like_another_ones_deployment_name_is_refused(tmp_path
 def test_an_unreachable_prefect_api_is_one_line_and_exit_2(tmp_path, write_config, command, figures):
     path = write_config("objectives: []\n")
     api = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there
-    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "prefect")}
+    env = {"PREFECT_API_URL": api, "PREFECT_HOME": str(tmp_path / "prefect")}
     own_config = command[0] in ("deploy", "serve")
     args = [*command, "-c", str(path)] if own_config else ["-c", str(path), *command]
-    done = okrsync(env, tmp_path, *args, timeout=120)
+    done = okrsync(*args, cwd=tmp_path, env=env)  # refused before Prefect is reached
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert done.returncode == 2 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
     assert len(lines) == 1 and f"the Prefect server at {api} does not answer" in lines[0], done.stderr

@@ -13,7 +13,7 @@ import pytest
 
 from okrsync.config.model import Cycle, StatusThresholds
 from okrsync.okr.calendar import day_end, day_start, elapsed_share, end_of_day
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 DOCS = REPO / "docs"
 PAGES = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted(DOCS.glob("*.md"))]

@@ -10,7 +10,7 @@ import pytest
 
 from okrsync.config.load import parse_config
 from okrsync.config.yamlsource import YamlSyntaxError, load_with_lines
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 FENCE = re.compile(r"^(?P<indent>[ \t]*)```ya?ml[^\n]*\n(?P<body>.*?)^(?P=indent)```[ \t]*$", re.M | re.S)
 DOCUMENTS = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted((REPO / "docs").glob("**/*.md"))]

@@ -4,39 +4,20 @@ from datetime import date, timedelta
 
 import pytest
 
-from okrsync.config import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
+from okrsync.config import Config, KeyResult, Kpi, Objective
 from okrsync.okr.evaluate import (
-    MetricState,
     Override,
     Point,
     Status,
     evaluate,
     evaluate_kpi,
-    evaluate_kr,
     expected_progress,
     least_squares,
     roll_up,
 )
-from tests.conftest import oslo
+from tests.helpers import COMMITTED, CYCLE, HALFWAY, THRESHOLDS, kr, level, moving, oslo, run, state
 
-CYCLE = Cycle(name="Q4", start=date(2026, 10, 1), end=date(2026, 12, 31), timezone="Europe/Oslo")
-THRESHOLDS = StatusThresholds()
-COMMITTED = Objective(id="o", title="O")
 ASPIRATIONAL = Objective(id="o", title="O", kind="aspirational")
-# 2026-10-01 00:00 .. 2027-01-01 00:00 Oslo is 92 days; day 46 (2026-11-16 00:00) is exactly halfway.
-HALFWAY = oslo(2026, 11, 16)
-
-
-def kr(**kw) -> KeyResult:
-    return KeyResult(id=kw.pop("id", "k"), metric="m", **kw)
-
-
-def state(*points, **kw) -> MetricState:
-    return MetricState(history=tuple(Point.of(at, v) for at, v in points), **kw)
-
-
-def run(k: KeyResult, metric: MetricState, at=HALFWAY, objective=COMMITTED, override=None):
-    return evaluate_kr(k, objective, metric, CYCLE, at, THRESHOLDS, override)
 
 
 # --------------------------------------------------------------------------- worked examples
@@ -249,14 +230,6 @@ def test_roll_up_is_weighted_and_includes_children():
         [Objective(id="x", title="X")], {"x": [run(kr(kind="at_least", target=1), state((HALFWAY, 2)))]}, THRESHOLDS
     )
     assert only_levels[0].status == Status.ON_TRACK
-
-
-def level(id, holds, weight=1.0):
-    return run(kr(id=id, kind="at_least", target=1, weight=weight), state((HALFWAY, 1 if holds else 0)))
-
-
-def moving(id, value, weight=1.0, at=HALFWAY):
-    return run(kr(id=id, start=0, target=100, weight=weight), state((at, value)), at=at)
 
 
 def test_levels_do_not_enter_progress_or_expected():

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from okrsync.config import Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
+from okrsync.config import Config, KeyResult, Kpi, Objective, StatusThresholds
 from okrsync.okr.evaluate import evaluate, evaluate_kpi, evaluate_kr, human_duration, roll_up
 from okrsync.okr.results import (
     AlignedChild,
@@ -15,21 +15,11 @@ from okrsync.okr.results import (
     KpiResult,
     KrResult,
     MetricError,
-    MetricState,
     ObjectiveResult,
     Override,
-    Point,
     Status,
 )
-from tests.conftest import oslo
-
-CYCLE = Cycle(name="Q4", start=date(2026, 10, 1), end=date(2026, 12, 31), timezone="Europe/Oslo")
-HALFWAY = oslo(2026, 11, 16)  # 46 of 92 days: expected exactly 0.5
-THRESHOLDS = StatusThresholds()
-
-
-def state(*pairs, **kw) -> MetricState:
-    return MetricState(history=tuple(Point.of(at, v) for at, v in pairs), **kw)
+from tests.helpers import CYCLE, HALFWAY, THRESHOLDS, oslo, state  # HALFWAY: 46 of 92 days, expected exactly 0.5
 
 
 def line(*values):
@@ -44,11 +34,30 @@ def test_an_increase_kr_field_by_field():
     assert result.forecast.value == pytest.approx(86)  # 1 a day from 25 on Nov 1: 86 on Jan 1
     assert result.forecast.progress == pytest.approx(0.86)
     assert dataclasses.replace(result, forecast=None) == KrResult(
-        id="k", objective_id="o", metric="m", kind="increase", title="Signups", weight=2, value=40, start=0,
-        target=100, min=None, max=None, progress=0.4, progress_raw=0.4, expected=0.5, status=Status.ON_TRACK,
-        stale=False, stale_reason=None, error=None, observed_at=HALFWAY, due=None, forecast=None, override=None,
+        id="k",
+        objective_id="o",
+        metric="m",
+        kind="increase",
+        title="Signups",
+        weight=2,
+        value=40,
+        start=0,
+        target=100,
+        min=None,
+        max=None,
+        progress=0.4,
+        progress_raw=0.4,
+        expected=0.5,
+        status=Status.ON_TRACK,
+        stale=False,
+        stale_reason=None,
+        error=None,
+        observed_at=HALFWAY,
+        due=None,
+        forecast=None,
+        override=None,
         judged_against=0.5,
-    )  # fmt: skip  # gap exactly 0.10: on track
+    )  # gap exactly 0.10: on track
 
 
 def test_a_failed_fetch_with_an_override_and_a_level():
@@ -56,16 +65,39 @@ def test_a_failed_fetch_with_an_override_and_a_level():
     failed = state((HALFWAY - timedelta(hours=2), 260), error="HTTP 503", connection="api")
     result = evaluate_kr(level, Objective(id="o", title="O", kind="aspirational"), failed, CYCLE, HALFWAY, THRESHOLDS)
     assert result == KrResult(
-        id="lat", objective_id="o", metric="m", kind="between", title=None, weight=1, value=260, start=None,
-        target=None, min=120, max=250, progress=0, progress_raw=0, expected=1, status=Status.OFF_TRACK, stale=True,
-        stale_reason="fetch failed, showing the value from 2026-11-15: HTTP 503", error="HTTP 503",
-        observed_at=HALFWAY - timedelta(hours=2), due=date(2026, 12, 15), forecast=None, override=None,
+        id="lat",
+        objective_id="o",
+        metric="m",
+        kind="between",
+        title=None,
+        weight=1,
+        value=260,
+        start=None,
+        target=None,
+        min=120,
+        max=250,
+        progress=0,
+        progress_raw=0,
+        expected=1,
+        status=Status.OFF_TRACK,
+        stale=True,
+        stale_reason="fetch failed, showing the value from 2026-11-15: HTTP 503",
+        error="HTTP 503",
+        observed_at=HALFWAY - timedelta(hours=2),
+        due=date(2026, 12, 15),
+        forecast=None,
+        override=None,
         judged_against=1,
-    )  # fmt: skip  # a level is judged against holding, never 0.7 of it
+    )  # a level is judged against holding, never 0.7 of it
     manual = evaluate_kr(
-        KeyResult(id="k", metric="m", start=0, target=10), Objective(id="o", title="O"), failed, CYCLE, HALFWAY,
-        THRESHOLDS, Override(9, "from finance"),
-    )  # fmt: skip
+        KeyResult(id="k", metric="m", start=0, target=10),
+        Objective(id="o", title="O"),
+        failed,
+        CYCLE,
+        HALFWAY,
+        THRESHOLDS,
+        Override(9, "from finance"),
+    )
     assert (manual.value, manual.stale, manual.stale_reason, manual.observed_at, manual.status) == (
         9,
         False,
@@ -90,9 +122,19 @@ def test_kpi_bounds_are_inclusive_and_fields_exact():
     for value, healthy in ((10, True), (20, True), (9.99, False), (20.01, False)):
         got = evaluate_kpi(kpi, state((earlier, 15), (now, value)), HALFWAY, CYCLE)
         assert got == KpiResult(
-            id="q", metric="m", title="Queue", value=value, healthy=healthy, trend=pytest.approx(value - 15),
-            min=10, max=20, stale=False, stale_reason=None, error=None, observed_at=now,
-        )  # fmt: skip
+            id="q",
+            metric="m",
+            title="Queue",
+            value=value,
+            healthy=healthy,
+            trend=pytest.approx(value - 15),
+            min=10,
+            max=20,
+            stale=False,
+            stale_reason=None,
+            error=None,
+            observed_at=now,
+        )
     old = evaluate_kpi(kpi, state((HALFWAY - timedelta(days=2), 12)), HALFWAY, CYCLE)
     assert (old.stale, old.stale_reason, old.trend) == (
         True,
@@ -116,22 +158,31 @@ def test_kpi_bounds_are_inclusive_and_fields_exact():
 
 
 def test_max_age_is_written_back_as_the_config_spells_it():
-    assert [human_duration(timedelta(seconds=s)) for s in (129600, 691200, 5400, 90, 86400, 3600, 60)] == [
-        "36h", "8d", "90m", "90s", "1d", "1h", "1m"
-    ]  # fmt: skip
+    spelt = {129600: "36h", 691200: "8d", 5400: "90m", 90: "90s", 86400: "1d", 3600: "1h", 60: "1m"}
+    assert {seconds: human_duration(timedelta(seconds=seconds)) for seconds in spelt} == spelt
 
 
 def test_a_whole_config_with_thresholds_children_aligned_and_errors():
     config = Config(
-        version=1, cycle=CYCLE, status=StatusThresholds(on_track_within=0.05, at_risk_within=0.2), metrics={},
+        version=1,
+        cycle=CYCLE,
+        status=StatusThresholds(on_track_within=0.05, at_risk_within=0.2),
+        metrics={},
         objectives=[
             Objective(id="p", title="P", key_results=[KeyResult(id="a", metric="up", start=0, target=100)]),
-            Objective(id="c", title="C", parent="p", weight=3,
-                      key_results=[KeyResult(id="b", metric="gone", start=0, target=10),
-                                   KeyResult(id="d", metric="manual", start=0, target=10)]),
+            Objective(
+                id="c",
+                title="C",
+                parent="p",
+                weight=3,
+                key_results=[
+                    KeyResult(id="b", metric="gone", start=0, target=10),
+                    KeyResult(id="d", metric="manual", start=0, target=10),
+                ],
+            ),
         ],
         kpis=[Kpi(id="h", metric="up", healthy={"max": 50})],
-    )  # fmt: skip
+    )
     metrics = {"up": state((HALFWAY, 40)), "manual": state((HALFWAY, 1)), "gone": state(error="401", connection="crm")}
     aligned = {"p": [AlignedChild("team/x", 1, 0.5, 0.5, "on_track")]}
     result = evaluate(config, metrics, HALFWAY, {"d": Override(2)}, aligned, {"c": "parent note"})
@@ -152,15 +203,33 @@ def test_objective_before_any_data_expects_the_mean_of_its_moving_members():
     o = Objective(id="o", title="O")
     krs = [
         evaluate_kr(KeyResult(id="a", metric="m", start=0, target=1), o, state(), CYCLE, HALFWAY, THRESHOLDS),
-        evaluate_kr(KeyResult(id="b", metric="m", start=0, target=1, due=date(2026, 11, 16)), o, state(), CYCLE,
-                    HALFWAY, THRESHOLDS),
+        evaluate_kr(
+            KeyResult(id="b", metric="m", start=0, target=1, due=date(2026, 11, 16)),
+            o,
+            state(),
+            CYCLE,
+            HALFWAY,
+            THRESHOLDS,
+        ),
         evaluate_kr(KeyResult(id="l", metric="m", kind="at_least", target=1), o, state(), CYCLE, HALFWAY, THRESHOLDS),
-    ]  # fmt: skip
+    ]
     (result,) = roll_up([o], {"o": krs}, THRESHOLDS)
     assert result == ObjectiveResult(
-        "o", "O", None, "committed", None, None, pytest.approx((0.5 + 46 / 47) / 2), Status.NO_DATA, tuple(krs), (),
-        1.0, None, pytest.approx((0.5 + 46 / 47) / 2), False,
-    )  # fmt: skip  # the level's 100 % stays out; no members with data: not levels_only either
+        "o",
+        "O",
+        None,
+        "committed",
+        None,
+        None,
+        pytest.approx((0.5 + 46 / 47) / 2),
+        Status.NO_DATA,
+        tuple(krs),
+        (),
+        1.0,
+        None,
+        pytest.approx((0.5 + 46 / 47) / 2),
+        False,
+    )  # the level's 100 % stays out; no members with data: not levels_only either
     (levels,) = roll_up([o], {"o": krs[2:]}, THRESHOLDS)
     assert (levels.expected, levels.progress, levels.status) == (0.0, None, Status.NO_DATA)
     assert Forecast(1, 1) == Forecast(1.0, 1.0)
@@ -185,8 +254,10 @@ def test_kinds_inferred_and_degenerate_targets():
     assert one(KeyResult(id="k", metric="m", start="auto", target=5), state()).kind == "increase"  # no start yet
     flat = KeyResult(id="k", metric="m", start=5, target=5)
     assert [(r.kind, r.progress_raw) for r in (one(flat, line(v)) for v in (4, 5, 6))] == [
-        ("increase", 0), ("increase", 1), ("increase", 1)
-    ]  # fmt: skip
+        ("increase", 0),
+        ("increase", 1),
+        ("increase", 1),
+    ]
     assert one(KeyResult(id="k", metric="m", start=5, target=4), line(5)).kind == "decrease"
     held = one(KeyResult(id="k", metric="m", kind="at_least", target=1), line(1, 2, 3))
     assert (held.progress_raw, held.forecast.progress) == (1, 1)  # a level's forecast: will it still hold
@@ -219,21 +290,28 @@ def ten(id, metric):
 
 def test_missing_metrics_and_three_level_trees():
     config = Config(
-        version=1, cycle=CYCLE, metrics={},
+        version=1,
+        cycle=CYCLE,
+        metrics={},
         objectives=[
             Objective(id="top", title="Top", owner="ceo"),
             Objective(id="mid", title="Mid", parent="top", owner="vp", key_results=[ten("a", "x")]),
             Objective(id="low", title="Low", parent="mid", key_results=[ten("b", "y")]),
         ],
         kpis=[Kpi(id="k", metric="nowhere", healthy={"min": 0})],
-    )  # fmt: skip
+    )
     result = evaluate(config, {"y": state((HALFWAY, 5))}, HALFWAY)
     top, mid, low = result.objectives
     assert mid.key_results[0].status == Status.NO_DATA and result.kpis[0].value is None  # no state: no data
     assert (low.progress, mid.progress, top.progress) == (0.5, 0.5, 0.5)  # through the middle level
     assert (top.owner, top.parent, mid.owner, mid.parent, top.children, mid.children) == (
-        "ceo", None, "vp", "top", ("mid",), ("low",)
-    )  # fmt: skip
+        "ceo",
+        None,
+        "vp",
+        "top",
+        ("mid",),
+        ("low",),
+    )
     loop = [Objective(id="a", title="A", parent="b"), Objective(id="b", title="B", parent="a")]
     assert [r.id for r in roll_up(loop, {}, THRESHOLDS)] == ["a", "b"]  # a parent loop ends
 
@@ -266,8 +344,9 @@ def test_boundaries_of_max_age_fits_and_aligned_levels():
 
 def test_the_same_moment_in_another_zone_gives_the_same_result():
     """A stored run's as_of comes back in UTC; re-evaluating it must not shift expected by the DST hour."""
-    config = Config(version=1, cycle=CYCLE, metrics={},
-                    objectives=[Objective(id="o", title="O", key_results=[ten("a", "m")])])  # fmt: skip
+    config = Config(
+        version=1, cycle=CYCLE, metrics={}, objectives=[Objective(id="o", title="O", key_results=[ten("a", "m")])]
+    )
     from datetime import UTC
 
     oslo_time = evaluate(config, {"m": state((HALFWAY, 5))}, HALFWAY)

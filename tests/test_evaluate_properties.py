@@ -8,8 +8,7 @@ from hypothesis import strategies as st
 
 from okrsync.config import Objective
 from okrsync.okr.evaluate import Status, expected_progress, linear_progress, roll_up
-from tests.conftest import oslo
-from tests.test_evaluate import CYCLE, HALFWAY, THRESHOLDS, kr, level, moving, run, state
+from tests.helpers import CYCLE, HALFWAY, THRESHOLDS, kr, level, moving, oslo, run, state
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 moments = st.integers(min_value=-10, max_value=100).map(lambda d: oslo(2026, 10, 1) + timedelta(days=d, hours=7))

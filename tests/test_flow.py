@@ -6,7 +6,7 @@ import shutil
 import httpx
 import pytest
 
-from tests.conftest import REPO, poll
+from tests.helpers import REPO, poll
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +65,7 @@ def test_a_partial_night_is_visible_in_prefect_and_the_cli_prints_the_same_as_a_
 
     from okrsync.cli.main import app
     from okrsync.flows.sync_flow import sync_flow
-    from tests.conftest import write_csv
+    from tests.helpers import write_csv
 
     write_csv(tmp_path / "kpi.csv", "n\n40\n")
     path = write_config("""

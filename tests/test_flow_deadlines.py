@@ -43,8 +43,14 @@ kpis: [{{id: k0, metric: ok, healthy: {{min: 0}}}}, {{id: ka, metric: a, healthy
 
 def timed_run(env: dict, cwd: Path, *args: str) -> tuple[float, subprocess.CompletedProcess]:
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "okrsync", "run", "-q", "--as-of", "2026-11-21", *args], cwd=cwd,
-                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "okrsync", "run", "-q", "--as-of", "2026-11-21", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return time.monotonic() - started, done
 
 
@@ -88,6 +94,15 @@ def test_a_hung_connection_ends_the_flows_fetch_at_its_deadline(prefect_server, 
     assert task_run["state"]["type"] == "COMPLETED" and fetch < DEADLINE + 1, (fetch, task_run["state"])
     assert whole < DEADLINE + 5, f"the flow run took {whole:.1f} s for a {DEADLINE:g} s deadline"
     assert wall < DEADLINE + 20, f"okrsync run --prefect took {wall:.1f} s"  # Prefect's start-up included
-    figures.append(("deadlines", f"hung connection, deadline {DEADLINE:g}s: Prefect flow",
-                    {"fetch task s": round(fetch, 1), "flow run s": round(whole, 1), "run --prefect s": round(wall, 1),
-                     "output lines": len(output.splitlines())}))  # fmt: skip
+    figures.append(
+        (
+            "deadlines",
+            f"hung connection, deadline {DEADLINE:g}s: Prefect flow",
+            {
+                "fetch task s": round(fetch, 1),
+                "flow run s": round(whole, 1),
+                "run --prefect s": round(wall, 1),
+                "output lines": len(output.splitlines()),
+            },
+        )
+    )

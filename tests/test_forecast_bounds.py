@@ -24,8 +24,7 @@ from okrsync.okr.evaluate import evaluate_kr
 from okrsync.okr.results import Forecast, MetricState, Override, Point, Status
 from okrsync.sync.compute import metric_states
 from okrsync.sync.plan import compile_plan
-from tests.conftest import oslo
-from tests.test_evaluate_exact import CYCLE, HALFWAY, THRESHOLDS
+from tests.helpers import CYCLE, HALFWAY, THRESHOLDS, oslo
 
 Z = NormalDist().inv_cdf(0.9)  # 1.2816
 H = 46 / 7  # weeks from HALFWAY to the window's end
@@ -156,8 +155,11 @@ objectives:
 """)
     states = metric_states(compile_plan(config, HALFWAY), {}, {}, {})
     assert {m: s.bounds for m, s in states.items()} == {
-        "incidents": (0, 40), "done": (0, 100), "latency": (10, 900), "revenue": (None, None)
-    }  # fmt: skip
+        "incidents": (0, 40),
+        "done": (0, 100),
+        "latency": (10, 900),
+        "revenue": (None, None),
+    }
 
 
 def test_after_the_due_date_the_forecast_is_the_value():

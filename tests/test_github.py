@@ -7,10 +7,11 @@ import respx
 
 from okrsync.config.load import load_config
 from okrsync.errors import SourceError
-from okrsync.sync.pipeline import fetch_connection, plan
+from okrsync.sync.fetch import fetch_connection
+from okrsync.sync.plan import compile_plan as plan
 from okrsync.testing.contract import ContractCase, source_contract
-from tests.conftest import oslo
 from tests.emulators.github import GithubEmulator
+from tests.helpers import oslo
 
 TOKEN = "ghp_canaryToken0123456789"
 DAY = oslo(2026, 11, 16)
@@ -18,8 +19,12 @@ DAY = oslo(2026, 11, 16)
 
 def github_emulator() -> GithubEmulator:
     gh = GithubEmulator(TOKEN)
-    for labels, state, created in [(["bug"], "open", "2026-10-03"), (["bug"], "open", "2026-09-20"),
-                                   (["bug"], "closed", "2026-10-20"), ([], "open", "2026-11-01")]:  # fmt: skip
+    for labels, state, created in [
+        (["bug"], "open", "2026-10-03"),
+        (["bug"], "open", "2026-09-20"),
+        (["bug"], "closed", "2026-10-20"),
+        ([], "open", "2026-11-01"),
+    ]:
         gh.add("acme/app", labels=labels, state=state, created=created)
     gh.add("acme/app", kind="pr", state="closed", created="2026-10-10")
     return gh
@@ -77,10 +82,13 @@ def test_request_shape_and_placeholders(write_config, monkeypatch):
     [
         (401, {"message": "Bad credentials"}, "authentication failed, check the token of connection 'gh'"),
         (403, {"message": "Resource not accessible by personal access token"}, "lack a permission"),
-        (422, {"message": "Validation Failed", "errors": [{"message": "cannot be searched"}]},
-         "Validation Failed: cannot be searched"),
+        (
+            422,
+            {"message": "Validation Failed", "errors": [{"message": "cannot be searched"}]},
+            "Validation Failed: cannot be searched",
+        ),
     ],
-)  # fmt: skip
+)
 @respx.mock
 def test_refusals_are_plain_messages(write_config, monkeypatch, waits, status, body, words):
     respx.get("https://gh.test/search/issues").respond(status, json=body)
@@ -91,8 +99,11 @@ def test_refusals_are_plain_messages(write_config, monkeypatch, waits, status, b
 
 @respx.mock
 def test_rate_limit_answer_waits_for_reset_then_succeeds(write_config, monkeypatch, waits):
-    limited = httpx.Response(403, json={"message": "API rate limit exceeded"},
-                             headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"})  # fmt: skip
+    limited = httpx.Response(
+        403,
+        json={"message": "API rate limit exceeded"},
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": "0"},
+    )
     secondary = httpx.Response(429, json={"message": "secondary rate limit"}, headers={"retry-after": "7"})
     ok = httpx.Response(200, json={"total_count": 3, "incomplete_results": False})
     route = respx.get("https://gh.test/search/issues").mock(side_effect=[limited, secondary, ok])

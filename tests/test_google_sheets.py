@@ -11,10 +11,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from okrsync.config.load import load_config
 from okrsync.connectors.google_sheets.client import SHEETS_RETRY
 from okrsync.store import Store
-from okrsync.sync.pipeline import fetch_connection, plan, sync
+from okrsync.sync.fetch import fetch_connection
+from okrsync.sync.plan import compile_plan as plan
+from okrsync.sync.sequence import sync
 from okrsync.testing import Fault
-from tests.conftest import oslo
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
+from tests.helpers import oslo
 
 GRID = r"/v4/spreadsheets/[^/:]+$"  # spreadsheets.get: okrsync's one read per spreadsheet
 SA_EMAIL = "okrsync@acme-okrs.iam.gserviceaccount.com"
@@ -294,7 +296,7 @@ def test_output_failure_is_reported_and_the_sync_completes(write_config, sheets)
 
 def test_connection_check_gets_a_real_token(write_config, sheets):
     from okrsync.errors import SourceError
-    from okrsync.sync.pipeline import check_connection
+    from okrsync.sync.fetch import check_connection
 
     cfg = config(
         write_config,
@@ -322,8 +324,13 @@ def test_comma_decimal_spreadsheets_are_read_in_their_locale(write_config, sheet
     )
     krs = "\n".join(f"              - {{id: m{i}, metric: m{i}, kind: at_least, target: 1}}" for i in range(1, 7))
     got = values(fetch(config(write_config, sheets, metrics, krs=krs)))
-    assert {k: got[k] for k in ("m1", "m2", "m3", "m4", "m6")} == {"m1": 82.5, "m2": 1234, "m3": 1234.5, "m4": 12.5,
-                                                                   "m6": 1234.5}  # fmt: skip
+    assert {k: got[k] for k in ("m1", "m2", "m3", "m4", "m6")} == {
+        "m1": 82.5,
+        "m2": 1234,
+        "m3": 1234.5,
+        "m4": 12.5,
+        "m6": 1234.5,
+    }
     assert "not a number in this spreadsheet's locale (decimal ','" in got["m5"]
 
 

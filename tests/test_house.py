@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from okrsync.registry import registry
 from okrsync.store import Store
 from okrsync.store.tables import metadata
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 
 def test_every_builtin_connector_is_registered_by_entry_point():

@@ -1,9 +1,6 @@
 """Jira end to end: the real jira client against the local emulator, Cloud and Data Center."""
 
 import json
-import os
-import subprocess
-import sys
 from datetime import timedelta
 from unittest import mock
 
@@ -11,10 +8,12 @@ import pytest
 
 from okrsync.config.load import load_config
 from okrsync.store import Store
-from okrsync.sync.pipeline import fetch_connection, plan, sync
+from okrsync.sync.fetch import fetch_connection
+from okrsync.sync.plan import compile_plan as plan
+from okrsync.sync.sequence import sync
 from okrsync.testing import Fault
-from tests.conftest import oslo
 from tests.emulators.jira import JiraEmulator
+from tests.helpers import okrsync, oslo
 
 DAY = oslo(2026, 11, 15)
 TOKEN = "jira-api-token-canary-7d1e"
@@ -256,38 +255,17 @@ def test_crash_between_post_and_ledger_then_rerun(write_config, cloud):
 
 def test_cli_connections_test_and_run(write_config, cloud, tmp_path):
     cfg = jira_config(write_config, cloud)
-    env = {**os.environ, "JIRA_TOKEN": TOKEN, "COLUMNS": "200"}
-    env.pop("OKRSYNC_STORE_URL", None)
-    out = subprocess.run(
-        [sys.executable, "-m", "okrsync", "-c", str(cfg.path), "connections", "test", "--as-of", "2026-11-15"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    env = {"JIRA_TOKEN": TOKEN}
+    out = okrsync("-c", str(cfg.path), "connections", "test", "--as-of", "2026-11-15", env=env)
     assert out.returncode == 1  # the broken JQL
     assert "✓ jira (jira): Jira Cloud 1001.0.0" in out.stdout
     assert "p1_open = 3" in out.stdout and "epic_done = 40" in out.stdout
     assert "broken: Jira answered HTTP 400: Error in the JQL Query" in out.stdout
     assert TOKEN not in out.stdout + out.stderr
-    run = subprocess.run(
-        [sys.executable, "-m", "okrsync", "-v", "-c", str(cfg.path), "run", "--as-of", "2026-11-15"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    run = okrsync("-v", "-c", str(cfg.path), "run", "--as-of", "2026-11-15", env=env)
     assert run.returncode == 1 and "metric broken (connection jira)" in run.stderr
     assert TOKEN not in run.stdout + run.stderr
-    status = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "okrsync", "-c", str(cfg.path), "status", "-f", "json"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        ).stdout
-    )
+    status = json.loads(okrsync("-c", str(cfg.path), "status", "-f", "json", env=env).stdout)
     assert {kr["id"]: kr["value"] for kr in status["objectives"][0]["key_results"]}["points"] == 15
     for path in tmp_path.rglob("*"):
         if path.is_file():
@@ -363,7 +341,17 @@ def test_the_comment_says_how_likely_the_target_is():
     from okrsync.connectors.jira.sink import comment_text
     from okrsync.okr.status import ForecastDoc, KrStatus
 
-    kr = KrStatus(id="k", title="Signups", metric="m", kind="increase", value=40, start=0, target=100, due="2026-12-31",
-                  expected=0.5, status="on_track", forecast=ForecastDoc(value=96, progress=0.96, low=80, high=112,
-                                                                            probability=0.4))  # fmt: skip
+    kr = KrStatus(
+        id="k",
+        title="Signups",
+        metric="m",
+        kind="increase",
+        value=40,
+        start=0,
+        target=100,
+        due="2026-12-31",
+        expected=0.5,
+        status="on_track",
+        forecast=ForecastDoc(value=96, progress=0.96, low=80, high=112, probability=0.4),
+    )
     assert "Forecast 96 (80–112, 40% likely) by 2026-12-31." in comment_text(kr, None, mock.Mock(day="2026-11-16"), "m")

@@ -10,15 +10,13 @@ already holds one.
 from __future__ import annotations
 
 import math
-import sys
 
 import pytest
 import sqlalchemy as sa
 
 from okrsync.okr.numbers import LIMIT
 from okrsync.store import Store
-from tests.conftest import oslo, write_csv
-from tests.helpers import migrate_to
+from tests.helpers import cli, migrate_to, oslo, write_csv
 
 pytestmark = pytest.mark.reliability
 
@@ -44,21 +42,6 @@ def team(tmp_path, store: str) -> str:
     return str(path)
 
 
-def cli(argv: list[str], capsys, monkeypatch) -> tuple[int, str]:
-    """The real entry point in this process: (exit code, stdout + stderr)."""
-    from okrsync.cli.app import console
-    from okrsync.cli.main import main
-
-    monkeypatch.setattr(sys, "argv", ["okrsync", *argv])
-    monkeypatch.delenv("OKRSYNC_STORE_URL", raising=False)
-    monkeypatch.delenv("PREFECT_API_URL", raising=False)
-    monkeypatch.setattr(console, "soft_wrap", True)
-    with pytest.raises(SystemExit) as info:
-        main()
-    captured = capsys.readouterr()
-    return info.value.code, captured.out + captured.err
-
-
 def override_rows(url: str) -> list[tuple]:
     engine = sa.create_engine(url)
     with engine.connect() as conn:
@@ -68,21 +51,21 @@ def override_rows(url: str) -> list[tuple]:
     return rows
 
 
-def test_override_refuses_what_a_fetch_would_refuse_and_stores_nothing(tmp_path, capsys, monkeypatch, figures):
+def test_override_refuses_what_a_fetch_would_refuse_and_stores_nothing(tmp_path, figures):
     url = f"sqlite:///{tmp_path / 'store.db'}"
     config = team(tmp_path, url)
-    assert cli(["-c", config, "run", "--as-of", "2026-11-21"], capsys, monkeypatch)[0] == 0
+    assert cli(["-c", config, "run", "--as-of", "2026-11-21"])[0] == 0
     for text in REFUSED:
-        code, output = cli(["-c", config, "override", "signups", "--sticky", "--", text], capsys, monkeypatch)
+        code, output = cli(["-c", config, "override", "signups", "--sticky", "--", text])
         assert code == 2, output
         assert f"must be a finite number within ±{LIMIT:.0e}" in output and "Traceback" not in output
     stored = override_rows(url)
     figures.append(("manual values", "override 1e309, nan, 1e16, …", {"non-finite overrides: stored": len(stored)}))
     assert stored == []
-    code, output = cli(["-c", config, "run", "--as-of", "2026-11-22"], capsys, monkeypatch)
+    code, output = cli(["-c", config, "run", "--as-of", "2026-11-22"])
     assert code == 0, output  # the nightly run is not broken by what was refused
     for edge in (f"{LIMIT:.0f}", f"-{LIMIT:.0e}"):  # the bound itself is a value, as for a fetch
-        code, output = cli(["-c", config, "override", "signups", "--", edge], capsys, monkeypatch)
+        code, output = cli(["-c", config, "override", "signups", "--", edge])
         assert code == 0, output
     assert [abs(r[1]) for r in override_rows(url)] == [LIMIT, LIMIT]
 
@@ -112,16 +95,28 @@ def store_at_0004(url: str, rows: list[tuple[str, float, bool]]) -> None:
                     "insert into overrides (namespace, kr_id, value, sticky, note, created_at, ended_at, ended_by) "
                     "values ('acme', :kr, :v, :sticky, 'typed by hand', :t, :ended, :by)"
                 ),
-                {"kr": kr_id, "v": value, "sticky": True, "t": "2026-11-20 08:00:00",
-                 "ended": None if active else "2026-11-20 09:00:00", "by": None if active else "cleared"},
-            )  # fmt: skip
+                {
+                    "kr": kr_id,
+                    "v": value,
+                    "sticky": True,
+                    "t": "2026-11-20 08:00:00",
+                    "ended": None if active else "2026-11-20 09:00:00",
+                    "by": None if active else "cleared",
+                },
+            )
     engine.dispose()
 
 
-def test_0005_repairs_overrides_stored_before_values_were_checked(store_url, tmp_path, capsys, monkeypatch):
+def test_0005_repairs_overrides_stored_before_values_were_checked(store_url, tmp_path):
     """Non-finite rows are deleted; active ones beyond ±1e15 are ended ('out of range'); the rest stay."""
-    rows = [("inf", math.inf, True), ("-inf", -math.inf, False), ("huge", 1e16, True), ("was huge", -2e15, False),
-            ("fine", 5.0, True), ("edge", LIMIT, True)]  # fmt: skip
+    rows = [
+        ("inf", math.inf, True),
+        ("-inf", -math.inf, False),
+        ("huge", 1e16, True),
+        ("was huge", -2e15, False),
+        ("fine", 5.0, True),
+        ("edge", LIMIT, True),
+    ]
     if store_url.startswith("postgresql"):
         rows.append(("nan", math.nan, True))  # SQLite cannot hold NaN: it stores NULL, refused by NOT NULL
     store_at_0004(store_url, rows)
@@ -139,11 +134,11 @@ def test_0005_repairs_overrides_stored_before_values_were_checked(store_url, tmp
         store.close()
 
 
-def test_a_store_with_a_sticky_infinity_syncs_again_after_0005(store_url, tmp_path, capsys, monkeypatch):
+def test_a_store_with_a_sticky_infinity_syncs_again_after_0005(store_url, tmp_path):
     """The field report: one `override KR 1e309 --sticky` and every nightly run exited 3."""
     store_at_0004(store_url, [("signups", math.inf, True)])
     config = team(tmp_path, store_url)
-    code, output = cli(["-c", config, "run", "--as-of", "2026-11-21"], capsys, monkeypatch)
+    code, output = cli(["-c", config, "run", "--as-of", "2026-11-21"])
     assert code == 0, output
     store = Store(store_url)
     try:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import pytest
 
 from okrsync.connectors.report import write_if_changed
-from tests.conftest import write_csv
-from tests.test_manual_values import cli
+from tests.helpers import cli, write_csv
 
 pytestmark = pytest.mark.reliability
 
@@ -55,37 +54,37 @@ def config(tmp_path, monkeypatch):
         ("0001-01-01T00:00", "0001-01-01T00:00 is too far in the past (okrsync takes days from 0002-01-01)"),
     ],
 )
-def test_a_day_at_the_end_of_the_calendar_is_a_usage_error(command, day, said, config, capsys, monkeypatch):
-    code, output = cli(["-c", config, *COMMANDS[command], day], capsys, monkeypatch)
+def test_a_day_at_the_end_of_the_calendar_is_a_usage_error(command, day, said, config):
+    code, output = cli(["-c", config, *COMMANDS[command], day])
     assert code == 2, output
     assert said in output and "--as-of" in output and "Traceback" not in output
-    code, output = cli(["-c", config, *COMMANDS[command], "9998-12-31"], capsys, monkeypatch)
+    code, output = cli(["-c", config, *COMMANDS[command], "9998-12-31"])
     assert code in (0, 1) and "Traceback" not in output, output  # the last day taken works (1: nothing stored)
 
 
-def test_a_report_over_a_file_that_is_not_utf8_replaces_it(config, tmp_path, capsys, monkeypatch):
-    assert cli(["-c", config, "run", "--as-of", "2026-11-21"], capsys, monkeypatch)[0] == 0
+def test_a_report_over_a_file_that_is_not_utf8_replaces_it(config, tmp_path):
+    assert cli(["-c", config, "run", "--as-of", "2026-11-21"])[0] == 0
     for name, old in (("okr.html", b"\xff\xfe<\x00p\x00>\x00"), ("okr.md", "caf\xe9\n".encode("latin-1"))):
         (tmp_path / name).write_bytes(old)
-        code, output = cli(["-c", config, "report", "-o", name], capsys, monkeypatch)
+        code, output = cli(["-c", config, "report", "-o", name])
         assert code == 0 and f"wrote {name}" in output, output
         assert (tmp_path / name).read_text(encoding="utf-8").startswith(("<!doctype html>", "#"))
-        code, output = cli(["-c", config, "report", "-o", name], capsys, monkeypatch)
+        code, output = cli(["-c", config, "report", "-o", name])
         assert code == 0 and f"unchanged {name}" in output, output
     (tmp_path / "out" / "okr.json").write_bytes(b"\x80 not json, not utf-8")
-    code, output = cli(["-c", config, "run", "--as-of", "2026-11-22"], capsys, monkeypatch)
+    code, output = cli(["-c", config, "run", "--as-of", "2026-11-22"])
     assert code == 0, output
     assert (tmp_path / "out" / "okr.json").read_text(encoding="utf-8").startswith("{")
 
 
-def test_a_report_path_that_is_a_folder_is_an_error_naming_it(config, tmp_path, capsys, monkeypatch):
-    assert cli(["-c", config, "run", "--as-of", "2026-11-21"], capsys, monkeypatch)[0] == 0
+def test_a_report_path_that_is_a_folder_is_an_error_naming_it(config, tmp_path):
+    assert cli(["-c", config, "run", "--as-of", "2026-11-21"])[0] == 0
     (tmp_path / "okr.html").mkdir()
-    code, output = cli(["-c", config, "report", "-o", "okr.html"], capsys, monkeypatch)
+    code, output = cli(["-c", config, "report", "-o", "okr.html"])
     assert code == 2 and "cannot write okr.html: it is a folder, not a file" in output, output
     (tmp_path / "out" / "okr.json").unlink()
     (tmp_path / "out" / "okr.json").mkdir()
-    code, output = cli(["-c", config, "run", "--as-of", "2026-11-22"], capsys, monkeypatch)
+    code, output = cli(["-c", config, "run", "--as-of", "2026-11-22"])
     assert code == 1, output  # the sync completed, an output failed
     assert f"cannot write {tmp_path / 'out' / 'okr.json'}: it is a folder, not a file" in output
     assert "Traceback" not in output and "unexpected error" not in output

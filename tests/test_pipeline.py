@@ -12,8 +12,9 @@ from okrsync.errors import ConfigError, SourceError
 from okrsync.registry import Registry, RegistryError, registry
 from okrsync.sdk.connector import ConnectionSettings, Connector, MetricParams, MetricQuery, Observation, Source
 from okrsync.store import Store
-from okrsync.sync.pipeline import plan, reevaluate, sync
-from tests.conftest import oslo, write_csv
+from okrsync.sync.plan import compile_plan as plan
+from okrsync.sync.sequence import reevaluate, sync
+from tests.helpers import oslo, write_csv
 
 DAY1, DAY2, DAY3 = oslo(2026, 11, 14), oslo(2026, 11, 15), oslo(2026, 11, 16)
 

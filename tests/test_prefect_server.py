@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PREFECT, REPO, poll
+from tests.helpers import PREFECT, REPO, okrsync, poll
 
 
 def prefect(server, *args: str, cwd: Path, timeout: int = 120) -> str:
@@ -58,8 +58,14 @@ def team_configs(tmp_path: Path, *names: str) -> Path:
 
 
 def okrsync_cli(server, *args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "okrsync", *args], cwd=cwd, env=server["env"],
-                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "okrsync", *args],
+        cwd=cwd,
+        env=server["env"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def deployment(server, name: str) -> dict | None:
@@ -85,8 +91,9 @@ def test_okrsync_deploy_creates_updates_and_runs_on_a_worker(prefect_server, tmp
 
     beta = project / "config" / "team-beta.yaml"
     beta.write_text(beta.read_text().replace('cron: "0 2 * * *"', 'cron: "30 4 * * 1-5"'))
-    again = okrsync_cli(prefect_server, "deploy", "--glob", "config/team-*.yaml", "--dry-run", "--pool", "teams",
-                        cwd=project)  # fmt: skip
+    again = okrsync_cli(
+        prefect_server, "deploy", "--glob", "config/team-*.yaml", "--dry-run", "--pool", "teams", cwd=project
+    )
     assert "okrsync-sync/alpha: unchanged" in again.stdout
     assert "okrsync-sync/beta: would update" in again.stdout and "-> 30 4 * * 1-5 (Europe/Oslo)" in again.stdout
 
@@ -103,12 +110,15 @@ def test_okrsync_deploy_creates_updates_and_runs_on_a_worker(prefect_server, tmp
 def test_okrsync_serve_runs_a_triggered_sync_and_stops_on_ctrl_c(prefect_server, tmp_path):
     project = team_configs(tmp_path, "gamma")
     command = [sys.executable, "-m", "okrsync", "serve", "-c", "config/team-gamma.yaml"]
-    serve = subprocess.Popen(command, cwd=project, env=prefect_server["env"], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    serve = subprocess.Popen(
+        command, cwd=project, env=prefect_server["env"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         gamma = poll(lambda: deployment(prefect_server, "gamma"), 60, "the served deployment")
-        run = httpx.post(f"{prefect_server['api']}/deployments/{gamma['id']}/create_flow_run",
-                         json={"parameters": {"as_of": "2026-11-21"}}).json()  # fmt: skip
+        run = httpx.post(
+            f"{prefect_server['api']}/deployments/{gamma['id']}/create_flow_run",
+            json={"parameters": {"as_of": "2026-11-21"}},
+        ).json()
 
         def finished():
             state = httpx.get(f"{prefect_server['api']}/flow_runs/{run['id']}").json()["state"]
@@ -127,23 +137,36 @@ def test_okrsync_serve_runs_a_triggered_sync_and_stops_on_ctrl_c(prefect_server,
 
 def test_serve_and_deploy_without_a_server_say_how_to_start_one(tmp_path, write_config):
     path = write_config("objectives: []\n")
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    for command in ("serve", "deploy"):
-        done = subprocess.run([sys.executable, "-m", "okrsync", command, "-c", str(path)], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=60)  # fmt: skip
+    for command in ("serve", "deploy"):  # in this process: no server to start or reach
+        done = okrsync(command, "-c", str(path), cwd=tmp_path)  # without PREFECT_API_URL
         assert done.returncode == 2 and "prefect server start" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_serve_start_server_keeps_prefects_files_in_the_project_and_stops_the_server(tmp_path):
-    from tests.conftest import free_port
+    from tests.helpers import free_port
 
     project = team_configs(tmp_path, "delta")
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
     port = free_port()
-    command = [sys.executable, "-m", "okrsync", "serve", "--start-server", "--port", str(port),
-               "-c", "config/team-delta.yaml"]  # fmt: skip
-    serve = subprocess.Popen(command, cwd=project, env={**env, "DO_NOT_TRACK": "1"}, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "okrsync",
+        "serve",
+        "--start-server",
+        "--port",
+        str(port),
+        "-c",
+        "config/team-delta.yaml",
+    ]
+    serve = subprocess.Popen(
+        command,
+        cwd=project,
+        env={**env, "DO_NOT_TRACK": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     api = f"http://127.0.0.1:{port}/api"
 
     def served():
@@ -181,13 +204,20 @@ except SourceError as exc:
 
 def test_prefect_secret_blocks_resolve_on_workers_and_are_redacted(prefect_server, tmp_path):
     """In a process of its own, as on a worker: only PREFECT_API_URL, no .env file."""
-    done = subprocess.run([sys.executable, "-c", SECRET_SCRIPT], env=prefect_server["env"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", SECRET_SCRIPT],
+        env=prefect_server["env"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert "resolved True" in done.stdout and "redacted True" in done.stdout
     assert "missing Prefect secret block 'missing-one' not found (referenced by connections.x.token)" in done.stdout
     env = {k: v for k, v in prefect_server["env"].items() if k != "PREFECT_API_URL"}
     script = "from okrsync.config.env import resolve_env\nresolve_env('${prefect:dwh-password}', 'connections.d.url')"
-    no_server = subprocess.run([sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True,
-                               timeout=120)  # fmt: skip
+    no_server = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert "needs a Prefect server: set PREFECT_API_URL" in no_server.stderr

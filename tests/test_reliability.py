@@ -20,44 +20,12 @@ import sqlalchemy as sa
 
 from okrsync.config.load import load_config
 from okrsync.store import Store
-from okrsync.sync.pipeline import sync
+from okrsync.sync.sequence import sync
 from okrsync.testing import Emulator, Request, Response, route
-from tests.conftest import oslo, write_csv
-from tests.emulators.crm import HookReceiver
+from tests.helpers import okrsync, oslo, posts, slow_receiver, team_config, write_csv
 
 pytestmark = pytest.mark.reliability
 DAY = oslo(2026, 11, 16)
-
-
-def slow_receiver() -> HookReceiver:
-    """Slack and a webhook receiver in one (the project's HookReceiver), answering after 0.2 s: wide windows
-    for races."""
-    receiver = HookReceiver()
-    receiver.latency = 0.2  # the receiver's latency (not synchronisation)
-    return receiver.start()
-
-
-def posts(receiver: HookReceiver, which: str) -> int:
-    return len(receiver.requests("POST", f"^/{which}$"))
-
-
-def team_config(directory: Path, namespace: str, store_url: str, receiver: str) -> Path:
-    write_csv(directory / "kpi.csv", "n\n5\n")
-    path = directory / f"{namespace}.yaml"
-    path.write_text(f"""\
-version: 1
-namespace: {namespace}
-cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
-store: "{store_url}"
-connections: {{files: {{type: csv, root: .}}}}
-metrics:
-  n: {{connection: files, path: kpi.csv, column: n}}
-objectives: [{{id: o, title: Grow, key_results: [{{id: k, title: N, metric: n, start: 0, target: 10}}]}}]
-outputs:
-  - {{type: slack, webhook_url: "{receiver}/slack", on: [every_run], rate_limit: 1000}}
-  - {{type: webhook, url: "{receiver}/hook"}}
-""")
-    return path
 
 
 def _sync_without_the_run_lock(path: str, barrier, results) -> None:
@@ -98,8 +66,13 @@ def test_syncs_at_once_deliver_exactly_once_without_the_run_lock(store_url, tmp_
         duplicates = posts(receiver, "slack") - len(teams) + posts(receiver, "hook") - len(teams)
         errors = [e for o in outcomes for e in o["errors"] if o["exit"] == -1]
         backend = store_url.split(":", 1)[0]
-        figures.append(("concurrency", f"{runs} runs, {configs}, {backend}",
-                        {"duplicate deliveries": duplicates, "store errors": len(errors)}))  # fmt: skip
+        figures.append(
+            (
+                "concurrency",
+                f"{runs} runs, {configs}, {backend}",
+                {"duplicate deliveries": duplicates, "store errors": len(errors)},
+            )
+        )
         assert errors == []
         assert {o["exit"] for o in outcomes} == {0}, outcomes
         assert posts(receiver, "slack") == len(teams) and posts(receiver, "hook") == len(teams)
@@ -197,18 +170,11 @@ LITERAL = "canary-literal-5e6f7a8b"  # written in the config itself: only "Beare
 
 
 def test_no_secret_reaches_output_store_report_or_payload_even_when_a_server_echoes_it(tmp_path, figures):
-    import os
-    import subprocess
-    import sys
-
     server = Echo().start()
     try:
         path = tmp_path / "okrsync.yaml"
         path.write_text(echo_config(server.url))
-        env = {**os.environ, **CANARIES}
-        done = subprocess.run([sys.executable, "-m", "okrsync", "--verbose", "-c", str(path), "run",
-                               "--as-of", "2026-11-16"], cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=120)  # fmt: skip
+        done = okrsync("--verbose", "-c", str(path), "run", "--as-of", "2026-11-16", cwd=tmp_path, env=CANARIES)
         assert done.returncode == 1, done.stdout + done.stderr  # the sync completed; the sources failed
         assert "400" in done.stdout + done.stderr  # the servers' words are shown, minus the secrets
         assert not any(r.path.startswith("/steal") for r in server.requests())  # no link to another origin
@@ -221,8 +187,7 @@ def test_no_secret_reaches_output_store_report_or_payload_even_when_a_server_ech
         }
         assert server.posted, "the digest was sent"
         canaries = {**CANARIES, "literal": LITERAL}
-        leaks = {where: [n for n, c in canaries.items() if c.lower() in text.lower()]
-                 for where, text in places.items()}  # fmt: skip
+        leaks = {where: [n for n, c in canaries.items() if c.lower() in text.lower()] for where, text in places.items()}
         figures.append(("secrets", "echoing server, 5 canaries, 5 places", {"leaks": sum(map(len, leaks.values()))}))
         assert leaks == {where: [] for where in places}
     finally:

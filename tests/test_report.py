@@ -5,33 +5,11 @@ import io
 import itertools
 import json
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 
-from okrsync.config.load import load_config
 from okrsync.connectors.report import render_csv, render_html, render_json, render_markdown
-from okrsync.sync.pipeline import sync
-from tests.conftest import REPO, oslo
-
-CHROMIUM = Path(os.environ.get("OKRSYNC_CHROMIUM", "/usr/bin/chromium"))
-
-
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory):
-    """The example config synced over a few weeks, so charts have history."""
-    root = tmp_path_factory.mktemp("example")
-    shutil.copytree(REPO / "config", root / "config")
-    config = load_config(root / "config" / "example.yaml")
-    for day in (oslo(2026, 10, 8), oslo(2026, 10, 22), oslo(2026, 11, 5), oslo(2026, 11, 12)):
-        sync(config, day, now=day)
-    return sync(config, oslo(2026, 11, 21), now=oslo(2026, 11, 21))
-
-
-@pytest.fixture(scope="module")
-def document(synced):
-    return synced.document
+from tests.helpers import CONTRAST, open_report
 
 
 def test_json_report_is_the_status_document(document):
@@ -80,51 +58,6 @@ def test_html_is_self_contained_and_deterministic(synced):
     for forbidden in ("<script", "http://", "https://", "<link"):
         assert forbidden not in html
     assert html.count('class="objective') == 3 and html.count('<svg class="chart') == 13  # 11 KRs, 2 KPIs
-
-
-CONTRAST = """() => {
-  const lum = c => { const [r, g, b] = c.match(/[\\d.]+/g).slice(0, 3).map(v => { v /= 255;
-    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
-  const background = e => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;
-    if (c !== "rgba(0, 0, 0, 0)") return c; } return "rgb(255, 255, 255)"; };
-  const worst = [];
-  for (const e of document.querySelectorAll("h1,h2,h3,p,li,td,th,span,b,time,.nums,svg text")) {
-    if (!e.textContent.trim() || !e.getClientRects().length) continue;
-    const s = getComputedStyle(e), fg = e instanceof SVGElement ? s.fill : s.color;
-    const [a, b] = [lum(fg), lum(background(e))].sort((x, y) => y - x);
-    const ratio = (a + 0.05) / (b + 0.05);
-    if (ratio < 4.5) worst.push([e.tagName, e.className.baseVal ?? e.className, e.textContent.slice(0, 30), ratio]);
-  }
-  return worst; }"""
-
-
-def open_report(html, tmp_path, width, name="report"):
-    if not CHROMIUM.exists():
-        if os.environ.get("OKRSYNC_REQUIRE_CHROMIUM") == "1":
-            pytest.fail(f"no chromium at {CHROMIUM} but OKRSYNC_REQUIRE_CHROMIUM=1")
-        pytest.skip(f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    page_path = tmp_path / "okr.html"
-    page_path.write_text(html, encoding="utf-8")
-    problems: list[str] = []
-    requests: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=str(CHROMIUM),
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        page = browser.new_page(viewport={"width": width, "height": 900})
-        page.on("console", lambda m: problems.append(m.text) if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda e: problems.append(str(e)))
-        page.on("request", lambda r: requests.append(r.url))
-        page.goto(page_path.as_uri())
-        yield page
-        if os.environ.get("OKRSYNC_SCREENSHOTS"):  # docs/: OKRSYNC_SCREENSHOTS=docs pytest -k chromium
-            page.screenshot(path=f"{os.environ['OKRSYNC_SCREENSHOTS']}/{name}-{width}.png", full_page=True)
-        browser.close()
-    assert problems == []
-    assert all(url.startswith("file://") for url in requests), requests
 
 
 @pytest.mark.parametrize("width", [1280, 390])  # a desk and a phone

@@ -11,9 +11,9 @@ import pytest
 from okrsync.config.load import load_config
 from okrsync.errors import RunLockedError
 from okrsync.store import Store
-from okrsync.sync.pipeline import sync
-from tests.conftest import REPO, oslo, write_csv
+from okrsync.sync.sequence import sync
 from tests.emulators.crm import HookReceiver
+from tests.helpers import REPO, oslo, write_csv
 
 DAY = oslo(2026, 11, 16)
 
@@ -120,8 +120,11 @@ def test_cli_exits_4_with_one_line_when_the_config_is_busy(tmp_path, write_confi
         with store.run_lock(config.namespace, config.cycle.name, wait=0):
             done = subprocess.run(
                 [sys.executable, "-m", "okrsync", "-c", str(path), "run", "--wait", "0.5"],
-                capture_output=True, text=True, cwd=REPO, timeout=120,
-            )  # fmt: skip
+                capture_output=True,
+                text=True,
+                cwd=REPO,
+                timeout=120,
+            )
     finally:
         store.close()
     assert done.returncode == 4, done.stderr

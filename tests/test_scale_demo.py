@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from okrsync.config.load import load_config
-from tests.conftest import REPO, postgres_base_url
+from tests.helpers import REPO, postgres_base_url
 
 pytestmark = pytest.mark.slow
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port, poll
+from tests.helpers import free_port, poll
 from tests.serving import (
     Held,
     deployment,
@@ -30,8 +30,14 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 def serve_to_file(env: dict, cwd: Path, log: Path) -> subprocess.Popen:
     with log.open("w") as out:
-        return subprocess.Popen([sys.executable, "-m", "okrsync", "serve", "-c", "team.yaml"], cwd=cwd, env=env,
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        return subprocess.Popen(
+            [sys.executable, "-m", "okrsync", "serve", "-c", "team.yaml"],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 def stop(serve: subprocess.Popen, log: Path) -> str:
@@ -125,8 +131,14 @@ connections: {files: {type: csv, root: .}}
 metrics: {n: {connection: files, path: kpi.csv, column: n}}
 kpis: [{id: k, metric: n, healthy: {min: 0}}]
 """)
-    done = subprocess.run([sys.executable, "-c", REFUSED_ARTIFACT, str(tmp_path / "okrsync.yaml")], cwd=tmp_path,
-                          env=prefect_server["env"], capture_output=True, text=True, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", REFUSED_ARTIFACT, str(tmp_path / "okrsync.yaml")],
+        cwd=tmp_path,
+        env=prefect_server["env"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     outcome, run_id = done.stdout.split()[-2:]
     assert outcome == "COMPLETED" and stored_runs(tmp_path) == 1, done.stdout + done.stderr

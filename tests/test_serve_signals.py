@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests.conftest import free_port, poll
+from tests.helpers import free_port, poll
 from tests.serving import (
     Held,
     child_of,
@@ -66,8 +66,13 @@ def test_a_stop_signal_during_a_run_lets_it_finish_and_store_its_data(prefect_se
     assert stored_runs(tmp_path) == 1  # the run's data is in the store
     assert serve.returncode == code, output
     assert nothing_left(serve, run) and "Traceback" not in output, output
-    figures.append(("serve signals", f"{how} during a run, grace 20 s",
-                    {"runs lost": 0, "runs left Running": 0, "processes left": 0}))  # fmt: skip
+    figures.append(
+        (
+            "serve signals",
+            f"{how} during a run, grace 20 s",
+            {"runs lost": 0, "runs left Running": 0, "processes left": 0},
+        )
+    )
 
 
 def test_a_run_still_going_after_the_grace_is_crashed_with_the_reason(prefect_server, tmp_path, figures):
@@ -87,8 +92,13 @@ def test_a_run_still_going_after_the_grace_is_crashed_with_the_reason(prefect_se
     assert "okrsync serve was stopped (SIGTERM)" in final["message"] and "1 s later" in final["message"]
     assert serve.returncode == 0 and nothing_left(serve, run), output  # the run's process ended too
     assert stored_runs(tmp_path) == 0 and "Traceback" not in output, output
-    figures.append(("serve signals", "SIGTERM, run still going after grace 1 s",
-                    {"runs left Running": 0, "crashed with the reason": 1, "processes left": 0}))  # fmt: skip
+    figures.append(
+        (
+            "serve signals",
+            "SIGTERM, run still going after grace 1 s",
+            {"runs left Running": 0, "crashed with the reason": 1, "processes left": 0},
+        )
+    )
 
 
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 0)])
@@ -97,8 +107,12 @@ def test_start_server_interrupted_during_start_up_leaves_no_server(tmp_path, wri
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_HOME")}
     serve = subprocess.Popen(
         [sys.executable, "-m", "okrsync", "serve", "--start-server", "--port", str(free_port()), "-c", str(path)],
-        cwd=tmp_path, env={**env, "DO_NOT_TRACK": "1"}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+        cwd=tmp_path,
+        env={**env, "DO_NOT_TRACK": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         server = poll(lambda: child_of(serve.pid, b"server\0start"), 60, "serve to start `prefect server start`")
         serve.send_signal(signum)  # the server is starting: it answers only after 10-20 s
@@ -107,5 +121,10 @@ def test_start_server_interrupted_during_start_up_leaves_no_server(tmp_path, wri
         serve.kill()
     assert not process_alive(server) and not group_alive(server), output  # serve stopped it before exiting
     assert serve.returncode == code and "Traceback" not in output, output
-    figures.append(("serve signals", f"--start-server, {signal.Signals(signum).name} during start-up",
-                    {"servers left": 0, "exit code": code}))  # fmt: skip
+    figures.append(
+        (
+            "serve signals",
+            f"--start-server, {signal.Signals(signum).name} during start-up",
+            {"servers left": 0, "exit code": code},
+        )
+    )

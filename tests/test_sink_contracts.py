@@ -10,7 +10,7 @@ from okrsync.testing.sink_contract import SinkCase, sink_contract
 from tests.emulators.crm import HookReceiver
 from tests.emulators.jira import JiraEmulator
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
-from tests.test_contracts import SA_EMAIL, SECRET, private_key
+from tests.helpers import SA_EMAIL, SECRET, private_key
 
 pytestmark = pytest.mark.usefixtures("no_token_backoff")  # the Sheets faults hit its token endpoint too
 SID = "1SinkContractSheet0123456789"
@@ -48,13 +48,19 @@ def jira_emulator():
 
 def jira_case(jira, _) -> SinkCase:
     return SinkCase(
-        connection={"type": "jira", "url": "https://acme.atlassian.net", "endpoint": jira.url,
-                    "email": "bot@acme.example", "token": "${JIRA_TOKEN}", **FAST},
+        connection={
+            "type": "jira",
+            "url": "https://acme.atlassian.net",
+            "endpoint": jira.url,
+            "email": "bot@acme.example",
+            "token": "${JIRA_TOKEN}",
+            **FAST,
+        },
         output={"type": "jira", "connection": "c", "progress_field": "customfield_10100", "comment_on": ["every_run"]},
         key_result={"jira_issue": "APP-100"},
         env={"JIRA_TOKEN": SECRET},
         writes=(("PUT", "/issue/"), ("POST", "/comment$")),
-    )  # fmt: skip
+    )
 
 
 def sheets_emulator():
@@ -64,8 +70,15 @@ def sheets_emulator():
 
 
 def sheets_case(sheets, tmp_path) -> SinkCase:
-    key = {"type": "service_account", "project_id": "acme", "private_key_id": "k1", "private_key": private_key(),
-           "client_email": SA_EMAIL, "client_id": "1", "token_uri": f"{sheets.url}/token"}  # fmt: skip
+    key = {
+        "type": "service_account",
+        "project_id": "acme",
+        "private_key_id": "k1",
+        "private_key": private_key(),
+        "client_email": SA_EMAIL,
+        "client_id": "1",
+        "token_uri": f"{sheets.url}/token",
+    }
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "sa.json").write_text(json.dumps(key))
     return SinkCase(

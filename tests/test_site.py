@@ -6,10 +6,8 @@ import re
 import pytest
 
 from okrsync.present.site import build_site, page_names
-from okrsync.sync.pipeline import sync
-from tests.helpers import okrsync
-from tests.test_alignment import DAY1, configs
-from tests.test_report import CONTRAST, open_report
+from okrsync.sync.sequence import sync
+from tests.helpers import CONTRAST, DAY1, aligned_configs, okrsync, open_report
 
 
 def test_page_names_are_safe_and_unique_whatever_the_namespace():
@@ -21,7 +19,7 @@ def test_page_names_are_safe_and_unique_whatever_the_namespace():
 
 
 def test_report_all_writes_a_page_per_team_and_an_index_with_the_company_tree(tmp_path, write_config):
-    company, team = configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
     sync(team, DAY1, now=DAY1)
     sync(company, DAY1, now=DAY1)
     site = tmp_path / "site"
@@ -44,7 +42,7 @@ def test_report_all_writes_a_page_per_team_and_an_index_with_the_company_tree(tm
 
 
 def test_report_writes_this_configs_latest_status(tmp_path, write_config):
-    company, team = configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
     missing = okrsync("-c", str(team.path), "report", "-o", str(tmp_path / "team.json"))
     assert missing.returncode == 1 and "run `okrsync run` first" in missing.stderr
     sync(team, DAY1, now=DAY1)
@@ -64,7 +62,7 @@ def test_report_writes_this_configs_latest_status(tmp_path, write_config):
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_the_index_reads_well_in_chromium(tmp_path, write_config, width):
-    company, team = configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
     sync(team, DAY1, now=DAY1)
     result = sync(company, DAY1, now=DAY1)
     other = sync(team, DAY1, now=DAY1).document

@@ -8,8 +8,9 @@ import sqlalchemy as sa
 from okrsync.config.load import load_config
 from okrsync.errors import SourceError
 from okrsync.sdk.connector import Observation
-from okrsync.sync.pipeline import fetch_connection, plan
-from tests.conftest import oslo, write_csv
+from okrsync.sync.fetch import fetch_connection
+from okrsync.sync.plan import compile_plan as plan
+from tests.helpers import oslo, write_csv
 
 AS_OF = oslo(2026, 11, 15)
 
@@ -204,7 +205,7 @@ def sql_source(tmp_path, write_config, url, timeout=60.0):
     import dataclasses
 
     from okrsync.connectors.sql_source import SqlMetric
-    from okrsync.sync.pipeline import open_source
+    from okrsync.sync.fetch import open_source
 
     path = write_config(f"""
         connections: {{db: {{type: sql, url: "{url}", statement_timeout: {timeout}}}}}

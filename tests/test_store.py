@@ -11,8 +11,7 @@ from okrsync.okr.evaluate import MetricState, Point, evaluate
 from okrsync.sdk.delivery import fingerprint
 from okrsync.store import Store
 from okrsync.store.history import ValueRow
-from tests.conftest import oslo
-from tests.helpers import migrate_to
+from tests.helpers import migrate_to, oslo
 
 CONFIG = parse_config("""\
 version: 1
@@ -156,19 +155,35 @@ def test_migration_0002_repairs_non_finite_numbers_and_keeps_the_ledger(store_ur
         migrate_to(conn, "0001")
         now = "2026-11-15 01:00:00"
         document = '{"forecast": NaN, "kpis": [Infinity, 1.5]}'
-        conn.execute(sa.text("insert into runs (id, namespace, cycle, day, as_of, started_at, trigger, document) "
-                             "values (1, 'ns', 'Q4', '2026-11-15', :t, :t, 'run', :d)"),
-                     {"t": now, "d": document if engine.dialect.name == "sqlite" else None})  # fmt: skip
+        conn.execute(
+            sa.text(
+                "insert into runs (id, namespace, cycle, day, as_of, started_at, trigger, document) "
+                "values (1, 'ns', 'Q4', '2026-11-15', :t, :t, 'run', :d)"
+            ),
+            {"t": now, "d": document if engine.dialect.name == "sqlite" else None},
+        )
         bad = [float("inf"), float("-inf")] + ([float("nan")] if engine.dialect.name == "postgresql" else [])
         for i, value in enumerate([4.0, *bad]):
-            insert = ("insert into metric_values (namespace, cycle, metric_id, day, observed_at, value) "
-                      "values ('ns', 'Q4', :m, '2026-11-15', :t, :v)")  # fmt: skip
+            insert = (
+                "insert into metric_values (namespace, cycle, metric_id, day, observed_at, value) "
+                "values ('ns', 'Q4', :m, '2026-11-15', :t, :v)"
+            )
             conn.execute(sa.text(insert), {"m": f"m{i}", "t": now, "v": value})
-        conn.execute(sa.text("insert into kr_results (run_id, kr_id, objective_id, metric_id, kind, value, "
-                             "expected, status, stale, overridden, forecast_value) values (1, 'k', 'o', 'm0', "
-                             "'increase', 4, 50, 'on_track', false, false, :inf)"), {"inf": float("inf")})  # fmt: skip
-        conn.execute(sa.text("insert into write_ledger (namespace, sink, target, fingerprint, state, updated_at) "
-                             "values ('ns', 'slack', 'digest', 'fp', 'confirmed', :t)"), {"t": now})  # fmt: skip
+        conn.execute(
+            sa.text(
+                "insert into kr_results (run_id, kr_id, objective_id, metric_id, kind, value, "
+                "expected, status, stale, overridden, forecast_value) values (1, 'k', 'o', 'm0', "
+                "'increase', 4, 50, 'on_track', false, false, :inf)"
+            ),
+            {"inf": float("inf")},
+        )
+        conn.execute(
+            sa.text(
+                "insert into write_ledger (namespace, sink, target, fingerprint, state, updated_at) "
+                "values ('ns', 'slack', 'digest', 'fp', 'confirmed', :t)"
+            ),
+            {"t": now},
+        )
     engine.dispose()
 
     store = Store(store_url)  # migrates to head

@@ -17,10 +17,9 @@ import sqlalchemy as sa
 from okrsync.config.load import load_config
 from okrsync.errors import RunLockLostError, StoreError
 from okrsync.store import Store
-from okrsync.sync import pipeline
-from okrsync.sync.pipeline import sync
-from tests.conftest import HEADER, REPO, oslo, write_csv
-from tests.helpers import migrate_to
+from okrsync.sync import fetch as fetch_stage
+from okrsync.sync.sequence import sync
+from tests.helpers import HEADER, REPO, migrate_to, okrsync, oslo, write_csv
 
 pytestmark = pytest.mark.reliability
 
@@ -88,9 +87,7 @@ def test_reading_commands_read_a_store_they_may_not_write(shared_dir):
 def test_a_reading_command_creates_no_store(tmp_path):
     config = project(tmp_path)
     for command in (["status"], ["runs"], ["history", "csat"]):
-        done = subprocess.run(
-            [sys.executable, "-m", "okrsync", "-c", str(config), *command], capture_output=True, text=True
-        )
+        done = okrsync("-c", str(config), *command)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "okrsync.yaml"]
 
@@ -149,14 +146,14 @@ def store_lock_paths(store: Store, config) -> list[Path]:
 def test_a_replaced_lock_file_stops_the_run_before_it_stores(tmp_path, monkeypatch, figures):
     config = load_config(project(tmp_path))
     store = Store(config.store_url())
-    real_fetch = pipeline.fetch
+    real_fetch = fetch_stage.fetch
 
     def fetch_then_lose_the_lock(sync_plan, on_event=None):
         (lock,) = store_lock_paths(store, config)
         lock.unlink()  # someone cleans up the folder; the next run would create a new lock file
         return real_fetch(sync_plan, on_event)
 
-    monkeypatch.setattr(pipeline, "fetch", fetch_then_lose_the_lock)
+    monkeypatch.setattr(fetch_stage, "fetch", fetch_then_lose_the_lock)
     with pytest.raises(RunLockLostError, match="was removed or replaced"):
         sync(config, DAY, now=DAY, store=store)
     stored = store.count_rows()["runs"]
@@ -176,7 +173,7 @@ def test_a_run_whose_postgresql_lock_session_ends_stops_and_the_next_run_is_alon
     config = load_config(project(tmp_path, store=pg_url, namespace=namespace))
     key = lock_key(namespace, "2026-Q4") & 0xFFFFFFFFFFFFFFFF
     admin = sa.create_engine(pg_url)
-    real_fetch = pipeline.fetch
+    real_fetch = fetch_stage.fetch
     second: list = []
     lost: list[bool] = []
 
@@ -195,7 +192,7 @@ def test_a_run_whose_postgresql_lock_session_ends_stops_and_the_next_run_is_alon
             second.append(sync(config, DAY, now=DAY, wait=0))  # gets in at once: the lock was free
         return real_fetch(sync_plan, on_event)
 
-    monkeypatch.setattr(pipeline, "fetch", fetch_while_the_lock_is_lost)
+    monkeypatch.setattr(fetch_stage, "fetch", fetch_while_the_lock_is_lost)
     with pytest.raises(RunLockLostError, match="PostgreSQL session ended") as caught:
         sync(config, DAY, now=DAY)
     assert "before storing anything" in str(caught.value)
@@ -213,13 +210,13 @@ def test_an_idle_session_timeout_does_not_end_the_lock(pg_url, tmp_path, monkeyp
     session turns it off, so a fetch longer than the timeout keeps the lock."""
     url = pg_url + "%20-cidle_session_timeout%3D200"
     config = load_config(project(tmp_path, store=url))
-    real_fetch = pipeline.fetch
+    real_fetch = fetch_stage.fetch
 
     def slow_fetch(sync_plan, on_event=None):
         time.sleep(0.6)  # the fetch's duration (the scenario), not synchronisation
         return real_fetch(sync_plan, on_event)
 
-    monkeypatch.setattr(pipeline, "fetch", slow_fetch)
+    monkeypatch.setattr(fetch_stage, "fetch", slow_fetch)
     result = sync(config, DAY, now=DAY)
     assert result.run_id is not None and result.exit_code == 0
 

@@ -17,15 +17,32 @@ NOW = datetime(2026, 11, 16, tzinfo=UTC)
 
 def kr(status="on_track", stale=False, error=None, id="k") -> KrStatus:
     reason = "old" if stale else None
-    return KrStatus(id=id, title=id.upper(), metric="m", kind="increase", due="2026-12-31", expected=0.5,
-                    progress=0.5, status=status, stale=stale, stale_reason=reason, error=error)  # fmt: skip
+    return KrStatus(
+        id=id,
+        title=id.upper(),
+        metric="m",
+        kind="increase",
+        due="2026-12-31",
+        expected=0.5,
+        progress=0.5,
+        status=status,
+        stale=stale,
+        stale_reason=reason,
+        error=error,
+    )
 
 
 def doc(*krs: KrStatus, errors=()) -> StatusDocument:
     objective = ObjectiveStatus(id="o", title="O", expected=0.5, status="on_track", key_results=list(krs))
     failures = [ErrorEntry(metric=m, message="boom") for m in errors]
-    return StatusDocument(cycle="Q4", cycle_start="2026-10-01", cycle_end="2026-12-31",
-                          as_of="2026-11-16T00:00:00+01:00", objectives=[objective], errors=failures)  # fmt: skip
+    return StatusDocument(
+        cycle="Q4",
+        cycle_start="2026-10-01",
+        cycle_end="2026-12-31",
+        as_of="2026-11-16T00:00:00+01:00",
+        objectives=[objective],
+        errors=failures,
+    )
 
 
 @pytest.mark.parametrize(
@@ -176,8 +193,14 @@ def test_at_most_once_retries_a_definite_refusal_on_a_later_run(book):
     calls = []
     d = Delivery(book, "chat", NOW)
     with pytest.raises(RemoteError):
-        d.at_most_once("digest", "fp", lambda: (_ for _ in ()).throw(RemoteError("HTTP 400", kind="fatal", status=400)),
-                       would="w", sent="s", already="a")  # fmt: skip
+        d.at_most_once(
+            "digest",
+            "fp",
+            lambda: (_ for _ in ()).throw(RemoteError("HTTP 400", kind="fatal", status=400)),
+            would="w",
+            sent="s",
+            already="a",
+        )
     assert book.state("chat", "digest", "fp") == "failed"
     assert d.at_most_once("digest", "fp", lambda: calls.append(1), would="w", sent="s", already="a")
     assert calls == [1] and book.state("chat", "digest", "fp") == "confirmed"

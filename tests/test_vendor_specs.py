@@ -39,19 +39,27 @@ def test_conforming_requests_pass(vendor, req):
 @pytest.mark.parametrize(
     ("vendor", "req", "says"),
     [
-        ("hubspot", request("POST", "/crm/v3/objects/deals/search", body={"filterGroups": [], "limit": 1}),
-         "'after' is a required property"),
+        (
+            "hubspot",
+            request("POST", "/crm/v3/objects/deals/search", body={"filterGroups": [], "limit": 1}),
+            "'after' is a required property",
+        ),
         ("hubspot", request("POST", "/crm/v3/objects/deals/search", body=LIKE), "'LIKE' is not one of"),
-        ("google_sheets", request("GET", BATCH_GET, {"valueRenderOption": "PRETTY"}),
-         "is not one of"),
-        ("google_sheets", request("POST", "/v4/spreadsheets/abc/values:batchUpdate",
-                                  body={"valueInputOption": "USER_ENTERED", "data": [], "mode": "fast"}),
-         "Additional properties are not allowed"),
+        ("google_sheets", request("GET", BATCH_GET, {"valueRenderOption": "PRETTY"}), "is not one of"),
+        (
+            "google_sheets",
+            request(
+                "POST",
+                "/v4/spreadsheets/abc/values:batchUpdate",
+                body={"valueInputOption": "USER_ENTERED", "data": [], "mode": "fast"},
+            ),
+            "Additional properties are not allowed",
+        ),
         ("jira", request("GET", "/rest/api/2/issue/APP-1/comment", {"limit": "5"}), "'limit' is not declared"),
         ("jira", request("DELETE", "/rest/api/2/issue/APP-1"), "is not an operation"),
         ("pipedrive", request("GET", "/api/v1/deals/summary", {"api_token": "x"}), "'api_token' is not declared"),
     ],
-)  # fmt: skip
+)
 def test_what_the_description_does_not_allow_is_caught(vendor, req, says):
     found = problems(vendor, req)
     assert found and says in " ".join(found), found

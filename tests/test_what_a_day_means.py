@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from okrsync.config.load import load_config
 from okrsync.okr.evaluate import end_of_day
 from okrsync.store import Store
-from okrsync.sync.pipeline import sync
-from tests.conftest import oslo, write_csv
+from okrsync.sync.sequence import sync
+from tests.helpers import oslo, write_csv
 
 CYCLE = "2026-Q4"  # Oct 1 .. Dec 31 2026, Europe/Oslo: 92 days
 

@@ -213,7 +213,7 @@ def explain(exc: BaseException, spreadsheet: str, email: str | None) -> str:
 METADATA_FIELDS = "properties.locale,sheets.properties.title"
 # the same and the cells of the requested ranges, in one spreadsheets.get ("Specify a field mask listing
 # your desired fields using the fields URL parameter … use the ranges URL parameter"; the sheets.v4
-# discovery document, method spreadsheets.get): one request per spreadsheet, as one values:batchGet was
+# discovery document, method spreadsheets.get): one request per spreadsheet, reading locale, tabs and cells
 GRID_FIELDS = "properties.locale,sheets(properties.title,data(startRow,startColumn,rowData.values.formattedValue))"
 
 

@@ -53,10 +53,22 @@ def status_rows(doc: StatusDocument) -> list[list[str]]:
         target = kr.target if kr.kind != "between" else f"{kr.min}–{kr.max}"
         forecast = kr.forecast.value if kr.forecast else None
         rows.append(
-            [text(o.title), text(kr.title), text(kr.owner or ""), cell(kr.start), cell(kr.value), cell(target),
-             pct(kr.progress, ""), pct(kr.judged, ""), label(kr.status), cell(forecast), observed, text(kr.note),
-             fmt_chance(kr.forecast.probability if kr.forecast else None)]
-        )  # fmt: skip
+            [
+                text(o.title),
+                text(kr.title),
+                text(kr.owner or ""),
+                cell(kr.start),
+                cell(kr.value),
+                cell(target),
+                pct(kr.progress, ""),
+                pct(kr.judged, ""),
+                label(kr.status),
+                cell(forecast),
+                observed,
+                text(kr.note),
+                fmt_chance(kr.forecast.probability if kr.forecast else None),
+            ]
+        )
     return rows
 
 

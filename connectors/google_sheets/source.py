@@ -1,9 +1,11 @@
-"""Google Sheets source: every metric on one spreadsheet is read with ONE values:batchGet.
+"""Google Sheets source: every metric on one spreadsheet is read with one spreadsheets.get request.
 
+That request names every range and a field mask for the locale, the tabs and each cell's formatted value.
 A metric names ``spreadsheet`` (an ID or a browser URL) and ``range`` in A1 notation: one cell, or a
 range with ``aggregate`` (sum, avg, min, max, count, latest = last non-empty cell). Cells are read
-as people see them (FORMATTED_VALUE) and parsed like every other text value. A range that does not
-exist fails only its own metrics: it is dropped and the others are read again in one request.
+as people see them (formattedValue) and parsed in the spreadsheet's locale. A range on a tab that does
+not exist fails only its own metrics: one metadata request finds the missing tabs, and the other ranges
+are read again in one request.
 """
 
 from __future__ import annotations

@@ -1,8 +1,13 @@
-"""`okrsync`: the front door. Parses arguments, calls the pipeline or the store, presents results.
+"""`okrsync`: the front door. Parses arguments, calls the sync or the store, presents results.
 
-app       the typer app, options, the clock reading, the one catch at the top (exit codes)
-views     the status tree, run summary and history table (presentation only)
-commands  validate, run, status, history, override, connections test, schema, init
+app               the typer app, options, the clock reading and ``--as-of`` parsing
+main              the one catch at the top (exit codes); registers the commands of the modules below
+views             the status tree, run summary and history table (presentation only)
+commands          validate, run, status, history, override, connections test, schema, init
+days_commands     runs (and runs delete), accept, backfill: the stored days
+cycle_commands    cycle next
+report_commands   report
+prefect_commands  deploy, serve
 """
 
 from okrsync.cli.app import app

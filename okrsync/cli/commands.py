@@ -68,29 +68,21 @@ def run(
 ) -> None:
     """Sync now: fetch every metric, evaluate, store, write the outputs."""
     from okrsync.cli.views import print_errors, print_summary, status_tree
-    from okrsync.sync import pipeline
 
     config = current_config()
     moment = parse_as_of(as_of, config, future=future)
     if (prefect or os.environ.get("PREFECT_API_URL")) and not dry_run:
         raise typer.Exit(_run_as_flow(moment, quiet, wait))
 
-    result = _run_with_progress(pipeline, config, moment, dry_run, quiet, wait, publish_past)
+    result = _run_with_progress(config, moment, dry_run, quiet, wait, publish_past)
     if not quiet:
         console.print(status_tree(result.document))
         print_summary(result)
-    if result.held_back:
-        err_console.print(f"[yellow]note:[/] {escape(result.held_back)}")
+    if result.unpublished:
+        err_console.print(f"[yellow]note:[/] {escape(result.unpublished)}")
         if not dry_run:  # the earlier day's values may change later days (start: auto, forecasts, trends)
-            from okrsync.sync.backfill import refresh_later
-
-            store = pipeline.open_store(config)
-            try:
-                day = date.fromisoformat(result.document.day)
-                again, _ = refresh_later(config, store, day, now=clock(config), wait=wait)
-            finally:
-                store.close()
-            err_console.print(f"Evaluated {len(again)} later stored day(s) again; published the newest.")
+            n = len(result.later_days)
+            err_console.print(f"Evaluated {n} later stored day(s) again; published the newest.")
     print_errors(result.document)
     for e in result.output_errors:
         err_console.print(f"[red]✗[/] output {escape(e.output or '')}: {escape(e.message)}")
@@ -126,10 +118,12 @@ def _run_as_flow(moment: datetime, quiet: bool, wait: float) -> int:
     return summary["exit_code"]
 
 
-def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool, quiet: bool, wait: float, past=False):
-    show = console.is_terminal and not quiet
-    if not show:
-        return pipeline.sync(config, moment, now=clock(config), dry_run=dry_run, wait=wait, publish_past=past)
+def _run_with_progress(config: Config, moment: datetime, dry_run: bool, quiet: bool, wait: float, past: bool):
+    from okrsync.sync.sequence import sync
+
+    now = clock(config)
+    if not console.is_terminal or quiet:
+        return sync(config, moment, now=now, dry_run=dry_run, wait=wait, publish_past=past)
     from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True) as progress:
@@ -141,9 +135,7 @@ def _run_with_progress(pipeline, config: Config, moment: datetime, dry_run: bool
             else:
                 progress.update(tasks[connection], completed=1, description=f"{connection}: {detail}")
 
-        return pipeline.sync(
-            config, moment, now=clock(config), dry_run=dry_run, on_event=on_event, wait=wait, publish_past=past
-        )
+        return sync(config, moment, now=now, dry_run=dry_run, on_event=on_event, wait=wait, publish_past=past)
 
 
 @app.command()
@@ -156,7 +148,7 @@ def status(
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
     from okrsync.cli.views import print_errors, status_tree
     from okrsync.okr.status import StatusDocument
-    from okrsync.sync.pipeline import open_store
+    from okrsync.sync.persist import open_store
 
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
@@ -188,7 +180,7 @@ def _status_all(config: Config, format: str, day: date | None) -> None:
     """Every namespace as it stood on ``day`` (each one's run of that day, else its newest before it)."""
     from okrsync.cli.views import company_tree
     from okrsync.okr.status import StatusDocument
-    from okrsync.sync.pipeline import open_store
+    from okrsync.sync.persist import open_store
 
     store = open_store(config, access="read")
     try:
@@ -213,7 +205,7 @@ def history(
 ) -> None:
     """Values of one key result over the cycle, a row per synced day."""
     from okrsync.cli.views import history_table
-    from okrsync.sync.pipeline import open_store
+    from okrsync.sync.persist import open_store
 
     config = current_config()
     known = {kr.id for _, kr in config.key_results()}
@@ -248,7 +240,8 @@ def override(
     from okrsync.cli.views import STATUS_STYLE
     from okrsync.okr.numbers import LIMIT, checked
     from okrsync.present.formats import label, pct
-    from okrsync.sync.pipeline import open_store, reevaluate
+    from okrsync.sync.persist import open_store
+    from okrsync.sync.sequence import reevaluate
 
     config = current_config()
     known = {kr.id for _, kr in config.key_results()}
@@ -294,7 +287,8 @@ def connections_test(
     """Check every connection (auth, reachability) and preview each metric's value, storing nothing."""
     from okrsync.errors import SourceError
     from okrsync.present.formats import fmt_value
-    from okrsync.sync.pipeline import check_connection, fetch_connection, plan
+    from okrsync.sync.fetch import check_connection, fetch_connection
+    from okrsync.sync.plan import compile_plan as plan
 
     config = current_config()
     sync_plan = plan(config, parse_as_of(as_of, config))

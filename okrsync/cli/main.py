@@ -14,18 +14,17 @@ import typer
 from rich.markup import escape
 
 import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
-from okrsync.cli import prefect_commands, report_commands, run_commands
+from okrsync.cli import cycle_commands, days_commands, prefect_commands, report_commands
 from okrsync.cli.app import app, err_console, state
-from okrsync.cli.run_commands import runs_app
 from okrsync.errors import ConfigError, OkrsyncError, RunLockedError, StoreError
 
 app.command()(prefect_commands.deploy)
 app.command()(prefect_commands.serve)
-app.add_typer(runs_app, name="runs")
-app.command()(run_commands.backfill)
-app.command()(run_commands.accept)
+app.add_typer(days_commands.runs_app, name="runs")
+app.command()(days_commands.backfill)
+app.command()(days_commands.accept)
 app.command()(report_commands.report)
-app.add_typer(run_commands.cycle_app, name="cycle")
+app.add_typer(cycle_commands.cycle_app, name="cycle")
 
 
 GLOBAL_OPTIONS = {"-c": True, "--config": True, "-v": False, "--verbose": False}  # option -> takes a value

@@ -78,8 +78,8 @@ def deploy(
 def _deploy(deployments, all_specs: list, pool: str, dry_run: bool) -> None:
     if dry_run:
         for spec, action, diff in deployments.changes(all_specs):
-            console.print(f"[bold]{escape(spec.full_name)}[/]: would {action}" if action != "unchanged" else
-                          f"[bold]{escape(spec.full_name)}[/]: unchanged")  # fmt: skip
+            change = "unchanged" if action == "unchanged" else f"would {action}"
+            console.print(f"[bold]{escape(spec.full_name)}[/]: {change}")
             for line in diff:
                 console.print(f"    {escape(line)}")
         return

@@ -21,7 +21,7 @@ def report(
     from okrsync.connectors.report import RENDERERS, write_if_changed
     from okrsync.okr.status import StatusDocument
     from okrsync.present.site import build_site, local_points
-    from okrsync.sync.pipeline import open_store
+    from okrsync.sync.persist import open_store
 
     config = current_config()
     if not every and output.suffix.lower() not in RENDERERS:

@@ -179,8 +179,9 @@ def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = N
     for col in ("day", "value", "progress", "expected", "status", "note"):
         table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left")
     for r in rows:
-        marks = " ".join(filter(None, ["stale" if r["stale"] else "", "manual" if r["overridden"] else "",
-                                       _held_note(r, unit)]))  # fmt: skip
+        marks = " ".join(
+            filter(None, ["stale" if r["stale"] else "", "manual" if r["overridden"] else "", _held_note(r, unit)])
+        )
         table.add_row(
             r["day"].isoformat(),
             fmt_value(r["value"], unit),

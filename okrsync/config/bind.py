@@ -8,12 +8,12 @@ Nothing here knows a connector by name; the registry supplies them all.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from okrsync.config.messages import did_you_mean, problems_of
-from okrsync.config.model import METRIC_COMMON_KEYS
+from okrsync.config.model import METRIC_COMMON_KEYS, Aggregate
 from okrsync.registry import Registry
 from okrsync.sdk.connector import ConnectionSettings, MetricParams, OutputSettings
 
@@ -64,6 +64,8 @@ def _bind_metric(metric_id: str, raw: dict, kind: Any, registry: Registry, out: 
     connector = registry.get(str(kind))
     if connector is None or connector.metric is None:
         return  # the connection's type is reported
+    if problem := _unsupported_aggregate(raw.get("aggregate"), kind, connector.metric):
+        out.problems.append((("metrics", metric_id, "aggregate"), problem))
     extras = {k: v for k, v in raw.items() if k not in METRIC_COMMON_KEYS}
     try:
         out.params[metric_id] = connector.metric.model_validate(extras)
@@ -74,6 +76,20 @@ def _bind_metric(metric_id: str, raw: dict, kind: Any, registry: Registry, out: 
                 hint = did_you_mean(loc[-1], [*connector.metric.model_fields, *METRIC_COMMON_KEYS])
                 msg = f"not a key of a {kind} metric (expected: {allowed}){hint}"
             out.problems.append((loc, msg))
+
+
+def _unsupported_aggregate(how: Any, kind: Any, metric: type[MetricParams]) -> str | None:
+    """Why ``aggregate: how`` does not fit this connector's metrics (it declares ``aggregates``), or None.
+    A value that is no aggregate at all is the core model's to report."""
+    supported = metric.aggregates
+    if supported is None or how not in get_args(Aggregate) or how in supported:
+        return None
+    if not supported:
+        return f"a {kind} metric takes no aggregate (leave it out)"
+    if len(supported) == 1:
+        return f"a {kind} metric supports {supported[0]} only (write aggregate: {supported[0]}, or leave it out)"
+    listed = ", ".join(supported[:-1]) + f" or {supported[-1]}"
+    return f"a {kind} metric supports {listed} only (write one of them, or leave it out for {supported[0]})"
 
 
 def _bind_output(index: int, raw: Any, registry: Registry, out: Bound) -> None:

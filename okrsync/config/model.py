@@ -51,7 +51,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
-class Entry(BaseModel):
+class UnboundSettings(BaseModel):
     """A connection or output as written: its ``type`` plus keys that its connector's model checks."""
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
@@ -344,12 +344,12 @@ class Config(Strict):
     )
     cycle: Cycle
     store: str = "sqlite:///okrsync.db"
-    # Validated here as Entry (a type and any keys); config.load then replaces each connection and output by its
-    # connector's own model (load._apply), and that is what every Config the rest of okrsync sees holds.
+    # Validated here as UnboundSettings (a type and any keys); config.load then replaces each connection and output
+    # by its connector's own model (load._apply), and that is what every Config the rest of okrsync sees holds.
     if TYPE_CHECKING:
         connections: dict[str, BoundConnection] = {}
     else:
-        connections: dict[str, Entry] = {}
+        connections: dict[str, UnboundSettings] = {}
     metrics: dict[Id, Metric] = {}
     deadlines: Deadlines = Deadlines()
     objectives: list[Objective] = []
@@ -357,7 +357,7 @@ class Config(Strict):
     if TYPE_CHECKING:
         outputs: list[BoundOutput] = []
     else:
-        outputs: list[Entry] = []
+        outputs: list[UnboundSettings] = []
     schedule: Schedule | None = None
     status: StatusThresholds = StatusThresholds()
     _path: Path = PrivateAttr(Path(DEFAULT_CONFIG))

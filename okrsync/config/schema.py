@@ -31,7 +31,7 @@ def json_schema(connectors: Registry | None = None) -> dict:
             outputs.append(_inline(connector.output, defs, connector.description))
     schema["properties"]["connections"] = {"type": "object", "additionalProperties": {"oneOf": connections}}
     schema["properties"]["outputs"] = {"type": "array", "items": {"oneOf": outputs}}
-    defs.pop("Entry", None)
+    defs.pop("UnboundSettings", None)
     return schema
 
 

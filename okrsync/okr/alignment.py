@@ -6,7 +6,7 @@ latest stored run left it; the child's own status shows a note while its parent 
 
 Whether such a parent exists is decided here only (:func:`parent_findings`): a namespace that is stored
 without that objective is a config error (`okrsync validate` exits 2, naming the closest stored ids);
-a namespace that has not synced yet is a warning. Pure: ``okrsync.sync.pipeline.parent_problems`` reads the
+a namespace that has not synced yet is a warning. Pure: ``okrsync.validate.checks.parent_problems`` reads the
 store for `okrsync validate`.
 """
 

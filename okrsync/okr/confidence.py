@@ -1,8 +1,8 @@
 """How sure a forecast is: its 80 % range at the due date and the chance of reaching the target. Pure.
 
-The method (the README's "Forecast confidence" explains it to users):
+The method (docs/okr-semantics.md, "Key result kinds and status rules", explains it to users):
 
-* The **point** stays the least-squares projection (:func:`okrsync.okr.evaluate.forecast_kr`).
+* The **point** stays the least-squares projection (:func:`okrsync.okr.forecast.forecast_kr`).
 * The **spread** comes from the KR's own week-to-week changes. The series inside the KR's window is
   read at weekly steps back from its newest value (interpolated between stored days), giving ``k``
   weekly changes with sample standard deviation ``s``. With ``h`` weeks left until the due date the
@@ -20,7 +20,7 @@ The method (the README's "Forecast confidence" explains it to users):
   at or below for a decrease). With a spread of 0 (every week moved alike) it is 1 or 0.
 * **Enough history** is 3 weekly changes (21 days of values in the window); before that there is no
   range and no probability. Once the due date or the cycle's end has passed the outcome is known, not
-  forecast: the forecast is the KR's value itself (okrsync.okr.evaluate), with no range and no probability.
+  forecast: the forecast is the KR's value itself (okrsync.okr.forecast), with no range and no probability.
 * **Bounds**: a metric's values cannot leave ``[lo, hi]``: its ``expect:`` min/max when declared, at
   least 0 for a ``count`` aggregate, 0..100 for ``percent_done``; where both apply the tighter bound
   wins on each side (should they cross, the declared ones stand alone). The final value is then the

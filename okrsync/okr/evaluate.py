@@ -1,6 +1,7 @@
 """OKR semantics, pure: values + config + as_of in, results out. No I/O, never reads the clock.
 
-Rules (the README's "Key result kinds and status rules" explains them to users):
+Rules (docs/okr-semantics.md, "Key result kinds and status rules", explains them to users). Progress and
+expected progress are computed in okrsync.okr.progress, the forecast in okrsync.okr.forecast:
 
 * **Window** of a KR: from 00:00 of ``start_date`` (default: cycle start) to the end of the
   ``due`` day (default: cycle end), in the cycle's time zone.
@@ -36,21 +37,27 @@ Rules (the README's "Key result kinds and status rules" explains them to users):
 
 from __future__ import annotations
 
-import operator
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
-from itertools import pairwise
 from typing import cast
 
 from okrsync.config.model import BOUND_KINDS, Config, Cycle, KeyResult, Kpi, Objective, StatusThresholds
-from okrsync.okr import confidence
 from okrsync.okr.calendar import day_end, day_start, elapsed_share, end_of_day, human_duration, kr_window
+from okrsync.okr.forecast import fit_line, forecast_judged, forecast_kr, least_squares
+from okrsync.okr.progress import (
+    clamp,
+    effective_kind,
+    expected_progress,
+    interpolate,
+    linear_progress,
+    milestone_expected,
+    raw_progress,
+)
 from okrsync.okr.results import (
     AlignedChild,
     Evaluation,
-    Forecast,
     KpiResult,
     KrResult,
     MetricError,
@@ -59,108 +66,13 @@ from okrsync.okr.results import (
     Point,
     Status,
 )
-from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, classify, judged_expected, likely_status, roll_up
+from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, classify, judged_expected, roll_up
 
 __all__ = ["ASPIRATIONAL_FACTOR", "classify", "evaluate", "evaluate_kr", "evaluate_kpi", "roll_up"]
-__all__ += [
-    "day_end",
-    "day_start",
-    "elapsed_share",
-    "end_of_day",
-    "human_duration",
-    "kr_window",
-]  # okrsync.okr.calendar
-
-
-# --------------------------------------------------------------------------- time
-
-
-def interpolate(points: Sequence[tuple[datetime, float]], at: datetime) -> float:
-    """Piecewise-linear value at ``at`` through time-ordered points; flat outside them."""
-    if at <= points[0][0]:
-        return points[0][1]
-    for (t0, v0), (t1, v1) in pairwise(points):
-        if at <= t1:
-            span = (t1 - t0).total_seconds()
-            return v1 if span <= 0 else v0 + (v1 - v0) * (at - t0).total_seconds() / span
-    return points[-1][1]
-
-
-# --------------------------------------------------------------------------- key results
-
-
-def effective_kind(kr: KeyResult, start: float | None) -> str:
-    if kr.kind not in (None, "increase", "decrease"):
-        return kr.kind
-    if kr.kind:
-        return kr.kind
-    if start is None or kr.target is None:
-        return "increase"
-    return "decrease" if kr.target < start else "increase"
-
-
-def linear_progress(value: float, start: float, target: float) -> float:
-    """Unclamped (value - start) / (target - start); with start == target: reached or not."""
-    if target == start:
-        return 1.0 if value >= target else 0.0
-    return (value - start) / (target - start)
-
-
-def bound_holds(kind: str, value: float, kr: KeyResult) -> bool:
-    # the config requires a target of at_least and at_most, min and max of between (config.model._kind_problem)
-    if kind == "at_least":
-        return value >= cast(float, kr.target)
-    if kind == "at_most":
-        return value <= cast(float, kr.target)
-    return cast(float, kr.min) <= value <= cast(float, kr.max)
-
-
-def raw_progress(
-    kind: str, value: float, kr: KeyResult, start: float | None, target: float | None, partial: bool = False
-) -> float:
-    """Unclamped progress. A milestone is 0 or 1, unless ``partial`` (a percent_done metric): then its share."""
-    if kind in BOUND_KINDS:
-        return 1.0 if bound_holds(kind, value, kr) else 0.0
-    if kind == "milestone":
-        if partial and target:
-            return value / target
-        return 1.0 if value >= cast(float, target) else 0.0  # evaluate_kr gives a milestone its default target
-    # an increase/decrease KR has a target (config.model._kind_problem); its start is None for `start: auto`
-    # with an override and no value in the KR's window yet: that raises TypeError (a known bug, not hidden)
-    return linear_progress(value, start, cast(float, target))  # type: ignore[arg-type]  # start: see above
-
-
-def clamp(x: float) -> float:
-    return min(1.0, max(0.0, x))
-
-
-def expected_progress(
-    kr: KeyResult, cycle: Cycle, as_of: datetime, start: float | None, kind: str, begin: datetime | None = None
-) -> float:
-    """Expected progress at ``as_of``; ``begin`` replaces the window's start (``start: auto``: the day of
-    the first value)."""
-    if kind in BOUND_KINDS:
-        return 1.0
-    window_begin, end = kr_window(kr, cycle)
-    begin = max(begin or window_begin, window_begin)
-    if not kr.phases or start is None or kr.target is None or kr.target == start:
-        return elapsed_share(as_of, begin, end)
-    points = [(begin, start)]
-    points += sorted((day_end(p.date, cycle), p.target) for p in kr.phases)
-    points.append((end, kr.target))
-    return clamp(linear_progress(interpolate(points, as_of), start, kr.target))
-
-
-def milestone_expected(kr: KeyResult, cycle: Cycle, as_of: datetime, target: float) -> float:
-    """A milestone is not expected to move before it is due: 0 until a check-point (a phase) or its due
-    day has passed, then the share that check-point asks for, 1 once past due."""
-    if as_of >= kr_window(kr, cycle)[1]:
-        return 1.0
-    passed = [p for p in kr.phases if day_end(p.date, cycle) <= as_of]
-    if not passed:
-        return 0.0
-    checkpoint = max(passed, key=lambda p: p.date)
-    return clamp(checkpoint.target / target) if target else 1.0
+__all__ += ["MetricState", "Override", "Point", "Status"]  # okrsync.okr.results
+__all__ += ["day_end", "day_start", "elapsed_share", "end_of_day", "human_duration", "kr_window"]  # .calendar
+__all__ += ["expected_progress", "interpolate", "linear_progress"]  # okrsync.okr.progress
+__all__ += ["fit_line", "forecast_kr", "least_squares"]  # okrsync.okr.forecast
 
 
 def milestone_status(
@@ -174,27 +86,10 @@ def milestone_status(
     return classify(progress, expected, thresholds, aspirational)
 
 
-def least_squares(points: Sequence[Point], at: datetime) -> float | None:
-    """The value at ``at`` of the least-squares line through ``points`` (>= 3 distinct times)."""
-    return fit_line([p.ts for p in points], [p.value for p in points], at.timestamp())
-
-
-def fit_line(times: Sequence[float], values: Sequence[float], at: float) -> float | None:
-    """Least squares of values over POSIX times, read at ``at``; None with fewer than 3 distinct times."""
-    n = len(times)
-    if n < 3 or len(set(times)) < 3:
-        return None
-    t0 = times[0]
-    xs = [(t - t0) / 86400 for t in times]  # days: keeps the sums well-conditioned
-    mx, my = sum(xs) / n, sum(values) / n
-    sxx = sum(map(operator.mul, xs, xs)) - n * mx * mx
-    sxy = sum(map(operator.mul, xs, values)) - n * mx * my
-    return my + sxy / sxx * ((at - t0) / 86400 - mx)
-
-
-def kr_status(
+def progress_status(
     kind: str, progress: float, expected: float, past_due: bool, thresholds: StatusThresholds, aspirational: bool
 ) -> Status:
+    """A KR's status from its progress against the expected progress, by its kind (before any forecast)."""
     if kind in BOUND_KINDS:
         return Status.ON_TRACK if progress >= 1 else Status.OFF_TRACK
     if kind == "milestone":
@@ -213,6 +108,40 @@ def auto_start(metric: MetricState, kr: KeyResult, cycle: Cycle, count: int) -> 
     return points[first].value, day_start(at.date(), cycle)
 
 
+def kr_start(
+    kr: KeyResult, metric: MetricState, cycle: Cycle, count: int, as_of: datetime, override: Override | None
+) -> tuple[float | None, datetime | None]:
+    """The KR's start value and, for ``start: auto``, the start of the day it became known (its window
+    counts from there): the first value in the window, else a lead's override, the first value known."""
+    if kr.start != "auto":
+        return kr.start, None
+    start, begin = auto_start(metric, kr, cycle, count)
+    if start is None and override is not None:
+        return override.value, day_start(as_of.astimezone(cycle.tz).date(), cycle)
+    return start, begin
+
+
+def kr_target(kr: KeyResult, kind: str, percent: bool) -> float | None:
+    """The configured target; a milestone without one is done at 1 (at 100 for a percent_done metric)."""
+    if kind == "milestone" and kr.target is None:
+        return 100.0 if percent else 1.0
+    return kr.target
+
+
+def kr_expected(
+    kr: KeyResult,
+    kind: str,
+    cycle: Cycle,
+    as_of: datetime,
+    start: float | None,
+    begin: datetime | None,
+    target: float | None,
+) -> float:
+    if kind == "milestone":
+        return milestone_expected(kr, cycle, as_of, cast(float, target))  # kr_target gives a milestone one
+    return expected_progress(kr, cycle, as_of, start, kind, begin)
+
+
 def evaluate_kr(
     kr: KeyResult,
     objective: Objective,
@@ -222,105 +151,85 @@ def evaluate_kr(
     thresholds: StatusThresholds,
     override: Override | None = None,
 ) -> KrResult:
+    """One KR at ``as_of``: its start, expected progress, value (an override's, else the metric's newest),
+    progress, forecast and status."""
     as_of = metric.as_of or as_of
     count = metric.count_until(as_of)
-    start, begin = auto_start(metric, kr, cycle, count) if kr.start == "auto" else (kr.start, None)
-    if kr.start == "auto" and start is None and override is not None:  # the lead's value is the first one known
-        start, begin = override.value, day_start(as_of.astimezone(cycle.tz).date(), cycle)
+    start, begin = kr_start(kr, metric, cycle, count, as_of, override)
     kind = effective_kind(kr, start)
-    target = kr.target
-    if kind == "milestone":
-        if target is None:
-            target = 100.0 if metric.percent else 1.0
-        expected = milestone_expected(kr, cycle, as_of, target)
-    else:
-        expected = expected_progress(kr, cycle, as_of, start, kind, begin)
+    target = kr_target(kr, kind, metric.percent)
+    expected = kr_expected(kr, kind, cycle, as_of, start, begin, target)
     aspirational = objective.kind == "aspirational"
-    result = partial(
-        KrResult,
-        id=kr.id, objective_id=objective.id, metric=kr.metric, kind=kind, title=kr.title, weight=kr.weight,
-        start=start, target=target, min=kr.min, max=kr.max, expected=expected, due=kr.due, error=metric.error,
-        judged_against=expected if kind in BOUND_KINDS else judged_expected(expected, aspirational),
-        suspect_reason=metric.suspect if override is None else None,  # a lead's value is not held back
-    )  # fmt: skip
+    result = _kr_result(kr, objective.id, metric, kind, start, target, expected, aspirational, override)
     latest = metric.series[1][count - 1] if count else None
     if override is not None:
         value, observed_at, stale_reason = override.value, as_of, None
     elif latest is None or (kr.start == "auto" and start is None):
-        reason = f"no value yet: {metric.error}" if metric.error else None
-        return result(
-            value=None, progress=None, progress_raw=None, status=Status.NO_DATA,
-            stale=metric.error is not None, stale_reason=reason,
-        )  # fmt: skip
+        return _no_data(result, metric.error)
     else:
         value, observed_at = latest.value, latest.observed_at
         stale_reason = stale_because(metric, latest, as_of, cycle)
     raw = raw_progress(kind, value, kr, start, target, partial=metric.percent)
-    progress = clamp(raw)
     past_due = as_of >= kr_window(kr, cycle)[1]
     forecast = forecast_kr(kr, kind, cycle, metric, count, start, target, override, as_of)
-    status = kr_status(kind, progress, expected, past_due, thresholds, aspirational)
+    status = progress_status(kind, clamp(raw), expected, past_due, thresholds, aspirational)
     status = forecast_judged(status, kind, forecast, start, target, thresholds, aspirational, metric.bounds)
     return result(
-        value=value, progress=progress, progress_raw=raw, status=status, stale=stale_reason is not None,
-        stale_reason=stale_reason, observed_at=observed_at, forecast=forecast, override=override,
-    )  # fmt: skip
+        value=value,
+        progress=clamp(raw),
+        progress_raw=raw,
+        status=status,
+        stale=stale_reason is not None,
+        stale_reason=stale_reason,
+        observed_at=observed_at,
+        forecast=forecast,
+        override=override,
+    )
 
 
-def forecast_kr(
+def _kr_result(
     kr: KeyResult,
-    kind: str,
-    cycle: Cycle,
+    objective_id: str,
     metric: MetricState,
-    count: int,
+    kind: str,
     start: float | None,
     target: float | None,
-    override: Override | None = None,
-    as_of: datetime | None = None,
-) -> Forecast | None:
-    """The window's values projected to its end by least squares, within the metric's bounds (not milestones;
-    once the window or cycle has ended: the value itself). An override stands in for its day's value."""
-    if kind == "milestone" or (count == 0 and override is None):
-        return None
-    times, points = metric.series
-    begin, end = kr_window(kr, cycle)
-    if as_of is not None and as_of >= min(end, day_end(cycle.end, cycle)):
-        value = override.value if override is not None else points[count - 1].value
-        return Forecast(value, clamp(raw_progress(kind, value, kr, start, target)))
-    first = bisect_left(times, begin.timestamp(), 0, count)
-    xs, ys = times[first:count], [p.value for p in points[first:count]]
-    if override is not None and as_of is not None:
-        today = day_start(as_of.astimezone(cycle.tz).date(), cycle).timestamp()
-        keep = bisect_left(xs, today)
-        xs, ys = [*xs[:keep], as_of.timestamp()], [*ys[:keep], override.value]
-    projected = fit_line(xs, ys, end.timestamp())
-    if projected is None:
-        return None
-    point = confidence.clip(projected, metric.bounds)
-    progress = clamp(raw_progress(kind, point, kr, start, target))
-    moving = kind in ("increase", "decrease") and target is not None  # a level holds or not: no chance of it
-    spread = confidence.spread(xs, ys, end.timestamp()) if moving else None
-    if spread is None or target is None:  # spread is None unless moving, which needs the target
-        return Forecast(point, progress)
-    low, high = confidence.central_range(projected, spread.sd, metric.bounds)
-    chance = confidence.chance(projected, spread.sd, target, kind == "decrease", metric.bounds)
-    return Forecast(point, progress, low, high, chance, spread.sd, projected)
+    expected: float,
+    aspirational: bool,
+    override: Override | None,
+) -> partial[KrResult]:
+    """The fields of a KR's result known before its value is read."""
+    return partial(
+        KrResult,
+        id=kr.id,
+        objective_id=objective_id,
+        metric=kr.metric,
+        kind=kind,
+        title=kr.title,
+        weight=kr.weight,
+        start=start,
+        target=target,
+        min=kr.min,
+        max=kr.max,
+        expected=expected,
+        due=kr.due,
+        error=metric.error,
+        judged_against=expected if kind in BOUND_KINDS else judged_expected(expected, aspirational),
+        suspect_reason=metric.suspect if override is None else None,  # a lead's value is not held back
+    )
 
 
-def forecast_judged(
-    status: Status, kind: str, forecast: Forecast | None, start: float | None, target: float | None,
-    thresholds: StatusThresholds, aspirational: bool, bounds: confidence.Bounds = confidence.UNBOUNDED,
-) -> Status:  # fmt: skip
-    """``status: {use_forecast: true}``: a moving KR with a probability is judged by its chance of reaching
-    the target (in an aspirational objective: 70 % of the way there, by the same censored chance)."""
-    if not thresholds.use_forecast or status == Status.DONE or forecast is None or forecast.center is None:
-        return status
-    # only a moving KR's forecast has a centre, and then an sd: forecast_kr needs its start and target for it
-    center, sd = forecast.center, cast(float, forecast.sd)
-    goal, begin = cast(float, target), cast(float, start)
-    level = begin + ASPIRATIONAL_FACTOR * (goal - begin) if aspirational else goal
-    chance = confidence.chance(center, sd, level, kind == "decrease", bounds)
-    return likely_status(chance, thresholds)
+def _no_data(result: partial[KrResult], error: str | None) -> KrResult:
+    """No value yet (for ``start: auto``: none in the window): no progress, stale when the fetch failed."""
+    reason = f"no value yet: {error}" if error else None
+    return result(
+        value=None,
+        progress=None,
+        progress_raw=None,
+        status=Status.NO_DATA,
+        stale=error is not None,
+        stale_reason=reason,
+    )
 
 
 def stale_because(metric: MetricState, latest: Point, as_of: datetime, cycle: Cycle) -> str | None:
@@ -339,9 +248,14 @@ def evaluate_kpi(kpi: Kpi, metric: MetricState, as_of: datetime, cycle: Cycle) -
     ordered = metric.ordered()[: metric.count_until(as_of)]
     result = partial(
         KpiResult,
-        id=kpi.id, metric=kpi.metric, title=kpi.title, min=kpi.healthy.min, max=kpi.healthy.max, error=metric.error,
+        id=kpi.id,
+        metric=kpi.metric,
+        title=kpi.title,
+        min=kpi.healthy.min,
+        max=kpi.healthy.max,
+        error=metric.error,
         suspect_reason=metric.suspect,
-    )  # fmt: skip
+    )
     if not ordered:
         return result(value=None, healthy=None, trend=None, stale=metric.error is not None)
     latest = ordered[-1]

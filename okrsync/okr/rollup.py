@@ -85,10 +85,21 @@ def roll_up(
         if progress is None:
             expected = _fallback_expected(krs, kids, others)
         done[o.id] = ObjectiveResult(
-            o.id, o.title, o.owner, o.kind, o.parent, progress, expected, status, krs,
-            tuple(k.id for k in kids) + tuple(a.ref for a in others), o.weight, notes.get(o.id),
-            judged_expected(expected, aspirational), bool(members) and all(m.level for m in members),
-        )  # fmt: skip
+            id=o.id,
+            title=o.title,
+            owner=o.owner,
+            kind=o.kind,
+            parent=o.parent,
+            progress=progress,
+            expected=expected,
+            status=status,
+            key_results=krs,
+            children=tuple(k.id for k in kids) + tuple(a.ref for a in others),
+            weight=o.weight,
+            parent_note=notes.get(o.id),
+            judged_against=judged_expected(expected, aspirational),
+            levels_only=bool(members) and all(m.level for m in members),
+        )
         return done[o.id]
 
     return [visit(o, frozenset()) for o in objectives]

@@ -213,9 +213,12 @@ def kr_status(kr: KrResult, config: Config, owner: str | None, spec: KeyResult) 
 
 def forecast_doc(f: Forecast) -> ForecastDoc:
     return ForecastDoc(
-        value=_round(f.value), progress=_round(f.progress), low=_round(f.low), high=_round(f.high),
+        value=_round(f.value),
+        progress=_round(f.progress),
+        low=_round(f.low),
+        high=_round(f.high),
         probability=_probability(f.probability),
-    )  # fmt: skip
+    )
 
 
 def _probability(p: float | None) -> float | None:

@@ -41,13 +41,22 @@ def _template(name: str):
         keep_trailing_newline=True,
     )
     env.globals.update(
-        pct=pct, fmt_value=fmt_value, fmt_trend=fmt_trend, forecast_text=forecast_text, human_time=human_time,
-        label=label, range_text=range_text, target_text=target_text, kpi_status=kpi_status, kpi_label=kpi_label,
-    )  # fmt: skip
+        pct=pct,
+        fmt_value=fmt_value,
+        fmt_trend=fmt_trend,
+        forecast_text=forecast_text,
+        human_time=human_time,
+        label=label,
+        range_text=range_text,
+        target_text=target_text,
+        kpi_pill_class=kpi_pill_class,
+        kpi_label=kpi_label,
+    )
     return env.get_template(name)
 
 
-def kpi_status(k: KpiStatus) -> str:
+def kpi_pill_class(k: KpiStatus) -> str:
+    """The status class a KPI's pill is coloured by: healthy shows as on track, unhealthy as off track."""
     return "no_data" if k.healthy is None else ("on_track" if k.healthy else "off_track")
 
 
@@ -90,9 +99,10 @@ def render_html(doc: StatusDocument, history: dict | None = None, back: str | No
         kpi_charts[k.id] = kpi_chart(k, history.get(k.metric, []), doc)
         kpi_charts[k.id].key = f"k{n}"
     flags = dict(
-        stale=sum(kr.stale for kr in krs), suspect=sum(kr.suspect for kr in krs),
+        stale=sum(kr.stale for kr in krs),
+        suspect=sum(kr.suspect for kr in krs),
         overridden=sum(kr.override is not None for kr in krs),
-    )  # fmt: skip
+    )
     return _template("report.html.j2").render(
         doc=doc,
         back=back,
@@ -111,8 +121,16 @@ def render_index(docs: Mapping[str, StatusDocument], pages: Mapping[str, str]) -
     teams = []
     for ns in sorted(docs):
         krs = [kr for _, kr in docs[ns].key_results()]
-        teams.append(dict(ns=ns, doc=docs[ns], page=pages[ns], counts=status_counts(krs),
-                          stale=sum(kr.stale for kr in krs), suspect=sum(kr.suspect for kr in krs)))  # fmt: skip
+        teams.append(
+            dict(
+                ns=ns,
+                doc=docs[ns],
+                page=pages[ns],
+                counts=status_counts(krs),
+                stale=sum(kr.stale for kr in krs),
+                suspect=sum(kr.suspect for kr in krs),
+            )
+        )
     cycles = sorted({d.cycle for d in docs.values()})
     return _template("index.html.j2").render(
         teams=teams, tree=company_order(docs), pages=pages, cycle=", ".join(cycles)

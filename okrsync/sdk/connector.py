@@ -24,11 +24,11 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, cast
 
 from pydantic import AfterValidator, Field
 
-from okrsync.config.model import Cycle, Duration, Metric, Strict
+from okrsync.config.model import Aggregate, Cycle, Duration, Metric, Strict
 from okrsync.errors import SourceError
 
 if TYPE_CHECKING:
@@ -77,7 +77,13 @@ class RemoteConnection(ConnectionSettings):
 
 
 class MetricParams(Strict):
-    """Base of the keys a connector adds to a metric (``jql``, ``range``, ``query`` ...)."""
+    """Base of the keys a connector adds to a metric (``jql``, ``range``, ``query`` ...).
+
+    ``aggregates`` declares the ``aggregate:`` values the connector supports, the first being what it
+    does without one; ``()`` takes none; None (the default) takes every one. `okrsync validate` reports
+    any other as a located config error."""
+
+    aggregates: ClassVar[tuple[Aggregate, ...] | None] = None
 
     def answers_for_past(self) -> bool:
         """Whether this metric can be read as of a past day (``okrsync backfill``). By default: when one of

@@ -74,9 +74,16 @@ class LedgerBook(Protocol):
     def entry(self, sink: str, target: str, fp: str, base: int = 0) -> LedgerEntry | None: ...
 
     def claim(
-        self, sink: str, target: str, fp: str, *, base: int, state: str, now: datetime,
+        self,
+        sink: str,
+        target: str,
+        fp: str,
+        *,
+        base: int,
+        state: str,
+        now: datetime,
         reclaim_before: datetime | None = None,
-    ) -> int | None: ...  # fmt: skip
+    ) -> int | None: ...
 
     def settle(
         self, entry_id: int, state: str, now: datetime, detail: str | None = None, *, only_from: str = ""
@@ -129,7 +136,7 @@ class Delivery:
             self.sink, target, fp, base=base, state="planned", now=self.now, reclaim_before=self.now - CLAIM_LEASE
         )
         if claim is None:
-            self.note(self._held(target, fp, base))
+            self.note(self._claimed_elsewhere(target, fp, base))
             return False
         try:
             line = send(delivery_key(fp, base))
@@ -147,9 +154,9 @@ class Delivery:
         """Send unless ``fp`` was ever claimed for ``target``; never twice, even after a crash. A claim
         that never got its answer (the run died between claiming and the reply) is reported once as a
         problem, never re-sent."""
-        held = self.ledger.entry(self.sink, target, fp)
-        if held and held.state != "failed":
-            self._report_if_lost(held, target, already)
+        earlier = self.ledger.entry(self.sink, target, fp)
+        if earlier and earlier.state != "failed":
+            self._report_if_lost(earlier, target, already)
             return False
         if self.dry_run:
             self.note(would)
@@ -170,19 +177,19 @@ class Delivery:
         self.note(sent)
         return True
 
-    def _report_if_lost(self, held: LedgerEntry, target: str, already: str) -> None:
+    def _report_if_lost(self, claim: LedgerEntry, target: str, already: str) -> None:
         """A ``sent`` claim older than the lease belongs to a run that died before the answer: say so,
         once (the state moves to ``unsure``, atomically, so two runs do not both report it)."""
-        if held.state == "sent" and held.updated_at < self.now - CLAIM_LEASE:
-            if self.ledger.settle(held.id, "unsure", self.now, "the run stopped before the answer", only_from="sent"):
+        if claim.state == "sent" and claim.updated_at < self.now - CLAIM_LEASE:
+            if self.ledger.settle(claim.id, "unsure", self.now, "the run stopped before the answer", only_from="sent"):
                 self.problems.append(
-                    f"{target} may not have arrived: run {held.run_id} stopped after sending it and before the "
+                    f"{target} may not have arrived: run {claim.run_id} stopped after sending it and before the "
                     "answer; not sent again, so it can never arrive twice"
                 )
                 return
         self.note(already)
 
-    def _held(self, target: str, fp: str, base: int) -> str:
+    def _claimed_elsewhere(self, target: str, fp: str, base: int) -> str:
         holder = self.ledger.entry(self.sink, target, fp, base)
         if holder and holder.state == "confirmed":
             return f"{self.sink}: {target} was just written by run {holder.run_id}; not written twice"

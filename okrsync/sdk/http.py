@@ -60,8 +60,11 @@ def classify(response: httpx.Response, token_hint: str = "the token") -> None:
     status = response.status_code
     if 300 <= status < 400:
         where = origin(response.headers.get("Location", "")) or "an unnamed address"
-        raise HttpError(f"HTTP {status}: the server redirects to {where}; put the final address in the config",
-                        kind="bad_config", status=status)  # fmt: skip
+        raise HttpError(
+            f"HTTP {status}: the server redirects to {where}; put the final address in the config",
+            kind="bad_config",
+            status=status,
+        )
     if status < 400:
         return
     if status in RETRYABLE_STATUS:
@@ -132,8 +135,10 @@ class ApiClient:
     ):
         install_log_redaction()
         if httpx.URL(base_url).scheme not in SCHEMES:
-            raise HttpError(f"only http and https URLs are allowed, not {httpx.URL(base_url).scheme or 'no scheme'}://",
-                            kind="bad_config")  # fmt: skip
+            raise HttpError(
+                f"only http and https URLs are allowed, not {httpx.URL(base_url).scheme or 'no scheme'}://",
+                kind="bad_config",
+            )
         self.origin = origin(base_url)
         self.client = httpx.Client(
             base_url=base_url,
@@ -163,8 +168,10 @@ class ApiClient:
         """One request (retried as the guard allows). An absolute ``url`` (a next-page link) must stay on the
         connection's origin: the client's credentials are never sent anywhere else."""
         if (there := origin(url)) and there != self.origin:
-            raise HttpError(f"refused to follow a link to {there}: only {self.origin} gets this connection's "
-                            "credentials", kind="fatal")  # fmt: skip
+            raise HttpError(
+                f"refused to follow a link to {there}: only {self.origin} gets this connection's credentials",
+                kind="fatal",
+            )
         if self.spent:
             raise HttpError(self.spent, kind="fatal")
 

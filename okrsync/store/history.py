@@ -142,7 +142,7 @@ class History(Database):
                 h.value.label("held_value"),
                 h.reason.label("held_reason"),
                 h.accepted_at.label("held_accepted"),
-            )  # fmt: skip
+            )
             .join(t.runs, r.id == k.run_id)
             .outerjoin(t.held_values, held)
             .where(r.namespace == namespace, r.cycle == cycle, k.kr_id == kr_id)
@@ -162,13 +162,25 @@ class History(Database):
 def _kr_row(kr: KrResult) -> dict:
     forecast = kr.forecast
     return dict(
-        kr_id=kr.id, objective_id=kr.objective_id, metric_id=kr.metric, kind=kr.kind, value=kr.value,
-        start=kr.start, target=kr.target, progress=kr.progress, progress_raw=kr.progress_raw,
-        expected=kr.expected, status=kr.status.value, stale=kr.stale, stale_reason=kr.stale_reason,
-        error=kr.error, observed_at=utc(kr.observed_at) if kr.observed_at else None,
+        kr_id=kr.id,
+        objective_id=kr.objective_id,
+        metric_id=kr.metric,
+        kind=kr.kind,
+        value=kr.value,
+        start=kr.start,
+        target=kr.target,
+        progress=kr.progress,
+        progress_raw=kr.progress_raw,
+        expected=kr.expected,
+        status=kr.status.value,
+        stale=kr.stale,
+        stale_reason=kr.stale_reason,
+        error=kr.error,
+        observed_at=utc(kr.observed_at) if kr.observed_at else None,
         forecast_value=forecast.value if forecast else None,
-        forecast_progress=forecast.progress if forecast else None, overridden=kr.override is not None,
-    )  # fmt: skip
+        forecast_progress=forecast.progress if forecast else None,
+        overridden=kr.override is not None,
+    )
 
 
 def _objective_row(o: ObjectiveResult) -> dict:

@@ -62,16 +62,30 @@ class Ledger:
             return _entry(conn.execute(q).first())
 
     def claim(
-        self, sink: str, target: str, fp: str, *, base: int, state: str, now: datetime,
+        self,
+        sink: str,
+        target: str,
+        fp: str,
+        *,
+        base: int,
+        state: str,
+        now: datetime,
         reclaim_before: datetime | None = None,
-    ) -> int | None:  # fmt: skip
+    ) -> int | None:
         """Insert the claim in ``state``; its id, or None when another row holds the key. A failed row is
         taken over; so is a planned or sent one last touched before ``reclaim_before`` (an abandoned claim)."""
         c = t.write_ledger.c
         row = dict(
-            namespace=self.namespace, sink=sink, target=target, fingerprint=fp, base=base, state=state,
-            run_id=self.run_id, updated_at=utc(now), detail=None,
-        )  # fmt: skip
+            namespace=self.namespace,
+            sink=sink,
+            target=target,
+            fingerprint=fp,
+            base=base,
+            state=state,
+            run_id=self.run_id,
+            updated_at=utc(now),
+            detail=None,
+        )
         takeover = c.state == "failed"
         if reclaim_before is not None:
             takeover = sa.or_(takeover, sa.and_(c.state.in_(("planned", "sent")), c.updated_at < utc(reclaim_before)))

@@ -40,7 +40,7 @@ class Runs(Database):
                 trigger=insert.excluded.trigger,
                 outcome=None,
                 attempts=t.runs.c.attempts + 1,
-            ),  # fmt: skip
+            ),
         ).returning(t.runs.c.id)
         with self._tx() as conn:
             return conn.execute(stmt).scalar_one()
@@ -129,6 +129,13 @@ class Runs(Database):
 
 def _run_info(row) -> RunInfo:
     return RunInfo(
-        row.id, row.namespace, row.cycle, row.day, aware(row.as_of), row.trigger, row.outcome, row.attempts,
+        row.id,
+        row.namespace,
+        row.cycle,
+        row.day,
+        aware(row.as_of),
+        row.trigger,
+        row.outcome,
+        row.attempts,
         row.document,
-    )  # fmt: skip
+    )

@@ -21,18 +21,10 @@ from typing import cast
 from okrsync.config import Config
 from okrsync.okr import formula
 from okrsync.okr.evaluate import end_of_day
-from okrsync.store import HeldRow, Store
-from okrsync.sync.pipeline import (
-    SyncResult,
-    compute,
-    fetch,
-    finish,
-    persist,
-    plan,
-    read_stored,
-    reevaluate_run,
-)
-from okrsync.sync.plan import SyncPlan
+from okrsync.store import Store
+from okrsync.sync.plan import SyncPlan, compile_plan
+from okrsync.sync.result import SyncResult
+from okrsync.sync.sequence import Day, Stages, refresh, sync_day
 
 
 @dataclass
@@ -83,87 +75,30 @@ def backfill(
     store: Store,
     wait: float,
     on_day: Callable[[date], None] | None = None,
+    stages: Stages | None = None,
 ) -> BackfillReport:
-    """Replay ``days`` (oldest first), re-evaluate the later stored runs, publish the newest one."""
+    """Replay ``days`` (oldest first), evaluate the later stored runs again, publish the newest one."""
+    stages = stages or Stages.plain()
     report = BackfillReport(days)
-    first, report.skipped = replayable(plan(config, end_of_day(days[0], config.cycle)))
+    first, report.skipped = replayable(compile_plan(config, end_of_day(days[0], config.cycle)))
     if not first.queries and not first.formulas:  # nothing can answer for the past: store no empty days
         report.days = []
         return report
-    with store.run_lock(config.namespace, config.cycle.name, wait=wait):
+    report.replayed = sorted({q.metric_id for qs in first.queries.values() for q in qs} | set(first.formulas))
+    with store.run_lock(config.namespace, config.cycle.name, wait=wait) as lock:
         for day in days:
-            sync_plan, report.skipped = replayable(plan(config, end_of_day(day, config.cycle)))
-            computed = compute(sync_plan, fetch(sync_plan), _without_overrides(store, sync_plan))
-            result = SyncResult(persist(store, sync_plan, computed, now=now, trigger="backfill"), computed)
-            finish(store, result, now=now)
-            report.replayed = sorted({q.metric_id for qs in sync_plan.queries.values() for q in qs}
-                                     | set(sync_plan.formulas))  # fmt: skip
-            if computed.errors:
-                report.failed[day] = len(computed.errors)
+            result = sync_day(config, store, lock, end_of_day(day, config.cycle), now=now, stages=stages, day=REPLAY)
+            if result.errors:
+                report.failed[day] = len(result.errors)
             if on_day:
                 on_day(day)
-        report.reevaluated, report.published = _refresh(config, store, days[0], set(days), now=now)
+        report.reevaluated, report.published = refresh(config, store, days[0], set(days), now=now, stages=stages)
     return report
 
 
-def refresh_later(
-    config: Config, store: Store, day: date, *, now: datetime, wait: float
-) -> tuple[list[date], SyncResult | None]:
-    """After a run stored an earlier ``day`` than the newest (``run --as-of`` a past day): evaluate the later
-    stored days again on the new history and publish the newest once. (days evaluated again, newest)"""
-    with store.run_lock(config.namespace, config.cycle.name, wait=wait):
-        return _refresh(config, store, day, {day}, now=now)
+def _replayed_plan(sync_plan: SyncPlan) -> SyncPlan:
+    return replayable(sync_plan)[0]
 
 
-@dataclass
-class Accepted:
-    """What `okrsync accept METRIC` did: the values accepted, the days evaluated again, the newest day as
-    published, and the values held meanwhile (by a run that finished while accept waited), left for review."""
-
-    rows: list[HeldRow]
-    again: list[date] = field(default_factory=list)
-    published: SyncResult | None = None
-    held_since: list[HeldRow] = field(default_factory=list)
-
-
-def accept_held(config: Config, store: Store, metric_id: str, *, now: datetime, wait: float) -> Accepted:
-    """`okrsync accept`: the metric's held-back values join its history (they were right after all); the
-    stored days from the first of them on are evaluated again and the newest is published. What is
-    accepted is what was held when the command started: a value held by a run that finished while this
-    waited for the run lock was never reviewed, so it is reported and left waiting."""
-    ns, cycle = config.namespace, config.cycle.name
-    listed = store.held(ns, cycle, metric_id)
-    with store.run_lock(ns, cycle, wait=wait):
-        rows = store.accept_held(ns, cycle, metric_id, now, listed=listed) if listed else []
-        accepted = {(r.day, r.value) for r in rows}
-        done = Accepted(
-            rows, held_since=[r for r in store.held(ns, cycle, metric_id) if (r.day, r.value) not in accepted]
-        )
-        if rows:
-            done.again, done.published = _refresh(config, store, min(r.day for r in rows), set(), now=now)
-    return done
-
-
-def _refresh(
-    config: Config, store: Store, first: date, replayed: set[date], *, now: datetime
-) -> tuple[list[date], SyncResult | None]:
-    # finished runs only: a run that died left a row without a document, nothing to evaluate again
-    stored = [r for r in store.list_runs(config.namespace, config.cycle.name) if r.day >= first and r.outcome]
-    again: list[date] = []
-    published = None
-    for index, info in enumerate(stored):
-        newest = index == len(stored) - 1
-        if info.day in replayed and not newest:
-            continue  # computed in order, on the history before it
-        run = store.run_on(config.namespace, config.cycle.name, info.day)  # with its document
-        if run is None:  # cannot be: info is a finished run of that day
-            raise AssertionError(f"no finished run on {info.day}")
-        result = reevaluate_run(config, store, run, now=now, publish_it=newest)
-        again += [] if info.day in replayed else [info.day]
-        published = result if newest else None
-    return again, published
-
-
-def _without_overrides(store: Store, sync_plan: SyncPlan):
-    """What the store knew up to that day; today's manual values do not belong to a past day."""
-    return dataclasses.replace(read_stored(store, sync_plan), overrides={})
+# a past day replayed: cut to what can answer for it, without today's manual values, not published
+REPLAY = Day(trigger="backfill", publish="never", manual_values=False, cut=_replayed_plan)

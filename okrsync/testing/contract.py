@@ -38,7 +38,8 @@ from okrsync.config.load import load_config
 from okrsync.config.schema import json_schema
 from okrsync.errors import ConfigError, SourceError
 from okrsync.registry import registry
-from okrsync.sync.pipeline import check_connection, fetch, fetch_connection, plan
+from okrsync.sync.fetch import check_connection, fetch, fetch_connection
+from okrsync.sync.plan import compile_plan as plan
 from okrsync.testing.emulator import Emulator, Fault
 
 CYCLE = {"name": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31", "timezone": "Europe/Oslo"}

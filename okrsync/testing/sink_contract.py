@@ -38,7 +38,8 @@ from okrsync.config.load import load_config
 from okrsync.config.schema import json_schema
 from okrsync.errors import ConfigError
 from okrsync.registry import registry
-from okrsync.sync.pipeline import SyncResult, sync
+from okrsync.sync.result import SyncResult
+from okrsync.sync.sequence import sync
 from okrsync.testing.contract import AS_OF, CYCLE, WithEmulator
 from okrsync.testing.emulator import Emulator, Fault
 

@@ -44,7 +44,7 @@ def parent_problems(config: Config) -> tuple[list[ConfigProblem], list[str]]:
     url = config.store_url()
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         return [], ["objectives align to other configs, but the store does not exist yet: nothing to check"]
-    from okrsync.sync.pipeline import open_store, other_documents
+    from okrsync.sync.persist import open_store, other_documents
 
     try:
         store = open_store(config, access="read")

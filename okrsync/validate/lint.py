@@ -80,11 +80,12 @@ def contract_warnings(config: Config) -> list[Warning_]:
                 continue
             for name in ("start", "target", "min", "max"):
                 value = getattr(kr, name)
-                if isinstance(value, int | float) and not (
-                    (expect.min is None or value >= expect.min) and (expect.max is None or value <= expect.max)
-                ):
-                    out.append(Warning_(
-                        f"objectives[{i}].key_results[{j}] ({kr.id})",
-                        f"{name} {value:g} lies outside metrics.{kr.metric}.expect: such a value would be held back",
-                    ))  # fmt: skip
+                if isinstance(value, int | float) and _outside(value, expect.min, expect.max):
+                    where = f"objectives[{i}].key_results[{j}] ({kr.id})"
+                    text = f"{name} {value:g} lies outside metrics.{kr.metric}.expect: such a value would be held back"
+                    out.append(Warning_(where, text))
     return out
+
+
+def _outside(value: float, low: float | None, high: float | None) -> bool:
+    return not ((low is None or value >= low) and (high is None or value <= high))

@@ -97,8 +97,15 @@ class HubspotEmulator(Emulator):
             self.daily_used += 1
             used = self.daily_used
         if used > self.daily_limit:
-            return Response(429, {"status": "error", "message": "You have reached your daily limit.",
-                                  "errorType": "RATE_LIMIT", "policyName": "DAILY"})  # fmt: skip
+            return Response(
+                429,
+                {
+                    "status": "error",
+                    "message": "You have reached your daily limit.",
+                    "errorType": "RATE_LIMIT",
+                    "policyName": "DAILY",
+                },
+            )
         response = super()._dispatch(req)
         response.headers["X-HubSpot-RateLimit-Daily"] = str(self.daily_limit)
         response.headers["X-HubSpot-RateLimit-Daily-Remaining"] = str(self.daily_limit - used)
@@ -222,8 +229,15 @@ class SalesforceEmulator(Emulator):
         if req.headers.get("authorization", "").removeprefix("Bearer ") not in self.tokens:
             return SALESFORCE_401
         if not self.view_setup:
-            return Response(403, [{"message": "The REST API is not enabled for this Organization.",
-                                   "errorCode": "API_DISABLED_FOR_ORG"}])  # fmt: skip
+            return Response(
+                403,
+                [
+                    {
+                        "message": "The REST API is not enabled for this Organization.",
+                        "errorCode": "API_DISABLED_FOR_ORG",
+                    }
+                ],
+            )
         return {"DailyApiRequests": {"Max": 15000, "Remaining": 14999}}
 
     @route("GET", r"/services/data/(v[\d.]+)/")

@@ -1,4 +1,5 @@
-"""`okrsync runs`: the stored runs of this config's cycle, and removing one (e.g. a mistaken future day)."""
+"""Commands on the stored days of this config's cycle: `runs` (and `runs delete`, e.g. a mistaken future day),
+`accept` (values a data contract held back) and `backfill` (past days replayed)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def runs(
     """List the stored runs of this cycle, oldest first."""
     if ctx.invoked_subcommand is not None:
         return
-    from okrsync.sync.pipeline import open_store
+    from okrsync.sync.persist import open_store
 
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
@@ -36,8 +37,16 @@ def runs(
     finally:
         store.close()
     if format == "json":
-        rows = [dict(day=r.day.isoformat(), as_of=r.as_of.astimezone(config.cycle.tz).isoformat(timespec="seconds"),
-                     trigger=r.trigger, outcome=r.outcome, attempts=r.attempts) for r in found]  # fmt: skip
+        rows = [
+            dict(
+                day=r.day.isoformat(),
+                as_of=r.as_of.astimezone(config.cycle.tz).isoformat(timespec="seconds"),
+                trigger=r.trigger,
+                outcome=r.outcome,
+                attempts=r.attempts,
+            )
+            for r in found
+        ]
         sys.stdout.write(json.dumps(rows, indent=2) + "\n")
         return
     if not found:
@@ -60,7 +69,7 @@ def delete(
 ) -> None:
     """Delete one day's run with the values and results it stored. What outputs received stays delivered:
     the write ledger keeps its record, so the next run never sends it twice."""
-    from okrsync.sync.pipeline import open_store
+    from okrsync.sync.persist import open_store
 
     try:
         when = date.fromisoformat(day)
@@ -96,8 +105,8 @@ def accept(
     without METRIC, list what waits for review. The stored days from the first accepted value on are
     evaluated again and the newest is published."""
     from okrsync.cli.app import clock
-    from okrsync.sync.backfill import accept_held
-    from okrsync.sync.pipeline import open_store
+    from okrsync.sync.accept import accept_held
+    from okrsync.sync.persist import open_store
 
     config = current_config()
     if metric_id is not None and metric_id not in config.metrics:
@@ -151,12 +160,8 @@ def backfill(
     """Replay past days from the sources that can answer for them (csv date_column, sql :as_of, {as_of}
     in JQL, HubSpot, Salesforce or API texts); others are skipped with a note. Later stored days are
     evaluated again, and the newest is published once at the end."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
     from okrsync.cli.app import clock
-    from okrsync.sync.backfill import backfill as run_backfill
     from okrsync.sync.backfill import days_between
-    from okrsync.sync.pipeline import open_store
 
     if every not in ("day", "week"):
         raise typer.BadParameter("expected day or week", param_hint="--every")
@@ -169,17 +174,29 @@ def backfill(
         raise typer.BadParameter(f"{last} is in the future: only past days can be replayed", param_hint="--to")
     if first < cycle.start or last > cycle.end:
         raise typer.BadParameter(f"days must lie in cycle {cycle.name} ({cycle.start} to {cycle.end})")
-    days = days_between(first, last, 7 if every == "week" else 1)
+    _print_backfill(_replay(config, days_between(first, last, 7 if every == "week" else 1), wait))
+
+
+def _replay(config, days: list[date], wait: float):
+    """The backfill of ``days``, with a progress bar on a terminal."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from okrsync.cli.app import clock
+    from okrsync.sync.backfill import backfill
+    from okrsync.sync.persist import open_store
+
+    columns = (TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"))
     store = open_store(config)
     try:
-        with Progress(TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
-                      console=console, transient=True, disable=not console.is_terminal) as progress:  # fmt: skip
+        with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as progress:
             task = progress.add_task("", total=len(days))
-            report = run_backfill(config, days, now=clock(config), store=store, wait=wait,
-                                  on_day=lambda d: progress.update(task, advance=1, description=str(d)))  # fmt: skip
+
+            def advance(day: date) -> None:
+                progress.update(task, advance=1, description=str(day))
+
+            return backfill(config, days, now=clock(config), store=store, wait=wait, on_day=advance)
     finally:
         store.close()
-    _print_backfill(report)
 
 
 def _print_backfill(report) -> None:
@@ -208,59 +225,3 @@ def _day(text: str, option: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
-
-
-cycle_app = typer.Typer(help="Move the config to its next cycle.")
-
-
-@cycle_app.command("next")
-def cycle_next(
-    name: Annotated[str | None, typer.Option("--name", help="the new cycle's name (needed for custom names)")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="print the new cycle, change nothing")] = False,
-) -> None:
-    """Write the next cycle (2026-Q4 -> 2027-Q1, with its dates) into the config, keeping everything else.
-    The old cycle's history stays in the store: `okrsync status --cycle 2026-Q4` shows it.
-
-    Only the cycle's name, start and end change in the file (an anchored value keeps its anchor, an alias
-    value is replaced, a name that YAML would read otherwise is quoted); the edited text must load before
-    it replaces the file, atomically (okrsync.config.writing.write_config). Errors (read-only file or folder, an
-    edit that would not load) exit 2 and leave the file as it was."""
-    from okrsync.cli.app import state
-    from okrsync.config.cycles import next_cycle, rolled_over
-    from okrsync.config.writing import check_writable, write_config
-
-    config = current_config()
-    old = config.cycle
-    try:
-        new = next_cycle(old.name, old.start, old.end, name)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--name") from None
-    if not dry_run:
-        check_writable(state.config_path)  # before anything is printed: the one line says why
-    raw, text, moved = rolled_over(state.config_path, new)
-    console.print(
-        f"cycle {escape(old.name)} ({old.start} to {old.end}) -> {escape(new.name)} ({new.start} to {new.end})"
-    )
-    _print_meaning_changes(config, new.name)
-    if dry_run:
-        return
-    write_config(state.config_path, text.encode("utf-8"), expected=raw)
-    dated = [kr.id for _, kr in moved.key_results()
-             if any(d < new.start for d in (kr.due, kr.start_date, *(p.date for p in kr.phases)) if d)]  # fmt: skip
-    console.print(f"Wrote {escape(str(state.config_path))}.")
-    if dated:
-        err_console.print(
-            f"[yellow]note:[/] {len(dated)} key result(s) still carry dates of the old cycle "
-            f"({', '.join(dated)}): `okrsync validate` lists them"
-        )
-
-
-def _print_meaning_changes(config, new_name: str) -> None:
-    from okrsync.config.cycles import meaning_changes
-
-    again, on = meaning_changes(config)
-    for title, found in ((f"start again in {escape(new_name)}", again), ("keep counting across cycles", on)):
-        if found:
-            console.print(f"Metrics that {title}:")
-            for metric_id, why in found.items():
-                console.print(f"  {escape(metric_id)}: {escape(why)}")

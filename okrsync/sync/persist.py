@@ -1,0 +1,92 @@
+"""The persist stage, and what a sync reads from the store before it computes.
+
+A run is stored under the config's run lock: the run row, its values (one per metric for the synced
+day), the values its data contracts held back, its results; then, once published, its document.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import cast
+
+from okrsync.config.model import Config
+from okrsync.errors import SourceError
+from okrsync.okr.results import Override
+from okrsync.okr.status import StatusDocument
+from okrsync.sdk.connector import FetchResult, Observation
+from okrsync.store import Store
+from okrsync.store.engine import Access
+from okrsync.store.history import ValueRow
+from okrsync.sync.compute import Computed, Stored
+from okrsync.sync.plan import SyncPlan
+from okrsync.sync.result import SyncResult
+
+
+def open_store(config: Config, *, access: Access = "write") -> Store:
+    """The config's store, opened to write, to read or as a scratch copy for a dry run
+    (:class:`okrsync.store.engine.Database`)."""
+    return Store(config.store_url(), access=access)
+
+
+def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> Stored:
+    """History up to the plan's as-of, and the overrides that apply (a fetch replaces once-overrides)."""
+    config = sync_plan.config
+    active = store.active_overrides(config.namespace)
+    overrides = {k: Override(o.value, o.note, o.sticky) for k, o in active.items() if o.sticky or not fetching}
+    cycle = config.cycle.name
+    history = store.load_history(config.namespace, cycle, sync_plan.day, sync_plan.metrics)
+    short = [k.metric for k in config.kpis if len(history.get(k.metric, ())) < 2]
+    if short:  # a KPI goes on across cycles: its last values carry over until the new cycle has two
+        for metric, points in store.carried_over(config.namespace, cycle, short, sync_plan.as_of).items():
+            history[metric] = points + history.get(metric, [])
+    waiting = {} if fetching else store.held(config.namespace, cycle, day=sync_plan.day)
+    held = {h.metric_id: h.reason for h in waiting}
+    return Stored(history, overrides, other_documents(store, config, until=sync_plan.day), held)
+
+
+def other_documents(store: Store, config: Config, *, until: date | None = None) -> dict[str, StatusDocument]:
+    """The latest documents of the other namespaces in this cycle (up to ``until``): a child elsewhere
+    may name one of our objectives as parent, and a parent elsewhere may hold one of ours."""
+    runs = store.latest_runs(config.cycle.name, until_day=until)
+    # latest_runs gives finished runs only: each has its document
+    return {
+        ns: StatusDocument.from_dict(cast(dict, run.document)) for ns, run in runs.items() if ns != config.namespace
+    }
+
+
+def stored_failures(config: Config, document: StatusDocument | None) -> FetchResult:
+    """A stored run's failed metrics, as fetch results: a re-evaluation keeps them failed (and stale)."""
+    errors = document.errors if document else []
+    return {
+        e.metric: SourceError(e.message, metric=e.metric, connection=e.connection)
+        for e in errors
+        if e.metric in config.metrics
+    }
+
+
+def persist(store: Store, sync_plan: SyncPlan, computed: Computed, *, now: datetime, trigger: str = "run") -> int:
+    """Store the run, its values and its results; a fetching run ends the once-overrides it replaced."""
+    config, cycle = sync_plan.config, sync_plan.config.cycle
+    run_id = store.begin_run(config.namespace, cycle.name, sync_plan.day, sync_plan.as_of, trigger, now)
+    if trigger == "run":
+        store.end_overrides(config.namespace, now, once_only=True, reason="replaced")
+    rows = {m: value_row(sync_plan, m, o) for m, o in computed.values.items()}
+    store.save_values(config.namespace, cycle.name, run_id, rows.values())
+    if computed.values or computed.held:  # a fetch checked the contracts again (a re-evaluation fetched nothing)
+        held = [(value_row(sync_plan, m, h.observation), h.reason) for m, h in computed.held.items()]
+        store.save_held(config.namespace, cycle.name, run_id, held)
+    store.save_evaluation(run_id, computed.evaluation)
+    return run_id
+
+
+def value_row(sync_plan: SyncPlan, metric_id: str, obs: Observation) -> ValueRow:
+    """A value as the store keeps it: owned by this run's synced day, placed at the metric's as-of."""
+    as_of = sync_plan.metric_as_of.get(metric_id, sync_plan.as_of)
+    return ValueRow(metric_id, sync_plan.day, as_of, obs.observed_at or as_of, obs.value)
+
+
+def finish(store: Store, result: SyncResult, *, now: datetime) -> None:
+    """Close the run: its outcome (``partial`` when a source or an output failed) and its document."""
+    if result.run_id is not None:
+        outcome = "partial" if result.exit_code else "ok"
+        store.finish_run(result.run_id, outcome, result.document.to_dict(), now)
