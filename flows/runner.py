@@ -1,6 +1,6 @@
 """Prefect's Runner as `okrsync serve` uses it: stopping without losing a run, and riding out an outage.
 
-Prefect 3.8's Runner, when stopped, kills the flow-run processes it started, and none of them reports its
+Prefect 3.9's Runner, when stopped, kills the flow-run processes it started, and none of them reports its
 end: the run stays *Running* in Prefect for ever. :class:`ServeRunner` stops differently:
 
 - :meth:`ServeRunner.stop_taking_runs` ends the polling (no new run starts), pauses the served schedules
@@ -16,7 +16,6 @@ Prefect's tracebacks and a runner that gives up after three failed polls.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import signal
@@ -38,12 +37,10 @@ class ServeRunner(Runner):
         self.say = say
 
     async def __aenter__(self):
-        await super().__aenter__()
+        with tolerant_cancellation_checks():
+            await super().__aenter__()
         poller = self._scheduled_run_poller
-        poller._get_and_submit_flow_runs = tolerant(poller._get_and_submit_flow_runs, self.say)  # type: ignore[method-assign]  # patching Prefect 3.8.8's runner internals on purpose (module docstring)
-        observer = self._cancelling_observer
-        observer._check_for_cancelled_flow_runs = tolerant(observer._check_for_cancelled_flow_runs, None)  # type: ignore[method-assign, union-attr]  # patching Prefect 3.8.8's runner internals on purpose (module docstring)
-        observer._handle_polling_task_done = _unless_cancelled(observer._handle_polling_task_done)  # type: ignore[method-assign, union-attr]  # patching Prefect 3.8.8's runner internals on purpose (module docstring)
+        poller._get_and_submit_flow_runs = tolerant(poller._get_and_submit_flow_runs, self.say)  # type: ignore[method-assign]  # patching Prefect 3.9's runner internals on purpose (module docstring)
         return self
 
     async def _pause_schedules(self) -> None:
@@ -127,15 +124,25 @@ def tolerant(poll: Callable[[], Awaitable[None]], say: Callable[[str], None] | N
     return poll_quietly
 
 
-def _unless_cancelled(callback: Callable[[asyncio.Task], None]) -> Callable[[asyncio.Task], None]:
-    """Prefect's done-callback of the cancellation polling asks a cancelled task for its exception (at every
-    shutdown after an outage), which raises inside asyncio's callback: skip cancelled tasks."""
+@contextlib.contextmanager
+def tolerant_cancellation_checks() -> Iterator[None]:
+    """The runner's cancellation observer checks by :func:`tolerant` polls. Prefect 3.9 hands the check to its
+    event delivery when the observer starts, inside ``Runner.__aenter__``, so the runner builds a subclass
+    meanwhile: otherwise three failed polls in an outage end cancellation watching until serve restarts
+    (with a "cancellation will fail" traceback)."""
+    import prefect.runner.runner as runner_module
 
-    def done(task: asyncio.Task) -> None:
-        if not task.cancelled():
-            callback(task)
+    original = runner_module.FlowRunCancellingObserver
 
-    return done
+    class TolerantObserver(original):  # type: ignore[misc, valid-type]  # patching Prefect 3.9's runner internals on purpose (module docstring)
+        async def _check_for_cancelled_flow_runs(self) -> None:
+            await tolerant(super()._check_for_cancelled_flow_runs, None)()
+
+    runner_module.FlowRunCancellingObserver = TolerantObserver  # type: ignore[misc]  # patching Prefect 3.9's runner internals on purpose (module docstring)
+    try:
+        yield
+    finally:
+        runner_module.FlowRunCancellingObserver = original  # type: ignore[misc]  # patching Prefect 3.9's runner internals on purpose (module docstring)
 
 
 def one_line_errors() -> None:
@@ -181,12 +188,12 @@ def flow_runs_in_own_sessions() -> Iterator[None]:
 
     original = runner_module.EngineCommandStarter
 
-    class IsolatedStarter(original):  # type: ignore[misc, valid-type]  # patching Prefect 3.8.8's runner internals on purpose (module docstring)
+    class IsolatedStarter(original):  # type: ignore[misc, valid-type]  # patching Prefect 3.9's runner internals on purpose (module docstring)
         def __init__(self, **kwargs) -> None:
             super().__init__(**{**kwargs, "isolate_process_group": True})
 
-    runner_module.EngineCommandStarter = IsolatedStarter  # type: ignore[misc]  # patching Prefect 3.8.8's runner internals on purpose (module docstring)
+    runner_module.EngineCommandStarter = IsolatedStarter  # type: ignore[misc]  # patching Prefect 3.9's runner internals on purpose (module docstring)
     try:
         yield
     finally:
-        runner_module.EngineCommandStarter = original  # type: ignore[misc]  # patching Prefect 3.8.8's runner internals on purpose (module docstring)
+        runner_module.EngineCommandStarter = original  # type: ignore[misc]  # patching Prefect 3.9's runner internals on purpose (module docstring)

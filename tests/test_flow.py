@@ -47,7 +47,7 @@ def test_flow_runs_one_task_per_connection_and_publishes_artifacts(prefect_harne
         return names if len(names) >= len(expected) else None
 
     assert poll(task_run_names, 30, "the flow's task runs") == expected
-    # the REST API directly: read_artifacts() of prefect 3.8.8's client sends nulls this server rejects
+    # the artifacts as the REST API serves them (what the Prefect UI reads)
     url = PREFECT_API_URL.value().rstrip("/") + "/artifacts/filter"
     body = {"flow_runs": {"id": {"any_": [str(state.state_details.flow_run_id)]}}, "limit": 50, "offset": 0}
     artifacts = httpx.post(url, json=body).raise_for_status().json()
