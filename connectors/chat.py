@@ -14,7 +14,6 @@ answer the digest is reported and not repeated. Webhook URLs are secrets: redact
 
 from __future__ import annotations
 
-from datetime import datetime
 from functools import partial
 from typing import Literal
 from urllib.parse import urlsplit
@@ -82,7 +81,7 @@ class ChatSink(Sink[ChatOutput]):
         if not digest.empty:
             body = self.payload(digest)
             out.append((f"digest/{doc.day}", fingerprint(body), body))
-        as_of = datetime.fromisoformat(doc.as_of)
+        as_of = doc.as_of
         if s.weekly and WEEKDAYS[as_of.weekday()] == s.weekly.weekday:
             year, week, _ = as_of.isocalendar()
             target = f"weekly/{year}-W{week:02d}"  # one check-in per week, even if numbers moved since

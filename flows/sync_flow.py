@@ -186,7 +186,12 @@ def publish_artifacts(doc: StatusDocument, namespace: str) -> None:
         for o, kr in doc.key_results()
     ]
     key = artifact_key(namespace)
-    _artifact(create_table_artifact, rows, key=key + "-table", description=f"KR status, {doc.cycle} as of {doc.as_of}")
+    _artifact(
+        create_table_artifact,
+        rows,
+        key=key + "-table",
+        description=f"KR status, {doc.cycle} as of {doc.as_of.isoformat()}",
+    )
     _artifact(create_markdown_artifact, render_markdown(doc), key=key + "-report", description="OKR status report")
 
 

@@ -110,5 +110,5 @@ def test_a_run_that_died_is_skipped_when_later_days_are_evaluated_again(tmp_path
     store.begin_run(config.namespace, config.cycle.name, date(2026, 10, 5), died, "run", oslo(2026, 10, 5, 12))
     sync(config, end_of_day(date(2026, 10, 12), config.cycle), now=oslo(2026, 10, 12, 12), store=store)
     again, published = refresh(config, store, date(2026, 10, 1), {date(2026, 10, 1)}, now=oslo(2026, 10, 13))
-    assert again == [date(2026, 10, 12)] and published is not None and published.document.day == "2026-10-12"
+    assert again == [date(2026, 10, 12)] and published is not None and published.document.day == date(2026, 10, 12)
     store.close()

@@ -7,6 +7,7 @@ import sqlite3
 import pytest
 
 from okrsync.testing.contract import ContractCase, source_contract
+from tests.emulators.azure_devops import AzureDevopsEmulator
 from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmulator, SalesforceEmulator
 from tests.emulators.jira import JiraEmulator
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
@@ -182,6 +183,30 @@ def sheets_case(sheets, tmp_path) -> ContractCase:
     )
 
 
+def azure_devops_emulator():
+    ado = AzureDevopsEmulator("acme", "Web", SECRET)
+    for state, points in [("Closed", 3), ("Active", 5), ("New", None)]:
+        ado.add("Bug", state, **({} if points is None else {"Microsoft__VSTS__Scheduling__StoryPoints": points}))
+    return ado
+
+
+def azure_devops_case(ado, _) -> ContractCase:
+    bugs = "SELECT [System.Id] FROM WorkItems WHERE [System.WorkItemType] = 'Bug'"
+    return ContractCase(
+        connection={"type": "azure_devops", "organization": "acme", "project": "Web", "token": "${ADO_PAT}"}
+        | {"endpoint": ado.url, **FAST},
+        metrics={
+            "bugs": {"wiql": bugs},
+            "points": {"wiql": bugs, "aggregate": "sum", "field": "Microsoft.VSTS.Scheduling.StoryPoints"},
+            "done": {"wiql": bugs, "aggregate": "percent_done"},
+        },
+        expected={"bugs": 3.0, "points": 8.0, "done": 100 / 3},  # 3 + 5 (New has none); 1 of 3 Closed
+        env={"ADO_PAT": SECRET},
+        broken={"wiql": "SELECT FROM nowhere"},
+        rejected_env={"ADO_PAT": WRONG},
+    )
+
+
 TestCsvContract = source_contract("csv", csv_case, credentials=False)
 TestSqlContract = source_contract("sql", sql_case)
 TestHubspotContract = source_contract("hubspot", hubspot_case, emulator=hubspot_emulator)
@@ -189,6 +214,7 @@ TestSalesforceContract = source_contract("salesforce", salesforce_case, emulator
 TestPipedriveContract = source_contract("pipedrive", pipedrive_case, emulator=pipedrive_emulator)
 TestHttpContract = source_contract("http", http_case, emulator=lambda: JsonApiEmulator(SECRET))
 TestJiraContract = source_contract("jira", jira_case, emulator=jira_emulator)
+TestAzureDevopsContract = source_contract("azure_devops", azure_devops_case, emulator=azure_devops_emulator)
 TestGoogleSheetsContract = source_contract(
     "google_sheets",
     sheets_case,

@@ -9,7 +9,7 @@ import pytest
 import okrsync.sdk
 from tests.helpers import REPO
 
-REST_SOURCES = ["github", "hubspot", "pipedrive", "salesforce", "http_api"]
+REST_SOURCES = ["github", "hubspot", "pipedrive", "salesforce", "http_api", "azure_devops"]
 # what a sink may also read: the status document and how it is shown
 ALLOWED_INTERNALS = ("okrsync.okr", "okrsync.present")
 

@@ -265,7 +265,7 @@ metrics: {m: {formula: "1"}}
 kpis: [{id: k, metric: m, healthy: {min: 0}}]
 """)
     metric = config.metrics["m"]
-    q = MetricQuery("m", metric, metric.params, datetime.fromisoformat(moment_utc), config.cycle)
+    q = MetricQuery("m", metric, config.params.get("m"), datetime.fromisoformat(moment_utc), config.cycle)
     assert q.fill("created <= '{as_of}' AND created >= '{cycle.start}'") == (
         f"created <= '{day}' AND created >= '2026-10-01'"
     )

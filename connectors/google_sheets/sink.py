@@ -6,7 +6,6 @@ shrank). Nothing is sent when the table is unchanged since the last confirmed wr
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import cast
 
 import google.auth.exceptions
@@ -49,7 +48,7 @@ STATUS_HEADER = [
 def status_rows(doc: StatusDocument) -> list[list[str]]:
     rows = [STATUS_HEADER]
     for o, kr in doc.key_results():
-        observed = datetime.fromisoformat(kr.observed_at).strftime("%Y-%m-%d %H:%M") if kr.observed_at else ""
+        observed = kr.observed_at.strftime("%Y-%m-%d %H:%M") if kr.observed_at else ""
         target = kr.target if kr.kind != "between" else f"{kr.min}–{kr.max}"
         forecast = kr.forecast.value if kr.forecast else None
         rows.append(

@@ -16,6 +16,7 @@ from rich.markup import escape
 import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
 from okrsync.cli import cycle_commands, days_commands, prefect_commands, report_commands
 from okrsync.cli.app import app, err_console, state
+from okrsync.cli.login_commands import login  # noqa: F401 - registers ``okrsync login`` on ``app``
 from okrsync.errors import ConfigError, OkrsyncError, RunLockedError, StoreError
 
 app.command()(prefect_commands.deploy)

@@ -68,7 +68,9 @@ def _bind_metric(metric_id: str, raw: dict, kind: Any, registry: Registry, out: 
         out.problems.append((("metrics", metric_id, "aggregate"), problem))
     extras = {k: v for k, v in raw.items() if k not in METRIC_COMMON_KEYS}
     try:
-        out.params[metric_id] = connector.metric.model_validate(extras)
+        # the metric's aggregate is in the context: a connector may need a key for one (sum needs field)
+        context = {"aggregate": raw.get("aggregate")}
+        out.params[metric_id] = connector.metric.model_validate(extras, context=context)
     except ValidationError as exc:
         allowed = ", ".join(sorted(connector.metric.model_fields))
         for loc, msg in problems_of(exc, ("metrics", metric_id), extras):
@@ -85,11 +87,11 @@ def _unsupported_aggregate(how: Any, kind: Any, metric: type[MetricParams]) -> s
     if supported is None or how not in get_args(Aggregate) or how in supported:
         return None
     if not supported:
-        return f"a {kind} metric takes no aggregate (leave it out)"
+        return f"{_a(kind)} metric takes no aggregate (leave it out)"
     if len(supported) == 1:
-        return f"a {kind} metric supports {supported[0]} only (write aggregate: {supported[0]}, or leave it out)"
+        return f"{_a(kind)} metric supports {supported[0]} only (write aggregate: {supported[0]}, or leave it out)"
     listed = ", ".join(supported[:-1]) + f" or {supported[-1]}"
-    return f"a {kind} metric supports {listed} only (write one of them, or leave it out for {supported[0]})"
+    return f"{_a(kind)} metric supports {listed} only (write one of them, or leave it out for {supported[0]})"
 
 
 def _bind_output(index: int, raw: Any, registry: Registry, out: Bound) -> None:
@@ -116,3 +118,7 @@ def _bind_output(index: int, raw: Any, registry: Registry, out: Bound) -> None:
 
 def _mapping(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
+
+
+def _a(kind: Any) -> str:
+    return f"an {kind}" if str(kind)[:1] in "aeiou" else f"a {kind}"

@@ -26,16 +26,16 @@ import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from okrsync.config.settings import MetricParams
 from okrsync.config.yamlsource import MAX_VALUES, Loader, YamlSyntaxError, load_with_lines
 from okrsync.errors import ConfigEditError
 
 if TYPE_CHECKING:
     from okrsync.config.model import Config
-    from okrsync.sdk.connector import MetricParams
 
 PATTERNS = (  # name pattern, months per cycle, cycles per year
     (re.compile(r"^(?P<year>\d{4})-Q(?P<n>[1-4])$"), 3, 4, "{year}-Q{n}"),
@@ -318,7 +318,7 @@ def meaning_changes(config: Config) -> tuple[dict[str, str], dict[str, str]]:
     for metric_id, metric in sorted(config.metrics.items()):
         if metric.connection is None:
             continue
-        params = cast("MetricParams", metric.params)  # the loader binds every connected metric's params
+        params = config.params.get(metric_id) or MetricParams()  # bound by the loader
         how = metric.aggregate
         if how not in (None, "latest") and not params.reads_dated_rows():
             on[metric_id] = f"{how} over rows without a date (add date_column to start again)"

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from okrsync.config.bind import Bound, bind
 from okrsync.config.checks import cross_check
 from okrsync.config.messages import dotted, problems_of
-from okrsync.config.model import Config
+from okrsync.config.model import Config, ConfigBody, ConfigFile
 from okrsync.config.yamlsource import MAX_BYTES, YamlSyntaxError, line_of, load_with_lines
 from okrsync.errors import ConfigError, ConfigProblem
 from okrsync.registry import Registry, registry
@@ -50,30 +50,27 @@ def parse_config(
         raise ConfigError([ConfigProblem(shown, lines.get(()), "", "expected a mapping of keys (version, cycle, ...)")])
 
     found = [(path, f"duplicate key {key!r}") for path, _, key in duplicates]
-    config: Config | None = None
+    written: ConfigFile | None = None
     try:
-        config = Config.model_validate(data)
+        written = ConfigFile.model_validate(data)
     except ValidationError as exc:
-        found += problems_of(exc, (), data, Config)
+        found += problems_of(exc, (), data, ConfigFile)
     bound = bind(data, connectors or registry())
     found += bound.problems + cross_check(data)
     dup_lines = {path: line for path, line, _ in duplicates}
     problems = [ConfigProblem(shown, dup_lines.get(loc) or line_of(lines, loc), dotted(loc), msg) for loc, msg in found]
-    if problems or config is None:
+    if problems or written is None:
         problems.sort(key=lambda p: (p.line or 0, p.path))
         raise ConfigError(_unique(problems))
-    config = _apply(config, bound)
-    config._path = base_path or Path(shown)
-    config._lines = lines
-    return config
+    return bound_config(written, bound, base_path or Path(shown), lines)
 
 
-def _apply(config: Config, bound: Bound) -> Config:
-    """The config with each entry replaced by its connector's model, and metric params attached."""
-    config = config.model_copy(update={"connections": bound.connections, "outputs": bound.outputs})
-    for metric_id, params in bound.params.items():
-        config.metrics[metric_id]._params = params
-    return config
+def bound_config(written: ConfigFile, bound: Bound, path: Path, lines: dict[tuple, int]) -> Config:
+    """The config as its connectors read it: each connection, output and metric's own keys in their models
+    (validated already: the models are taken as they are)."""
+    body = {name: getattr(written, name) for name in ConfigBody.model_fields}
+    connections, outputs, params = bound.connections, bound.outputs, bound.params
+    return Config(**body, connections=connections, outputs=outputs, params=params, path=path, lines=lines)
 
 
 def _unique(problems: list[ConfigProblem]) -> list[ConfigProblem]:

@@ -2,8 +2,9 @@
 
 Connections and outputs are written as ``{type: ..., ...}``; their keys belong to the connector
 registered for that type (see :mod:`okrsync.config.bind`), so nothing about a connector lives
-here. After loading, ``Config.connections`` and ``Config.outputs`` hold each connector's own
-models, and each connection metric carries its type's metric model in ``params``.
+here. :class:`ConfigFile` is the file as written; :class:`Config`, what the loader makes of it,
+holds each connector's own models in ``connections`` and ``outputs``, and each connection metric's
+keys as its connector's metric model in ``params``.
 """
 
 from __future__ import annotations
@@ -12,43 +13,22 @@ import os
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from okrsync.config.dates import Day
 from okrsync.config.env import resolve_env
+from okrsync.config.settings import ConnectionSettings, MetricParams, OutputSettings
+from okrsync.config.types import Aggregate, Duration, Strict, Window
 from okrsync.defaults import DEFAULT_CONFIG
 from okrsync.okr import formula
 
-Aggregate = Literal["count", "sum", "avg", "min", "max", "latest", "percent_done"]
-Window = Literal["cycle", "kr", "all"]
 METRIC_COMMON_KEYS = frozenset(
     {"connection", "formula", "aggregate", "window", "max_age", "offset_days", "unit", "description", "expect"}
 )
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-
-
-def _duration(value: Any) -> Any:
-    """'36h', '2d', '90m' -> timedelta; a bare number means hours."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return timedelta(hours=value)
-    if isinstance(value, str) and (m := _DURATION.match(value)):
-        return timedelta(**{_UNITS[m.group(2)]: float(m.group(1))})
-    if isinstance(value, str):
-        raise ValueError("expected a duration such as 36h, 2d or 90m")
-    return value
-
-
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
-
-
-class Strict(BaseModel):
-    """Rejects unknown keys: a typo in the config is an error, not a silent default."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class UnboundSettings(BaseModel):
@@ -56,24 +36,6 @@ class UnboundSettings(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
     type: str
-
-
-class BoundConnection(Protocol):
-    """A connection once config.load has bound it: its connector's model, an okrsync.sdk.connector.ConnectionSettings
-    (which builds on this module, so it is named here only by what the core reads of it)."""
-
-    @property
-    def type(self) -> str: ...
-    @property
-    def deadline(self) -> timedelta | None: ...
-    def preflight(self, base_dir: Path) -> list[tuple[str, str]]: ...
-
-
-class BoundOutput(Protocol):
-    """An output once config.load has bound it: its connector's okrsync.sdk.connector.OutputSettings."""
-
-    @property
-    def type(self) -> str: ...
 
 
 class Cycle(Strict):
@@ -194,7 +156,7 @@ class Metric(BaseModel):
     """A value defined once and used by any number of KRs and KPIs.
 
     Either ``connection`` + that connection type's keys, or ``formula`` over other metrics.
-    The type-specific keys are validated by the connector's metric model and kept in ``params``.
+    The type-specific keys are validated by the connector's metric model (``Config.params`` once loaded).
     """
 
     model_config = ConfigDict(extra="allow", frozen=True, allow_inf_nan=False)
@@ -211,7 +173,6 @@ class Metric(BaseModel):
     unit: str | None = None
     description: str | None = None
     expect: Expect | None = Field(None, description="data contract: {min, max, max_change}; breaking values held back")
-    _params: BaseModel | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _one_source(self) -> Metric:
@@ -222,10 +183,6 @@ class Metric(BaseModel):
             if self.model_extra:
                 raise ValueError(f"a formula metric takes no {', '.join(sorted(self.model_extra))}")
         return self
-
-    @property
-    def params(self) -> BaseModel | None:
-        return self._params
 
 
 KrKind = Literal["increase", "decrease", "at_least", "at_most", "between", "milestone"]
@@ -337,52 +294,59 @@ class Deadlines(Strict):
     run: Duration = Field(timedelta(minutes=30), description="the whole fetch of one sync, e.g. 30m")
 
 
-class Config(Strict):
+class ConfigBody(Strict):
+    """What a config file holds besides its connections and outputs (whose keys belong to connectors)."""
+
     version: Literal[1]
     namespace: str = Field(
         "default", min_length=1, max_length=100, description="separates configs (teams) that share one store"
     )
     cycle: Cycle
     store: str = "sqlite:///okrsync.db"
-    # Validated here as UnboundSettings (a type and any keys); config.load then replaces each connection and output
-    # by its connector's own model (load._apply), and that is what every Config the rest of okrsync sees holds.
-    if TYPE_CHECKING:
-        connections: dict[str, BoundConnection] = {}
-    else:
-        connections: dict[str, UnboundSettings] = {}
     metrics: dict[Id, Metric] = {}
     deadlines: Deadlines = Deadlines()
     objectives: list[Objective] = []
     kpis: list[Kpi] = []
-    if TYPE_CHECKING:
-        outputs: list[BoundOutput] = []
-    else:
-        outputs: list[UnboundSettings] = []
     schedule: Schedule | None = None
     status: StatusThresholds = StatusThresholds()
-    _path: Path = PrivateAttr(Path(DEFAULT_CONFIG))
-    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
 
-    @property
-    def path(self) -> Path:
-        return self._path
+    def key_results(self) -> list[tuple[Objective, KeyResult]]:
+        return [(o, kr) for o in self.objectives for kr in o.key_results]
+
+
+class ConfigFile(ConfigBody):
+    """The config as written: each connection and output a ``type`` and keys its connector checks. The JSON
+    Schema is this model's; ``okrsync.config.load`` binds it into a :class:`Config`."""
+
+    connections: dict[str, UnboundSettings] = {}
+    outputs: list[UnboundSettings] = []
+
+
+class Config(ConfigBody):
+    """A loaded config: each connection, output and connection metric's keys held by its connector's own
+    models (``okrsync.config.load``), and where the file was read."""
+
+    connections: dict[str, ConnectionSettings] = {}
+    outputs: list[OutputSettings] = []
+    # each connection metric's own keys, as its connector's model (metric id -> params)
+    params: SkipJsonSchema[dict[str, MetricParams]] = Field(default_factory=dict, exclude=True)
+    # the file it was read from, and the line each key was written on
+    path: SkipJsonSchema[Path] = Field(Path(DEFAULT_CONFIG), exclude=True)
+    lines: SkipJsonSchema[dict[tuple, int]] = Field(default_factory=dict, exclude=True, repr=False)
 
     def line_of(self, loc: tuple) -> int | None:
         """The line of the file on which the key at ``loc`` was written (None for a config built in code)."""
-        return self._lines.get(loc)
+        return self.lines.get(loc)
 
     @property
     def base_dir(self) -> Path:
         """Relative paths in the config (csv roots, report paths, sqlite files) start here."""
-        return self._path.parent
+        return self.path.parent
 
     @property
     def schedule_timezone(self) -> str:
         """The schedule's time zone: its own, else the cycle's."""
         return (self.schedule.timezone if self.schedule else None) or self.cycle.timezone
-
-    def key_results(self) -> list[tuple[Objective, KeyResult]]:
-        return [(o, kr) for o in self.objectives for kr in o.key_results]
 
     def store_url(self, environ: dict[str, str] | None = None) -> str:
         """OKRSYNC_STORE_URL overrides ``store:``; a relative sqlite path starts at the config's folder."""

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from okrsync.config.model import Config
+from okrsync.config.model import ConfigFile
 from okrsync.registry import Registry, registry
 
 
 def json_schema(connectors: Registry | None = None) -> dict:
     reg = connectors or registry()
-    schema = Config.model_json_schema()
+    schema = ConfigFile.model_json_schema()
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "okrsync config"
     defs = schema.setdefault("$defs", {})

@@ -1,39 +1,81 @@
 """The typed, versioned status document: what `status --format json`, reports and every output share.
 
 It serialises to the stable JSON keys of DESIGN.md (add, never rename; ``version`` says which
-shape a stored document has). Progress values are fractions 0..1, times ISO 8601 in the cycle's
-time zone. It is built from an :class:`~okrsync.okr.results.Evaluation` plus the config's titles and
-owners and holds no secrets: connection names only, never their settings.
+shape a stored document has). Progress values are fractions 0..1, rounded to six digits by the
+document itself. Days are ``date`` values and moments aware ``datetime`` values in the cycle's time
+zone; the JSON holds their ISO 8601 text (``isoformat()``), as it always has. Each entry is made from
+its result (:class:`~okrsync.okr.results.Evaluation`) by a conversion that takes every field the two
+share by name and adds the config's titles, owners, units and dates. The document holds no secrets:
+connection names only, never their settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime, timezone
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 
 from okrsync.config.model import Config, KeyResult
-from okrsync.okr.results import Evaluation, Forecast, KpiResult, KrResult, ObjectiveResult, Status
+from okrsync.okr.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Status
 
 VERSION = 1
 
 
+def _fixed_offset(moment: datetime) -> datetime:
+    """The moment in a fixed zone of its UTC offset, as ``datetime.fromisoformat`` reads its ISO text: a fresh
+    document and the same one loaded from the store behave alike (``%Z``, arithmetic, equality)."""
+    offset = moment.utcoffset()
+    return moment if offset is None else moment.replace(tzinfo=timezone(offset))
+
+
+def _round(x: float) -> float:
+    return round(x, 6)
+
+
+def _probability(p: float) -> float:
+    """Six digits, but a chance that is merely tiny (a normal's tail) never rounds to a certain 0 or 1."""
+    if p in (0.0, 1.0):
+        return p
+    return min(max(round(p, 6), 1e-6), 1 - 1e-6)
+
+
+# What the JSON holds is ``value.isoformat()``, written out as before these fields held dates: pydantic's own
+# JSON form would write UTC as "Z".
+Day = Annotated[date, PlainSerializer(date.isoformat, return_type=str, when_used="json")]
+Moment = Annotated[
+    AwareDatetime, AfterValidator(_fixed_offset), PlainSerializer(datetime.isoformat, return_type=str, when_used="json")
+]
+Rounded = Annotated[float, AfterValidator(_round)]  # a fraction or a value: six digits
+Chance = Annotated[float, AfterValidator(_probability)]
+
+
 class _Doc(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # from_attributes: an entry takes a result's nested values (a Forecast, an Override, a phase) by name
+    model_config = ConfigDict(frozen=True, extra="ignore", from_attributes=True)
+
+
+def _shared(result: object, entry: type[_Doc]) -> dict[str, Any]:
+    """The result's value of every field the document entry also has, by name (dataclass fields and
+    properties): what evaluation computed carries over without a line per field."""
+    return {name: getattr(result, name) for name in entry.model_fields if hasattr(result, name)}
+
+
+def _local(moment: datetime | None, config: Config) -> datetime | None:
+    return moment.astimezone(config.cycle.tz) if moment else None
 
 
 class ForecastDoc(_Doc):
-    value: float | None
-    progress: float | None
-    low: float | None = None  # 10th percentile of the value at the due date (okrsync.okr.confidence)
-    high: float | None = None  # 90th percentile
-    probability: float | None = None  # chance of reaching the target by the due date, 0..1
+    value: Rounded | None
+    progress: Rounded | None
+    low: Rounded | None = None  # 10th percentile of the value at the due date (okrsync.okr.confidence)
+    high: Rounded | None = None  # 90th percentile
+    probability: Chance | None = None  # chance of reaching the target by the due date, 0..1
 
 
 class PhaseDoc(_Doc):
-    date: str
+    date: Day
     target: float
 
 
@@ -50,29 +92,29 @@ class KrStatus(_Doc):
     kind: str
     owner: str | None = None
     unit: str | None = None
-    value: float | None = None
+    value: Rounded | None = None
     start: float | None = None
     target: float | None = None
     min: float | None = None
     max: float | None = None
     weight: float = 1.0
-    due: str
-    progress: float | None = None
-    progress_raw: float | None = None
-    expected: float
-    judged_against: float | None = None  # what the status compares progress with: expected x 0.7 if aspirational
+    due: Day
+    progress: Rounded | None = None
+    progress_raw: Rounded | None = None
+    expected: Rounded
+    judged_against: Rounded | None = None  # what the status compares progress with: expected x 0.7 if aspirational
     status: Status
     stale: bool = False
     stale_reason: str | None = None
     error: str | None = None
-    observed_at: str | None = None
+    observed_at: Moment | None = None
     forecast: ForecastDoc | None = None
     override: OverrideDoc | None = None
     jira_issue: str | None = None
     sheet_cell: str | None = None
     suspect: bool = False  # the metric's new value broke its contract: held back, the last good one shown
     suspect_reason: str | None = None
-    start_date: str | None = None  # the window's first day (start_date, else the cycle's): the expected path's
+    start_date: Day | None = None  # the window's first day (start_date, else the cycle's): the expected path's
     phases: list[PhaseDoc] = []  # check-points of the expected path
 
     @property
@@ -87,6 +129,26 @@ class KrStatus(_Doc):
             return f"held back for review: {self.suspect_reason}"
         return (self.stale_reason if self.stale else self.error) or ""
 
+    @classmethod
+    def from_result(cls, kr: KrResult, spec: KeyResult, config: Config, owner: str | None = None) -> KrStatus:
+        """The entry of a KR's result: every field the two share by name, then what the config adds (the
+        objective's ``owner`` unless the KR names its own)."""
+        metric = config.metrics.get(kr.metric)
+        return cls.model_validate(
+            _shared(kr, cls)
+            | {
+                "title": kr.title or spec.title or kr.id,
+                "owner": spec.owner or owner,
+                "unit": metric.unit if metric else None,
+                "due": kr.due or config.cycle.end,
+                "observed_at": _local(kr.observed_at, config),
+                "jira_issue": spec.jira_issue,
+                "sheet_cell": spec.sheet_cell,
+                "start_date": spec.start_date or config.cycle.start,
+                "phases": spec.phases,
+            }
+        )
+
 
 class ObjectiveStatus(_Doc):
     id: str
@@ -95,9 +157,9 @@ class ObjectiveStatus(_Doc):
     kind: str = "committed"
     parent: str | None = None
     children: list[str] = []
-    progress: float | None = None
-    expected: float
-    judged_against: float | None = None
+    progress: Rounded | None = None
+    expected: Rounded
+    judged_against: Rounded | None = None
     status: Status
     key_results: list[KrStatus] = []
     weight: float = 1.0
@@ -108,23 +170,42 @@ class ObjectiveStatus(_Doc):
     def judged(self) -> float:
         return self.expected if self.judged_against is None else self.judged_against
 
+    @classmethod
+    def from_result(cls, o: ObjectiveResult, config: Config, specs: dict[str, KeyResult]) -> ObjectiveStatus:
+        """The entry of an objective's result: every field the two share by name, its KRs' entries."""
+        key_results = [KrStatus.from_result(kr, specs[kr.id], config, o.owner) for kr in o.key_results]
+        return cls.model_validate(_shared(o, cls) | {"key_results": key_results})
+
 
 class KpiStatus(_Doc):
     id: str
     title: str
     metric: str
     unit: str | None = None
-    value: float | None = None
+    value: Rounded | None = None
     healthy: bool | None = None
-    trend: float | None = None
+    trend: Rounded | None = None
     min: float | None = None
     max: float | None = None
     stale: bool = False
     stale_reason: str | None = None
     error: str | None = None
-    observed_at: str | None = None
+    observed_at: Moment | None = None
     suspect: bool = False
     suspect_reason: str | None = None
+
+    @classmethod
+    def from_result(cls, k: KpiResult, config: Config) -> KpiStatus:
+        """The entry of a KPI's result: every field the two share by name, then what the config adds."""
+        metric = config.metrics.get(k.metric)
+        return cls.model_validate(
+            _shared(k, cls)
+            | {
+                "title": k.title or k.id,
+                "unit": metric.unit if metric else None,
+                "observed_at": _local(k.observed_at, config),
+            }
+        )
 
 
 class ErrorEntry(_Doc):
@@ -136,10 +217,10 @@ class ErrorEntry(_Doc):
 class StatusDocument(_Doc):
     version: int = VERSION
     cycle: str
-    cycle_start: str
-    cycle_end: str
+    cycle_start: Day
+    cycle_end: Day
     namespace: str = "default"
-    as_of: str
+    as_of: Moment  # in the cycle's time zone
     timezone: str | None = None  # the cycle's IANA zone (documents before 2026-11-30: none)
     objectives: list[ObjectiveStatus] = []
     kpis: list[KpiStatus] = []
@@ -154,8 +235,9 @@ class StatusDocument(_Doc):
         return next((kr for _, kr in self.key_results() if kr.id == kr_id), None)
 
     @property
-    def day(self) -> str:
-        return self.as_of[:10]
+    def day(self) -> date:
+        """The synced day: as_of's date in the cycle's time zone."""
+        return self.as_of.date()
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -165,120 +247,17 @@ class StatusDocument(_Doc):
         return cls.model_validate(data)
 
 
-def _iso(moment: datetime | None, config: Config) -> str | None:
-    return moment.astimezone(config.cycle.tz).isoformat() if moment else None
-
-
-def _round(x: float | None, digits: int = 6) -> float | None:
-    return None if x is None else round(x, digits)
-
-
-def kr_status(kr: KrResult, config: Config, owner: str | None, spec: KeyResult) -> KrStatus:
-    metric = config.metrics.get(kr.metric)
-    return KrStatus(
-        id=kr.id,
-        title=kr.title or spec.title or kr.id,
-        metric=kr.metric,
-        kind=kr.kind,
-        owner=spec.owner or owner,
-        unit=metric.unit if metric else None,
-        value=_round(kr.value),
-        start=kr.start,
-        target=kr.target,
-        min=kr.min,
-        max=kr.max,
-        weight=kr.weight,
-        due=(kr.due or config.cycle.end).isoformat(),
-        progress=_round(kr.progress),
-        progress_raw=_round(kr.progress_raw),
-        expected=_round(kr.expected),
-        judged_against=_round(kr.judged_against),
-        status=kr.status,
-        stale=kr.stale,
-        stale_reason=kr.stale_reason,
-        error=kr.error,
-        observed_at=_iso(kr.observed_at, config),
-        forecast=forecast_doc(kr.forecast) if kr.forecast else None,
-        override=OverrideDoc(value=kr.override.value, sticky=kr.override.sticky, note=kr.override.note)
-        if kr.override
-        else None,
-        jira_issue=spec.jira_issue,
-        sheet_cell=spec.sheet_cell,
-        suspect=kr.suspect,
-        suspect_reason=kr.suspect_reason,
-        start_date=(spec.start_date or config.cycle.start).isoformat(),
-        phases=[PhaseDoc(date=p.date.isoformat(), target=p.target) for p in spec.phases],
-    )
-
-
-def forecast_doc(f: Forecast) -> ForecastDoc:
-    return ForecastDoc(
-        value=_round(f.value),
-        progress=_round(f.progress),
-        low=_round(f.low),
-        high=_round(f.high),
-        probability=_probability(f.probability),
-    )
-
-
-def _probability(p: float | None) -> float | None:
-    """Six digits, but a chance that is merely tiny (a normal's tail) never rounds to a certain 0 or 1."""
-    if p is None or p in (0.0, 1.0):
-        return p
-    return min(max(round(p, 6), 1e-6), 1 - 1e-6)
-
-
-def objective_status(o: ObjectiveResult, config: Config, specs: dict[str, KeyResult]) -> ObjectiveStatus:
-    return ObjectiveStatus(
-        id=o.id,
-        title=o.title,
-        owner=o.owner,
-        kind=o.kind,
-        parent=o.parent,
-        children=list(o.children),
-        progress=_round(o.progress),
-        expected=_round(o.expected),
-        judged_against=_round(o.judged_against),
-        status=o.status,
-        key_results=[kr_status(kr, config, o.owner, specs[kr.id]) for kr in o.key_results],
-        weight=o.weight,
-        parent_note=o.parent_note,
-        levels_only=o.levels_only,
-    )
-
-
-def kpi_status(k: KpiResult, config: Config) -> KpiStatus:
-    metric = config.metrics.get(k.metric)
-    return KpiStatus(
-        id=k.id,
-        title=k.title or k.id,
-        metric=k.metric,
-        unit=metric.unit if metric else None,
-        value=_round(k.value),
-        healthy=k.healthy,
-        trend=_round(k.trend),
-        min=k.min,
-        max=k.max,
-        stale=k.stale,
-        stale_reason=k.stale_reason,
-        error=k.error,
-        observed_at=_iso(k.observed_at, config),
-        suspect=k.suspect,
-        suspect_reason=k.suspect_reason,
-    )
-
-
 def build_document(evaluation: Evaluation, config: Config) -> StatusDocument:
     """The status document (stored with the run, shown by `status`, handed to every output)."""
     specs = {kr.id: kr for _, kr in config.key_results()}
     return StatusDocument(
         cycle=evaluation.cycle,
-        cycle_start=config.cycle.start.isoformat(),
-        cycle_end=config.cycle.end.isoformat(),
+        cycle_start=config.cycle.start,
+        cycle_end=config.cycle.end,
         namespace=config.namespace,
-        as_of=_iso(evaluation.as_of, config),
+        as_of=evaluation.as_of.astimezone(config.cycle.tz),
         timezone=config.cycle.timezone,
-        objectives=[objective_status(o, config, specs) for o in evaluation.objectives],
-        kpis=[kpi_status(k, config) for k in evaluation.kpis],
-        errors=[ErrorEntry(metric=e.metric, connection=e.connection, message=e.message) for e in evaluation.errors],
+        objectives=[ObjectiveStatus.from_result(o, config, specs) for o in evaluation.objectives],
+        kpis=[KpiStatus.from_result(k, config) for k in evaluation.kpis],
+        errors=[ErrorEntry.model_validate(e) for e in evaluation.errors],
     )

@@ -59,11 +59,15 @@ class Chart:
 
 
 @lru_cache(maxsize=4096)
+def wall_clock(iso: str) -> datetime:
+    """An ISO moment of the history as its local wall-clock time (its offset dropped). Cached: a run's values
+    share their moment, so a page of thousands of charts parses each moment once."""
+    return datetime.fromisoformat(iso).replace(tzinfo=None)
+
+
 def local_days(iso: str, origin: date) -> float:
-    """Days from the origin's midnight to an ISO moment's wall-clock time (its offset ignored). Cached: a
-    run's values share their moment, so a page of thousands of charts parses each day once."""
-    moment = datetime.fromisoformat(iso).replace(tzinfo=None)
-    return (moment - datetime.combine(origin, datetime.min.time())) / timedelta(days=1)
+    """Days from the origin's midnight to an ISO moment's wall-clock time."""
+    return (wall_clock(iso) - datetime.combine(origin, datetime.min.time())) / timedelta(days=1)
 
 
 def short_date(day: date) -> str:
@@ -120,17 +124,14 @@ def compact(value: float, unit: str | None = None) -> str:
     return fmt_value(round(value, 6)) + ("%" if unit == "%" else "")
 
 
-def _series(points: list, origin: date) -> list[tuple[float, float, str]]:
-    return [(local_days(at, origin), v, at[:10]) for at, v in points]
+def _series(points: list, origin: date) -> list[tuple[float, float, date]]:
+    return [(local_days(at, origin), v, wall_clock(at).date()) for at, v in points]
 
 
 def _marks(frame: Frame, series, unit: str | None) -> list[Mark]:
     step = max(1, math.ceil(len(series) / MAX_MARKS))
     chosen = series[::step] + ([series[-1]] if (len(series) - 1) % step else [])
-    return [
-        Mark(frame.x(d), frame.y(v), f"{short_date(date.fromisoformat(day))} {day[:4]}: {fmt_value(v, unit)}")
-        for d, v, day in chosen
-    ]
+    return [Mark(frame.x(d), frame.y(v), f"{short_date(day)} {day.year}: {fmt_value(v, unit)}") for d, v, day in chosen]
 
 
 def _path(frame: Frame, pairs) -> str:
@@ -138,8 +139,8 @@ def _path(frame: Frame, pairs) -> str:
 
 
 def kr_chart(kr: KrStatus, points: list, doc: StatusDocument) -> Chart:
-    origin = date.fromisoformat(doc.cycle_start)
-    due_days = (date.fromisoformat(kr.due) - origin).days + 1  # the end of the due day
+    origin = doc.cycle_start
+    due_days = (kr.due - origin).days + 1  # the end of the due day
     series = [s for s in _series(points, origin) if s[0] <= due_days]
     bounds = [x for x in (kr.target, kr.min, kr.max) if x is not None]
     f = kr.forecast
@@ -169,12 +170,10 @@ def _expected(kr: KrStatus, frame: Frame, origin: date, due_days: float, series)
     """Straight from (window start, start) to (due, target), through each phase's check-point."""
     if kr.kind not in ("increase", "decrease") or kr.start is None or kr.target is None:
         return ""
-    begin = (date.fromisoformat(kr.start_date) - origin).days if kr.start_date else 0
+    begin = (kr.start_date - origin).days if kr.start_date else 0
     if series and series[0][1] == kr.start and series[0][0] > begin:  # start: auto: from the first value's day
         begin = math.floor(series[0][0])
-    phases = [
-        ((date.fromisoformat(p.date) - origin).days + 1, p.target) for p in sorted(kr.phases, key=lambda p: p.date)
-    ]
+    phases = [((p.date - origin).days + 1, p.target) for p in sorted(kr.phases, key=lambda p: p.date)]
     return _path(frame, [(begin, kr.start), *phases, (due_days, kr.target)])
 
 
@@ -184,7 +183,7 @@ def _forecast(chart: Chart, frame: Frame, kr: KrStatus, last, due_days: float) -
     if f is None or day >= due_days:
         return
     chart.forecast = _path(frame, [(day, value), (due_days, f.value)])
-    text = f"forecast for {short_date(date.fromisoformat(kr.due))}: {fmt_value(f.value, kr.unit)}"
+    text = f"forecast for {short_date(kr.due)}: {fmt_value(f.value, kr.unit)}"
     if f.low is not None and f.high is not None:
         chart.band = _path(frame, [(day, value), (due_days, f.high), (due_days, f.low)])
         text += f" (80% range {fmt_value(f.low)}–{fmt_value(f.high, kr.unit)}, {fmt_chance(f.probability)} likely)"
@@ -196,8 +195,8 @@ def _kr_description(kr: KrStatus, series) -> str:
         return f"No values yet; target {target_text(kr)}."
     first, last = series[0], series[-1]
     text = (
-        f"{len(series)} value(s) from {short_date(date.fromisoformat(first[2]))} to "
-        f"{short_date(date.fromisoformat(last[2]))}, now {fmt_value(last[1], kr.unit)}; target {target_text(kr)}"
+        f"{len(series)} value(s) from {short_date(first[2])} to "
+        f"{short_date(last[2])}, now {fmt_value(last[1], kr.unit)}; target {target_text(kr)}"
     )
     if kr.forecast:
         text += f"; forecast {fmt_value(kr.forecast.value, kr.unit)}"
@@ -207,8 +206,8 @@ def _kr_description(kr: KrStatus, series) -> str:
 
 
 def kpi_chart(kpi: KpiStatus, points: list, doc: StatusDocument) -> Chart:
-    origin = date.fromisoformat(doc.cycle_start)
-    span = (date.fromisoformat(doc.cycle_end) - origin).days + 1
+    origin = doc.cycle_start
+    span = (doc.cycle_end - origin).days + 1
     series = [s for s in _series(points, origin) if 0 <= s[0] <= span]
     band = [x for x in (kpi.min, kpi.max) if x is not None]
     status = "no_data" if kpi.healthy is None else ("on_track" if kpi.healthy else "off_track")

@@ -85,13 +85,9 @@ def kr_line(kr: KrStatus) -> str:
     return f"{EMOJI[kr.status]} {kr.title}: {label(kr.status)} ({pct(kr.progress)}, expected {pct(kr.judged)})"
 
 
-def human_time(iso: str) -> str:
-    """An ISO moment as people read it: 2026-11-30 05:19 CET (minutes, no microseconds), or a date at midnight
-    and at the end of a day (``--as-of D``)."""
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return iso
+def human_time(moment: datetime) -> str:
+    """A moment as people read it: 2026-11-30 05:19 UTC+01:00 (minutes, no microseconds; a document's moments
+    keep their UTC offset as their zone), or a date at midnight and at the end of a day (``--as-of D``)."""
     return (
         moment.strftime("%Y-%m-%d %H:%M %Z").strip()
         if moment.time() not in (time.min, time.max)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC
 from zoneinfo import ZoneInfo
 
 from okrsync.okr.results import Point
@@ -44,7 +44,7 @@ def _stem(namespace: str) -> str:
 
 def local_points(history: Mapping[str, list[Point]], doc: StatusDocument) -> dict[str, list]:
     """Stored points as the charts read them, in the cycle's zone (older documents: their as_of's offset)."""
-    zone = ZoneInfo(doc.timezone) if doc.timezone else datetime.fromisoformat(doc.as_of).tzinfo or UTC
+    zone = ZoneInfo(doc.timezone) if doc.timezone else doc.as_of.tzinfo or UTC
     return {metric: chart_points(points, zone) for metric, points in history.items()}
 
 

@@ -40,6 +40,7 @@ from okrsync.sdk.connector import (
     local_day,
 )
 from okrsync.sdk.delivery import Delivery, delivery_key, fingerprint
+from okrsync.sdk.entra import EntraAuth, EntraConnection
 from okrsync.sdk.guard import Guard
 from okrsync.sdk.http import (
     ApiClient,
@@ -81,6 +82,8 @@ __all__ = [
     "DEFAULT_CONCURRENCY",
     "Delivery",
     "Duration",
+    "EntraAuth",
+    "EntraConnection",
     "FetchResult",
     "FetchedBearer",
     "Guard",

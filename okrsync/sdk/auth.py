@@ -15,8 +15,9 @@ optional key left out (``None`` anywhere on its path) sends nothing.
 Extension point: a token that must be *obtained* first (OAuth 2.0 client credentials, e.g. Microsoft
 Entra ID through msal: tenant_id, client_id, client_secret or certificate_file, authority) is one more
 subclass whose :meth:`Auth.credentials` asks for the token and returns it as a bearer header (see
-:class:`FetchedBearer`). The Entra auth arrives with the Microsoft sources; Salesforce's own
-client-credentials login is its source's ``credentials`` override.
+:class:`FetchedBearer`). Microsoft's is :class:`okrsync.sdk.entra.EntraAuth` (msal; client credentials or a
+device login kept in a token cache), declared in one line: ``auth = EntraAuth("https://graph.microsoft.com")``.
+Salesforce's own client-credentials login is its source's ``credentials`` override.
 """
 
 from __future__ import annotations

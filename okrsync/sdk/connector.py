@@ -24,84 +24,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from pydantic import AfterValidator, Field
-
-from okrsync.config.model import Aggregate, Cycle, Duration, Metric, Strict
+from okrsync.config.model import Cycle, Metric, Strict
+from okrsync.config.settings import ConnectionSettings, MetricParams, OutputSettings, RemoteConnection, WebUrl
 from okrsync.errors import SourceError
 
 if TYPE_CHECKING:
     from okrsync.config.model import Config
     from okrsync.okr.status import StatusDocument
     from okrsync.sdk.delivery import Delivery
-
-
-def _web_url(value: str) -> str:
-    """An http(s) URL with a host; a value built from ${ENV} references is checked when it is resolved."""
-    if "${" in value:
-        return value
-    scheme, sep, rest = value.partition("://")
-    if not sep or scheme.lower() not in ("http", "https") or not rest.split("/", 1)[0]:
-        raise ValueError(f"must be an http:// or https:// URL with a host, not {value[:60]!r}")
-    return value
-
-
-WebUrl = Annotated[str, AfterValidator(_web_url)]  # every API root and webhook a connector calls
-
-
-class ConnectionSettings(Strict):
-    """Base of every connection model; a connector narrows ``type`` to ``Literal["its name"]``.
-
-    ``deadline`` bounds the whole fetch of this connection (default: ``deadlines.connection``); what has
-    not arrived by then fails with that reason and its KRs go stale, the rest of the sync goes on."""
-
-    type: str
-    deadline: Duration | None = Field(None, description="the longest this connection's fetch may take, e.g. 5m")
-
-    def preflight(self, base_dir: Path) -> list[tuple[str, str]]:
-        """What can be checked without the network and without the connector's client library
-        (``okrsync validate``): (key, problem) pairs, e.g. ("credentials_file", "not JSON"). None here."""
-        return []
-
-
-class RemoteConnection(ConnectionSettings):
-    """A connection to a remote API: its root can be replaced (a proxy, an emulator) and paced."""
-
-    endpoint: WebUrl | None = None  # replaces the API root: a proxy or a local emulator
-    rate_limit: float | None = Field(None, gt=0, description="requests per second, overrides the default")
-    timeout: float = Field(30.0, gt=0, le=600, description="seconds to wait for one answer (per request)")
-    max_concurrency: int | None = Field(
-        None, ge=1, le=32, description="requests in flight at once on this connection (default: the connector's)"
-    )
-
-
-class MetricParams(Strict):
-    """Base of the keys a connector adds to a metric (``jql``, ``range``, ``query`` ...).
-
-    ``aggregates`` declares the ``aggregate:`` values the connector supports, the first being what it
-    does without one; ``()`` takes none; None (the default) takes every one. `okrsync validate` reports
-    any other as a located config error."""
-
-    aggregates: ClassVar[tuple[Aggregate, ...] | None] = None
-
-    def answers_for_past(self) -> bool:
-        """Whether this metric can be read as of a past day (``okrsync backfill``). By default: when one of
-        its texts uses the ``{as_of}`` placeholder (a JQL, a HubSpot filter, a SOQL query, an API path or
-        parameter). A connector whose source keeps dated rows says so itself."""
-        return "{as_of}" in self.model_dump_json()
-
-    def reads_dated_rows(self) -> bool:
-        """Whether an aggregate of this metric reads rows that carry their own date, so that its ``window``
-        (the cycle's days by default) applies. A file source with a date column says so itself."""
-        return False
-
-
-class OutputSettings(Strict):
-    """Base of every output model; a connector narrows ``type``. ``connection`` (when declared)
-    must name a connection of the same connector: the config checks it at load time."""
-
-    type: str
 
 
 T = TypeVar("T")
@@ -332,5 +264,6 @@ __all__ = [
     "SinkContext",
     "Source",
     "Strict",
+    "WebUrl",
     "local_day",
 ]

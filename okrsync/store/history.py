@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
+from enum import Enum
 from itertools import groupby
+from operator import attrgetter
 from typing import NamedTuple
 
 import sqlalchemy as sa
@@ -161,22 +163,9 @@ class History(Database):
 
 def _kr_row(kr: KrResult) -> dict:
     forecast = kr.forecast
-    return dict(
-        kr_id=kr.id,
-        objective_id=kr.objective_id,
-        metric_id=kr.metric,
-        kind=kr.kind,
-        value=kr.value,
-        start=kr.start,
-        target=kr.target,
-        progress=kr.progress,
-        progress_raw=kr.progress_raw,
-        expected=kr.expected,
-        status=kr.status.value,
-        stale=kr.stale,
-        stale_reason=kr.stale_reason,
-        error=kr.error,
-        observed_at=utc(kr.observed_at) if kr.observed_at else None,
+    return _row(
+        kr,
+        _KR_COLUMNS,
         forecast_value=forecast.value if forecast else None,
         forecast_progress=forecast.progress if forecast else None,
         overridden=kr.override is not None,
@@ -184,11 +173,50 @@ def _kr_row(kr: KrResult) -> dict:
 
 
 def _objective_row(o: ObjectiveResult) -> dict:
-    return dict(objective_id=o.id, progress=o.progress, expected=o.expected, status=o.status.value)
+    return _row(o, _OBJECTIVE_COLUMNS)
 
 
 def _kpi_row(k: KpiResult) -> dict:
-    return dict(kpi_id=k.id, metric_id=k.metric, value=k.value, healthy=k.healthy, trend=k.trend, stale=k.stale)
+    return _row(k, _KPI_COLUMNS)
+
+
+class _Columns(NamedTuple):
+    """The columns of a results table that a result fills by name, and the getter of those attributes."""
+
+    names: tuple[str, ...]
+    values: Callable[[object], tuple]
+
+
+def _columns(table: sa.Table, renamed: Mapping[str, str], derived: tuple[str, ...] = ()) -> _Columns:
+    """Every column of ``table`` but its run_id and the ``derived`` ones, each read from the result's attribute
+    of the same name (or the name ``renamed`` gives it: ``kr_id`` is the result's ``id``). A column the
+    result has no attribute for fails (AttributeError) on the first row: never a silent NULL."""
+    names = tuple(c.name for c in table.columns if c.name != "run_id" and c.name not in derived)
+    values = attrgetter(*(renamed.get(name, name) for name in names))
+    return _Columns(names, values if len(names) > 1 else lambda result: (values(result),))
+
+
+def _row(result: object, columns: _Columns, **derived: object) -> dict:
+    """A result's row: the values it holds by name (a status as its value, a time in UTC), then the derived ones."""
+    return dict(zip(columns.names, map(_stored, columns.values(result)), strict=True)) | derived
+
+
+_AS_IS = frozenset({str, float, int, bool, type(None)})  # most values: no conversion, one set lookup
+
+
+def _stored(value: object) -> object:
+    if type(value) in _AS_IS:
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    return utc(value) if isinstance(value, datetime) else value
+
+
+_KR_COLUMNS = _columns(
+    t.kr_results, {"kr_id": "id", "metric_id": "metric"}, ("forecast_value", "forecast_progress", "overridden")
+)
+_OBJECTIVE_COLUMNS = _columns(t.objective_results, {"objective_id": "id"})
+_KPI_COLUMNS = _columns(t.kpi_results, {"kpi_id": "id", "metric_id": "metric"})
 
 
 def _source_time() -> sa.ColumnElement:

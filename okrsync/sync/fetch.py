@@ -26,7 +26,9 @@ EventHook = Callable[[str, str, str], None]  # (event, connection, detail)
 
 def open_source(config: Config, name: str) -> Source:
     settings = config.connections[name]
-    used = [m.params for m in config.metrics.values() if m.connection == name and m.params is not None]
+    used = [
+        config.params[m] for m, metric in config.metrics.items() if metric.connection == name and m in config.params
+    ]
     return registry().source(settings.type)(name, settings, config.base_dir, used)
 
 

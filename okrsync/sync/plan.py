@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import cast
 
 from okrsync.config.model import Config
 from okrsync.okr import formula
@@ -50,8 +49,8 @@ def compile_plan(config: Config, as_of: datetime) -> SyncPlan:
     for metric_id in used:
         metric = config.metrics[metric_id]
         if metric.connection is not None:
-            # config.load binds a connection metric's params (the registry gives every source a metric model)
-            params = cast(MetricParams, metric.params)
+            # config.load binds a connection metric's params; a config built in code may leave them out
+            params = config.params.get(metric_id) or MetricParams()
             query = MetricQuery(metric_id, metric, params, at[metric_id], config.cycle, window(config, metric_id))
             queries.setdefault(metric.connection, []).append(query)
     return SyncPlan(
@@ -61,7 +60,7 @@ def compile_plan(config: Config, as_of: datetime) -> SyncPlan:
         formulas=tuple(formula_order({m: f for m in used if (f := config.metrics[m].formula)})),
         metric_as_of=at,
         queries={name: tuple(qs) for name, qs in sorted(queries.items())},
-        outputs=tuple(cast(list[OutputSettings], config.outputs)),  # bound by config.load: the connectors' models
+        outputs=tuple(config.outputs),
     )
 
 

@@ -102,7 +102,7 @@ def sync(
                 config, store, lock, as_of, now=now, stages=stages, day=day, dry_run=dry_run, on_event=on_event
             )
             if result.unpublished and not dry_run:
-                synced = date.fromisoformat(result.document.day)
+                synced = result.document.day
                 result.later_days, _ = refresh(config, store, synced, {synced}, now=now, stages=stages)
         return result
     finally:

@@ -9,18 +9,26 @@ state. Tests start it on 127.0.0.1 with a free port, point the real client libra
 per route and consumed one per matching request: a status with headers and body (429 with
 Retry-After, 5xx, an HTML error page, malformed JSON), a delay, or a dropped connection — either
 before the request is handled or after it was (the write happened, the answer never arrived).
+
+HTTPS: ``start(tls=TestCertificates.make(folder))`` serves TLS on 127.0.0.1 with a server certificate
+signed by a test CA made at test time (``cryptography``); a client trusts ``ca_file`` (httpx and okrsync's
+Entra sign-in read ``SSL_CERT_FILE``). msal, for one, insists on an https authority.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
@@ -58,6 +66,101 @@ class Fault:
     drop: str | None = None  # "before": close without handling; "after": handle, then close without answering
 
 
+@dataclass(frozen=True)
+class TestCertificates:
+    """A test CA and a server certificate it signed for 127.0.0.1 and localhost (PEM files in one folder)."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    ca_file: Path  # what a client trusts
+    cert_file: Path
+    key_file: Path
+
+    @classmethod
+    def make(cls, folder: Path) -> TestCertificates:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID
+
+        ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+        ca = _certificate(
+            "okrsync test CA", ca_key, ca_key, None, [(x509.BasicConstraints(ca=True, path_length=0), True)]
+        )
+        names = [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+        leaf = _certificate(
+            "127.0.0.1",
+            key,
+            ca_key,
+            ca,
+            [
+                (x509.BasicConstraints(ca=False, path_length=None), True),
+                (x509.SubjectAlternativeName(names), False),
+                (x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False),
+            ],
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        made = cls(folder / "test-ca.pem", folder / "server.pem", folder / "server-key.pem")
+        made.ca_file.write_bytes(_pem(ca))
+        made.cert_file.write_bytes(_pem(leaf))
+        made.key_file.write_bytes(_pem(key))
+        return made
+
+    def context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+def _certificate(subject: str, key: Any, signer: Any, issuer: Any, extensions: list) -> Any:
+    """One X.509 certificate, valid from an hour ago for a day: the CA's own (no ``issuer``) or one it signs."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.x509.oid import NameOID
+
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = datetime.now(UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(issuer.subject if issuer else name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(hours=1))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(signer.public_key()), critical=False)
+    )
+    usage = dict(digital_signature=True, content_commitment=False, key_encipherment=issuer is not None)
+    usage |= dict(data_encipherment=False, key_agreement=False, key_cert_sign=issuer is None, crl_sign=issuer is None)
+    builder = builder.add_extension(x509.KeyUsage(**usage, encipher_only=False, decipher_only=False), critical=True)
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(signer, hashes.SHA256())
+
+
+def _pem(thing: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    if hasattr(thing, "public_bytes"):
+        return thing.public_bytes(serialization.Encoding.PEM)
+    return thing.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+class _TlsServer(ThreadingHTTPServer):
+    """Each connection's TLS handshake happens in its own request thread, never in the accepting one."""
+
+    tls: ssl.SSLContext
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            with self.tls.wrap_socket(request, server_side=True) as wrapped:
+                super().finish_request(wrapped, client_address)
+        except (ssl.SSLError, OSError):  # a client that does not trust the test CA, or hung up
+            pass
+
+
 def route(method: str, pattern: str):
     def mark(fn):
         fn.route = (method, re.compile("^" + pattern + "$"))
@@ -79,7 +182,8 @@ class Emulator:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> Emulator:
+    def start(self, tls: TestCertificates | None = None) -> Emulator:
+        """Serve on 127.0.0.1 on a free port: plain HTTP, or HTTPS with ``tls``'s server certificate."""
         emulator = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -96,7 +200,11 @@ class Emulator:
 
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is None:
+            self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        else:
+            self._server = _TlsServer(("127.0.0.1", 0), Handler)
+            self._server.tls = tls.context()
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
@@ -112,7 +220,7 @@ class Emulator:
             raise RuntimeError("the emulator is not started: call start() first")
         # an AF_INET server's address is (host, port); typeshed allows the bytes of an AF_UNIX path too
         host, port = cast(tuple[str, int], self._server.server_address)[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if isinstance(self._server, _TlsServer) else 'http'}://{host}:{port}"
 
     # -- test helpers -------------------------------------------------------------------------
 
