@@ -213,31 +213,29 @@ def test_throttled_for_good_names_the_resource(write_config, monkeypatch, ado, w
     assert isinstance(err, SourceError) and "throttling this connection (resource WorkItemTracking)" in err.message
 
 
-def test_sum_without_field_is_a_located_validate_error(write_config, monkeypatch, ado):
+def validate(write_config, monkeypatch, metric: str) -> tuple[int, str]:
+    """`okrsync validate` of a config whose metric ``points`` on connection ``ado`` is ``{metric}``."""
     monkeypatch.setenv("ADO_PAT", PAT)
     path = write_config(
         "connections:\n  ado: {type: azure_devops, organization: acme, project: Web, token: '${ADO_PAT}'}\n"
-        f'metrics:\n  points: {{connection: ado, wiql: "{ALL}", aggregate: sum}}\n'
+        f"metrics:\n  points: {{{metric}}}\n"
         "kpis: [{id: points, metric: points, healthy: {min: 0}}]\n"
     )
-    code, output = cli(["-c", str(path), "validate"])
+    return cli(["-c", str(path), "validate"])
+
+
+def test_sum_without_field_is_a_located_validate_error(write_config, monkeypatch, ado):
+    code, output = validate(write_config, monkeypatch, f'connection: ado, wiql: "{ALL}", aggregate: sum')
     assert code == 2 and "okrsync.yaml:7: metrics.points: aggregate sum needs field:" in output
     assert ado.requests() == []
 
 
 def test_aggregate_max_is_a_located_validate_error(write_config, monkeypatch, ado):
-    monkeypatch.setenv("ADO_PAT", PAT)
-    path = write_config(
-        "connections:\n  ado: {type: azure_devops, organization: acme, project: Web, token: '${ADO_PAT}'}\n"
-        f'metrics:\n  points: {{connection: ado, wiql: "{ALL}", aggregate: max, field: {POINTS}}}\n'
-        "kpis: [{id: points, metric: points, healthy: {min: 0}}]\n"
+    code, output = validate(
+        write_config, monkeypatch, f'connection: ado, wiql: "{ALL}", aggregate: max, field: {POINTS}'
     )
-    code, output = cli(["-c", str(path), "validate"])
-    assert code != 0
-    assert (
-        "okrsync.yaml:7: metrics.points.aggregate: an azure_devops metric supports count, sum, avg or percent_done only"
-        in output
-    )
+    supported = "an azure_devops metric supports count, sum, avg or percent_done only"
+    assert code == 2 and f"okrsync.yaml:7: metrics.points.aggregate: {supported}" in output
 
 
 def test_endpoint_takes_scheme_host_and_port_only(write_config, monkeypatch, ado):

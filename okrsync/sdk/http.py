@@ -209,15 +209,19 @@ class ApiClient:
             self.guard.pacer.pause(min(reset, 300.0))
 
     def json(self, method: str, url: str, **kwargs: Any) -> Any:
-        response = self.request(method, url, **kwargs)
-        try:
-            return response.json()
-        except ValueError:
-            raise HttpError(
-                f"expected JSON, got {response.headers.get('content-type', 'no content type')}",
-                kind="fatal",
-                status=response.status_code,
-            ) from None
+        return decoded(self.request(method, url, **kwargs))
+
+
+def decoded(response: httpx.Response) -> Any:
+    """An answer's JSON, or an HttpError that names what came instead (an HTML sign-in page, say)."""
+    try:
+        return response.json()
+    except ValueError:
+        raise HttpError(
+            f"expected JSON, got {response.headers.get('content-type', 'no content type')}",
+            kind="fatal",
+            status=response.status_code,
+        ) from None
 
 
 def paginate(fetch: Callable[[Any], tuple[list, Any]], first: Any = None, max_pages: int = 1000) -> Iterator[Any]:

@@ -25,9 +25,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
-
-from okrsync.sdk.http import ApiClient, HttpError
+from okrsync.sdk.http import ApiClient, HttpError, decoded
 
 Path = str | Callable[[Any], Any]  # a dotted path into a JSON answer, or a function of it
 
@@ -192,22 +190,10 @@ def pages(
     for _ in range(max_pages):
         if data is None:
             response = client.request(method, request.url, **request.sent_with(), **kwargs)
-            data, headers = json_of(response), response.headers
+            data, headers = decoded(response), response.headers
         yield data
         following = paginator.advance(request, data, headers) if paginator else None
         if following is None:
             return
         request, data = following, None
     raise HttpError(f"more than {max_pages} pages: stopped", kind="fatal")
-
-
-def json_of(response: httpx.Response) -> Any:
-    """A page's JSON, or the error ``ApiClient.json`` gives for an answer that is not JSON."""
-    try:
-        return response.json()
-    except ValueError:
-        raise HttpError(
-            f"expected JSON, got {response.headers.get('content-type', 'no content type')}",
-            kind="fatal",
-            status=response.status_code,
-        ) from None
