@@ -148,6 +148,9 @@ class AzureDevopsSource(ApiSource[AzureDevopsConnection, AzureDevopsMetric]):
     def client(self) -> ApiClient:
         client = super().client()
         client.throttled = lambda response: self.answer(client, response)
+        # X-RateLimit-Remaining: 0 says delays begin, not that requests are refused; the server delays
+        # them (up to 30 s) and Retry-After says how long to hold: rate-limits page, cited above
+        client.quota_headers_pause = False
         return client
 
     def check_paths(self) -> list[str]:

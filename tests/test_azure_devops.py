@@ -207,6 +207,17 @@ def test_a_delay_asked_on_a_200_holds_the_next_request(write_config, monkeypatch
     assert len(ado.requests()) == 3 and any(3.9 <= w <= 4.1 for w in waits)  # the WIQL and 2 batches
 
 
+def test_no_usage_left_slows_down_and_does_not_stop_the_connection(write_config, monkeypatch, ado, waits):
+    """X-RateLimit-Remaining: 0 with the reset 250 s away means delays begin (Microsoft's rate-limits page),
+    not a refusal: the next request waits the Retry-After (2 s), never until the reset."""
+    for _ in range(300):
+        ado.add("User Story", "Active", Microsoft__VSTS__Scheduling__StoryPoints=1)
+    ado.throttle(delayed=1, retry_after=2, reset_in=250)
+    metrics = {"m": {"wiql": ALL, "aggregate": "sum", "field": POINTS}}
+    assert values(fetch(config(write_config, monkeypatch, ado, metrics))) == {"m": 300.0}
+    assert any(1.9 <= w <= 2.1 for w in waits) and max(waits) < 10
+
+
 def test_throttled_for_good_names_the_resource(write_config, monkeypatch, ado, waits):
     ado.throttle(blocked=20, retry_after=1)
     (err,) = fetch(config(write_config, monkeypatch, ado, {"m": {"wiql": OPEN_BUGS}})).values()

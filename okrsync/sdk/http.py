@@ -155,6 +155,9 @@ class ApiClient:
         # this connection sends nothing more and each remaining request fails with that message
         self.allocation = allocation
         self.spent: str | None = None
+        # X-RateLimit-Remaining: 0 means "refused until X-RateLimit-Reset" for most vendors; a vendor for which
+        # it means "slowed down from now on" (Azure DevOps) turns this off and reads its own headers
+        self.quota_headers_pause = True
 
     @property
     def requests(self) -> int:
@@ -200,7 +203,7 @@ class ApiClient:
     def _heed_quota_headers(self, response: httpx.Response) -> None:
         """A server that says its quota is spent (X-RateLimit-Remaining: 0, with X-RateLimit-Reset as
         seconds or an epoch time) pauses every request of this connection until the reset."""
-        if response.headers.get("X-RateLimit-Remaining", "").strip() != "0":
+        if not self.quota_headers_pause or response.headers.get("X-RateLimit-Remaining", "").strip() != "0":
             return
         reset = retry_after_seconds(response.headers.get("X-RateLimit-Reset"))
         if reset is not None and reset > 1_000_000_000:  # an epoch time, as GitHub sends it

@@ -59,7 +59,7 @@ class AzureDevopsEmulator(Emulator):
         self.scopes = {"vso.work"}
         self.types = {kind: list(states) for kind, states in AGILE.items()}
         self.items: dict[int, dict] = {}  # id -> fields
-        self._throttle: list[tuple[int, float]] = []  # (status, retry-after) for the next requests
+        self._throttle: list[tuple[int, float, float]] = []  # (status, retry-after, reset in) for the next requests
         self.bearers: list[str] = []  # Entra ID access tokens accepted (an identity platform emulator's issued)
 
     def add(self, kind: str = "Bug", state: str = "New", **fields) -> int:
@@ -75,9 +75,13 @@ class AzureDevopsEmulator(Emulator):
         }
         return item_id
 
-    def throttle(self, blocked: int = 0, delayed: int = 0, retry_after: float = 3) -> None:
-        """The next ``blocked`` requests get 429, then the next ``delayed`` are answered with a delay asked."""
-        self._throttle += [(429, retry_after)] * blocked + [(200, retry_after)] * delayed
+    def throttle(
+        self, blocked: int = 0, delayed: int = 0, retry_after: float = 3, reset_in: float | None = None
+    ) -> None:
+        """The next ``blocked`` requests get 429, then the next ``delayed`` are answered with a delay asked;
+        X-RateLimit-Reset is ``reset_in`` seconds away (default: ``retry_after``)."""
+        reset = retry_after if reset_in is None else reset_in
+        self._throttle += [(429, retry_after, reset)] * blocked + [(200, retry_after, reset)] * delayed
 
     # -- gate: auth, version, organization and project ---------------------------------------------
 
@@ -103,14 +107,14 @@ class AzureDevopsEmulator(Emulator):
     def _throttled(self) -> tuple[Response | None, dict[str, str]]:
         if not self._throttle:
             return None, {}
-        status, after = self._throttle.pop(0)
+        status, after, reset_in = self._throttle.pop(0)
         headers = {
             "Retry-After": f"{after:g}",
             "X-RateLimit-Resource": "WorkItemTracking",
             "X-RateLimit-Delay": "0.500",
             "X-RateLimit-Limit": "200",
             "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": str(int(datetime.now(UTC).timestamp()) + int(after)),
+            "X-RateLimit-Reset": str(int(datetime.now(UTC).timestamp()) + int(reset_in)),
         }
         if status == 429:
             message = "TF400733: The request has been canceled: Request was blocked due to exceeding usage of resource"
