@@ -122,6 +122,9 @@ class PersonalAccessToken(Auth):
 
     key: str = "token"
 
+    def describe(self, settings: Any) -> str | None:
+        return "a personal access token"
+
     def credentials(self, settings: Any, where: str) -> Credentials:
         token = self.resolve(settings, self.key, where)
         if token is None:

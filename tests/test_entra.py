@@ -164,7 +164,8 @@ def test_client_secret_over_https_reaches_the_api(entra, resource, monkeypatch, 
     caplog.set_level(logging.DEBUG)
     monkeypatch.setenv("ENTRA_SECRET", SECRET)
     source = MsSource("xl", connection(entra, endpoint=resource.url), tmp_path)
-    assert source.check() == "credentials accepted"
+    app_only = f"Entra ID: an app-only token (client credentials, client secret) for {GRAPH}/.default"
+    assert source.check() == f"credentials accepted ({app_only})"
     (sent,) = entra.requests("POST", r"/oauth2/v2.0/token$")
     form = {k: v[0] for k, v in sent.form().items()}
     assert form["grant_type"] == "client_credentials" and form["scope"] == f"{GRAPH}/.default"
@@ -178,7 +179,10 @@ def test_certificate_credential_signs_an_assertion_the_emulator_verifies(entra, 
     entra.add_app(App("app-cert", certificate=public))
     keys = {"client_id": "app-cert", "client_secret": None, "certificate_file": pem.name, "endpoint": resource.url}
     source = MsSource("pbi", connection(entra, **keys), tmp_path)  # certificate_file: from the config's folder
-    assert source.check() == "credentials accepted"
+    assert (
+        source.check()
+        == f"credentials accepted (Entra ID: an app-only token (client credentials, certificate) for {GRAPH}/.default)"
+    )
     (sent,) = entra.requests("POST", r"/oauth2/v2.0/token$")
     form = {k: v[0] for k, v in sent.form().items()}
     assert form["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -281,6 +285,7 @@ def test_device_login_then_silent_renewal_then_revocation(entra, device_config, 
 
     test = okrsync("-c", str(device_config), "connections", "test", "--as-of", "2026-11-15")
     assert "✓ xl (ms_fake)" in test.stdout and "cells = 42" in test.stdout, test.stdout + test.stderr
+    assert "Entra ID: a delegated token (device login, cached in" in " ".join(test.stdout.split())
     grants = [r.form()["grant_type"][0] for r in entra.requests("POST", r"/oauth2/v2.0/token$")[2:]]
     assert grants[0] == "refresh_token" and len(entra.requests("POST", "/devicecode$")) == 1  # nobody prompted
     assert stat.S_IMODE(os.stat(cache).st_mode) == 0o600

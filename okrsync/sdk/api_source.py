@@ -118,7 +118,9 @@ class ApiSource(Source[ConnT, ParamsT]):
             raise source_error(exc, metric=None, connection=self.name) from None
         finally:
             client.close()
-        return self.describe_check(answer) if self.check_paths() else "configured"
+        said = self.describe_check(answer) if self.check_paths() else "configured"
+        signed_in = self.auth.describe(self.settings) if self.auth else None
+        return f"{said} ({signed_in})" if signed_in else said
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         """Every query, up to ``max_concurrency`` in flight at once on one client (httpx's Client is safe

@@ -54,6 +54,10 @@ class Auth(ABC):
     @abstractmethod
     def credentials(self, settings: Any, where: str) -> Credentials: ...
 
+    def describe(self, settings: Any) -> str | None:
+        """Which credential a connection signs in with, for `okrsync connections test` (None: say nothing)."""
+        return None
+
     @staticmethod
     def resolve(settings: Any, key: str, where: str) -> str | None:
         """The secret at ``key``, its ${ENV} references resolved and the result registered for redaction."""

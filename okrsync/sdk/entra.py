@@ -343,6 +343,18 @@ class EntraAuth(FetchedBearer):
     def token(self, settings: Any, where: str) -> str:
         return access_token(sign_in(settings, where, self.base_dir or Path.cwd()), self.scope(settings))
 
+    def describe(self, settings: Any) -> str | None:
+        """The token `connections test` obtained: app-only or delegated, for which scope."""
+        if self.fallback is not None and not settings.uses_entra():
+            return self.fallback.describe(settings)
+        if settings.login == "device":
+            how = f"a delegated token (device login, cached in {settings.token_cache})"
+        else:
+            how = "an app-only token (client credentials, " + (
+                "certificate)" if settings.certificate_file else "client secret)"
+            )
+        return f"Entra ID: {how} for {self.scope(settings)}"
+
 
 def entra_auth(source_class: type) -> EntraAuth | None:
     """The EntraAuth a source class declares, if it declares one (``okrsync login`` reads the resource)."""
