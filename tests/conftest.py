@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import textwrap
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -48,11 +49,21 @@ def store_url(request, tmp_path):
 
 @pytest.fixture
 def waits(monkeypatch):
-    """Record retry and pacing waits instead of sleeping; the clock still runs."""
+    """Record retry and pacing waits instead of sleeping; the clock still runs. Only this test's waits: a
+    fetch thread an earlier test left behind (past its deadline, by design) may still retry now, and its
+    waits are slept as they would be, not recorded here."""
     from okrsync.sdk import retry
 
     recorded: list[float] = []
-    monkeypatch.setattr(retry, "sleep", recorded.append)
+    earlier = {t.ident for t in threading.enumerate() if t is not threading.main_thread()}
+
+    def record(seconds: float) -> None:
+        if threading.get_ident() in earlier:
+            time.sleep(seconds)
+        else:
+            recorded.append(seconds)
+
+    monkeypatch.setattr(retry, "sleep", record)
     return recorded
 
 
