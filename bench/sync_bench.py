@@ -30,7 +30,7 @@ from bench.org import LIMITS, MINIMUM, Organisation
 from okrsync.config.load import load_config
 from okrsync.sync.fetch import fetch, fetch_connection
 from okrsync.sync.plan import compile_plan as plan
-from tests.conftest import oslo
+from tests.helpers import oslo
 
 AS_OF = oslo(2026, 11, 16)
 

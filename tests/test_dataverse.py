@@ -106,6 +106,17 @@ def test_count_sum_avg_min_max_with_a_token_for_the_environment(write_config, dv
     )
 
 
+def test_the_environment_url_from_an_env_reference_is_resolved(write_config, dv, monkeypatch):
+    """``url: ${D365_URL}``: the token's resource and the API root read the variable's value, and without
+    ``endpoint:`` the requests go to that URL (here the emulator's)."""
+    monkeypatch.setenv("D365_URL", dv.url)
+    keys = {"url": "${D365_URL}", "endpoint": None}
+    cfg = config(write_config, dv, {"won": {"entity_set": "opportunities", "filter": WON}}, **keys)
+    assert fetch(cfg) == {"won": 4.0}  # 4 won opportunities, as in the test above
+    (token,) = dv.entra.requests("POST", r"/oauth2/v2.0/token$")
+    assert token.form()["scope"] == [f"{dv.url}/.default"]
+
+
 def test_cycle_placeholders_become_odata_date_literals(write_config, dv):
     since = "statecode eq 1 and createdon ge {cycle.start} and createdon le {cycle.end}"
     got = fetch(config(write_config, dv, {"m": {"entity_set": "opportunities", "filter": since}}))

@@ -29,6 +29,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from okrsync.config.env import resolve_env
 from okrsync.errors import SourceError, TransientError
 from okrsync.sdk.auth import Auth, Credentials
 from okrsync.sdk.connector import DEFAULT_CONCURRENCY, ConnT, FetchResult, MetricQuery, Observation, ParamsT, Source
@@ -54,10 +55,14 @@ class ApiSource(Source[ConnT, ParamsT]):
         """One metric's value; raise HttpError or ValueError with a message for the user."""
 
     def root(self) -> str:
-        """``endpoint:``, else the first of ``api_root_from`` the connection sets, else ``api_root``."""
+        """``endpoint:``, else the first of ``api_root_from`` the connection sets, else ``api_root``; a
+        ``${ENV}`` reference in it is resolved (a missing variable names the key)."""
         keys = ("endpoint", *self.api_root_from)
-        given = next((v for v in (getattr(self.settings, k, None) for k in keys) if v), None)
-        return str(given or self.api_root).rstrip("/")
+        given = next(((k, v) for k, v in ((k, getattr(self.settings, k, None)) for k in keys) if v), None)
+        if given is None:
+            return self.api_root.rstrip("/")
+        key, value = given
+        return resolve_env(str(value), f"connections.{self.name}.{key}").rstrip("/")
 
     def credentials(self) -> Credentials:
         """The declared ``auth``'s credentials for this connection (override for a login flow)."""

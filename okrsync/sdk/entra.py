@@ -333,7 +333,8 @@ class EntraAuth(FetchedBearer):
 
     def scope(self, settings: Any) -> str:
         resource = setting(settings, self.resource_from) if self.resource_from else self.resource
-        return f"{str(resource).rstrip('/')}/.default"
+        resource = resolve_env(str(resource), self.resource_from or "resource")  # url: ${D365_URL}
+        return f"{resource.rstrip('/')}/.default"
 
     def credentials(self, settings: Any, where: str) -> Credentials:
         if self.fallback is not None and not settings.uses_entra():
