@@ -9,6 +9,7 @@ import logging
 import os
 import socket
 import stat
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -199,6 +200,42 @@ def test_a_certificate_the_app_does_not_know_names_its_thumbprint(entra, tmp_pat
     thumbprint = x509.load_pem_x509_certificate(pem.read_bytes()).fingerprint(hashes.SHA1()).hex().upper()
     assert "AADSTS700027" in info.value.message and thumbprint in info.value.message
     assert "PRIVATE KEY" not in info.value.message
+
+
+class MeetingEntra(EntraEmulator):
+    """Answers the OpenID configuration only once ``parties`` requests for it are in at the same time."""
+
+    def __init__(self, tenant: str, parties: int):
+        super().__init__(tenant)
+        self.meeting = threading.Barrier(parties, timeout=20)
+
+    def openid_configuration(self, req: Request, tenant: str):
+        self.meeting.wait()  # raises BrokenBarrierError (an answer of 500) when they come one after another
+        return super().openid_configuration(req, tenant)
+
+
+def test_connections_build_their_msal_apps_at_the_same_time(certificates, monkeypatch, tmp_path):
+    """Two connections' sign-ins in two threads (as a sync's fetch runs them): each app's OpenID configuration
+    is asked for while the other's is, not after it (one process-wide lock made them wait their turn)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca_file))
+    monkeypatch.setenv("ENTRA_SECRET", SECRET)
+    emulator = MeetingEntra(TENANT, parties=2).start(tls=certificates)
+    emulator.add_app(App("app-1", secret=SECRET))
+    tokens: dict[str, str] = {}
+    try:
+        conns = {name: connection(emulator) for name in ("a", "b")}
+
+        def sign(name: str) -> None:
+            tokens[name] = EntraAuth(GRAPH).token(conns[name], f"connections.{name}")
+
+        threads = [threading.Thread(target=sign, args=(name,)) for name in conns]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    finally:
+        emulator.stop()
+    assert sorted(tokens) == ["a", "b"] and not emulator.meeting.broken
 
 
 def test_the_token_is_reused_until_five_minutes_before_its_end(entra, monkeypatch, tmp_path, figures):

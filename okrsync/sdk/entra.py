@@ -193,7 +193,8 @@ class _TimedSession(requests.Session):
 # -- msal apps, one per connection, kept for the process ------------------------------------------------
 
 _APPS: dict[tuple, Any] = {}
-_LOCK = threading.Lock()
+_BUILDING: dict[tuple, threading.Lock] = {}  # one build at a time per connection; connections build at once
+_LOCK = threading.Lock()  # guards the two dicts
 
 
 def _key(sign: SignIn) -> tuple:
@@ -204,7 +205,25 @@ def _key(sign: SignIn) -> tuple:
 
 
 def msal_app(sign: SignIn, *, fresh: bool = False) -> Any:
-    """The connection's msal app (built once: building one fetches the OpenID configuration).
+    """The connection's msal app, built once (building one fetches the OpenID configuration). Connections
+    build theirs at the same time (each fetch of a sync runs in its own thread); one connection never twice."""
+    key = _key(sign)
+    with _LOCK:
+        if not fresh and key in _APPS:
+            return _APPS[key]
+        building = _BUILDING.setdefault(key, threading.Lock())
+    with building:
+        with _LOCK:
+            if not fresh and key in _APPS:  # built by another thread while this one waited
+                return _APPS[key]
+        app = _build(sign)
+        with _LOCK:
+            _APPS[key] = app
+        return app
+
+
+def _build(sign: SignIn) -> Any:
+    """A new msal app for the connection.
 
     ``instance_discovery=False`` for any authority but the default one: msal would otherwise ask
     login.microsoftonline.com whether an authority it does not know (an emulator, a proxy, a sovereign cloud's
@@ -214,30 +233,23 @@ def msal_app(sign: SignIn, *, fresh: bool = False) -> Any:
 
     install_log_redaction()
     logging.getLogger("msal").setLevel(logging.WARNING)  # its debug lines quote requests and answers
-    key = _key(sign)
-    with _LOCK:
-        if not fresh and key in _APPS:
-            return _APPS[key]
-        options: dict[str, Any] = {
-            "authority": sign.authority,
-            "http_client": http_session(sign),
-            "instance_discovery": None if sign.default_authority else False,
-        }
-        try:
-            if sign.login == "device":
-                cache = msal.SerializableTokenCache()
-                if sign.token_cache and sign.token_cache.exists():
-                    cache.deserialize(sign.token_cache.read_text())
-                app = msal.PublicClientApplication(sign.client_id, token_cache=cache, **options)
-            else:
-                app = msal.ConfidentialClientApplication(sign.client_id, sign.credential, azure_region=False, **options)
-        except ValueError as exc:  # msal: "Unable to get authority configuration for ..." (a tenant not found)
-            found = [90002] if "authority configuration" in str(exc) else []
-            raise explain({"error": "invalid_configuration", "error_codes": found, "detail": str(exc)}, sign) from None
-        except requests.RequestException as exc:
-            raise unreachable(sign, exc) from None
-        _APPS[key] = app
-        return app
+    options: dict[str, Any] = {
+        "authority": sign.authority,
+        "http_client": http_session(sign),
+        "instance_discovery": None if sign.default_authority else False,
+    }
+    try:
+        if sign.login == "device":
+            cache = msal.SerializableTokenCache()
+            if sign.token_cache and sign.token_cache.exists():
+                cache.deserialize(sign.token_cache.read_text())
+            return msal.PublicClientApplication(sign.client_id, token_cache=cache, **options)
+        return msal.ConfidentialClientApplication(sign.client_id, sign.credential, azure_region=False, **options)
+    except ValueError as exc:  # msal: "Unable to get authority configuration for ..." (a tenant not found)
+        found = [90002] if "authority configuration" in str(exc) else []
+        raise explain({"error": "invalid_configuration", "error_codes": found, "detail": str(exc)}, sign) from None
+    except requests.RequestException as exc:
+        raise unreachable(sign, exc) from None
 
 
 def forget(sign: SignIn) -> None:

@@ -176,9 +176,15 @@ class Emulator:
         self.latency = 0.0  # seconds added to every answer: a network's round trip, for benchmarks
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._routes = [
-            (*fn.route, getattr(self, name)) for name, fn in vars(type(self)).items() if hasattr(fn, "route")
-        ]
+        # the routes of the class and of the classes it builds on, each answered by the method as this class
+        # has it (a subclass may override a route's method, or move its pattern with @route of its own)
+        marks = {
+            name: fn.route
+            for cls in reversed(type(self).__mro__)
+            for name, fn in vars(cls).items()
+            if hasattr(fn, "route")
+        }
+        self._routes = [(*mark, getattr(self, name)) for name, mark in marks.items()]
 
     # -- lifecycle ---------------------------------------------------------------------------
 
