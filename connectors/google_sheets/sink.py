@@ -24,59 +24,10 @@ from okrsync.connectors.google_sheets.client import (
 )
 from okrsync.errors import SinkError, TransientError
 from okrsync.okr.status import StatusDocument
-from okrsync.present.formats import cell, fmt_chance, label, pct
+from okrsync.present.formats import pct
+from okrsync.present.status_table import STATUS_HEADER, status_rows
 from okrsync.sdk.connector import Sink, SinkContext
 from okrsync.sdk.delivery import fingerprint
-
-STATUS_HEADER = [
-    "Objective",
-    "Key result",
-    "Owner",
-    "Start",
-    "Current",
-    "Target",
-    "Progress",
-    "Expected",
-    "Status",
-    "Forecast",
-    "Last updated",
-    "Stale / error",
-    "Chance of target",  # added last: formulas that read the earlier columns keep working
-]
-
-
-def status_rows(doc: StatusDocument) -> list[list[str]]:
-    rows = [STATUS_HEADER]
-    for o, kr in doc.key_results():
-        observed = kr.observed_at.strftime("%Y-%m-%d %H:%M") if kr.observed_at else ""
-        target = kr.target if kr.kind != "between" else f"{kr.min}–{kr.max}"
-        forecast = kr.forecast.value if kr.forecast else None
-        rows.append(
-            [
-                text(o.title),
-                text(kr.title),
-                text(kr.owner or ""),
-                cell(kr.start),
-                cell(kr.value),
-                cell(target),
-                pct(kr.progress, ""),
-                pct(kr.judged, ""),
-                label(kr.status),
-                cell(forecast),
-                observed,
-                text(kr.note),
-                fmt_chance(kr.forecast.probability if kr.forecast else None),
-            ]
-        )
-    return rows
-
-
-def text(value: str) -> str:
-    """User text as text. The table is written USER_ENTERED ("as if the user typed them into the UI",
-    https://developers.google.com/workspace/sheets/api/reference/rest/v4/ValueInputOption) so numbers and
-    percentages stay numbers; but a title typed as "=IMPORTXML(…)" would become a formula. A leading
-    apostrophe keeps any text that could start a formula (= + - @) as text, as in the Sheets UI."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 def status_data(doc: StatusDocument, worksheet: str) -> list[dict]:

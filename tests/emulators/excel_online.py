@@ -7,6 +7,8 @@ tests/vendor_specs/graph_excel.json (members are dispatched through the same che
     GET  /v1.0/drives/{d}/items/{i}                    a driveItem
     GET  /v1.0/drives/{d}/items/{i}/workbook/worksheets
     GET  /v1.0/drives/{d}/items/{i}/workbook/worksheets/{name}/range(address='A1[:B9]')
+    POST /v1.0/drives/{d}/items/{i}/workbook/worksheets/add           {"name"}: a new worksheet (409 if it exists)
+    PATCH /v1.0/drives/{d}/items/{i}/workbook/worksheets/{name}/range(address='A1[:B9]')   {"values": 2-D}
     POST /v1.0/$batch                                  at most 20 GET members; answers in reverse order (Graph:
                                                        "might appear in a different order"); ids must be unique
 
@@ -17,6 +19,14 @@ for workbook calls (403 accessDenied: the text is this emulator's own, the real 
 .xls item answers workbook calls 400 invalidRequest "The file format is not supported." (also this emulator's
 own: Microsoft documents only that .xls "aren't supported"). ``throttle(n)`` answers the next n batch members
 429 with Retry-After.
+
+A range PATCH takes ``values`` as Excel takes typed input (https://learn.microsoft.com/graph/api/range-update;
+Excel.Range values: "If the returned value starts with a plus ("+"), minus ("-"), or equal sign ("="), Excel
+interprets this value as a formula"): a string after an apostrophe is kept as text without it, a string
+starting with = + - that is not a number becomes a formula (kept in ``Workbook.formulas``), "" clears the cell,
+null leaves it unchanged; any other value is kept as sent. The array must have the address's rows and columns
+(400 InvalidArgument otherwise: the status is Graph's, the text this emulator's own), as must each row.
+``written(drive, item, sheet)`` gives a worksheet's cells back as rows.
 """
 
 from __future__ import annotations
@@ -39,6 +49,7 @@ class Workbook:
     name: str
     sheets: dict[str, dict[str, Any]]  # sheet -> cell address -> raw value
     formats: dict[str, str] = field(default_factory=dict)  # "Sheet!B2" -> number format ("0%")
+    formulas: dict[str, str] = field(default_factory=dict)  # "Sheet!B2" -> a formula written through values
     drive_type: str = "business"
 
 
@@ -84,6 +95,14 @@ class ExcelOnlineEmulator(Emulator):
 
     def throttle(self, members: int, retry_after: float = 2) -> None:
         self._throttle += [retry_after] * members
+
+    def written(self, drive: str, item: str, sheet: str) -> list[list[Any]]:
+        """The worksheet's cells from A1 to its last filled row and column, "" for an empty cell."""
+        cells = self.books[(drive, item)].sheets[sheet]
+        found = [ADDRESS.match(a) for a in cells]
+        places = [(int(m[2]), column_number(m[1])) for m in found if m]
+        rows, cols = max((r for r, _ in places), default=0), max((c for _, c in places), default=0)
+        return [[cells.get(f"{column_letters(c)}{r}", "") for c in range(1, cols + 1)] for r in range(1, rows + 1)]
 
     # -- gate ----------------------------------------------------------------------------------------
 
@@ -153,6 +172,36 @@ class ExcelOnlineEmulator(Emulator):
             return error(400, "InvalidArgument", "The argument is invalid or missing or has an incorrect format.")
         return self._range(book, name, found.groups())
 
+    @route("POST", r"/v1.0/drives/([^/]+)/items/([^/]+)/workbook/worksheets/add")
+    def add_worksheet(self, req: Request, drive: str, item: str):
+        book = self._workbook(req, drive, item)
+        if isinstance(book, Response):
+            return book
+        name = (req.json() or {}).get("name")
+        if not isinstance(name, str) or not re.fullmatch(r"[^\\/?*\[\]:]{1,31}", name):
+            return error(400, "InvalidArgument", "The argument is invalid or missing or has an incorrect format.")
+        if name in book.sheets:
+            return error(409, "ItemAlreadyExists", "A resource with the same name or identifier already exists.")
+        book.sheets[name] = {}
+        return {"id": f"{{{len(book.sheets):08X}}}", "name": name, "position": len(book.sheets) - 1}
+
+    @route("PATCH", r"/v1.0/drives/([^/]+)/items/([^/]+)/workbook/worksheets/([^/]+)/range\(address='([^']*)'\)")
+    def write_range(self, req: Request, drive: str, item: str, sheet: str, address: str):
+        book = self._workbook(req, drive, item)
+        if isinstance(book, Response):
+            return book
+        name, found = unquote(sheet), ADDRESS.match(unquote(address).upper())
+        if name not in book.sheets:
+            return error(404, "ItemNotFound", "The requested resource doesn't exist.")
+        values = (req.json() or {}).get("values")
+        if not found or not self._fits(values, found.groups()):
+            return error(400, "InvalidArgument", "The number of rows or columns in the input array doesn't match.")
+        c1, r1 = found[1], int(found[2])
+        for r, row in enumerate(values):
+            for c, typed in enumerate(row):
+                self._type_in(book, name, f"{column_letters(column_number(c1) + c)}{r1 + r}", typed)
+        return self._range(book, name, found.groups())
+
     @route("POST", r"/v1.0/\$batch")
     def batch(self, req: Request):
         if denied := self._denied(req, workbook=False):
@@ -193,6 +242,30 @@ class ExcelOnlineEmulator(Emulator):
         answer = self._dispatch(inner)  # checked against the excerpt like any request
         headers = {"Content-Type": "application/json"}
         return {"id": member["id"], "status": answer.status, "headers": headers, "body": answer.body}
+
+    @staticmethod
+    def _fits(values: Any, groups: tuple) -> bool:
+        c1, r1, c2, r2 = groups
+        rows, cols = abs(int(r2 or r1) - int(r1)) + 1, abs(column_number(c2 or c1) - column_number(c1)) + 1
+        shaped = isinstance(values, list) and all(isinstance(row, list) and len(row) == cols for row in values)
+        return shaped and len(values) == rows
+
+    @staticmethod
+    def _type_in(book: Workbook, sheet: str, cell: str, typed: Any) -> None:
+        """One cell as Excel takes a typed value: 'text, =formula, "" clears, null leaves it."""
+        where = f"{sheet}!{cell}"
+        if typed is None:
+            return
+        book.formulas.pop(where, None)
+        if typed == "":
+            book.sheets[sheet].pop(cell, None)
+        elif isinstance(typed, str) and typed.startswith("'"):
+            book.sheets[sheet][cell] = typed[1:]
+        elif isinstance(typed, str) and typed[:1] in "=+-" and not re.fullmatch(r"[+-]?\d+(\.\d+)?%?", typed):
+            book.formulas[where] = typed
+            book.sheets[sheet][cell] = "#NAME?"  # not evaluated here: shown as Excel shows an unknown name
+        else:
+            book.sheets[sheet][cell] = typed
 
     def _range(self, book: Workbook, sheet: str, groups: tuple) -> dict:
         c1, r1, c2, r2 = groups

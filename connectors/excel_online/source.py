@@ -14,30 +14,25 @@ for Business or SharePoint; see docs/sources.md for the keys. Vendor rules follo
 
 from __future__ import annotations
 
-import base64
 import re
 import threading
 from collections.abc import Sequence
 from contextlib import suppress
-from dataclasses import dataclass
-from functools import reduce
-from typing import Any, ClassVar, Literal
-from urllib.parse import quote, urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import httpx
-from pydantic import ValidationInfo, field_validator, model_validator
 
+from okrsync.connectors.excel_online import ExcelOnlineConnection, ExcelOnlineMetric
+from okrsync.connectors.excel_online.workbook import GRAPH, XLS, Book, Cells, error_of, item_path, parse_range
+from okrsync.connectors.excel_online.workbook import refused as explain
+from okrsync.connectors.excel_online.workbook import resolve as resolve_share
 from okrsync.sdk import (
-    REDACTOR,
-    Aggregate,
     ApiClient,
     ApiSource,
-    Connector,
     EntraAuth,
-    EntraConnection,
     FetchResult,
     HttpError,
-    MetricParams,
     MetricQuery,
     TransientError,
     aggregate,
@@ -45,92 +40,10 @@ from okrsync.sdk import (
     source_error,
 )
 
-GRAPH = "https://graph.microsoft.com"
 BATCH = 20  # requests per $batch (json-batching: "up to 20 requests")
 ROUNDS = 4  # batches sent again for members throttled (429) or unavailable (503, 504)
 LIMIT = "1,500 requests per 10 seconds per app per tenant"
-CONSUMER_HOSTS = ("1drv.ms", "onedrive.live.com")  # OneDrive personal: not supported by the Excel API
-CELL = r"\$?([A-Za-z]{1,3})\$?([1-9][0-9]{0,6})"
-RANGE = re.compile(rf"^(?:'((?:[^']|'')+)'|([^!']+))!{CELL}(?::{CELL})?$")
 NUMBER_TYPES = ("Double", "Integer")
-
-
-@dataclass(frozen=True)
-class Cells:
-    sheet: str
-    top: int
-    left: int
-    bottom: int
-    right: int
-
-    def address(self) -> str:
-        first = f"{_column(self.left)}{self.top}"
-        return (
-            first
-            if (self.top, self.left) == (self.bottom, self.right)
-            else f"{first}:{_column(self.right)}{self.bottom}"
-        )
-
-    def cell(self, row: int, column: int) -> str:
-        """The cell at an offset, named as in Excel (``KPIs!B7``, ``'Q4 plan'!C3``)."""
-        return f"{_sheet_ref(self.sheet)}!{_column(self.left + column)}{self.top + row}"
-
-
-def parse_range(text: str) -> Cells:
-    found = RANGE.match(text.strip())
-    if not found:
-        raise ValueError(f"range {text!r} is not Sheet!A1 or Sheet!A1:B9 (quote a sheet name as 'My sheet'!A1)")
-    quoted, plain, c1, r1, c2, r2 = found.groups()
-    sheet = quoted.replace("''", "'") if quoted else plain.strip()
-    cols, rows = sorted((_number(c1), _number(c2 or c1))), sorted((int(r1), int(r2 or r1)))
-    return Cells(sheet, rows[0], cols[0], rows[1], cols[1])
-
-
-def share_id(url: str) -> str:
-    """The sharing URL as Graph's share id: u! + unpadded base64url (shares-get)."""
-    return "u!" + base64.urlsafe_b64encode(url.encode()).decode().rstrip("=")
-
-
-class ExcelOnlineConnection(EntraConnection):
-    type: Literal["excel_online"]
-
-    @field_validator("endpoint")
-    @classmethod
-    def _origin_only(cls, value: str | None) -> str | None:
-        """``endpoint`` replaces https://graph.microsoft.com: scheme, host and port, never /v1.0."""
-        path = value.split("://", 1)[-1].partition("/")[2] if value and "${" not in value else ""
-        if path:
-            raise ValueError(f"scheme, host and port only (not the path /{path[:40]}): requests keep /v1.0")
-        return value
-
-
-class ExcelOnlineMetric(MetricParams):
-    aggregates: ClassVar[tuple[Aggregate, ...]] = ("latest", "sum", "avg", "min", "max", "count")
-    workbook: str | None = None  # the file's sharing URL
-    drive: str | None = None
-    item: str | None = None
-    range: str
-
-    @model_validator(mode="after")
-    def _one_workbook_and_a_range(self, info: ValidationInfo) -> ExcelOnlineMetric:
-        if (self.workbook is None) == (self.drive is None or self.item is None):
-            raise ValueError("give workbook: (the file's sharing URL) or drive: and item: (ids), one of them")
-        if self.workbook is not None and urlsplit(self.workbook).scheme != "https":
-            raise ValueError("workbook: is the file's sharing URL (https://...): Share > Copy link in Excel")
-        cells = parse_range(self.range)
-        size = (cells.bottom - cells.top + 1) * (cells.right - cells.left + 1)
-        if size > 1 and not (info.context or {}).get("aggregate"):
-            raise ValueError(
-                f"range {self.range} holds {size} cells: add aggregate: (sum, avg, min, max, count or latest)"
-            )
-        return self
-
-
-@dataclass(frozen=True)
-class Book:
-    drive: str
-    item: str
-    name: str | None = None  # known when resolved from a sharing URL
 
 
 Key = tuple[str, str, str, str]  # drive, item, sheet, address
@@ -157,19 +70,12 @@ class ExcelOnlineSource(ApiSource[ExcelOnlineConnection, ExcelOnlineMetric]):
             after = retry_after_seconds(response.headers.get("Retry-After"))
             return TransientError(f"Microsoft Graph is throttling this connection (Excel: {LIMIT})", after)
         if response.status_code in (400, 401, 403, 404):
-            code, said = _error(response)
+            code, said = error_of(response)
             raise HttpError(self.refused("the workbook", response.status_code, code, said), kind="bad_config")
         return None
 
     def refused(self, what: str, status: int, code: str, said: str) -> str:
-        quoted = f" {code}" + (f": {said}" if said else "")
-        if status in (401, 403):
-            return (APP_ONLY if self.settings.login == "client" else USER).format(
-                what=what, status=status, quoted=quoted, name=self.name
-            )
-        if status == 404:
-            return f"{what} was not found (HTTP 404{quoted}): check the sheet name, the sharing URL or drive: and item:"
-        return f"Microsoft Graph refused {what} (HTTP {status}{quoted})"
+        return explain(what, status, code, said, login=self.settings.login, name=self.name)
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         """Every range of the run read first, in batches of 20; then each metric's value from its answer."""
@@ -212,22 +118,7 @@ class ExcelOnlineSource(ApiSource[ExcelOnlineConnection, ExcelOnlineMetric]):
         return found
 
     def resolve(self, client: ApiClient, url: str) -> Book:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if host in CONSUMER_HOSTS:
-            raise ValueError(CONSUMER)
-        item = client.json("GET", f"/v1.0/shares/{share_id(url)}/driveItem")
-        parent = item.get("parentReference") if isinstance(item, dict) else None
-        if not isinstance(parent, dict) or not parent.get("driveId") or not item.get("id"):
-            raise ValueError(f"Graph resolved the sharing URL on {host} without a drive and item id")
-        if parent.get("driveType") == "personal":
-            raise ValueError(CONSUMER)
-        name = str(item.get("name") or "")
-        if "folder" in item or not name.lower().endswith((".xlsx", ".xlsm", ".xls", ".xlsb")):
-            raise ValueError(f"the sharing URL on {host} is {name or 'an item'!r}, not an Excel workbook (.xlsx)")
-        if name.lower().endswith(".xls"):
-            raise ValueError(XLS.format(name=name))
-        return Book(str(parent["driveId"]), str(item["id"]), name)
+        return resolve_share(client, url)
 
     def read_ranges(self, client: ApiClient, books: dict[Key, Book]) -> dict[Key, Any]:
         """Each range's answer (or its error), 20 a batch; throttled members again after their Retry-After."""
@@ -248,7 +139,7 @@ class ExcelOnlineSource(ApiSource[ExcelOnlineConnection, ExcelOnlineMetric]):
                         again.append(key)
                         waits.append(retry_after_seconds(headers.get("Retry-After")) or 1.0)
                     else:
-                        answers[key] = body if status == 200 else self.member_error(client, key, books, status, body)
+                        answers[key] = body if status == 200 else self.membererror_of(client, key, books, status, body)
             if not again:
                 return answers
             client.guard.pacer.pause(min(max(waits), client.guard.policy.max_delay))
@@ -268,8 +159,8 @@ class ExcelOnlineSource(ApiSource[ExcelOnlineConnection, ExcelOnlineMetric]):
         members = [by_id[r["id"]] for r in requests]
         return [(m.get("status") or 0, _headers(m.get("headers")), m.get("body")) for m in members]
 
-    def member_error(self, client: ApiClient, key: Key, books: dict[Key, Book], status: int, body: Any) -> HttpError:
-        code, said = _error(body)
+    def membererror_of(self, client: ApiClient, key: Key, books: dict[Key, Book], status: int, body: Any) -> HttpError:
+        code, said = error_of(body)
         name = None if status in (401, 403, 404) else self.name_of(client, books[key])
         if re.search(r"\.xls\b", f"{name} {said}", re.I):
             return HttpError(XLS.format(name=name or "the workbook"), kind="bad_config", status=status)
@@ -281,7 +172,7 @@ class ExcelOnlineSource(ApiSource[ExcelOnlineConnection, ExcelOnlineMetric]):
         with self._lock:
             if book.name is None and (book.drive, book.item) not in self._names:
                 try:
-                    item = client.json("GET", f"/v1.0{_item(book.drive, book.item)}")
+                    item = client.json("GET", f"/v1.0{item_path(book.drive, book.item)}")
                 except HttpError:
                     item = None
                 self._names[(book.drive, book.item)] = str(item.get("name")) if isinstance(item, dict) else None
@@ -293,23 +184,12 @@ class ExcelOnlineSource(ApiSource[ExcelOnlineConnection, ExcelOnlineMetric]):
         try:
             seen = {(b.drive, b.item) for b in (self.book(client, p) for p in self.metrics)}
             for drive, item in seen:
-                client.json("GET", f"/v1.0{_item(drive, item)}/workbook/worksheets")
+                client.json("GET", f"/v1.0{item_path(drive, item)}/workbook/worksheets")
         except (HttpError, ValueError) as exc:
             raise source_error(exc, metric=None, connection=self.name) from None
         finally:
             client.close()
         return f"token accepted; the worksheets of {len(seen)} workbook(s) listed"
-
-
-CONSUMER = "the workbook is in OneDrive personal (consumer), which the Excel API does not support: move it to "
-CONSUMER += "OneDrive for Business or SharePoint"
-APP_ONLY = "Microsoft Graph refused the app's own token for {what} (HTTP {status}{quoted}); its Excel range pages "
-APP_ONLY += "list application permissions as not supported: sign in as a user, with login: device and token_cache: "
-APP_ONLY += "on connection '{name}' (delegated permission Files.ReadWrite), then run `okrsync login {name}`"
-USER = "the user signed in for connection '{name}' may not read {what} (HTTP {status}{quoted}): share the workbook "
-USER += "with them, or grant the delegated permission Files.ReadWrite; `okrsync login {name}` signs in again"
-XLS = "{name} is an .xls file, which the Excel API does not open (Office Open XML only): save it as .xlsx in "
-XLS += "Excel (File > Save As) and point the metric at the new file"
 
 
 def value(cells: Cells, answer: Any, how: str | None) -> float:
@@ -351,50 +231,10 @@ def _headers(given: Any) -> dict[str, str]:
     return {str(k).title(): str(v) for k, v in given.items()} if isinstance(given, dict) else {}
 
 
-def _item(drive: str, item: str) -> str:
-    return f"/drives/{quote(drive, safe='')}/items/{quote(item, safe='')}"
-
-
 def _range_url(key: Key) -> str:
     """A batch member's URL (relative to /v1.0): the sheet name percent-encoded as one path segment."""
-    return f"{_item(key[0], key[1])}/workbook/worksheets/{quote(key[2], safe='')}/range(address='{key[3]}')"
-
-
-def _error(body: Any) -> tuple[str, str]:
-    """Graph's ``{"error": {"code", "message", "innerError"}}``: the code, and a short redacted message."""
-    if isinstance(body, httpx.Response):
-        try:
-            body = body.json()
-        except ValueError:
-            body = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if not isinstance(error, dict):
-        return "", ""
-    inner: dict = error["innerError"] if isinstance(error.get("innerError"), dict) else {}
-    code = str(error.get("code") or inner.get("code") or "")  # Excel's inner codes: workbook-error-codes
-    return code, REDACTOR(str(error.get("message") or ""))[:200]
+    return f"{item_path(key[0], key[1])}/workbook/worksheets/{quote(key[2], safe='')}/range(address='{key[3]}')"
 
 
 def _numeric(raw: Any) -> bool:
     return isinstance(raw, int | float) and not isinstance(raw, bool)
-
-
-def _number(column: str) -> int:
-    return reduce(lambda n, letter: n * 26 + ord(letter) - 64, column.upper(), 0)
-
-
-def _column(n: int) -> str:
-    return _column((n - 1) // 26) + chr(65 + (n - 1) % 26) if n else ""
-
-
-def _sheet_ref(sheet: str) -> str:
-    return sheet if re.fullmatch(r"\w+", sheet) else "'" + sheet.replace("'", "''") + "'"
-
-
-connector = Connector(
-    "excel_online",
-    connection=ExcelOnlineConnection,
-    metric=ExcelOnlineMetric,
-    source=ExcelOnlineSource,
-    description="Excel Online workbooks (Microsoft Graph)",
-)

@@ -1,0 +1,60 @@
+"""The status table the spreadsheet outputs write (Google Sheets, Excel Online): one header row, then one row
+per key result, every cell a text as a user would type it (numbers and percentages stay numbers once typed)."""
+
+from __future__ import annotations
+
+from okrsync.okr.status import StatusDocument
+from okrsync.present.formats import cell, fmt_chance, label, pct
+
+STATUS_HEADER = [
+    "Objective",
+    "Key result",
+    "Owner",
+    "Start",
+    "Current",
+    "Target",
+    "Progress",
+    "Expected",
+    "Status",
+    "Forecast",
+    "Last updated",
+    "Stale / error",
+    "Chance of target",  # added last: formulas that read the earlier columns keep working
+]
+
+
+def status_rows(doc: StatusDocument) -> list[list[str]]:
+    rows = [STATUS_HEADER]
+    for o, kr in doc.key_results():
+        observed = kr.observed_at.strftime("%Y-%m-%d %H:%M") if kr.observed_at else ""
+        target = kr.target if kr.kind != "between" else f"{kr.min}–{kr.max}"
+        forecast = kr.forecast.value if kr.forecast else None
+        rows.append(
+            [
+                text(o.title),
+                text(kr.title),
+                text(kr.owner or ""),
+                cell(kr.start),
+                cell(kr.value),
+                cell(target),
+                pct(kr.progress, ""),
+                pct(kr.judged, ""),
+                label(kr.status),
+                cell(forecast),
+                observed,
+                text(kr.note),
+                fmt_chance(kr.forecast.probability if kr.forecast else None),
+            ]
+        )
+    return rows
+
+
+def text(value: str) -> str:
+    """User text as text. Both outputs write the table as typed input, so numbers and percentages stay
+    numbers: Sheets USER_ENTERED ("as if the user typed them into the UI",
+    https://developers.google.com/workspace/sheets/api/reference/rest/v4/ValueInputOption); Excel's range
+    values ("If the returned value starts with a plus ("+"), minus ("-"), or equal sign ("="), Excel
+    interprets this value as a formula", https://learn.microsoft.com/javascript/api/excel/excel.range).
+    A title typed as "=IMPORTXML(…)" would become a formula: a leading apostrophe keeps any text that could
+    start one (= + - @) as text, as typing it in either program does."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
