@@ -227,3 +227,30 @@ def synced(tmp_path_factory):
 def document(synced):
     """The status document of ``synced``."""
     return synced.document
+
+
+@pytest.fixture(scope="session")
+def tls_certificates(tmp_path_factory):
+    """A test CA and a server certificate for 127.0.0.1, for emulators that serve HTTPS."""
+    from okrsync.testing.emulator import TestCertificates
+
+    return TestCertificates.make(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def graph_entra(tls_certificates, monkeypatch):
+    """The identity platform's emulator over HTTPS with app-1 (secret XL_SECRET in ${XL_SECRET}), and a fresh
+    msal app per test (okrsync keeps one per connection for the process)."""
+    from okrsync.sdk import entra as entra_module
+    from tests.emulators.entra import App, EntraEmulator
+    from tests.helpers import XL_SECRET, XL_TENANT
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_certificates.ca_file))
+    monkeypatch.setenv("XL_SECRET", XL_SECRET)
+    monkeypatch.delenv("MSAL_FORCE_REGION", raising=False)
+    entra_module._APPS.clear()
+    server = EntraEmulator(XL_TENANT).start(tls=tls_certificates)
+    server.add_app(App("app-1", secret=XL_SECRET))
+    yield server
+    server.stop()
+    entra_module._APPS.clear()

@@ -344,3 +344,7 @@ def private_key() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return pem.decode()
+
+
+XL_TENANT = "contoso-tenant"  # the Excel Online tests' identity platform (conftest.graph_entra)
+XL_SECRET = "xlSecretCanary~0123456789"

@@ -19,32 +19,19 @@ from okrsync.testing.contract import ContractCase, source_contract
 from okrsync.testing.emulator import TestCertificates
 from tests.emulators.entra import App, EntraEmulator
 from tests.emulators.excel_online import ExcelOnlineEmulator, Workbook
+from tests.helpers import XL_SECRET as SECRET
+from tests.helpers import XL_TENANT as TENANT
 from tests.helpers import cli, okrsync, oslo
 
-TENANT = "contoso-tenant"
-SECRET = "xlSecretCanary~0123456789"
 DAY = oslo(2026, 11, 16)
 URL = "https://contoso.sharepoint.com/:x:/s/okr/EaBcD123?e=Xy9"
 DRIVE, ITEM = "b!drive-1", "01ITEMXLSX"
 TABS = ("Sales", "Support", "Q4 plan", "Ops")
 
 
-@pytest.fixture(scope="module")
-def certificates(tmp_path_factory):
-    return TestCertificates.make(tmp_path_factory.mktemp("tls"))
-
-
 @pytest.fixture
-def entra(certificates, monkeypatch):
-    monkeypatch.setenv("SSL_CERT_FILE", str(certificates.ca_file))
-    monkeypatch.setenv("XL_SECRET", SECRET)
-    monkeypatch.delenv("MSAL_FORCE_REGION", raising=False)
-    entra_module._APPS.clear()
-    server = EntraEmulator(TENANT).start(tls=certificates)
-    server.add_app(App("app-1", secret=SECRET))
-    yield server
-    server.stop()
-    entra_module._APPS.clear()
+def entra(graph_entra):
+    return graph_entra
 
 
 @pytest.fixture
