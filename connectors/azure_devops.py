@@ -139,6 +139,9 @@ class AzureDevopsSource(ApiSource[AzureDevopsConnection, AzureDevopsMetric]):
     # https://learn.microsoft.com/rest/api/azure/devops/tokens (scope 499b84ac-1321-427f-aa17-267ca6975798/.default)
     auth = EntraAuth(ADO_RESOURCE, fallback=PersonalAccessToken())
     headers = {"Accept": "application/json"}
+    # X-RateLimit-Remaining: 0 says delays begin, not that requests are refused; the server delays them
+    # (up to 30 s) and Retry-After says how long to hold: rate-limits page, cited above
+    quota_headers_pause = False
     limits = [(10, 1.0)]  # no published request count (TSTUs): a modest pace, slowed further by Retry-After
     token_hint = "the personal access token of connection {name!r} (it may have expired or been revoked)"
     vendor = "Azure DevOps"
@@ -151,9 +154,6 @@ class AzureDevopsSource(ApiSource[AzureDevopsConnection, AzureDevopsMetric]):
     def client(self) -> ApiClient:
         client = super().client()
         client.throttled = lambda response: self.answer(client, response)
-        # X-RateLimit-Remaining: 0 says delays begin, not that requests are refused; the server delays
-        # them (up to 30 s) and Retry-After says how long to hold: rate-limits page, cited above
-        client.quota_headers_pause = False
         return client
 
     def check_paths(self) -> list[str]:

@@ -49,6 +49,8 @@ class ApiSource(Source[ConnT, ParamsT]):
     token_hint: ClassVar[str] = "the token of connection {name!r}"
     vendor: ClassVar[str] = ""
     check_path: ClassVar[str | None] = None  # a cheap authenticated GET for `connections test`
+    # X-RateLimit-Remaining: 0 pauses the connection until X-RateLimit-Reset (False: the vendor only slows down)
+    quota_headers_pause: ClassVar[bool] = True
 
     @abstractmethod
     def read(self, client: ApiClient, query: MetricQuery) -> float:
@@ -89,6 +91,7 @@ class ApiSource(Source[ConnT, ParamsT]):
             timeout=settings.timeout,
             throttled=self.throttled,
             allocation=self.allocation,
+            quota_headers_pause=self.quota_headers_pause,
         )
         if credentials.basic:
             client.client.auth = credentials.basic

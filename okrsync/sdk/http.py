@@ -132,6 +132,7 @@ class ApiClient:
         throttled: Callable[[httpx.Response], TransientError | None] | None = None,
         allocation: Callable[[httpx.Response], str | None] | None = None,
         timeout: float = 30.0,
+        quota_headers_pause: bool = True,
     ):
         install_log_redaction()
         if httpx.URL(base_url).scheme not in SCHEMES:
@@ -157,7 +158,7 @@ class ApiClient:
         self.spent: str | None = None
         # X-RateLimit-Remaining: 0 means "refused until X-RateLimit-Reset" for most vendors; a vendor for which
         # it means "slowed down from now on" (Azure DevOps) turns this off and reads its own headers
-        self.quota_headers_pause = True
+        self.quota_headers_pause = quota_headers_pause
 
     @property
     def requests(self) -> int:
