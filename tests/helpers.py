@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import socket
 import subprocess
@@ -344,6 +345,16 @@ def private_key() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return pem.decode()
+
+
+def service_account_file(folder: Path, token_uri: str, key: str | None = None, email: str = SA_EMAIL) -> Path:
+    """``folder/sa.json``: a Google service account's key file, its token endpoint an emulator's."""
+    fields = {"type": "service_account", "project_id": "acme", "private_key_id": "k1"}
+    fields |= {"private_key": key or private_key(), "client_email": email, "client_id": "1", "token_uri": token_uri}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "sa.json"
+    path.write_text(json.dumps(fields))
+    return path
 
 
 XL_TENANT = "contoso-tenant"  # the Excel Online tests' identity platform (conftest.graph_entra)

@@ -1,7 +1,6 @@
 """Every built-in source keeps the connector contract (okrsync.testing.contract) against its
 emulator: one line per connector, the same suite a third-party connector runs."""
 
-import json
 import sqlite3
 
 import pytest
@@ -11,7 +10,7 @@ from tests.emulators.azure_devops import AzureDevopsEmulator
 from tests.emulators.crm import HubspotEmulator, JsonApiEmulator, PipedriveEmulator, SalesforceEmulator
 from tests.emulators.jira import JiraEmulator
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
-from tests.helpers import SA_EMAIL, SECRET, private_key, write_csv
+from tests.helpers import SA_EMAIL, SECRET, service_account_file, write_csv
 
 pytestmark = pytest.mark.usefixtures("no_token_backoff")  # the Sheets faults hit its token endpoint too
 WRONG = "canary-wrong-secret-2"
@@ -165,16 +164,7 @@ def sheets_emulator():
 
 
 def sheets_case(sheets, tmp_path) -> ContractCase:
-    key = {
-        "type": "service_account",
-        "project_id": "acme",
-        "private_key_id": "k1",
-        "private_key": private_key(),
-        "client_email": SA_EMAIL,
-        "client_id": "1",
-        "token_uri": f"{sheets.url}/token",
-    }
-    (tmp_path / "sa.json").write_text(json.dumps(key))
+    service_account_file(tmp_path, f"{sheets.url}/token")
     return ContractCase(
         connection={"type": "google_sheets", "credentials_file": "sa.json", "endpoint": sheets.url, **FAST},
         metrics={"csat": {"spreadsheet": SID, "range": "Survey!B2"}, "nps": {"spreadsheet": SID, "range": "Survey!B3"}},

@@ -1,6 +1,5 @@
 """Google Sheets end to end: the real gspread + google-auth clients against the local emulator."""
 
-import json
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -16,7 +15,7 @@ from okrsync.sync.plan import compile_plan as plan
 from okrsync.sync.sequence import sync
 from okrsync.testing import Fault
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
-from tests.helpers import oslo
+from tests.helpers import oslo, service_account_file
 
 GRID = r"/v4/spreadsheets/[^/:]+$"  # spreadsheets.get: okrsync's one read per spreadsheet
 SA_EMAIL = "okrsync@acme-okrs.iam.gserviceaccount.com"
@@ -42,16 +41,7 @@ def sheets(tmp_path, private_key_pem, waits):
         },
         shared_with={SA_EMAIL},
     )
-    key = {
-        "type": "service_account",
-        "project_id": "acme-okrs",
-        "private_key_id": "k1",
-        "private_key": private_key_pem,
-        "client_email": SA_EMAIL,
-        "client_id": "1",
-        "token_uri": f"{emulator.url}/token",
-    }
-    (tmp_path / "sa.json").write_text(json.dumps(key))
+    service_account_file(tmp_path, f"{emulator.url}/token", private_key_pem, SA_EMAIL)
     yield emulator
     emulator.stop()
 

@@ -2,15 +2,13 @@
 against its emulator: one line per connector, the same suite a third-party sink runs. (The report
 output writes local files; its own tests cover it.)"""
 
-import json
-
 import pytest
 
 from okrsync.testing.sink_contract import SinkCase, sink_contract
 from tests.emulators.crm import HookReceiver
 from tests.emulators.jira import JiraEmulator
 from tests.emulators.sheets import SheetsEmulator, Spreadsheet
-from tests.helpers import SA_EMAIL, SECRET, private_key
+from tests.helpers import SA_EMAIL, SECRET, service_account_file
 
 pytestmark = pytest.mark.usefixtures("no_token_backoff")  # the Sheets faults hit its token endpoint too
 SID = "1SinkContractSheet0123456789"
@@ -70,17 +68,7 @@ def sheets_emulator():
 
 
 def sheets_case(sheets, tmp_path) -> SinkCase:
-    key = {
-        "type": "service_account",
-        "project_id": "acme",
-        "private_key_id": "k1",
-        "private_key": private_key(),
-        "client_email": SA_EMAIL,
-        "client_id": "1",
-        "token_uri": f"{sheets.url}/token",
-    }
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "sa.json").write_text(json.dumps(key))
+    service_account_file(tmp_path, f"{sheets.url}/token")
     return SinkCase(
         connection={"type": "google_sheets", "credentials_file": "sa.json", "endpoint": sheets.url, **FAST},
         output={"type": "google_sheets", "connection": "c", "spreadsheet": SID},
