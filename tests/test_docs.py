@@ -1,7 +1,8 @@
-"""The manual holds together: every relative link and image of README.md, CHANGELOG.md and docs/*.md
+"""The manual holds together: every relative link and image of README.md, CHANGELOG.md and docs/**/*.md
 resolves (to a file that exists, and an anchor `#x` to a heading of that file), the README stays short and
-opens with the two commands, every page under docs/ is linked from the README or docs/index.md, and the
-worked example of "What a day means" (docs/okr-semantics.md) gives the figures the calendar gives."""
+opens with the two commands, every page under docs/ is linked from the README, docs/index.md or (a source's
+page under docs/sources/) docs/sources.md, and the worked example of "What a day means"
+(docs/okr-semantics.md) gives the figures the calendar gives."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from okrsync.okr.calendar import day_end, day_start, elapsed_share, end_of_day
 from tests.helpers import REPO
 
 DOCS = REPO / "docs"
-PAGES = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted(DOCS.glob("*.md"))]
+PAGES = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted(DOCS.rglob("*.md"))]
 README_MAX_LINES = 250
 
 FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,}).*?^[ \t]*\1[ \t]*$", re.M | re.S)
@@ -91,14 +92,15 @@ def test_the_readme_is_short_and_opens_with_the_two_commands():
     assert "OKRSYNC_TEST_POSTGRES_URL" in text and "chromium" in text  # what CI sets up, said next to them
 
 
-def test_every_docs_page_is_linked_from_the_readme_or_the_index():
+def test_every_docs_page_is_linked_from_the_readme_or_an_index():
+    """A page of docs/ from the README or docs/index.md; a source's own page (docs/sources/) from docs/sources.md."""
     linked = set()
-    for path in (REPO / "README.md", DOCS / "index.md"):
+    for path in (REPO / "README.md", DOCS / "index.md", DOCS / "sources.md"):
         for match in LINK.finditer(prose(path.read_text(encoding="utf-8"))):
             target = match.group("target").strip("<>").partition("#")[0]
             if target:
                 linked.add((path.parent / target).resolve())
-    pages = {p.resolve() for p in DOCS.glob("*.md")} - {(DOCS / "index.md").resolve()}
+    pages = {p.resolve() for p in DOCS.rglob("*.md")} - {(DOCS / "index.md").resolve()}
     assert pages, "no pages under docs/"
     assert sorted(str(p.relative_to(REPO)) for p in pages - linked) == []
     assert (DOCS / "index.md").resolve() in linked  # the index itself, from the README
