@@ -8,7 +8,8 @@ Dataverse): the connection keys (:class:`EntraConnection`) and the auth a source
 Two ways to sign in, both through msal (the Microsoft Authentication Library):
 
     login: client   the app's own identity (client credentials): client_secret (${ENV}) or certificate_file
-                    (a PEM holding the private key and the certificate; msal computes the thumbprints).
+                    (a PEM with the private key and the certificate, or a .pfx; certificate_password
+                    opens an encrypted one: okrsync/sdk/entra_certificate.py).
                     https://learn.microsoft.com/entra/identity-platform/v2-oauth2-client-creds-grant-flow
     login: device   a user's delegated sign-in, for APIs that refuse app-only tokens (Graph's Excel ranges):
                     ``okrsync login NAME`` runs the device-code flow once and keeps the refresh token in
@@ -28,7 +29,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -38,14 +38,13 @@ import requests
 from pydantic import model_validator
 
 from okrsync.config.env import resolve_env
-from okrsync.errors import SourceError
 from okrsync.redact import REDACTOR
 from okrsync.sdk.auth import Auth, Credentials, FetchedBearer, setting
 from okrsync.sdk.connector import RemoteConnection, WebUrl
+from okrsync.sdk.entra_certificate import is_pkcs12, load_certificate, pem_problem
 from okrsync.sdk.entra_errors import DEFAULT_AUTHORITY, SignIn, explain, not_signed_in, unreachable
 from okrsync.sdk.http import install_log_redaction, secret
 
-PRIVATE_KEY = re.compile(r"-----BEGIN (?:RSA |EC )?PRIVATE KEY-----.+?-----END (?:RSA |EC )?PRIVATE KEY-----", re.S)
 MULTI_TENANT = ("common", "organizations", "consumers")  # client credentials need the tenant (AADSTS9001023)
 
 
@@ -61,6 +60,7 @@ class EntraConnection(RemoteConnection):
     client_id: str | None = None
     client_secret: str | None = None
     certificate_file: str | None = None
+    certificate_password: str | None = None
     login: Literal["client", "device"] = "client"
     token_cache: str | None = None
     authority: WebUrl = DEFAULT_AUTHORITY
@@ -79,12 +79,11 @@ class EntraConnection(RemoteConnection):
             return []
         path = (base_dir / self.certificate_file).resolve()
         try:
-            text = path.read_text()
+            data = path.read_bytes()
         except OSError as exc:
             return [("certificate_file", f"cannot read {path}: {exc.strerror or type(exc).__name__}")]
-        if "PRIVATE KEY-----" not in text or "BEGIN CERTIFICATE-----" not in text:
-            return [("certificate_file", f"{path} must hold the private key and the certificate (PEM)")]
-        return []
+        problem = None if is_pkcs12(path) else pem_problem(data.decode("utf-8", "replace"))
+        return [("certificate_file", f"{path} {problem}")] if problem else []
 
 
 def entra_key_problem(s: EntraConnection) -> str | None:
@@ -95,10 +94,12 @@ def entra_key_problem(s: EntraConnection) -> str | None:
     if s.login == "device":
         if s.token_cache is None:
             return "login: device keeps the user's sign-in in a file: add token_cache: PATH"
-        given = [k for k in ("client_secret", "certificate_file") if getattr(s, k) is not None]
+        given = [k for k in ("client_secret", "certificate_file", "certificate_password") if getattr(s, k) is not None]
         return f"{given[0]} is not used with login: device (remove it)" if given else None
     if s.token_cache is not None:
         return "token_cache is only for login: device (remove it, or add login: device)"
+    if s.certificate_password is not None and s.certificate_file is None:
+        return "certificate_password opens a certificate_file: add certificate_file, or remove certificate_password"
     if (s.client_secret is None) == (s.certificate_file is None):
         return "set client_secret (a ${ENV} reference) or certificate_file (a PEM with the private key), one of them"
     if s.tenant_id.lower() in MULTI_TENANT:  # type: ignore[union-attr]  # None is reported above
@@ -117,7 +118,10 @@ def sign_in(settings: EntraConnection, where: str, base_dir: Path) -> SignIn:
         credential = secret(settings.client_secret, f"{where}.client_secret")
     if settings.certificate_file is not None:
         path = base_dir / resolve_env(settings.certificate_file, f"{where}.certificate_file")
-        credential, thumbprint = _certificate(path, name)
+        password = None
+        if settings.certificate_password is not None:
+            password = secret(settings.certificate_password, f"{where}.certificate_password")
+        credential, thumbprint = load_certificate(path, password, name)
     if settings.token_cache is not None:
         cache = (base_dir / resolve_env(settings.token_cache, f"{where}.token_cache")).resolve()
     return SignIn(
@@ -131,37 +135,6 @@ def sign_in(settings: EntraConnection, where: str, base_dir: Path) -> SignIn:
         cache,
         settings.timeout,
     )
-
-
-def _certificate(path: Path, name: str) -> tuple[dict[str, str], str]:
-    """msal's certificate credential from one PEM: the private key, and the certificate from which msal computes
-    the SHA-256 thumbprint it sends (``x5t#S256``); the SHA-1 thumbprint is for messages (the portal shows it)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
-
-    try:
-        text = path.resolve().read_text()
-        certificate = x509.load_pem_x509_certificate(text.encode())
-    except OSError as exc:
-        raise SourceError(f"cannot read certificate_file {path}: {exc.strerror}", connection=name) from None
-    except ValueError:
-        raise SourceError(f"certificate_file {path} holds no PEM certificate", connection=name) from None
-    key = PRIVATE_KEY.search(text)
-    if key is None:
-        raise SourceError(f"certificate_file {path} holds no unencrypted private key (PEM)", connection=name)
-    REDACTOR.add(key.group(0), *key.group(0).splitlines()[1:-1])
-    try:
-        private = load_pem_private_key(key.group(0).encode(), password=None)
-    except (ValueError, TypeError):
-        raise SourceError(f"certificate_file {path}: its private key cannot be read", connection=name) from None
-    if private.public_key() != certificate.public_key():
-        raise SourceError(
-            f"certificate_file {path}: the private key does not belong to the certificate", connection=name
-        )
-    public = certificate.public_bytes(Encoding.PEM).decode()
-    thumbprint = certificate.fingerprint(hashes.SHA1()).hex().upper()  # the portal's thumbprint
-    return {"private_key": key.group(0), "public_certificate": public}, thumbprint
 
 
 def http_session(sign: SignIn) -> requests.Session:
