@@ -46,7 +46,7 @@ from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
 import httpx
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import ValidationInfo, model_validator
 
 from okrsync.sdk import (
     REDACTOR,
@@ -89,16 +89,7 @@ class AzureDevopsConnection(EntraConnection):
             raise ValueError("give either token: (a personal access token) or the Entra ID keys (tenant_id, client_id)")
         return self
 
-    @field_validator("endpoint")
-    @classmethod
-    def _origin_only(cls, value: str | None) -> str | None:
-        """``endpoint`` replaces https://dev.azure.com: scheme, host and port, never a path."""
-        path = value.split("://", 1)[-1].partition("/")[2] if value and "${" not in value else ""
-        if path:
-            raise ValueError(
-                f"scheme, host and port only (not the path /{path[:40]}): organization: and project: name the rest"
-            )
-        return value
+    endpoint_adds = "organization: and project: name the rest"
 
 
 class AzureDevopsMetric(MetricParams):

@@ -63,6 +63,7 @@ from okrsync.sdk import (
     MetricQuery,
     TransientError,
     WebUrl,
+    origin_only,
     parse_number,
     retry_after_seconds,
 )
@@ -75,28 +76,17 @@ SAFE = "$()/',:@!*;"  # kept as they are in a query option's value; the rest (sp
 ODATA_HEADERS = {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 
 
-def _origin_only(value: str | None, what: str) -> str | None:
-    path = value.split("://", 1)[-1].partition("/")[2].strip("/") if value and "${" not in value else ""
-    if path:
-        raise ValueError(f"scheme, host and port only (not the path /{path[:40]}): {what}")
-    return value
-
-
 class DataverseConnection(EntraConnection):
     """An environment (``url``) and the Entra ID keys of an app registration with an application user there."""
 
     type: Literal["dataverse"]
+    endpoint_adds = "the path /api/data/v9.2 is added to it"
     url: WebUrl  # the environment URL: https://<env>.<region>.dynamics.com; also the token's resource
 
     @field_validator("url")
     @classmethod
     def _environment(cls, value: str) -> str:
-        return str(_origin_only(value, "the environment URL, e.g. https://acme.crm4.dynamics.com")).rstrip("/")
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str | None) -> str | None:
-        return _origin_only(value, "the path /api/data/v9.2 is added to it")
+        return str(origin_only(value, "the environment URL, e.g. https://acme.crm4.dynamics.com")).rstrip("/")
 
 
 class DataverseMetric(MetricParams):

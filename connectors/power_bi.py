@@ -77,14 +77,7 @@ class PowerBiConnection(EntraConnection):
 
     type: Literal["power_bi"]
 
-    @field_validator("endpoint")
-    @classmethod
-    def _origin_only(cls, value: str | None) -> str | None:
-        """``endpoint`` replaces https://api.powerbi.com: scheme, host and port, never a path."""
-        path = value.split("://", 1)[-1].partition("/")[2] if value and "${" not in value else ""
-        if path:
-            raise ValueError(f"scheme, host and port only (not the path /{path[:40]}): okrsync adds /v1.0/myorg/")
-        return value
+    endpoint_adds = "okrsync adds /v1.0/myorg/"
 
 
 class PowerBiMetric(MetricParams):

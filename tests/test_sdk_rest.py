@@ -148,6 +148,26 @@ def test_pages_sends_each_request_and_stops_after_max_pages():
     ]
 
 
+def test_pages_follows_a_link_with_its_own_query():
+    """A next-page link carries its query (``?page=2``); httpx would drop it for ``params``, so pages() keeps it
+    (found by the GitLab source: every linked page asked for page 1 again, then 'same page cursor twice')."""
+    sent: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(str(request.url))
+        page = int(request.url.params.get("page", "1"))
+        link = {"link": f'<https://api.x.test/i?per_page=2&page={page + 1}>; rel="next"'} if page < 3 else {}
+        return httpx.Response(200, json=[page], headers=link)
+
+    got = list(pages(mock_client(handler), "GET", PageRequest("/i", {"per_page": 2}), LinkHeaderPaginator()))
+    assert got == [[1], [2], [3]]
+    assert sent == [
+        "https://api.x.test/i?per_page=2",
+        "https://api.x.test/i?per_page=2&page=2",
+        "https://api.x.test/i?per_page=2&page=3",
+    ]
+
+
 def test_pages_starts_from_an_answer_in_hand_and_says_when_an_answer_is_not_json():
     def handler(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>", headers={"content-type": "text/html"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import ValidationInfo, field_validator, model_validator
+from pydantic import ValidationInfo, model_validator
 
 from okrsync.connectors.excel_online.workbook import Book, Cells, parse_range, share_id
 from okrsync.sdk import Aggregate, Connector, EntraConnection, MetricParams, OutputSettings
@@ -21,14 +21,7 @@ __all__ += ["parse_range", "share_id"]
 class ExcelOnlineConnection(EntraConnection):
     type: Literal["excel_online"]
 
-    @field_validator("endpoint")
-    @classmethod
-    def _origin_only(cls, value: str | None) -> str | None:
-        """``endpoint`` replaces https://graph.microsoft.com: scheme, host and port, never /v1.0."""
-        path = value.split("://", 1)[-1].partition("/")[2] if value and "${" not in value else ""
-        if path:
-            raise ValueError(f"scheme, host and port only (not the path /{path[:40]}): requests keep /v1.0")
-        return value
+    endpoint_adds = "requests keep /v1.0"
 
 
 def _one_workbook(workbook: str | None, drive: str | None, item: str | None) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, ClassVar
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, field_validator
 
 from okrsync.config.types import Aggregate, Duration, Strict
 
@@ -24,6 +24,15 @@ def _web_url(value: str) -> str:
 
 
 WebUrl = Annotated[str, AfterValidator(_web_url)]  # every API root and webhook a connector calls
+
+
+def origin_only(value: str | None, why: str) -> str | None:
+    """``value`` when it is a scheme, host and port (a trailing ``/`` allowed); a path is refused, with ``why``
+    (what the connector puts behind it). A value built from ${ENV} references is left as it is."""
+    path = value.split("://", 1)[-1].partition("/")[2].strip("/") if value and "${" not in value else ""
+    if path:
+        raise ValueError(f"scheme, host and port only (not the path /{path[:40]}): {why}")
+    return value
 
 
 class ConnectionSettings(Strict):
@@ -42,7 +51,13 @@ class ConnectionSettings(Strict):
 
 
 class RemoteConnection(ConnectionSettings):
-    """A connection to a remote API: its root can be replaced (a proxy, an emulator) and paced."""
+    """A connection to a remote API: its root can be replaced (a proxy, an emulator) and paced.
+
+    ``endpoint_adds`` (a ClassVar): set by a connector that puts its own version path behind ``endpoint:``
+    (``"requests keep /v1.0"``); ``endpoint:`` is then a scheme, host and port only, as DESIGN.md's next
+    sources take it, and a path there is a located config error that says why."""
+
+    endpoint_adds: ClassVar[str | None] = None
 
     endpoint: WebUrl | None = None  # replaces the API root: a proxy or a local emulator
     rate_limit: float | None = Field(None, gt=0, description="requests per second, overrides the default")
@@ -50,6 +65,11 @@ class RemoteConnection(ConnectionSettings):
     max_concurrency: int | None = Field(
         None, ge=1, le=32, description="requests in flight at once on this connection (default: the connector's)"
     )
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_origin(cls, value: str | None) -> str | None:
+        return origin_only(value, cls.endpoint_adds) if cls.endpoint_adds else value
 
 
 class MetricParams(Strict):

@@ -8,6 +8,7 @@ The core never imports this front (only the submodules it needs), so importing i
 """
 
 from okrsync.config.model import Aggregate, Duration
+from okrsync.config.settings import origin_only
 from okrsync.errors import (
     ConfigError,
     ConfigProblem,
@@ -128,6 +129,7 @@ __all__ = [
     "link_target",
     "local_day",
     "origin",
+    "origin_only",
     "pages",
     "paginate",
     "parse_number",

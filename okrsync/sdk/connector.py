@@ -27,7 +27,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from okrsync.config.model import Cycle, Metric, Strict
-from okrsync.config.settings import ConnectionSettings, MetricParams, OutputSettings, RemoteConnection, WebUrl
+from okrsync.config.settings import (
+    ConnectionSettings,
+    MetricParams,
+    OutputSettings,
+    RemoteConnection,
+    WebUrl,
+)
 from okrsync.errors import SourceError
 
 if TYPE_CHECKING:

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from okrsync.sdk.http import ApiClient, HttpError, decoded
 
 Path = str | Callable[[Any], Any]  # a dotted path into a JSON answer, or a function of it
@@ -50,11 +52,19 @@ class PageRequest:
     json: Any = None
 
     def sent_with(self) -> dict[str, Any]:
-        """The keyword arguments of ``ApiClient.request`` for this page (``params``, ``json`` when set)."""
-        extra: dict[str, Any] = {"params": dict(self.params)}
+        """The keyword arguments of ``ApiClient.request`` for this page (``params``, ``json`` when set). A query
+        already in ``url`` (a next-page link) is kept: httpx replaces a URL's query with ``params``, so it is
+        moved into ``params`` here and the URL sent without it (:meth:`target`)."""
+        own = httpx.URL(self.url).params
+        extra: dict[str, Any] = {"params": own.merge(self.params) if own else dict(self.params)}
         if self.json is not None:
             extra["json"] = self.json
         return extra
+
+    def target(self) -> str:
+        """The URL to send, its own query moved into :meth:`sent_with`'s ``params``."""
+        url = httpx.URL(self.url)
+        return str(url.copy_with(query=None)) if url.query else self.url
 
 
 @dataclass
@@ -189,7 +199,7 @@ def pages(
     headers: Mapping[str, str] = {}
     for _ in range(max_pages):
         if data is None:
-            response = client.request(method, request.url, **request.sent_with(), **kwargs)
+            response = client.request(method, request.target(), **request.sent_with(), **kwargs)
             data, headers = decoded(response), response.headers
         yield data
         following = paginator.advance(request, data, headers) if paginator else None
