@@ -7,14 +7,23 @@ applied), and beside each ``_start`` (00:00 of that day) and ``_end`` (the first
 aware in the cycle's time zone: a run as of D reads as of the end of D (docs/okr-semantics.md, "What a
 day means"), so ``ts < :as_of_end`` or ``day <= :as_of`` counts D itself, and a ``timestamptz`` column compares in
 the cycle's zone, not at midnight UTC. Every metric of a connection runs on one database
-connection, opened read-only where the database supports it: SQLite in ``mode=ro``, PostgreSQL
-with a read-only transaction; elsewhere grant the user read rights only.
+connection, opened read-only where the database supports it: SQLite in ``mode=ro``, PostgreSQL and
+Redshift in a read-only transaction, MySQL and MariaDB in a read-only session and transaction; SQL
+Server, Snowflake and BigQuery have no read-only session, so there the login's grants are the guard
+(docs/sources/sql.md says which to give).
 
 A query is one SELECT (or WITH … SELECT) statement, checked when the config loads: a second
-statement (``commit; delete …``) could leave the read-only transaction. SQLite connections also get
-an authorizer that allows reading only (no ATTACH, VACUUM INTO, PRAGMA writes). Each statement has
-``statement_timeout`` seconds (default 60: PostgreSQL's statement_timeout, SQLite's progress
-handler); a slower query fails its metric, the others go on.
+statement (``commit; delete …``) could leave the read-only transaction. The text check is never the
+only guard: MySQL and MariaDB run the text of an executable comment (``/*! … */``, ``/*M! … */``)
+as SQL, so ``/*! delete from t where 1 or (*/ select 1 /*!)*/`` reads as one SELECT here and is a
+DELETE there (https://dev.mysql.com/doc/refman/8.4/en/comments.html,
+https://mariadb.com/kb/en/comment-syntax/): such comments are refused here, and the read-only
+transaction refuses the write on the server anyway. T-SQL needs no ``;`` between statements
+(https://learn.microsoft.com/sql/t-sql/language-elements/transact-sql-syntax-conventions-transact-sql),
+so on SQL Server :func:`one_tsql_select` also refuses the reserved words that begin another statement.
+SQLite connections also get an authorizer that allows reading only (no ATTACH, VACUUM INTO, PRAGMA
+writes). Each statement has ``statement_timeout`` seconds (default 60; how each database enforces it
+is in :mod:`okrsync.connectors.sql_engine`); a slower query fails its metric, the others go on.
 
 The models live here and the source, which needs SQLAlchemy, in :mod:`okrsync.connectors.sql_engine`: loading
 or validating a config does not import a database library.
@@ -50,10 +59,16 @@ class SqlMetric(MetricParams):
 
 
 _SKIP = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|--[^\n]*|/\*.*?\*/|\$(\w*)\$.*?\$\1\$", re.S)
+# MySQL runs /*!…*/ and /*!50700 …*/, MariaDB also /*M!…*/: refused anywhere in the text, literals included
+_EXECUTABLE_COMMENT = re.compile(r"/\*M?!", re.I)
 
 
 def one_select(query: str) -> str:
     """``query`` when it is a single SELECT / WITH statement (a trailing ``;`` is fine); else ValueError."""
+    if _EXECUTABLE_COMMENT.search(query):
+        raise ValueError(
+            "a query must not hold an executable comment ('/*!' or '/*M!'): MySQL and MariaDB run its text as SQL"
+        )
     code = _SKIP.sub(" ", query)  # literals, quoted names and comments cannot end a statement
     body = code.strip().rstrip(";").strip()
     if ";" in body:
@@ -61,6 +76,30 @@ def one_select(query: str) -> str:
     first = body.split(None, 1)[0].lower() if body else ""
     if first not in ("select", "with"):
         raise ValueError(f"a query must be a SELECT (or WITH … SELECT), not {first.upper() or 'empty'}")
+    return query
+
+
+# T-SQL: string literals, "quoted" and [bracketed] names, comments (no $-quoting: a$b$ is a name there)
+_TSQL_SKIP = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\[(?:[^\]]|\]\])*\]|--[^\n]*|/\*.*?\*/", re.S)
+# Reserved keywords (learn.microsoft.com/sql/t-sql/language-elements/reserved-keywords-transact-sql) that begin
+# a statement, or turn a SELECT into a write (SELECT … INTO makes a table): none can stand unquoted in one SELECT.
+_TSQL_STATEMENTS = frozenset((
+    "alter", "backup", "begin", "bulk", "checkpoint", "commit", "create", "dbcc", "declare", "delete", "deny",
+    "drop", "exec", "execute", "grant", "insert", "into", "kill", "merge", "print", "raiserror", "readtext",
+    "reconfigure", "restore", "revert", "revoke", "rollback", "save", "set", "setuser", "shutdown", "truncate",
+    "update", "updatetext", "use", "waitfor", "writetext",
+))  # fmt: skip
+
+
+def one_tsql_select(query: str) -> str:
+    """``query`` when no second T-SQL statement hides in it (SQL Server needs no ';' between two); else ValueError."""
+    words = re.findall(r"[\w@#$]+", _TSQL_SKIP.sub(" ", query).lower())  # whole names: set1, @set are not SET
+    found = next((word for word in words[1:] if word in _TSQL_STATEMENTS), None)
+    if found:
+        raise ValueError(
+            f"a query must be one SELECT: {found.upper()} begins another statement or writes on SQL Server "
+            "(quote a column of that name as [name])"
+        )
     return query
 
 
