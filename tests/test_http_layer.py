@@ -2,6 +2,7 @@
 
 import io
 import logging
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -10,8 +11,9 @@ import pytest
 import respx
 
 from okrsync.sdk import retry
-from okrsync.sdk.http import REDACTOR, ApiClient, HttpError, install_log_redaction, paginate, secret
+from okrsync.sdk.http import REDACTOR, ApiClient, HttpError, install_log_redaction, paginate, secret, tls_context
 from okrsync.sdk.retry import Pacer, retry_after_seconds
+from okrsync.testing.emulator import TestCertificates
 
 BASE = "https://api.example.test"
 
@@ -167,3 +169,27 @@ def test_pacer_keeps_every_window_and_pauses_when_the_server_says(monkeypatch):
     for _ in range(100):
         unpaced.acquire()
     assert clock[0] == before  # no windows: no pacing (a JSON API without rate_limit)
+
+
+def test_clients_opened_at_once_share_one_tls_context_per_ca_setting(monkeypatch, tmp_path):
+    """A sync opens a client per connection at the same moment; each used to read the CA bundle itself
+    (40-80 ms each, bench/sources_bench.py). One context per setting, built once even when asked at once."""
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    start, made = threading.Barrier(6), []
+
+    def open_client() -> None:
+        start.wait()
+        made.append(ApiClient("https://api.x.test").client._transport._pool._ssl_context)
+
+    threads = [threading.Thread(target=open_client) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(context) for context in made}) == 1
+    certifi_context = made[0]
+    ca = TestCertificates.make(tmp_path).ca_file
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca))  # what msal and httpx trust: a test CA (emulators over HTTPS)
+    own = ApiClient("https://api.x.test").client._transport._pool._ssl_context
+    assert own is not certifi_context and own is tls_context(str(ca), None)
