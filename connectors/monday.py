@@ -2,7 +2,7 @@
 
 Connection: a ``token`` (a personal API token, by ``${ENV}``), ``endpoint`` to replace https://api.monday.com
 (scheme, host and port: a proxy or an emulator). Metric: ``board`` (the board's id, the number in its URL),
-``where: {column: <column id or title>, any_of: [labels or indexes]}`` to keep the items whose column holds
+``where: {column: <column id or title>, any_of: [labels or label ids]}`` to keep the items whose column holds
 one of the values, and ``aggregate``: ``count`` (default) of the items, or ``sum`` / ``avg`` / ``min`` /
 ``max`` of the numbers column named by ``column`` (an item whose cell is empty is skipped).
 
@@ -16,11 +16,15 @@ Vendor rules followed here (API version 2026-10, the current one since 2026-10-2
   minutes; numbers come from ``... on NumbersValue { number }`` (the published schema's type).
   https://developer.monday.com/api-reference/reference/items-page,
   https://developer.monday.com/api-reference/docs/querying-board-items
-- A status column is filtered by its labels' indexes (``compare_value: [1]`` with ``any_of``), found in the
-  column's ``settings`` (a JSON object since 2025-10, ``settings_str`` deprecated); a label written as text
-  here is turned into its index so that "Done" never matches "Not done".
+- A status column is filtered by what the status page calls the label's index (``compare_value: [1]`` with
+  ``any_of``; 5 is the blank label): in the column's ``settings`` (a JSON object since 2025-10, ``settings_str``
+  deprecated) that is each label's ``id``, not its ``index`` (the label's position on the board; the changelog's
+  example has Done at id 1, index 2), and monday's own agent toolkit filters by the "id of label from column
+  settings". A label written as text here is turned into its id so that "Done" never matches "Not done".
   https://developer.monday.com/api-reference/reference/status,
-  https://developer.monday.com/api-reference/changelog/deprecating-settings_str-field-on-columns
+  https://developer.monday.com/api-reference/changelog/deprecating-settings_str-field-on-columns,
+  https://github.com/mondaycom/mcp (packages/agent-toolkit/src/core/tools/platform-api-tools/utils/
+  column-filter-aggregation-guidelines.ts, at cd3690e5)
 - Errors: application errors come with HTTP 200 and an ``errors`` array (partial data possible: any error
   fails the metric), transport errors with 4xx/5xx; before 2025-01 some came as ``error_code`` /
   ``error_message`` at the top level. https://developer.monday.com/api-reference/docs/error-handling
@@ -121,7 +125,7 @@ class MondayConnection(RemoteConnection):
 
 class MondayWhere(Strict):
     column: str = Field(description="the column's id (as in the column menu's 'Column ID') or its title")
-    any_of: list[str | int] = Field(min_length=1, description="status labels (or label indexes), or values")
+    any_of: list[str | int] = Field(min_length=1, description="status labels (or their ids), or values")
 
 
 class MondayMetric(MetricParams):
@@ -351,7 +355,7 @@ class MondaySource(ApiSource[MondayConnection, MondayMetric]):
         return str(column["id"])
 
     def rule(self, columns: dict[str, dict], p: MondayMetric) -> dict:
-        """``where`` as an ItemsQueryRule; a status column's labels as their indexes."""
+        """``where`` as an ItemsQueryRule; a status column's labels as their ids (the filter's "index")."""
         assert p.where is not None
         column = self.find(columns, p.where.column, p.board)
         values: list[Any] = list(p.where.any_of)
@@ -368,7 +372,8 @@ class MondaySource(ApiSource[MondayConnection, MondayMetric]):
 
 
 def _labels(settings: Any) -> dict[str, int]:
-    """A status column's label -> index, from its ``settings`` (``{"labels": [{"id", "label", ...}]}``)."""
+    """A status column's label -> id, from its ``settings`` (``{"labels": [{"id", "label", "index", ...}]}``: the
+    ``index`` there is the label's position on the board, not what items and filters use)."""
     labels = settings.get("labels") if isinstance(settings, dict) else None
     found = [label for label in labels if isinstance(label, dict)] if isinstance(labels, list) else []
     return {label["label"]: label["id"] for label in found if isinstance(label.get("id"), int) and "label" in label}

@@ -22,7 +22,10 @@ Vendor rules followed here:
   list endpoints such as workspaces and webhooks, not for a sheet's rows:
   https://developers.smartsheet.com/api/smartsheet/guides/basics/pagination)
 - Cells: ``value`` is the raw value (a number, a string, a Boolean), ``displayValue`` the formatted text;
-  the raw value is read. https://developers.smartsheet.com/api/smartsheet/openapi/cells
+  the raw value is read; "An empty cell returns no value", and a CHECKBOX cell is "true if the checkbox is
+  checked, false if unchecked, no value if the cell hasn't been touched yet", so ``where: {equals: false}`` keeps
+  the untouched ones too. https://developers.smartsheet.com/api/smartsheet/openapi/cells (Cell Value
+  Representation, as smartsheet.redoc.ly/tag/cellsRelated serves it)
 - A sheet holds at most 500,000 cells (so at most 20,000 rows of 25 columns): pages of 1,000 rows with
   only the two columns read. https://developers.smartsheet.com/api/smartsheet/guides/limitations
 - 300 requests a minute per access token; past it, 429 with ``errorCode`` 4003 "Rate limit exceeded.", retried
@@ -170,11 +173,13 @@ class SmartsheetSource(ApiSource[SmartsheetConnection, SmartsheetMetric]):
         columns = _columns(head)
         column = _find(columns, p.column, p.sheet)
         where = _find(columns, p.where.column, p.sheet) if p.where else None
+        unticked = where is not None and _kind(head, where) == "CHECKBOX"  # an untouched checkbox holds no value
         wanted = [column] + ([where] if where is not None and where != column else [])
         values = []
         for row in self.rows(client, p.sheet, _total(head), wanted):
             cells = {c.get("columnId"): c for c in row.get("cells") or [] if isinstance(c, dict)}
-            if p.where and not _equals(cells.get(where, {}).get("value"), p.where.equals):
+            held = cells.get(where, {}).get("value")
+            if p.where and not _equals(False if held is None and unticked else held, p.where.equals):
                 continue
             value = cells.get(column, {}).get("value")
             if value is None or value == "":
@@ -216,6 +221,11 @@ class SmartsheetSource(ApiSource[SmartsheetConnection, SmartsheetMetric]):
 
 def _columns(sheet: dict) -> dict[str, int]:
     return {str(c.get("title")): c["id"] for c in sheet["columns"] if isinstance(c, dict) and "id" in c}
+
+
+def _kind(sheet: dict, column: int) -> str:
+    """A column's type (TEXT_NUMBER, CHECKBOX, PICKLIST ...), by its id."""
+    return next((str(c.get("type")) for c in sheet["columns"] if isinstance(c, dict) and c.get("id") == column), "")
 
 
 def _find(columns: dict[str, int], title: str, sheet: int) -> int:

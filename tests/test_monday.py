@@ -20,7 +20,10 @@ from tests.helpers import oslo
 TOKEN = "mondayTokenCanary0123456789"
 DAY = oslo(2026, 11, 16)
 URL = "https://monday.test/v2"
-STATUS = {"id": "status", "title": "Status", "type": "status", "labels": {0: "Working on it", 1: "Done", 2: "Stuck"}}
+# labels by id, in the order the board shows them: a new board's Status as monday's 2025-10 changelog lists its settings
+# (Done is id 1 at index 2, Stuck id 2 at index 1): items and filters go by the id, so a source that took the index
+# would count the Stuck items as Done
+STATUS = {"id": "status", "title": "Status", "type": "status", "labels": {0: "Working on it", 2: "Stuck", 1: "Done"}}
 REVENUE = {"id": "numbers_3", "title": "Revenue", "type": "numbers"}
 OWNER = {"id": "text_1", "title": "Owner", "type": "text"}
 

@@ -159,6 +159,34 @@ def test_what_cannot_be_read_is_named(write_config, monkeypatch, ss, metric, wor
     assert isinstance(message, str) and words in message, message
 
 
+def test_an_unticked_checkbox_equals_false_whether_or_not_it_was_ever_ticked(write_config, monkeypatch):
+    """A CHECKBOX cell is true, false once unticked, and holds no value until it is first touched (Smartsheet's
+    cell value representation): all but the ticked one are false."""
+    server = SmartsheetEmulator(TOKEN).start()
+    try:
+        server.add_sheet(9, "Launch", [("Task", "TEXT_NUMBER"), ("Shipped", "CHECKBOX")])
+        for task, shipped in [("a", True), ("b", False), ("c", None), ("d", True), ("e", None)]:
+            server.add_row(9, Task=task, Shipped=shipped)
+        metrics = {
+            "open": {
+                "sheet": 9,
+                "column": "Task",
+                "aggregate": "count",
+                "where": {"column": "Shipped", "equals": False},
+            },
+            "shipped": {
+                "sheet": 9,
+                "column": "Task",
+                "aggregate": "count",
+                "where": {"column": "Shipped", "equals": True},
+            },
+        }
+        # b was unticked, c and e never touched: 3 open; a and d: 2 shipped
+        assert values(config(write_config, monkeypatch, metrics, endpoint=server.url)) == {"open": 3.0, "shipped": 2.0}
+    finally:
+        server.stop()
+
+
 def test_a_row_by_its_id(write_config, monkeypatch, ss):
     row_id = ss.sheets[SHEET].rows[3]["id"]  # row 4: d, Open, 20
     got = values(

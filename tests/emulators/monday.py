@@ -13,7 +13,9 @@ graphql-core over the seeded boards: root resolvers ``boards`` and ``next_items_
 board's ``columns`` and ``items_page`` and an item's ``column_values``.
 
 ``items_page`` filters by ``rules`` (``any_of``, ``not_any_of``, ``is_empty``, ``is_not_empty``; a status column
-by label index, https://developer.monday.com/api-reference/reference/status), pages at most 500 items, and its
+by the label's id, which the status page calls its index, https://developer.monday.com/api-reference/reference/status;
+a label's ``index`` in the column's settings is its position, as in the 2025-10 changelog's example, where Done is
+id 1 at index 2), pages at most 500 items, and its
 cursors expire after 60 minutes (https://developer.monday.com/api-reference/reference/items-page). Limits
 (https://developer.monday.com/api-reference/docs/rate-limits): a complexity budget per minute
 (``COMPLEXITY_BUDGET_EXHAUSTED`` with ``retry_in_seconds``, the 2025-07 shape), requests per minute (``Rate
@@ -125,7 +127,8 @@ class MondayEmulator(Emulator):
     # -- data ------------------------------------------------------------------------------------
 
     def add_board(self, board_id: int, name: str, columns: list[dict]) -> Board:
-        """``columns``: {id, title, type[, labels: {index: label}]}; a status column's settings list its labels."""
+        """``columns``: {id, title, type[, labels: {id: label}]}, a status column's labels in the order the board
+        shows them: its settings list each with its ``id`` and its position as ``index``."""
         made = []
         for c in columns:
             labels = c.get("labels") or {}
@@ -135,7 +138,7 @@ class MondayEmulator(Emulator):
         return self.boards[str(board_id)]
 
     def add_item(self, board_id: int, name: str, **values: Any) -> None:
-        """``values`` by column id: a status column's label index, a number, a text."""
+        """``values`` by column id: a status column's label id, a number, a text."""
         self.boards[str(board_id)].items.append({"id": str(next(self._ids)), "name": name, "values": values})
 
     # -- the one route ---------------------------------------------------------------------------
