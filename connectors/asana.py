@@ -37,7 +37,7 @@ Vendor rules followed here (Asana REST API 1.0):
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -58,6 +58,7 @@ from okrsync.sdk import (
     PageRequest,
     RemoteConnection,
     TransientError,
+    parse_instant,
 )
 
 API = "/api/1.0"
@@ -96,7 +97,7 @@ class AsanaMetric(MetricParams):
     @classmethod
     def _a_moment(cls, value: str) -> str:
         if "{" not in value:
-            moment(value, UTC)  # raises ValueError with the reason
+            parse_instant(value, None, "completed_since")  # raises ValueError with the reason
         return value
 
     @model_validator(mode="after")
@@ -104,17 +105,6 @@ class AsanaMetric(MetricParams):
         if (info.context or {}).get("aggregate") == "sum" and not self.field:
             raise ValueError("aggregate sum needs field: (the gid of a number custom field of the project)")
         return self
-
-
-def moment(text: str, tz: tzinfo) -> datetime:
-    """An ISO date (midnight in ``tz``) or date-time (``tz`` when it names no offset) as an aware datetime."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"completed_since must be an ISO date or date-time such as 2026-10-01, not {text[:40]!r}"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 class AsanaSource(ApiSource[AsanaConnection, AsanaMetric]):
@@ -172,7 +162,7 @@ class AsanaSource(ApiSource[AsanaConnection, AsanaMetric]):
         how = q.aggregate or "count"
         if how == "sum" and not q.params.field:
             raise ValueError("aggregate sum needs field: (the gid of a number custom field of the project)")
-        since = moment(q.fill(q.params.completed_since), q.cycle.tz)
+        since = parse_instant(q.fill(q.params.completed_since), q.cycle.tz, "completed_since")
         until = datetime.combine(q.as_of_day + timedelta(days=1), time(0), tzinfo=q.cycle.tz)  # after the as-of day
         done = [t for t in self.tasks(client, q, since, how) if _completed_between(t, since, until)]
         return float(len(done)) if how == "count" else _sum(done, str(q.params.field))

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import quote
 
@@ -58,6 +58,7 @@ from okrsync.sdk import (
     MetricQuery,
     RemoteConnection,
     TransientError,
+    parse_instant,
     retry_after_seconds,
 )
 
@@ -98,19 +99,8 @@ class TrelloMetric(MetricParams):
     @classmethod
     def _a_moment(cls, value: str | None) -> str | None:
         if value and "{" not in value:
-            moment(value, None)  # raises ValueError with the reason
+            parse_instant(value, None, "active_since")  # raises ValueError with the reason
         return value
-
-
-def moment(text: str, tz: tzinfo | None) -> datetime:
-    """An ISO date (midnight in ``tz``) or date-time (``tz`` when it names no offset)."""
-    try:
-        parsed = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise ValueError(
-            f"active_since must be an ISO date or date-time such as 2026-10-01, not {text[:40]!r}"
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 @dataclass(frozen=True)
@@ -187,7 +177,7 @@ class TrelloSource(ApiSource[TrelloConnection, TrelloMetric]):
         cards = client.json("GET", f"{API}/lists/{quote(list_id, safe='')}/cards")
         if not isinstance(cards, list):
             raise ValueError("Trello answered the list's cards without a list of cards")
-        since = moment(q.fill(p.active_since), q.cycle.tz) if p.active_since else None
+        since = parse_instant(q.fill(p.active_since), q.cycle.tz, "active_since") if p.active_since else None
         return float(sum(1 for card in cards if isinstance(card, dict) and _counts(card, p.label, since)))
 
     def list_named(self, client: ApiClient, board: str, name: str) -> str:

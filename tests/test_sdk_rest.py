@@ -5,7 +5,9 @@ not support refused when the config is validated, located like every other confi
 from __future__ import annotations
 
 import textwrap
+from datetime import UTC, datetime
 from types import SimpleNamespace
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -27,6 +29,7 @@ from okrsync.sdk import (
     QueryToken,
     link_target,
     pages,
+    parse_instant,
 )
 from tests.helpers import okrsync
 
@@ -249,3 +252,13 @@ def test_an_aggregate_github_does_not_support_is_a_located_config_error(tmp_path
 def test_a_supported_aggregate_or_none_passes(tmp_path, github):
     _, ran = validate(tmp_path, github)
     assert ran.returncode == 0, ran.stdout + ran.stderr
+
+
+def test_parse_instant_reads_a_day_in_the_cycles_zone_and_names_its_key():
+    oslo = ZoneInfo("Europe/Oslo")
+    assert parse_instant("2026-10-01", oslo, "since") == datetime(2026, 10, 1, tzinfo=oslo)  # 00:00 in Oslo
+    assert parse_instant("2026-10-01", oslo, "since").astimezone(UTC) == datetime(2026, 9, 30, 22, tzinfo=UTC)
+    assert parse_instant(" 2026-10-01T09:30 ", oslo, "since") == datetime(2026, 10, 1, 9, 30, tzinfo=oslo)
+    assert parse_instant("2026-10-01T09:30Z", oslo, "since") == datetime(2026, 10, 1, 9, 30, tzinfo=UTC)
+    with pytest.raises(ValueError, match="since must be an ISO date or date-time such as 2026-10-01, not 'last week'"):
+        parse_instant("last week", oslo, "since")

@@ -61,7 +61,10 @@ class ExcelSource(Source[ExcelConnection, ExcelMetric]):
         root = (self.base_dir / self.settings.root).resolve()
         if not root.is_dir():
             raise self.error(f"root folder not found: {root}")
-        found = sum(1 for p in root.iterdir() if p.suffix.lower() in FORMATS)
+        try:
+            found = sum(1 for p in root.iterdir() if p.suffix.lower() in FORMATS)
+        except OSError as exc:  # a folder okrsync's user may not list
+            raise self.error(f"cannot read root folder {root}: {exc.strerror or type(exc).__name__}") from None
         return f"{found} Excel workbook(s) in {root}"
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:

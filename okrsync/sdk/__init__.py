@@ -39,6 +39,7 @@ from okrsync.sdk.connector import (
     Strict,
     WebUrl,
     local_day,
+    parse_instant,
 )
 from okrsync.sdk.delivery import Delivery, delivery_key, fingerprint
 from okrsync.sdk.entra import EntraAuth, EntraConnection
@@ -132,6 +133,7 @@ __all__ = [
     "origin_only",
     "pages",
     "paginate",
+    "parse_instant",
     "parse_number",
     "per_second",
     "retry_after_seconds",

@@ -22,7 +22,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -255,6 +255,17 @@ def _resolve(ref: ClassRef | None) -> Any:
 
 def local_day(moment: datetime, cycle: Cycle) -> date:
     return moment.astimezone(cycle.tz).date()
+
+
+def parse_instant(text: str, tz: tzinfo | None, key: str) -> datetime:
+    """A metric's date or date-time key as an instant: an ISO date is 00:00 of that day in ``tz`` (the cycle's
+    time zone), a date-time without an offset is read in ``tz``; anything else is a ValueError that names
+    ``key`` (config validation passes ``tz=None`` only to check the text)."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{key} must be an ISO date or date-time such as 2026-10-01, not {text[:40]!r}") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
 
 
 __all__ = [
