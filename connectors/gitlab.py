@@ -206,7 +206,9 @@ class GitlabSource(ApiSource[GitlabConnection, GitlabMetric]):
         """GitLab's rate-limit headers, then its refusals named with what to fix (the shared rules follow)."""
         status, headers = response.status_code, response.headers
         if status == 429:
-            wait = retry_after_seconds(headers.get("Retry-After")) or _until(headers.get("RateLimit-Reset"))
+            # neither header: GitLab's per-endpoint limiter (search, say) answers a bare 429 (lib/api/helpers/
+            # rate_limiter.rb, "This endpoint has been requested too many times"): None, so the policy backs off
+            wait = retry_after_seconds(headers.get("Retry-After")) or _until(headers.get("RateLimit-Reset")) or None
             named = headers.get("RateLimit-Name") or "rate limit"
             return TransientError(f"GitLab is throttling this connection ({named})", wait, throttled=True)
         spent = response.is_success and headers.get("RateLimit-Remaining", "").strip() == "0"

@@ -55,7 +55,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from okrsync.config.env import resolve_env
-from okrsync.connectors.sql_source import SqlConnection, SqlMetric, one_tsql_select
+from okrsync.connectors.sql_source import SqlConnection, SqlMetric, one_mysql_select, one_tsql_select
 from okrsync.errors import SourceError
 from okrsync.okr.numbers import parse_number
 from okrsync.sdk.connector import FetchResult, MetricQuery, Observation, Source
@@ -126,7 +126,7 @@ def _mysql(url: URL, seconds: float) -> Guard:
         for statement in ("SET SESSION TRANSACTION READ ONLY", limit, "START TRANSACTION READ ONLY"):
             conn.exec_driver_sql(statement)
 
-    return Guard(on_begin=begin)
+    return Guard(on_begin=begin, text_check=one_mysql_select)
 
 
 def _redshift(url: URL, seconds: float) -> Guard:
@@ -166,7 +166,7 @@ def _snowflake(url: URL, seconds: float) -> Guard:
 def _bigquery(url: URL, seconds: float) -> Guard:
     bigquery = importlib.import_module("google.cloud.bigquery")  # only with okrsync[bigquery]
     config = bigquery.QueryJobConfig(job_timeout_ms=math.ceil(seconds * 1000))
-    return Guard(execution={"job_config": config}, refuses_writes=False)
+    return Guard(execution={"job_config": config}, text_check=one_mysql_select, refuses_writes=False)
 
 
 _GUARDS: dict[str, Callable[[URL, float], Guard]] = {
@@ -242,10 +242,18 @@ class SqlSource(Source[SqlConnection, SqlMetric]):
         dbapi_conn.set_authorizer(_authorize)
         dbapi_conn.set_progress_handler(lambda: int(time.monotonic() > self._deadline), 10_000)
 
+    def _connect(self, engine: sa.Engine) -> sa.Connection:
+        """A connection; the TypeError of a driver given a url parameter it does not take, as a plain error."""
+        try:
+            return engine.connect()
+        except TypeError as exc:
+            said = _redact(exc, engine.url)
+            raise self.error(f"cannot connect: {said}: a parameter in the url that the driver does not take") from None
+
     def check(self) -> str:
         engine = self._engine()
         try:
-            with engine.connect() as conn:
+            with self._connect(engine) as conn:
                 conn.execute(sa.text("select 1"))
         except SQLAlchemyError as exc:
             cause = getattr(exc, "orig", None) or exc
@@ -260,7 +268,7 @@ class SqlSource(Source[SqlConnection, SqlMetric]):
         engine = self._engine()
         out: FetchResult = {}
         try:
-            with engine.connect() as conn:
+            with self._connect(engine) as conn:
                 for q in queries:
                     out[q.metric_id] = self._one(conn, q)
                     conn.rollback()

@@ -18,7 +18,9 @@ only guard: MySQL and MariaDB run the text of an executable comment (``/*! … *
 as SQL, so ``/*! delete from t where 1 or (*/ select 1 /*!)*/`` reads as one SELECT here and is a
 DELETE there (https://dev.mysql.com/doc/refman/8.4/en/comments.html,
 https://mariadb.com/kb/en/comment-syntax/): such comments are refused here, and the read-only
-transaction refuses the write on the server anyway. T-SQL needs no ``;`` between statements
+transaction refuses the write on the server anyway. Those databases and BigQuery also quote and comment otherwise
+(``\'``, ``#``, backticks, ``--`` only before a space), so before each query there the text is read their way
+too (:func:`one_mysql_select`). T-SQL needs no ``;`` between statements
 (https://learn.microsoft.com/sql/t-sql/language-elements/transact-sql-syntax-conventions-transact-sql),
 so on SQL Server :func:`one_tsql_select` also refuses the reserved words that begin another statement.
 SQLite connections also get an authorizer that allows reading only (no ATTACH, VACUUM INTO, PRAGMA
@@ -69,13 +71,36 @@ def one_select(query: str) -> str:
         raise ValueError(
             "a query must not hold an executable comment ('/*!' or '/*M!'): MySQL and MariaDB run its text as SQL"
         )
-    code = _SKIP.sub(" ", query)  # literals, quoted names and comments cannot end a statement
-    body = code.strip().rstrip(";").strip()
-    if ";" in body:
-        raise ValueError("a query must be one statement: remove the ';' between statements")
+    body = _one_statement(_SKIP.sub(" ", query))  # literals, quoted names and comments cannot end a statement
     first = body.split(None, 1)[0].lower() if body else ""
     if first not in ("select", "with"):
         raise ValueError(f"a query must be a SELECT (or WITH … SELECT), not {first.upper() or 'empty'}")
+    return query
+
+
+def _one_statement(code: str) -> str:
+    """``code`` (a query, its literals, quoted names and comments blanked) without a trailing ``;``; ValueError
+    when a ``;`` is left in it."""
+    body = code.strip().rstrip(";").strip()
+    if ";" in body:
+        raise ValueError("a query must be one statement: remove the ';' between statements")
+    return body
+
+
+# MySQL, MariaDB and BigQuery read a text otherwise than _SKIP: a backslash escapes a quote inside a literal, `…`
+# quotes a name, '#' starts a comment and MySQL's '--' only before a space; '$a$' is a name there, no quoting
+# (https://dev.mysql.com/doc/refman/8.4/en/string-literals.html, https://dev.mysql.com/doc/refman/8.4/en/comments.html,
+# https://cloud.google.com/bigquery/docs/reference/standard-sql/lexical). Read so, `select 1 --1; delete from t`
+# is two statements there, one to _SKIP.
+_MYSQL_SKIP = re.compile(
+    r"'(?:[^'\\]|\\.|'')*'|\"(?:[^\"\\]|\\.|\"\")*\"|`(?:[^`]|``)*`|#[^\n]*|--\s[^\n]*|/\*.*?\*/", re.S
+)
+
+
+def one_mysql_select(query: str) -> str:
+    """``query`` when MySQL's (and BigQuery's) reading of it finds one statement too; else ValueError. Checked before
+    every query on those databases, beside :func:`one_select`'s standard reading when the config loads."""
+    _one_statement(_MYSQL_SKIP.sub(" ", query))
     return query
 
 

@@ -297,6 +297,15 @@ def test_a_429_without_retry_after_waits_for_ratelimit_reset(write_config, monke
 
 
 @respx.mock
+def test_a_429_that_names_no_wait_backs_off_instead_of_retrying_at_once(write_config, monkeypatch, waits):
+    limited = httpx.Response(429, json={"error": "This endpoint has been requested too many times. Try again later."})
+    ok = httpx.Response(200, json=[], headers={"x-total": "2"})
+    respx.get(f"{API}/projects/acme%2Fweb/merge_requests").mock(side_effect=[limited, ok])
+    assert one(write_config, monkeypatch, MRS).value == 2
+    assert len(waits) == 1 and waits[0] >= 0.25  # the retry policy's first backoff (0.25-0.5 s), not ~0 s
+
+
+@respx.mock
 def test_no_requests_left_holds_the_connection_until_the_reset(write_config, monkeypatch, waits):
     spent = {"x-total": "3", "RateLimit-Remaining": "0", "RateLimit-Reset": str(int(time.time()) + 40)}
     respx.get(f"{API}/projects/acme%2Fweb/merge_requests").respond(200, json=[], headers=spent)

@@ -216,6 +216,16 @@ def test_mariadb_url_allowing_several_statements_is_refused(write_config, mariad
         source.fetch([query("select 1")])
 
 
+def test_a_url_parameter_the_driver_does_not_take_is_a_plain_error(write_config, mariadb, monkeypatch):
+    source, query = source_for(write_config, f"{mariadb.reader_url}?charst=utf8mb4", monkeypatch)  # charset
+    for call in (lambda: source.fetch([query("select 1")]), source.check):
+        with pytest.raises(SourceError) as info:
+            call()
+        said = info.value.message
+        assert "cannot connect: " in said and "'charst'" in said and "a parameter in the url" in said, said
+        assert mariadb.password not in said
+
+
 def mariadb_case(db: Throwaway) -> ContractCase:
     wrong = dataclasses.replace(db, reader_url=db.reader_url.replace(db.password, SECRET))
     return ContractCase(
@@ -290,10 +300,42 @@ def test_executable_comments_are_refused_when_the_config_loads(write_config, que
 
 
 def test_plain_comments_and_hints_still_pass():
-    from okrsync.connectors.sql_source import one_select
+    from okrsync.connectors.sql_source import one_mysql_select, one_select
 
-    query = "/* why */ select /*+ MAX_EXECUTION_TIME(100) */ 1 -- a note"
-    assert one_select(query) == query
+    query = "/* why; */ select /*+ MAX_EXECUTION_TIME(100) */ 1 -- a note; more"
+    assert one_select(query) == query == one_mysql_select(query)
+    mysql = "select count(*) from `a;b` where note like '%\\_x%' or note in ('it''s;', \"\\\";\") # why; because"
+    assert one_mysql_select(mysql) == mysql
+
+
+HIDDEN = [  # one statement to the standard reading of one_select, two to MySQL's and BigQuery's
+    "select 1 --1; delete from deals",  # MySQL: '--' without a space after it is two minus signs, not a comment
+    "select 'a\\''; delete from deals; select ''",  # MySQL, BigQuery: \' is a quote inside the literal
+    "select 1 # '\n; delete from deals; -- '",  # MySQL, BigQuery: '#' starts a comment
+    "select `'`; delete from deals; select `'`",  # MySQL, BigQuery: `…` is a quoted name
+    "select 1 as $a$; delete from deals; select 2 as $a$",  # MySQL: $a$ is a name, not dollar quoting
+]
+
+
+@pytest.mark.parametrize("query", HIDDEN)
+def test_a_second_statement_hidden_from_the_standard_reading_is_refused_as_mysql_reads_it(query):
+    """The first two run a DELETE on MariaDB when multi-statements are allowed (checked by hand, 2026-12-07), and
+    BigQuery runs several statements of one query as a script: MySQL, MariaDB and BigQuery read the text as
+    MySQL does before every query."""
+    from okrsync.connectors.sql_source import one_mysql_select, one_select
+
+    assert one_select(query) == query  # the config's check reads it as one statement …
+    with pytest.raises(ValueError, match="one statement"):
+        one_mysql_select(query)  # … MySQL's reading does not
+    for url in ("mysql+pymysql://okr@db/kpis", "mariadb+pymysql://okr@db/kpis"):  # BigQuery's: below
+        assert guard(url, 1.0).text_check is one_mysql_select, url
+
+
+def test_mariadb_refuses_a_second_statement_hidden_from_the_standard_reading(write_config, mariadb, monkeypatch):
+    source, query = source_for(write_config, mariadb.root_url, monkeypatch)
+    got = source.fetch([query(HIDDEN[0])])["m"]
+    assert isinstance(got, SourceError) and "a query must be one statement" in got.message, got
+    assert table_as_root(mariadb) == INTACT
 
 
 @pytest.mark.parametrize(
@@ -404,8 +446,11 @@ def test_snowflake_session_parameters():
 def test_bigquery_jobs_get_a_job_timeout(monkeypatch):
     fake = types.SimpleNamespace(QueryJobConfig=lambda **keys: keys)
     monkeypatch.setitem(sys.modules, "google.cloud.bigquery", fake)
+    from okrsync.connectors.sql_source import one_mysql_select
+
     rules = guard("bigquery://acme-project/kpis", 2.5)
     assert rules.execution == {"job_config": {"job_timeout_ms": 2500}} and not rules.refuses_writes
+    assert rules.text_check is one_mysql_select  # BigQuery reads #, `…` and \' as MySQL does, and runs scripts
 
 
 def test_what_each_database_says_on_a_timeout_reads_as_statement_timeout():
