@@ -178,7 +178,7 @@ def test_a_misspelt_key_suggests_the_closest_one(text, path, says):
 
 def test_an_unknown_key_with_nothing_close_lists_the_keys():
     (p,) = problems(HEAD + "schedule: {cron: '0 2 * * *', every: day}\n")
-    assert p.message == "unknown key (expected one of: cron, enabled, timezone)"
+    assert p.message == "unknown key (expected one of: checkin, cron, enabled, timezone)"
 
 
 @pytest.mark.parametrize(
@@ -303,3 +303,22 @@ def test_a_parent_in_a_namespace_not_stored_yet_stays_a_warning_with_a_suggestio
     assert code == 0, output
     assert "warning objectives.ship.parent: parent platfrom/reliability: no run of namespace 'platfrom'" in output
     assert "did you mean 'platform/reliability'?" in output
+
+
+def test_leads_name_key_results_and_the_checkin_cron_is_checked_like_the_sync_cron(tmp_path):
+    """Issue 25's keys: a KPI's ``leads`` must name key results of the config; ``schedule.checkin`` is a cron."""
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        "version: 1\ntitle: Growth team\ncycle: {name: 2026-Q4, start: 2026-10-01, end: 2026-12-31}\n"
+        "metrics:\n  a: {formula: '1'}\n"
+        "objectives:\n  - id: o\n    title: Grow\n    key_results:\n"
+        "      - {id: signups, title: Signups, metric: a, start: 0, target: 10}\n"
+        "kpis:\n  - {id: traffic, metric: a, healthy: {min: 0}, leads: [signups, signupz]}\n"
+        "schedule: {cron: '0 2 * * *', checkin: '0 8 * * 9'}\n"
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    found = {p.path: (p.line, p.message) for p in info.value.problems}
+    assert found["kpis[0].leads[1]"] == (12, "unknown key result 'signupz' (defined: signups); did you mean 'signups'?")
+    assert found["schedule.checkin"][0] == 13 and "bad day-of-week" in found["schedule.checkin"][1]
+    assert len(found) == 2

@@ -13,7 +13,9 @@ import sys
 import typer
 from rich.markup import escape
 
-import okrsync.cli.commands  # noqa: F401 - registers the commands on ``app``
+import okrsync.cli.checkin_commands
+import okrsync.cli.commands
+import okrsync.cli.import_commands  # noqa: F401 - registers ``okrsync import``
 from okrsync.cli import cycle_commands, days_commands, prefect_commands, report_commands
 from okrsync.cli.app import app, err_console, state
 from okrsync.cli.login_commands import login  # noqa: F401 - registers ``okrsync login`` on ``app``

@@ -23,7 +23,7 @@ def cross_check(data: dict) -> list[Problem]:
         *check_metrics(metrics, connections),
         *formula_cycles(metrics),
         *check_objectives(objectives, metrics, str(data.get("namespace") or "default")),
-        *check_kpis(kpis, metrics),
+        *check_kpis(kpis, metrics, objectives),
         *check_outputs(outputs, connections),
         *check_ids(objectives, kpis),
         *parent_cycles(objectives),
@@ -97,12 +97,24 @@ def _cross_config_parent(loc: tuple, parent: str, namespace: str) -> list[Proble
     return []
 
 
-def check_kpis(kpis: list, metrics: dict) -> list[Problem]:
-    return [
-        (("kpis", k, "metric"), unknown("metric", kpi["metric"], metrics))
-        for k, kpi in enumerate(kpis)
-        if isinstance(kpi, dict) and "metric" in kpi and kpi["metric"] not in metrics
+def check_kpis(kpis: list, metrics: dict, objectives: list) -> list[Problem]:
+    krs = [
+        kr.get("id")
+        for o in objectives
+        if isinstance(o, dict)
+        for kr in _list(o.get("key_results"))
+        if isinstance(kr, dict)
     ]
+    out: list[Problem] = []
+    for k, kpi in enumerate(kpis):
+        if not isinstance(kpi, dict):
+            continue
+        if "metric" in kpi and kpi["metric"] not in metrics:
+            out.append((("kpis", k, "metric"), unknown("metric", kpi["metric"], metrics)))
+        for n, led in enumerate(_list(kpi.get("leads"))):
+            if isinstance(led, str) and led not in krs:
+                out.append((("kpis", k, "leads", n), unknown("key result", led, krs)))
+    return out
 
 
 def check_outputs(outputs: list, connections: dict) -> list[Problem]:

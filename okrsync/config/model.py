@@ -85,10 +85,15 @@ class Schedule(Strict):
     cron: str = Field(description="minute hour day-of-month month day-of-week, e.g. '0 2 * * *'")
     timezone: str | None = Field(None, description="IANA time zone of the cron; default: the cycle's")
     enabled: bool = True
+    checkin: str | None = Field(
+        None, description="a second cron for the weekly check-in (outputs with on: [checkin]), e.g. '0 8 * * 1'"
+    )
 
-    @field_validator("cron")
+    @field_validator("cron", "checkin")
     @classmethod
-    def _valid_cron(cls, value: str) -> str:
+    def _valid_cron(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         # cronsim is what Prefect itself uses to read cron schedules: the same rules, checked at load time
         from cronsim import CronSim, CronSimError
 
@@ -282,6 +287,9 @@ class Kpi(Strict):
     title: str | None = None
     owner: str | None = None
     healthy: HealthyRange
+    leads: list[Id] = Field(
+        [], description="key results this KPI is a leading indicator for (shown beside them, with the lag)"
+    )
 
 
 class Deadlines(Strict):
@@ -294,12 +302,35 @@ class Deadlines(Strict):
     run: Duration = Field(timedelta(minutes=30), description="the whole fetch of one sync, e.g. 30m")
 
 
+class CheckinPrompts(Strict):
+    """The questions a check-in asks of an at-risk or off-track key result (``{kr}`` is its title); none for
+    one on track. Defaults drawn from coaching practice."""
+
+    at_risk: list[str] = Field(
+        ["What is blocking {kr}?", "What would move {kr} by next week?"], description="asked of at-risk KRs"
+    )
+    off_track: list[str] = Field(
+        ["What is blocking {kr}?", "What could we do differently to advance {kr}, or should its target change?"],
+        description="asked of off-track KRs",
+    )
+
+
+class Checkin(Strict):
+    """The weekly check-in (``okrsync checkin``): the span it covers by default and its questions."""
+
+    since_days: int = Field(7, ge=1, le=92, description="days since the previous check-in, by default")
+    prompts: CheckinPrompts = CheckinPrompts()
+
+
 class ConfigBody(Strict):
     """What a config file holds besides its connections and outputs (whose keys belong to connectors)."""
 
     version: Literal[1]
     namespace: str = Field(
         "default", min_length=1, max_length=100, description="separates configs (teams) that share one store"
+    )
+    title: str | None = Field(
+        None, max_length=200, description="the team's name in reports and check-ins (default: the namespace)"
     )
     cycle: Cycle
     store: str = "sqlite:///okrsync.db"
@@ -309,6 +340,7 @@ class ConfigBody(Strict):
     kpis: list[Kpi] = []
     schedule: Schedule | None = None
     status: StatusThresholds = StatusThresholds()
+    checkin: Checkin = Checkin()
 
     def key_results(self) -> list[tuple[Objective, KeyResult]]:
         return [(o, kr) for o in self.objectives for kr in o.key_results]
