@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import datetime
 
 import pytest
 
@@ -106,7 +107,9 @@ def test_override_once_and_clear(example):
     assert "until the next sync" in result.stdout and "on track" in result.stdout
     doc = json.loads(okrsync("-c", str(example), "status", "-f", "json").stdout)
     csat = next(k for o in doc["objectives"] for k in o["key_results"] if k["id"] == "csat")
+    set_at = datetime.fromisoformat(csat["override"].pop("set_at"))  # when it was typed: the real clock here
     assert csat["value"] == 88 and csat["override"] == {"value": 88, "sticky": False, "note": "survey re-count"}
+    assert set_at.tzinfo is not None
     cleared = okrsync("-c", str(example), "override", "csat", "--clear")
     assert cleared.returncode == 0 and "cleared 1 override" in cleared.stdout
     doc = json.loads(okrsync("-c", str(example), "status", "-f", "json").stdout)

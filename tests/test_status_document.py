@@ -101,6 +101,7 @@ KR_JSON = {
     "id": "k",
     "title": "MRR up",
     "metric": "mrr",
+    "manual": False,  # added by issue 25 (a key result without a metric); keys are only ever added
     "kind": "increase",
     "owner": "ceo",
     "unit": "EUR",
@@ -121,7 +122,7 @@ KR_JSON = {
     "error": "boom",
     "observed_at": "2026-11-20T08:30:15.123456+00:00",
     "forecast": {"value": 90.123457, "progress": 0.901235, "low": 80.0, "high": 99.0, "probability": 0.3},
-    "override": {"value": 61.0, "sticky": True, "note": "by hand"},
+    "override": {"value": 61.0, "sticky": True, "note": "by hand", "set_at": None},
     "jira_issue": None,
     "sheet_cell": None,
     "suspect": True,

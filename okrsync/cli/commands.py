@@ -220,7 +220,7 @@ def history(
         err_console.print(f"No stored results for {kr_id} in {cycle or config.cycle.name} yet.")
         raise typer.Exit(1)
     owner, spec = next(((o, kr) for o, kr in config.key_results() if kr.id == kr_id), (None, None))
-    metric = config.metrics.get(spec.metric) if spec else None
+    metric = config.metrics.get(spec.metric) if spec and spec.metric else None
     aspirational = owner is not None and owner.kind == "aspirational"
     console.print(history_table(kr_id, cycle or config.cycle.name, rows, metric.unit if metric else None, aspirational))
 
@@ -257,6 +257,7 @@ def override(
             "as a plain number (e.g. 88 or 1250000)",
             param_hint="VALUE",
         ) from None
+    sticky = sticky or not any(kr.metric for _, kr in config.key_results() if kr.id == kr_id)  # manual: kept
     store = open_store(config)
     try:
         now = clock(config)

@@ -205,7 +205,12 @@ Id = Annotated[str, Field(min_length=1, max_length=200)]  # the store keeps ids 
 class KeyResult(Strict):
     id: Id
     title: str | None = None
-    metric: str
+    metric: str | None = Field(
+        None, description="the metric it reads; left out: a manual key result, its value set by okrsync override"
+    )
+    max_age: Duration | None = Field(
+        None, description="a manual key result's: how old its value may be before it is stale (default 8d)"
+    )
     kind: KrKind | None = Field(None, description="omitted: increase or decrease, inferred from start vs target")
     start: float | Literal["auto"] | None = None
     target: float | None = None
@@ -230,7 +235,18 @@ class KeyResult(Strict):
             raise ValueError("phases apply to increase, decrease and milestone key results only (levels have no path)")
         if self.start_date and self.due and self.due < self.start_date:
             raise ValueError(f"due {self.due} is before start_date {self.start_date}")
+        if self.metric is not None and self.max_age is not None:
+            raise ValueError(f"max_age belongs to the metric here: set metrics.{self.metric}.max_age instead")
+        if self.metric is None and self.start == "auto":
+            raise ValueError(
+                "start: auto takes the metric's first value of the cycle: a manual key result needs a start"
+            )
         return self
+
+    @property
+    def manual(self) -> bool:
+        """No metric: its value is set by hand (``okrsync override``) and kept until changed."""
+        return self.metric is None
 
     @property
     def is_bound(self) -> bool:

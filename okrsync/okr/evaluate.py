@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import partial
 from typing import cast
 
@@ -162,7 +162,9 @@ def evaluate_kr(
     aspirational = objective.kind == "aspirational"
     result = _kr_result(kr, objective.id, metric, kind, start, target, expected, aspirational, override)
     latest = metric.series[1][count - 1] if count else None
-    if override is not None:
+    if override is not None and kr.manual:
+        value, (observed_at, stale_reason) = override.value, manual_age(kr, override, as_of, cycle)
+    elif override is not None:
         value, observed_at, stale_reason = override.value, as_of, None
     elif latest is None or (kr.start == "auto" and start is None):
         return _no_data(result, metric.error)
@@ -185,6 +187,20 @@ def evaluate_kr(
         forecast=forecast,
         override=override,
     )
+
+
+MANUAL_MAX_AGE = timedelta(days=8)  # a manual value is renewed at the weekly check-in; a day's grace
+
+
+def manual_age(kr: KeyResult, override: Override, as_of: datetime, cycle: Cycle) -> tuple[datetime, str | None]:
+    """A manual key result's value is observed when it was set, and stale once older than the KR's
+    ``max_age`` (8 days unless it says otherwise), like a fetched value older than its metric's."""
+    set_at = override.set_at or as_of
+    limit = kr.max_age or MANUAL_MAX_AGE
+    if as_of - set_at <= limit:
+        return set_at, None
+    day = set_at.astimezone(cycle.tz).date()
+    return set_at, f"set by hand on {day}, older than max_age {human_duration(limit)}: set it again (okrsync override)"
 
 
 def _kr_result(
@@ -293,7 +309,13 @@ def evaluate(
     per_objective: dict[str, list[KrResult]] = {}
     for objective, kr in config.key_results():
         result = evaluate_kr(
-            kr, objective, metrics.get(kr.metric, empty), config.cycle, as_of, config.status, overrides.get(kr.id)
+            kr,
+            objective,
+            metrics.get(kr.metric, empty) if kr.metric else empty,
+            config.cycle,
+            as_of,
+            config.status,
+            overrides.get(kr.id),
         )
         per_objective.setdefault(objective.id, []).append(result)
     objectives = roll_up(config.objectives, per_objective, config.status, aligned, parent_notes)

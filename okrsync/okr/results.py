@@ -85,6 +85,7 @@ class Override:
     value: float
     note: str | None = None
     sticky: bool = False
+    set_at: datetime | None = None  # when it was recorded: a manual key result's value ages from then
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,7 @@ class Forecast:
 class KrResult:
     id: str
     objective_id: str
-    metric: str
+    metric: str | None  # None: a manual key result
     kind: str
     title: str | None
     weight: float

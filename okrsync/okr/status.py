@@ -83,12 +83,14 @@ class OverrideDoc(_Doc):
     value: float
     sticky: bool
     note: str | None = None
+    set_at: Moment | None = None  # when it was recorded (a manual key result's value ages from then)
 
 
 class KrStatus(_Doc):
     id: str
     title: str
-    metric: str
+    metric: str | None  # None: a manual key result (its value set by hand)
+    manual: bool = False
     kind: str
     owner: str | None = None
     unit: str | None = None
@@ -133,7 +135,7 @@ class KrStatus(_Doc):
     def from_result(cls, kr: KrResult, spec: KeyResult, config: Config, owner: str | None = None) -> KrStatus:
         """The entry of a KR's result: every field the two share by name, then what the config adds (the
         objective's ``owner`` unless the KR names its own)."""
-        metric = config.metrics.get(kr.metric)
+        metric = config.metrics.get(kr.metric) if kr.metric else None
         return cls.model_validate(
             _shared(kr, cls)
             | {
@@ -146,6 +148,7 @@ class KrStatus(_Doc):
                 "sheet_cell": spec.sheet_cell,
                 "start_date": spec.start_date or config.cycle.start,
                 "phases": spec.phases,
+                "manual": spec.manual,
             }
         )
 

@@ -61,7 +61,7 @@ kr_results = sa.Table(
     sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
     sa.Column("kr_id", sa.String(200), primary_key=True),
     sa.Column("objective_id", sa.String(200), nullable=False),
-    sa.Column("metric_id", sa.String(200), nullable=False),
+    sa.Column("metric_id", sa.String(200)),  # None: a manual key result (migration 0006)
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("value", sa.Float),
     sa.Column("start", sa.Float),

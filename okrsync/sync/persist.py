@@ -32,7 +32,9 @@ def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> 
     """History up to the plan's as-of, and the overrides that apply (a fetch replaces once-overrides)."""
     config = sync_plan.config
     active = store.active_overrides(config.namespace)
-    overrides = {k: Override(o.value, o.note, o.sticky) for k, o in active.items() if o.sticky or not fetching}
+    overrides = {
+        k: Override(o.value, o.note, o.sticky, o.created_at) for k, o in active.items() if o.sticky or not fetching
+    }
     cycle = config.cycle.name
     history = store.load_history(config.namespace, cycle, sync_plan.day, sync_plan.metrics)
     short = [k.metric for k in config.kpis if len(history.get(k.metric, ())) < 2]

@@ -80,7 +80,7 @@ def window(config: Config, metric_id: str) -> tuple[date, date] | None:
 
 def used_metrics(config: Config) -> list[str]:
     """Metrics used by a KR or KPI, and everything their formulas need, sorted."""
-    wanted = {kr.metric for _, kr in config.key_results()} | {k.metric for k in config.kpis}
+    wanted = {kr.metric for _, kr in config.key_results() if kr.metric} | {k.metric for k in config.kpis}
     todo = list(wanted)
     while todo:
         metric = config.metrics.get(todo.pop())

@@ -205,7 +205,9 @@ def manual_values_of(doc: StatusDocument | None) -> dict[str, Override]:
     """The manual values a stored document shows, by KR id."""
     key_results = doc.key_results() if doc else ()
     return {
-        kr.id: Override(kr.override.value, kr.override.note, kr.override.sticky) for _, kr in key_results if kr.override
+        kr.id: Override(kr.override.value, kr.override.note, kr.override.sticky, kr.override.set_at)
+        for _, kr in key_results
+        if kr.override
     }
 
 

@@ -1,0 +1,116 @@
+"""Manual key results (issue 25): a key result without ``metric:`` takes its value from ``okrsync override``
+(always kept: there is no fetch to replace it), is marked manual in the status document, and goes stale
+once its value is older than its ``max_age`` (8 days by default), like a fetched value older than its
+metric's. Every figure below is worked out by hand from the config."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from okrsync.config.load import load_config
+from okrsync.errors import ConfigError
+from okrsync.store import Store
+from okrsync.sync.sequence import sync
+from tests.helpers import cli, oslo, write_csv
+
+CONFIG = """\
+version: 1
+namespace: acme
+cycle: {{name: 2026-Q4, start: 2026-10-01, end: 2026-12-31, timezone: Europe/Oslo}}
+store: "{store}"
+connections: {{files: {{type: csv, root: .}}}}
+metrics: {{signups: {{connection: files, path: signups.csv, column: n}}}}
+objectives:
+  - id: grow
+    title: Grow
+    key_results:
+      - {{id: signups, title: Signups, metric: signups, start: 0, target: 100}}
+      - {{id: partners, title: Partners signed, start: 0, target: 10{extra}}}
+      - {{id: launch, title: Launch the beta, kind: milestone}}
+"""
+
+
+def team(tmp_path, store_url: str, extra: str = ""):
+    write_csv(tmp_path / "signups.csv", "n\n40\n")
+    path = tmp_path / "okrsync.yaml"
+    path.write_text(CONFIG.format(store=store_url, extra=extra))
+    return path
+
+
+def kr(result, kr_id: str):
+    return result.document.kr(kr_id)
+
+
+def test_a_manual_kr_has_no_data_until_set_then_keeps_its_value(tmp_path, store_url):
+    path = team(tmp_path, store_url)
+    config = load_config(path)
+    first = sync(config, oslo(2026, 11, 2, 23), now=oslo(2026, 11, 2, 23))
+    assert kr(first, "partners").status == "no_data" and kr(first, "partners").manual is True
+    assert kr(first, "partners").metric is None and kr(first, "signups").manual is False
+    code, output = cli(["-c", str(path), "override", "partners", "4"])  # no --sticky: a manual KR keeps it anyway
+    assert code == 0 and "sticky until --clear" in output, output
+    set_at = Store(store_url).active_overrides("acme")["partners"].created_at
+    as_of = set_at + timedelta(days=3)
+    later = sync(config, as_of, now=as_of)  # a fetch does not replace a manual KR's value
+    partners = kr(later, "partners")
+    assert partners.value == 4 and partners.progress == pytest.approx(0.4)  # (4 - 0) / (10 - 0)
+    assert partners.stale is False and partners.observed_at == set_at
+    assert later.document.to_dict()["objectives"][0]["key_results"][1]["manual"] is True
+
+
+def test_a_manual_milestone_is_done_when_its_owner_says_so(tmp_path, store_url):
+    config = load_config(team(tmp_path, store_url))
+    now = oslo(2026, 11, 10, 9)
+    Store(store_url).add_override("acme", "launch", 1, True, "shipped to 20 customers", now)
+    result = sync(config, now, now=now)
+    assert kr(result, "launch").status == "done" and kr(result, "launch").value == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "days", "stale"),
+    [("", 7, False), ("", 8, True), (", max_age: 30d", 29, False), (", max_age: 30d", 30, True)],
+)
+def test_a_manual_value_goes_stale_after_max_age(tmp_path, extra, days, stale):
+    """Judged at the end of the as-of day, as every value is: set on 20 October at 09:00, the value is 7 days
+    15 hours old at the end of 27 October (fresh under 8 days) and 8 days 15 hours at the end of the 28th."""
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = load_config(team(tmp_path, store_url, extra))
+    set_at = oslo(2026, 10, 20, 9)
+    Store(store_url).add_override("acme", "partners", 6, True, None, set_at)
+    as_of = set_at + timedelta(days=days)
+    partners = kr(sync(config, as_of, now=as_of), "partners")
+    assert partners.value == 6 and partners.stale is stale
+    if stale:
+        limit = "30d" if extra else "8d"
+        assert (
+            partners.stale_reason
+            == f"set by hand on 2026-10-20, older than max_age {limit}: set it again (okrsync override)"
+        )
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (", metric: signups, max_age: 3d", "max_age belongs to the metric here: set metrics.signups.max_age instead"),
+        (", metric: nope", "unknown metric 'nope'"),
+    ],
+)
+def test_manual_kr_keys_are_checked_where_they_are_written(tmp_path, extra, words):
+    path = team(tmp_path, "sqlite:///x.db", extra)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = info.value.problems
+    assert problem.line == 12 and words in problem.message, problem
+
+
+def test_start_auto_needs_a_metric(tmp_path):
+    path = tmp_path / "okrsync.yaml"
+    path.write_text(
+        CONFIG.format(store="sqlite:///x.db", extra="").replace("start: 0, target: 10", "start: auto, target: 10")
+    )
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    (problem,) = info.value.problems
+    assert "a manual key result needs a start" in problem.message and problem.line == 12
