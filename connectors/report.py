@@ -34,7 +34,7 @@ def render_json(doc: StatusDocument, history: dict | None = None) -> str:
 
 
 def render_markdown(doc: StatusDocument, history: dict | None = None) -> str:
-    out = [f"# OKR status — {doc.cycle}", "", f"As of {human_time(doc.as_of)}", ""]
+    out = [f"# {doc.title or doc.namespace} — OKR status {doc.cycle}", "", f"As of {human_time(doc.as_of)}", ""]
     for o in doc.objectives:
         parent = f" (aligned to {_md(o.parent)})" if o.parent else ""
         out += [

@@ -5,6 +5,7 @@ import io
 import itertools
 import json
 import os
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -36,7 +37,7 @@ def test_json_report_is_the_status_document(document):
 
 def test_markdown_and_csv_reports(document):
     md = render_markdown(document)
-    assert md.startswith("# OKR status — 2026-Q4")
+    assert md.startswith("# Acme — OKR status 2026-Q4")
     assert "## Delight our customers (aligned to company-growth)" in md and "⚠ stale" in md
     rows = list(csv.DictReader(io.StringIO(render_csv(document))))
     krs, kpis = [r for r in rows if r["kind"] != "kpi"], [r for r in rows if r["kind"] == "kpi"]
@@ -62,8 +63,9 @@ def test_html_is_self_contained_and_deterministic(synced):
 
 @pytest.mark.parametrize("width", [1280, 390])  # a desk and a phone
 def test_html_report_renders_in_headless_chromium(synced, tmp_path, width):
-    for page in open_report(render_html(synced.document, synced.history), tmp_path, width):
-        assert page.title() == "OKR status — 2026-Q4"
+    titled = synced.document.model_copy(update={"title": "Acme"})  # the config's title: (the document's title)
+    for page in open_report(render_html(titled, synced.history), tmp_path, width):
+        assert page.title() == "Acme — OKR status 2026-Q4"
         assert page.locator("section.objective h2").all_inner_texts() == [  # three objectives, in this order
             "Grow recurring revenue to fund 2027",
             "Delight our customers",
@@ -87,6 +89,9 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path, width):
         for when in page.locator("time").all():  # dates never wrap mid-word
             assert when.evaluate("e => e.getClientRects().length") == 1, when.inner_text()
         assert page.evaluate(CONTRAST) == []  # WCAG AA: 4.5:1 for every text on its background
+        assert page.locator("#objective-company-growth .aligned li a").get_attribute("href") == "#objective-delight"
+        assert page.locator(".note.why").count() == 5  # mrr, new-customers, csat, signups, activation
+        assert page.locator("h1").inner_text() == "Acme — OKR status 2026-Q4"
 
 
 def test_html_report_is_accessible(synced, tmp_path):
@@ -158,3 +163,231 @@ def test_every_display_says_how_likely_the_target_is(document):
     assert "<1% likely" in forecast_text(document.kr("signups"))
     tiny = document.kr("new-customers").forecast.probability
     assert 0 < tiny < 0.005 and "<1% likely" in forecast_text(document.kr("new-customers"))
+
+
+# --------------------------------------------------------------------------- the report for leads (issue 25)
+
+
+def test_the_heading_names_the_team_by_its_title_else_its_namespace(document):
+    plain = render_html(document)  # example.yaml's title: Acme
+    assert "<title>Acme — OKR status 2026-Q4</title>" in plain and "<h1>Acme — OKR status 2026-Q4</h1>" in plain
+    untitled = render_html(document.model_copy(update={"title": None}))  # the default namespace
+    assert "<h1>default — OKR status 2026-Q4</h1>" in untitled
+    team = render_html(document.model_copy(update={"namespace": "team-a", "title": None}))
+    assert "<h1>team-a — OKR status 2026-Q4</h1>" in team
+    titled = render_html(document.model_copy(update={"namespace": "team-a", "title": "Growth <b>team</b>"}))
+    assert "<title>Growth &lt;b&gt;team&lt;/b&gt; — OKR status 2026-Q4</title>" in titled
+    assert "<h1>Growth &lt;b&gt;team&lt;/b&gt; — OKR status 2026-Q4</h1>" in titled and "<b>team" not in titled
+
+
+def _section(html: str, anchor: str) -> str:
+    """The card's HTML from its id to the next card."""
+    return html.split(f'id="{anchor}"')[1].split("<article")[0].split("<section")[0]
+
+
+def test_an_aligned_child_shows_its_share_of_the_parents_progress(tmp_path, write_config):
+    """Every KR on the parent's card is at 100 % and it shows 83 %: the child at 50 % pulls it down."""
+    from okrsync.config.load import load_config
+    from okrsync.sync.sequence import sync
+    from tests.helpers import DAY1, write_csv
+
+    write_csv(tmp_path / "d.csv", "a,b,up,c,ok\n10,10,98,50,1\n")
+    path = write_config("""
+        connections: {files: {type: csv, root: .}}
+        metrics: {a: {connection: files, path: d.csv, column: a}, b: {connection: files, path: d.csv, column: b},
+                  up: {connection: files, path: d.csv, column: up}, c: {connection: files, path: d.csv, column: c},
+                  ok: {connection: files, path: d.csv, column: ok}}
+        objectives:
+          - id: growth
+            title: Grow
+            key_results:
+              - {id: ka, metric: a, start: 0, target: 10}
+              - {id: kb, metric: b, start: 0, target: 10}
+              - {id: kup, metric: up, kind: at_least, target: 99}
+          - id: retention
+            title: Keep <customers>
+            parent: growth
+            key_results: [{id: kc, metric: c, start: 0, target: 100}]
+          - id: steady
+            title: Stay up
+            parent: growth
+            weight: 5
+            key_results: [{id: kok, metric: ok, kind: at_least, target: 1}]
+    """)
+    doc = sync(load_config(path), DAY1, now=DAY1).document
+    # by hand: the level (98 < 99) and the child of levels only stay out of the mean, so growth is
+    # (1 x 100 % + 1 x 100 % + 1 x 50 %) / (1 + 1 + 1) = 83.3 %; retention adds 1 x 50 / 3 = 16.7 points of it
+    # (33.3 if done), the two KRs 2 x 100 / 3 = 66.7
+    growth = _section(render_html(doc), "objective-growth")
+    assert "<p>progress 83% " in growth.replace('<p class="meta">', "<p>")
+    assert "Progress 83.3%: the key results on\nthis card add 66.7 points, the aligned objectives 16.7." in growth
+    assert (
+        '<li><a href="#objective-retention">Keep &lt;customers&gt;</a>: 50% done, weight 1 of 3: adds 16.7 points'
+        " (33.3 if done)</li>"
+    ) in growth
+    assert (
+        '<li><a href="#objective-steady">Stay up</a>: keeps levels only, which stay out of the progress; all its '
+        "levels hold</li>"
+    ) in growth
+
+
+def test_a_child_in_another_config_links_to_its_teams_page_with_its_share(tmp_path, write_config):
+    from types import SimpleNamespace
+
+    from okrsync.present.site import build_site
+    from okrsync.sync.sequence import sync
+    from tests.helpers import DAY1, aligned_configs
+
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    child = sync(team, DAY1, now=DAY1).document
+    parent = sync(company, DAY1, now=DAY1).document
+    # by hand: revenue 60 of 100 (weight 1) and the team's signups 30 of 100 (weight 3):
+    # (1 x 60 % + 3 x 30 %) / 4 = 37.5 %, of which the child adds 3 x 30 / 4 = 22.5 points (75.0 if done)
+    share = "30% done, weight 3 of 4: adds 22.5 points (75.0 if done)"
+    page = build_site({"company": parent, "team-a": child}, {})["company.html"]
+    assert (
+        f'<a href="team-a.html#objective-self-serve">Self-serve signups</a> <span class="ns">team-a</span>: {share}'
+        in page
+    )
+    assert "the key results on\nthis card add 15.0 points, the aligned objectives 22.5." in page
+    alone = render_html(parent)  # one team's report: the other team's figures are not in its document
+    assert "team-a/self-serve" in alone and "shows in okrsync report --all" in alone and 'href="team-a' not in alone
+    rolled = SimpleNamespace(ref="team-a/self-serve", title="Self-serve signups", weight=3, progress=0.3)
+    growth = parent.objectives[0].model_copy(update={"aligned": [SimpleNamespace(**vars(rolled), levels_only=False)]})
+    carried = render_html(parent.model_copy(update={"objectives": [growth]}))  # the document carries what it rolled in
+    assert f'Self-serve signups <span class="ns">team-a</span>: {share}' in carried
+    moved = child.model_copy(update={"objectives": [child.objectives[0].model_copy(update={"progress": 0.5})]})
+    later = build_site({"company": parent, "team-a": moved}, {})["company.html"]  # the team synced since
+    assert "These shares add up to 52.5 points, not 37.5" in later  # 15 + 3 x 50 / 4
+    index = build_site({"company": parent.model_copy(update={"title": "Acme"}), "team-a": child}, {})["index.html"]
+    assert '<a href="company.html">Acme</a> <span class="ns">company</span>' in index
+    assert '<td><time>2026-11-16</time> <span class="zone">Europe/Oslo</span></td>' in index
+
+
+def _reads(chance: float) -> str:
+    """How a chance reads, by use_forecast's default thresholds (docs/okr-semantics.md)."""
+    return "on_track" if chance >= 0.7 else "at_risk" if chance >= 0.3 else "off_track"
+
+
+def test_a_line_says_why_exactly_where_status_and_chance_disagree(document):
+    html = render_html(document)
+    for _, kr in document.key_results():
+        chance = kr.forecast.probability if kr.forecast else None
+        status = "on_track" if kr.status == "done" else kr.status
+        disagree = chance is not None and _reads(chance) != status
+        assert ('class="note why"' in _section(html, f"kr-{kr.id}")) == disagree, kr.id
+    assert html.count('class="note why"') == 5
+    # mrr: (153,175 - 120,000) / 60,000 = 55 % done, the phases expect 47 %: on track; 43 % likely reads at risk
+    assert (
+        "Why: On track by the calendar (55% done, 47% expected by today); the chance (43%) carries the pace of recent "
+        "weeks to the due date, and the status does not use it (status: use_forecast is off)."
+    ) in _section(html, "kr-mrr")
+    assert "Why: On track for an aspirational objective, where 70% of the target counts as success" in _section(
+        html, "kr-signups"
+    ) and "0.7 × 67%); &lt;1% is the chance of reaching the whole target" in _section(html, "kr-signups")
+    assert 'class="note why"' not in _section(html, "kr-p1")  # on track and 93 % likely agree
+
+
+@pytest.mark.parametrize(
+    ("status", "chance", "line"),
+    [
+        ("on_track", 0.7, None),  # likely from 0.7: agrees
+        ("on_track", 0.699999, "On track by the calendar"),
+        ("at_risk", 0.3, None),
+        ("at_risk", 0.299999, "At risk by the calendar"),
+        ("off_track", 0.75, "Off track by the calendar"),
+        ("done", 0.2, "Why: The target was reached, and a reached key result stays done"),
+        ("done", 0.9, None),
+    ],
+)
+def test_the_why_line_follows_the_thresholds(document, status, chance, line):
+    mrr = document.kr("mrr")
+    kr = mrr.model_copy(update={"status": status, "forecast": mrr.forecast.model_copy(update={"probability": chance})})
+    o = document.objectives[0].model_copy(update={"key_results": [kr]})
+    section = _section(render_html(document.model_copy(update={"objectives": [o]})), "kr-mrr")
+    assert (line in section) if line else 'class="note why"' not in section
+
+
+def test_an_aspirational_kr_judged_by_its_chance_says_so(document):
+    rules = type("Rules", (), {"use_forecast": True, "likely": 0.7, "unlikely": 0.3})()
+    html = render_html(document.model_copy(update={"status_rules": rules}))
+    assert "On track for an aspirational objective, judged by the chance of getting 70% of the way" in _section(
+        html, "kr-signups"
+    )
+
+
+def test_times_are_shown_in_the_zone_named(document):
+    from tests.helpers import oslo
+
+    html = render_html(document.model_copy(update={"as_of": oslo(2026, 11, 21, 5, 19)}))
+    assert "As of <time>2026-11-21 05:19</time>" in html and 'times in <span class="nowrap">Europe/Oslo</span>' in html
+    assert "UTC+" not in html
+    offset = datetime(2026, 11, 21, 5, 19, tzinfo=timezone(timedelta(hours=1)))  # as a stored document holds it
+    older = render_html(document.model_copy(update={"as_of": offset, "timezone": None}))
+    assert "As of <time>2026-11-21 05:19 UTC+01:00</time>" in older and "times in" not in older  # no zone stored
+
+
+def test_a_manual_kr_has_its_own_badge(document):
+    from okrsync.okr.status import OverrideDoc
+
+    csat = document.kr("csat").model_copy(update={"manual": True})
+    p1 = document.kr("p1").model_copy(update={"manual": True, "override": OverrideDoc(value=9, sticky=True, note="x")})
+    delight = next(o for o in document.objectives if o.id == "delight")
+    krs = [csat if k.id == "csat" else p1 if k.id == "p1" else k for k in delight.key_results]
+    objectives = [o.model_copy(update={"key_results": krs}) if o.id == "delight" else o for o in document.objectives]
+    html = render_html(document.model_copy(update={"objectives": objectives}))
+    assert '<article class="kr manual" id="kr-csat">' in html and "✍ manual KR" in _section(html, "kr-csat")
+    assert '<article class="kr overridden manual" id="kr-p1">' in html
+    assert "✍ manual KR" in _section(html, "kr-p1") and "✎ manual</span>" not in _section(html, "kr-p1")
+    assert "✎ manual value: x" in _section(html, "kr-p1")  # the owner's note on the value stays
+    assert html.count("✍ manual KR") == 2 and "✍ manual KR" not in render_html(document)
+
+
+def test_a_synced_manual_kr_shows_its_badge_with_or_without_a_value(tmp_path, write_config):
+    from okrsync.config.load import load_config
+    from okrsync.sync.sequence import sync
+    from tests.helpers import DAY1, DAY2, cli, write_csv
+
+    write_csv(tmp_path / "d.csv", "n\n40\n")
+    path = write_config("""
+        connections: {files: {type: csv, root: .}}
+        metrics: {n: {connection: files, path: d.csv, column: n}}
+        objectives:
+          - id: grow
+            title: Grow
+            key_results:
+              - {id: signups, title: Signups, metric: n, start: 0, target: 100}
+              - {id: partners, title: Partners signed, start: 0, target: 10}
+    """)
+    config = load_config(path)
+    before = render_html(sync(config, DAY1, now=DAY1).document)
+    assert "✍ manual KR" in _section(before, "kr-partners") and "no data" in _section(before, "kr-partners")
+    assert cli(["-c", str(path), "override", "partners", "4", "--note", "two <signed>"])[0] == 0
+    after = render_html(sync(config, DAY2, now=DAY2).document)
+    partners = _section(after, "kr-partners")
+    assert '<article class="kr overridden manual" id="kr-partners">' in after and "✍ manual KR" in partners
+    assert "✎ manual value: two &lt;signed&gt;" in partners and "✎ manual</span>" not in partners
+    assert "now <b>4</b>" in partners and "40% (expected" in partners  # (4 - 0) / (10 - 0)
+    assert "manual KR" not in _section(after, "kr-signups")
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_a_team_page_with_aligned_children_reads_well_in_a_browser(tmp_path, write_config, width):
+    from okrsync.present.site import build_site
+    from okrsync.sync.sequence import sync
+    from tests.helpers import DAY1, aligned_configs
+
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    child = sync(team, DAY1, now=DAY1).document
+    parent = sync(company, DAY1, now=DAY1).document
+    rev = parent.objectives[0].key_results[0].model_copy(update={"manual": True})
+    growth = parent.objectives[0].model_copy(update={"key_results": [rev]})
+    titled = parent.model_copy(update={"title": "Acme, the whole company", "objectives": [growth]})
+    page_html = build_site({"company": titled, "team-a": child}, {})["company.html"]
+    for page in open_report(page_html, tmp_path, width, name="team"):
+        assert page.title() == "Acme, the whole company — OKR status 2026-Q4"
+        assert page.evaluate("document.scrollingElement.scrollWidth") <= width
+        link = page.locator(".aligned li a")
+        assert link.get_attribute("href") == "team-a.html#objective-self-serve" and link.is_visible()
+        assert page.locator(".pill.manual-pill").inner_text() == "✍ manual KR"
+        assert page.evaluate(CONTRAST) == []

@@ -136,6 +136,7 @@ DOCUMENT_JSON = {
     "cycle_start": "2026-10-01",
     "cycle_end": "2026-12-31",
     "namespace": "default",
+    "title": None,  # added by issue 25: the team's name (config title:)
     "as_of": "2026-11-21T23:59:59.999999+00:00",  # isoformat: not pydantic's "Z"
     "timezone": "UTC",
     "objectives": [
@@ -176,6 +177,7 @@ DOCUMENT_JSON = {
         }
     ],
     "errors": [{"metric": "x", "connection": "files", "message": "gone"}],
+    "status_rules": {"use_forecast": False, "likely": 0.7, "unlikely": 0.3},  # added by issue 25
 }
 
 

@@ -217,17 +217,27 @@ class ErrorEntry(_Doc):
     message: str
 
 
+class StatusRulesDoc(_Doc):
+    """The status rules the document was judged by (``status:``), for outputs that explain a status."""
+
+    use_forecast: bool = False
+    likely: float = 0.7
+    unlikely: float = 0.3
+
+
 class StatusDocument(_Doc):
     version: int = VERSION
     cycle: str
     cycle_start: Day
     cycle_end: Day
     namespace: str = "default"
+    title: str | None = None  # the team's name (config ``title:``); outputs fall back to the namespace
     as_of: Moment  # in the cycle's time zone
     timezone: str | None = None  # the cycle's IANA zone (documents before 2026-11-30: none)
     objectives: list[ObjectiveStatus] = []
     kpis: list[KpiStatus] = []
     errors: list[ErrorEntry] = []
+    status_rules: StatusRulesDoc | None = None  # documents before issue 25: none (the defaults applied)
 
     def key_results(self) -> Iterator[tuple[ObjectiveStatus, KrStatus]]:
         for o in self.objectives:
@@ -258,9 +268,13 @@ def build_document(evaluation: Evaluation, config: Config) -> StatusDocument:
         cycle_start=config.cycle.start,
         cycle_end=config.cycle.end,
         namespace=config.namespace,
+        title=config.title,
         as_of=evaluation.as_of.astimezone(config.cycle.tz),
         timezone=config.cycle.timezone,
         objectives=[ObjectiveStatus.from_result(o, config, specs) for o in evaluation.objectives],
         kpis=[KpiStatus.from_result(k, config) for k in evaluation.kpis],
         errors=[ErrorEntry.model_validate(e) for e in evaluation.errors],
+        status_rules=StatusRulesDoc.model_validate(
+            config.status.model_dump(include={"use_forecast", "likely", "unlikely"})
+        ),
     )

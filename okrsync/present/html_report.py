@@ -2,21 +2,32 @@
 
 One self-contained file (inline CSS and SVG, no script, no request beyond the page), rendered by Jinja2
 from ``templates/report.html.j2`` with autoescaping: every title, owner, unit and note is user text.
-Objectives in their alignment tree, each KR with its progress bar, its badges (status; stale, held back
-and manual values each marked in words and in their own colour, never by colour alone) and a chart
-(okrsync.present.charts); KPIs with their history over the healthy band. The same document renders the same
-bytes: nothing here reads the clock or the machine's time zone.
+Objectives in their alignment tree, each KR with its progress bar, its badges (status; stale, held back,
+overridden values and manual KRs each marked in words and in their own colour, never by colour alone) and a
+chart (okrsync.present.charts); KPIs with their history over the healthy band. The page is headed by the
+team's name (the document's ``title``, else its namespace) and says its times in the cycle's zone by name.
+An objective with aligned children lists each with its share of the objective's progress
+(:func:`breakdown`, the roll-up rule of okrsync.okr.rollup); a KR whose status and chance of reaching its
+target read differently gets one line saying why (:func:`why_status_and_chance_differ`). The same document
+renders the same bytes: nothing here reads the clock or the machine's time zone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, time
 from functools import cache
+from zoneinfo import ZoneInfo
 
-from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
+from okrsync.config.model import BOUND_KINDS, StatusThresholds
+from okrsync.okr.alignment import split_ref
+from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, likely_status
+from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument, StatusRulesDoc
 from okrsync.present.charts import Chart, kpi_chart, kr_chart
 from okrsync.present.formats import (
     LABEL,
+    fmt_chance,
     fmt_trend,
     fmt_value,
     forecast_text,
@@ -28,6 +39,7 @@ from okrsync.present.formats import (
 )
 
 ORDER = list(LABEL)
+ROUNDING = 0.05  # points: what the figures may differ by from the document's six-digit rounding, shown to 0.1
 
 
 @cache
@@ -42,15 +54,18 @@ def _template(name: str):
     )
     env.globals.update(
         pct=pct,
+        points=points,
         fmt_value=fmt_value,
         fmt_trend=fmt_trend,
         forecast_text=forecast_text,
-        human_time=human_time,
         label=label,
         range_text=range_text,
         target_text=target_text,
         kpi_pill_class=kpi_pill_class,
         kpi_label=kpi_label,
+        is_manual=is_manual,
+        team_name=team_name,
+        local_time=local_time,
     )
     return env.get_template(name)
 
@@ -62,6 +77,32 @@ def kpi_pill_class(k: KpiStatus) -> str:
 
 def kpi_label(k: KpiStatus) -> str:
     return "no data" if k.healthy is None else ("healthy" if k.healthy else "unhealthy")
+
+
+def is_manual(kr: KrStatus) -> bool:
+    """A manual KR (no metric: its owner sets its value); documents stored before manual KRs read as False."""
+    return kr.manual
+
+
+def team_name(doc: StatusDocument) -> str:
+    """The team's name: the document's ``title`` (the config's ``title:``), else its namespace."""
+    return getattr(doc, "title", None) or doc.namespace
+
+
+def local_time(moment: datetime, doc: StatusDocument) -> str:
+    """A moment in the cycle's zone, '2026-11-21 05:19' (the page names the zone once), or a date at midnight
+    and at the end of a day (``--as-of D``). A document without a zone (before 2026-11-30): its UTC offset."""
+    if not doc.timezone:
+        return human_time(moment)
+    local = moment.astimezone(ZoneInfo(doc.timezone))
+    if local.time() in (time.min, time.max):
+        return local.date().isoformat()
+    return local.strftime("%Y-%m-%d %H:%M")
+
+
+def points(x: float | None) -> str:
+    """Percentage points to one decimal: 22.5, 16.7."""
+    return "–" if x is None else f"{x:.1f}"
 
 
 def status_counts(krs: list[KrStatus]) -> dict[str, int]:
@@ -86,13 +127,184 @@ def objective_tree(doc: StatusDocument) -> list[tuple[ObjectiveStatus, int]]:
     return ordered
 
 
-def render_html(doc: StatusDocument, history: dict | None = None, back: str | None = None) -> str:
-    """The page; ``history`` (metric -> [[iso time, value], ...]) draws the charts; ``back`` links to an index."""
+# --------------------------------------------------------------------------- aligned children's shares
+
+
+@dataclass(frozen=True)
+class Child:
+    """An aligned child objective as its parent's card lists it."""
+
+    ref: str  # its id in this document, or "namespace/objective id"
+    title: str
+    team: str | None  # its namespace, when it lives in another config
+    href: str | None  # its card: on this page, or on its team's page of the site
+    weight: float | None = None  # None: its figures are not known here
+    progress: float | None = None
+    levels_only: bool = False
+    text: str = ""  # its share of the parent's progress, in words
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """What an objective's progress is made of, in percentage points: its KRs', and each aligned child's."""
+
+    children: list[Child]
+    kr_points: float | None  # None: a child's figures are not known here, so no share is
+    total: float | None
+    note: str | None = None
+
+
+def breakdown(
+    o: ObjectiveStatus,
+    doc: StatusDocument,
+    site: Mapping[str, StatusDocument],
+    pages: Mapping[str, str],
+) -> Breakdown:
+    """Each aligned child's share of ``o``'s progress, by the roll-up rule (docs/okr-semantics.md, "Roll-up"):
+    progress = Σ weight x progress / Σ weight over the moving members with data (increase, decrease and
+    milestone KRs, children not made of levels only); a child adds 100 x weight x progress / Σ weight points.
+    Levels stay out of the mean (a child of levels only caps ``o`` at at risk while one breaks), unless ``o``
+    has no moving member: then each level adds its weight's share while it holds (a child: all its levels)."""
+    children = [_child(ref, o, doc, site, pages) for ref in o.children]
+    if any(c.weight is None for c in children):
+        missing = ", ".join(c.ref for c in children if c.weight is None)
+        return Breakdown(children, None, None, f"The share of {missing} shows in okrsync report --all (every team).")
+    krs = [(kr.weight, kr.progress, kr.kind in BOUND_KINDS) for kr in o.key_results if kr.progress is not None]
+    kids = [(c.weight or 0.0, c.progress, c.levels_only) for c in children if c.progress is not None]
+    moving = [m for m in krs + kids if not m[2]]
+    counted = moving or [m for m in krs + kids if m[2]]
+    whole = sum(w for w, _, _ in counted)
+    share = _share_of_moving if moving else _share_of_levels
+    shown = [share(c, whole) for c in children]
+    kr_points = sum(share_points(w, p, level, whole, bool(moving)) for w, p, level in krs)
+    total = kr_points + sum(share_points(w, p, lv, whole, bool(moving)) for w, p, lv in kids)
+    note = None
+    if o.progress is not None and abs(total - 100 * o.progress) > ROUNDING:
+        note = (
+            f"These shares add up to {points(total)} points, not {points(100 * o.progress)}: an aligned team has "
+            "synced since this objective rolled it in, and its newest figures are shown."
+        )
+    return Breakdown(shown, kr_points, total, note)
+
+
+def share_points(weight: float, progress: float | None, level: bool, whole: float, moving: bool) -> float:
+    """The points a member adds to its objective's progress (0 for a level while moving members count)."""
+    if progress is None or not whole or (moving and level):
+        return 0.0
+    return 100 * weight * (progress if moving else float(progress >= 1)) / whole
+
+
+def _share_of_moving(c: Child, whole: float) -> Child:
+    if c.progress is None:
+        return _with(c, "no data yet: not counted")
+    if c.levels_only:
+        holds = "all its levels hold" if c.progress >= 1 else "a level is broken: it caps this objective at at risk"
+        return _with(c, f"keeps levels only, which stay out of the progress; {holds}")
+    weight, adds = c.weight or 0.0, share_points(c.weight or 0.0, c.progress, False, whole, True)
+    return _with(
+        c,
+        f"{pct(c.progress)} done, weight {fmt_value(weight)} of {fmt_value(whole)}: "
+        f"adds {points(adds)} points ({points(100 * weight / whole)} if done)",
+    )
+
+
+def _share_of_levels(c: Child, whole: float) -> Child:
+    if c.progress is None:
+        return _with(c, "no data yet: not counted")
+    weight, adds = c.weight or 0.0, share_points(c.weight or 0.0, c.progress, True, whole, False)
+    holds = "its levels all hold" if c.progress >= 1 else "not all its levels hold"
+    return _with(c, f"{holds}, weight {fmt_value(weight)} of {fmt_value(whole)}: adds {points(adds)} points")
+
+
+def _with(c: Child, text: str) -> Child:
+    return Child(c.ref, c.title, c.team, c.href, c.weight, c.progress, c.levels_only, text)
+
+
+def _child(
+    ref: str, o: ObjectiveStatus, doc: StatusDocument, site: Mapping[str, StatusDocument], pages: Mapping[str, str]
+) -> Child:
+    """A child of ``o`` by its ref: an objective of this document, or of another team (the figures ``o``
+    rolled in when the document carries them, else that team's latest run in the site)."""
+    namespace, oid = split_ref(ref)
+    if namespace is None:
+        local = next((x for x in doc.objectives if x.id == ref), None)
+        if local is None:
+            return Child(ref, ref, None, None)
+        return Child(ref, local.title, None, f"#objective-{ref}", local.weight, local.progress, local.levels_only)
+    other = site.get(namespace)
+    found = next((x for x in other.objectives if x.id == oid), None) if other else None
+    href = f"{pages[namespace]}#objective-{oid}" if namespace in pages and found else None
+    rolled = next((a for a in getattr(o, "aligned", None) or [] if a.ref == ref), None)  # documents after issue 25
+    if rolled is not None:
+        title = getattr(rolled, "title", None) or (found.title if found else oid)
+        return Child(ref, title, namespace, href, rolled.weight, rolled.progress, rolled.levels_only)
+    if found is None:
+        return Child(ref, oid, namespace, None)
+    return Child(ref, found.title, namespace, href, found.weight, found.progress, found.levels_only)
+
+
+# --------------------------------------------------------------------------- status beside chance
+
+
+def chance_reading(chance: float, doc: StatusDocument) -> str:
+    """The status a chance reads as, by the thresholds ``use_forecast`` judges with: on track from likely
+    (0.7) up, at risk from unlikely (0.3), else off track."""
+    rules = doc.status_rules or StatusRulesDoc()  # a document stored before issue 25: the defaults applied
+    return str(likely_status(chance, StatusThresholds(likely=rules.likely, unlikely=rules.unlikely)))
+
+
+def why_status_and_chance_differ(kr: KrStatus, o: ObjectiveStatus, doc: StatusDocument) -> str | None:
+    """One line when a KR's status and its chance of reaching the target read differently (done reads as on
+    track), saying why; None when they agree or there is no chance (levels, milestones, < 3 weeks)."""
+    chance = kr.forecast.probability if kr.forecast else None
+    if chance is None or kr.status == "no_data":
+        return None
+    status = "on_track" if kr.status == "done" else str(kr.status)
+    if chance_reading(chance, doc) == status:
+        return None
+    chance_text, status_text = fmt_chance(chance), label(kr.status).capitalize()
+    if kr.status == "done":
+        return (
+            f"The target was reached, and a reached key result stays done; the chance ({chance_text}) is that of "
+            "still being at the target on the due date at the pace of recent weeks."
+        )
+    if o.kind == "aspirational":
+        if (doc.status_rules or StatusRulesDoc()).use_forecast:
+            return (
+                f"{status_text} for an aspirational objective, judged by the chance of getting 70% of the way to "
+                f"the target; {chance_text} is the chance of reaching the whole target."
+            )
+        return (
+            f"{status_text} for an aspirational objective, where 70% of the target counts as success "
+            f"({pct(kr.progress)} done, {pct(kr.judged)} expected by today, {ASPIRATIONAL_FACTOR:g} × "
+            f"{pct(kr.expected)}); {chance_text} is the chance of reaching the whole target at the pace of recent "
+            "weeks."
+        )
+    return (
+        f"{status_text} by the calendar ({pct(kr.progress)} done, {pct(kr.judged)} expected by today); the chance "
+        f"({chance_text}) carries the pace of recent weeks to the due date, and the status does not use it "
+        "(status: use_forecast is off)."
+    )
+
+
+# --------------------------------------------------------------------------- pages
+
+
+def render_html(
+    doc: StatusDocument,
+    history: dict | None = None,
+    back: str | None = None,
+    site: Mapping[str, StatusDocument] | None = None,
+    pages: Mapping[str, str] | None = None,
+) -> str:
+    """The page; ``history`` (metric -> [[iso time, value], ...]) draws the charts; ``back`` links to an index;
+    ``site`` (namespace -> document) and ``pages`` (namespace -> file name) are the other teams of
+    ``okrsync report --all``, for the shares of children in other configs and links to their cards."""
     history = history or {}
     krs = [kr for _, kr in doc.key_results()]
     kr_charts: dict[str, Chart] = {}
     for n, kr in enumerate(krs):
-        kr_charts[kr.id] = kr_chart(kr, history.get(kr.metric, []), doc)
+        kr_charts[kr.id] = kr_chart(kr, history.get(kr.metric, []) if kr.metric else [], doc)
         kr_charts[kr.id].key = f"c{n}"
     kpi_charts: dict[str, Chart] = {}
     for n, k in enumerate(doc.kpis):
@@ -111,6 +323,8 @@ def render_html(doc: StatusDocument, history: dict | None = None, back: str | No
         objectives=objective_tree(doc),
         kr_charts=kr_charts,
         kpi_charts=kpi_charts,
+        breakdowns={o.id: breakdown(o, doc, site or {}, pages or {}) for o in doc.objectives if o.children},
+        why={kr.id: text for o, kr in doc.key_results() if (text := why_status_and_chance_differ(kr, o, doc))},
     )
 
 

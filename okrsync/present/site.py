@@ -1,11 +1,12 @@
 """`okrsync report --all -o DIR`: a page per team and an index with the company tree.
 
 Pure: the teams' latest documents and histories in, file names and contents out (the CLI reads the
-store and writes the files). Each team's page is the HTML report of its latest stored run with a link
-back to the index; the index lists each team with its status counts and draws the company tree, the
-objectives aligned across configs under their parents (okrsync.okr.alignment.company_order), each linked
-to its card on its team's page. Page names come from namespaces, made safe for any file system: a
-namespace is user text and never becomes a path of its own.
+store and writes the files). Each team's page is the HTML report of its latest stored run, headed by the
+team's name, with a link back to the index; an objective's aligned children in other teams are listed on its
+card with their shares of its progress and linked to their cards on those teams' pages. The index lists each
+team with its status counts and draws the company tree, the objectives aligned across configs under their
+parents (okrsync.okr.alignment.company_order), each linked to its card on its team's page. Page names come
+from namespaces, made safe for any file system: a namespace is user text and never becomes a path of its own.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def local_points(history: Mapping[str, list[Point]], doc: StatusDocument) -> dic
 def build_site(docs: Mapping[str, StatusDocument], histories: Mapping[str, dict]) -> dict[str, str]:
     """File name -> content: each team's page, and the index."""
     names = page_names(list(docs))
-    pages = {names[ns]: render_html(doc, histories.get(ns, {}), back=INDEX) for ns, doc in docs.items()}
+    pages = {
+        names[ns]: render_html(doc, histories.get(ns, {}), back=INDEX, site=docs, pages=names)
+        for ns, doc in docs.items()
+    }
     pages[INDEX] = render_index(docs, names)
     return pages
