@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from okrsync.config.checkin import Checkin
 from okrsync.config.dates import Day
 from okrsync.config.env import resolve_env
 from okrsync.config.settings import ConnectionSettings, MetricParams, OutputSettings
@@ -316,26 +317,6 @@ class Deadlines(Strict):
 
     connection: Duration = Field(timedelta(minutes=10), description="default per connection, e.g. 10m")
     run: Duration = Field(timedelta(minutes=30), description="the whole fetch of one sync, e.g. 30m")
-
-
-class CheckinPrompts(Strict):
-    """The questions a check-in asks of an at-risk or off-track key result (``{kr}`` is its title); none for
-    one on track. Defaults drawn from coaching practice."""
-
-    at_risk: list[str] = Field(
-        ["What is blocking {kr}?", "What would move {kr} by next week?"], description="asked of at-risk KRs"
-    )
-    off_track: list[str] = Field(
-        ["What is blocking {kr}?", "What could we do differently to advance {kr}, or should its target change?"],
-        description="asked of off-track KRs",
-    )
-
-
-class Checkin(Strict):
-    """The weekly check-in (``okrsync checkin``): the span it covers by default and its questions."""
-
-    since_days: int = Field(7, ge=1, le=92, description="days since the previous check-in, by default")
-    prompts: CheckinPrompts = CheckinPrompts()
 
 
 class ConfigBody(Strict):
