@@ -391,3 +391,27 @@ def test_a_team_page_with_aligned_children_reads_well_in_a_browser(tmp_path, wri
         assert link.get_attribute("href") == "team-a.html#objective-self-serve" and link.is_visible()
         assert page.locator(".pill.manual-pill").inner_text() == "✍ manual KR"
         assert page.evaluate(CONTRAST) == []
+
+
+def test_a_kpi_that_leads_a_key_result_shows_the_lag_beside_it(document):
+    """docs/okr-semantics.md's worked example: weeks ending on Thursdays 1 October .. 10 December (the as-of
+    day); traffic's weekly changes 12 9 13 10 11 8 14 11 11 11, signups' 10 10 12 9 11 8 11 8 12 9. At lag 2
+    the 8 pairs give r = 20 / sqrt(28 x 20) = 0.845, the largest |r| with 8 pairs or more."""
+    objective, kr = next(document.key_results())
+    kpi = document.kpis[0].model_copy(update={"title": "traffic", "leads": [kr.id], "metric": "traffic"})
+    led = kr.model_copy(update={"title": "signups", "metric": "signups"})
+    as_of = datetime(2026, 12, 10, 23, 59, tzinfo=timezone(timedelta(hours=1)))
+    objectives = [objective.model_copy(update={"key_results": [led]})]
+    doc = document.model_copy(update={"as_of": as_of, "kpis": [kpi], "objectives": objectives})
+    days = [datetime(2026, 10, 1, 12, tzinfo=timezone.utc) + timedelta(weeks=w) for w in range(11)]
+    traffic = list(itertools.accumulate([12, 9, 13, 10, 11, 8, 14, 11, 11, 11], initial=100))
+    signups = list(itertools.accumulate([10, 10, 12, 9, 11, 8, 11, 8, 12, 9], initial=50))
+    history = {
+        "traffic": [[d.isoformat(), v] for d, v in zip(days, traffic, strict=True)],
+        "signups": [[d.isoformat(), v] for d, v in zip(days, signups, strict=True)],
+    }
+    html = render_html(doc, history)
+    assert "Leading indicator: traffic leads signups by 2 weeks, r = 0.85" in html
+    short = {name: series[-5:] for name, series in history.items()}  # 4 weekly changes: no lag has 8 pairs
+    assert "Leading indicator: traffic: not enough evidence yet (" in render_html(doc, short)
+    assert "Leading indicator" not in render_html(document, history)  # no KPI says leads

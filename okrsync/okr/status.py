@@ -196,6 +196,7 @@ class KpiStatus(_Doc):
     observed_at: Moment | None = None
     suspect: bool = False
     suspect_reason: str | None = None
+    leads: list[str] = []  # key results it is a leading indicator for (config kpis[].leads)
 
     @classmethod
     def from_result(cls, k: KpiResult, config: Config) -> KpiStatus:
@@ -207,6 +208,7 @@ class KpiStatus(_Doc):
                 "title": k.title or k.id,
                 "unit": metric.unit if metric else None,
                 "observed_at": _local(k.observed_at, config),
+                "leads": next((spec.leads for spec in config.kpis if spec.id == k.id), []),
             }
         )
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from okrsync.config.model import BOUND_KINDS, StatusThresholds
 from okrsync.okr.alignment import split_ref
+from okrsync.okr.leading import NoEvidence, leading_indicator
 from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, likely_status
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument, StatusRulesDoc
 from okrsync.present.charts import Chart, kpi_chart, kr_chart
@@ -86,7 +87,7 @@ def is_manual(kr: KrStatus) -> bool:
 
 def team_name(doc: StatusDocument) -> str:
     """The team's name: the document's ``title`` (the config's ``title:``), else its namespace."""
-    return getattr(doc, "title", None) or doc.namespace
+    return doc.title or doc.namespace
 
 
 def local_time(moment: datetime, doc: StatusDocument) -> str:
@@ -290,6 +291,31 @@ def why_status_and_chance_differ(kr: KrStatus, o: ObjectiveStatus, doc: StatusDo
 # --------------------------------------------------------------------------- pages
 
 
+def by_day(series: list, doc: StatusDocument) -> dict[date, float]:
+    """A chart's ``[[iso time, value], ...]`` as synced day -> value, days in the cycle's zone."""
+    zone = ZoneInfo(doc.timezone) if doc.timezone else None
+    return {datetime.fromisoformat(at).astimezone(zone).date(): float(value) for at, value in series}
+
+
+def leading_lines(doc: StatusDocument, history: dict) -> dict[str, list[str]]:
+    """For each key result a KPI leads (``kpis[].leads``): the KPI and the lag at which its weekly changes move
+    with the KR's, or "not enough evidence yet" (okrsync.okr.leading; docs/okr-semantics.md)."""
+    krs = {kr.id: kr for _, kr in doc.key_results()}
+    lines: dict[str, list[str]] = {}
+    for k in doc.kpis:
+        for kr_id in k.leads:
+            kr = krs.get(kr_id)
+            if kr is None:
+                continue
+            own = by_day(history.get(kr.metric, []), doc) if kr.metric else {}
+            found = leading_indicator(
+                by_day(history.get(k.metric, []), doc), own, doc.day, leading_name=k.title, kr_name=kr.title
+            )
+            text = f"{k.title}: {found.text} ({found.reason})" if isinstance(found, NoEvidence) else found.text
+            lines.setdefault(kr_id, []).append(text)
+    return lines
+
+
 def render_html(
     doc: StatusDocument,
     history: dict | None = None,
@@ -325,6 +351,7 @@ def render_html(
         kpi_charts=kpi_charts,
         breakdowns={o.id: breakdown(o, doc, site or {}, pages or {}) for o in doc.objectives if o.children},
         why={kr.id: text for o, kr in doc.key_results() if (text := why_status_and_chance_differ(kr, o, doc))},
+        leading=leading_lines(doc, history),
     )
 
 
