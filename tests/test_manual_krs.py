@@ -114,3 +114,30 @@ def test_start_auto_needs_a_metric(tmp_path):
         load_config(path)
     (problem,) = info.value.problems
     assert "a manual key result needs a start" in problem.message and problem.line == 12
+
+
+def test_the_spreadsheet_table_says_a_manual_value_was_set_by_hand(tmp_path):
+    from okrsync.present.status_table import STATUS_HEADER, status_rows
+
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = load_config(team(tmp_path, store_url))
+    Store(store_url).add_override("acme", "partners", 4, True, None, oslo(2026, 11, 2, 9, 30))
+    rows = status_rows(sync(config, oslo(2026, 11, 3, 23), now=oslo(2026, 11, 3, 23)).document)
+    updated = STATUS_HEADER.index("Last updated")
+    by_kr = {row[1]: row for row in rows[1:]}
+    assert by_kr["Partners signed"][updated] == "2026-11-02 09:30 (set by hand)"  # in the cycle's zone
+    assert by_kr["Launch the beta"][updated] == "manual: not set yet"
+    assert "by hand" not in by_kr["Signups"][updated]
+
+
+def test_the_weekly_digest_names_the_team_and_marks_a_manual_value(tmp_path):
+    from okrsync.present.digest import weekly_digest
+
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = load_config(team(tmp_path, store_url))
+    Store(store_url).add_override("acme", "partners", 4, True, None, oslo(2026, 11, 2, 9, 30))
+    digest = weekly_digest(sync(config, oslo(2026, 11, 3, 23), now=oslo(2026, 11, 3, 23)).document, [])
+    text = digest.text()
+    assert text.startswith("Weekly OKR check-in — acme, 2026-Q4, week of 2026-11-03")  # no title: the namespace
+    partners = next(line for line in text.splitlines() if "Partners signed" in line)
+    assert partners.endswith("✍ set by hand") and "✍" not in next(x for x in text.splitlines() if "Signups" in x)

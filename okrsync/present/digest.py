@@ -87,8 +87,10 @@ def weekly_digest(doc: StatusDocument, questions: list[str], link: str | None = 
             if kr.forecast and kr.forecast.probability is not None:
                 forecast += f" ({fmt_chance(kr.forecast.probability)} likely)"
             held = " ⏸ held back for review" if kr.suspect else ""
-            s.lines.append(f"{EMOJI[kr.status]} {kr.title}: {pct(kr.progress)}{forecast}{held}")
+            manual = " ✍ set by hand" if kr.manual else ""
+            s.lines.append(f"{EMOJI[kr.status]} {kr.title}: {pct(kr.progress)}{forecast}{held}{manual}")
             if kr.status in ("at_risk", "off_track"):
                 s.lines.extend(f"    ❓ {q}" for q in questions)
         sections.append(s)
-    return Digest(f"Weekly OKR check-in — {doc.cycle}, week of {doc.day}", sections, link)
+    team = doc.title or doc.namespace
+    return Digest(f"Weekly OKR check-in — {team}, {doc.cycle}, week of {doc.day}", sections, link)

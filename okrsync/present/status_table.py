@@ -27,6 +27,8 @@ def status_rows(doc: StatusDocument) -> list[list[str]]:
     rows = [STATUS_HEADER]
     for o, kr in doc.key_results():
         observed = kr.observed_at.strftime("%Y-%m-%d %H:%M") if kr.observed_at else ""
+        if kr.manual:  # a manual key result's value was typed by its owner: when, and that it was by hand
+            observed = f"{observed} (set by hand)" if observed else "manual: not set yet"
         target = kr.target if kr.kind != "between" else f"{kr.min}–{kr.max}"
         forecast = kr.forecast.value if kr.forecast else None
         rows.append(
