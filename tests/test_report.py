@@ -5,7 +5,7 @@ import io
 import itertools
 import json
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -403,7 +403,7 @@ def test_a_kpi_that_leads_a_key_result_shows_the_lag_beside_it(document):
     as_of = datetime(2026, 12, 10, 23, 59, tzinfo=timezone(timedelta(hours=1)))
     objectives = [objective.model_copy(update={"key_results": [led]})]
     doc = document.model_copy(update={"as_of": as_of, "kpis": [kpi], "objectives": objectives})
-    days = [datetime(2026, 10, 1, 12, tzinfo=timezone.utc) + timedelta(weeks=w) for w in range(11)]
+    days = [datetime(2026, 10, 1, 12, tzinfo=UTC) + timedelta(weeks=w) for w in range(11)]
     traffic = list(itertools.accumulate([12, 9, 13, 10, 11, 8, 14, 11, 11, 11], initial=100))
     signups = list(itertools.accumulate([10, 10, 12, 9, 11, 8, 11, 8, 12, 9], initial=50))
     history = {

@@ -174,11 +174,19 @@ def print_summary(result) -> None:
 
 
 def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = None, aspirational=False) -> Table:
-    """In an aspirational objective "expected" is the figure each day was judged against (x 0.7)."""
+    """In an aspirational objective "expected" is the figure each day was judged against (x 0.7). The owners'
+    notes of each day (``notes``, okrsync.store.Store.kr_history) are listed on it, every note shown as written
+    (a Text: no markup); a day with notes and no stored result has only its notes."""
     table = Table(title=f"{kr_id} in {cycle}")
-    for col in ("day", "value", "progress", "expected", "status", "note"):
-        table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left")
+    for col in ("day", "value", "progress", "expected", "status"):  # figures never wrap: the texts do
+        table.add_column(col, justify="right" if col in ("value", "progress", "expected") else "left", no_wrap=True)
+    table.add_column("note", overflow="fold")  # a word longer than its column folds: nothing is cut off
+    table.add_column("owners' notes", overflow="fold")
     for r in rows:
+        notes = _notes_cell(r.get("notes") or [])
+        if r.get("status") is None:  # notes on a day without a stored result
+            table.add_row(r["day"].isoformat(), "", "", "", "", "", notes)
+            continue
         marks = " ".join(
             filter(None, ["stale" if r["stale"] else "", "manual" if r["overridden"] else "", _held_note(r, unit)])
         )
@@ -188,9 +196,21 @@ def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = N
             _pct(r["progress"]),
             _pct(r["expected"] if r["kind"] in BOUND_KINDS else judged_expected(r["expected"], aspirational)),
             Text(label(r["status"]), style=STATUS_STYLE[r["status"]]),
-            marks,
+            Text(marks),
+            notes,
         )
     return table
+
+
+def _notes_cell(notes: list) -> Text:
+    """Each note of a day on its own line: 'author · confidence: text' (okrsync.store.NoteRow)."""
+    from okrsync.present.checkin import confidence_text
+
+    lines = []
+    for n in notes:
+        said = " · ".join(filter(None, [n.author, confidence_text(n.confidence) if n.confidence else None]))
+        lines.append(f"{said}: {n.text}" if said else n.text)
+    return Text("\n".join(lines))
 
 
 def _held_note(row: dict, unit: str | None) -> str:

@@ -153,6 +153,22 @@ class History(Database):
         with self._tx() as conn:
             return [dict(row._mapping) for row in conn.execute(q)]
 
+    def kr_series(self, namespace: str, cycle: str, until: date) -> dict[str, list[tuple[date, float | None]]]:
+        """Each KR's value (as its result stored it; None before any data) per finished run up to ``until``,
+        oldest first: what `okrsync checkin` counts stalled days on."""
+        r, k = t.runs.c, t.kr_results.c
+        q = (
+            sa.select(k.kr_id, r.day, k.value)
+            .join(t.runs, r.id == k.run_id)
+            .where(r.namespace == namespace, r.cycle == cycle, r.day <= until, r.document.is_not(None))
+            .order_by(k.kr_id, r.day)
+        )
+        out: dict[str, list[tuple[date, float | None]]] = {}
+        with self._tx() as conn:
+            for kr_id, day, value in conn.execute(q):
+                out.setdefault(kr_id, []).append((day, value))
+        return out
+
     def count_rows(self) -> dict[str, int]:
         with self._tx() as conn:
             return {

@@ -14,6 +14,8 @@ held_values       values that broke their metric's contract, one per metric per 
                   replaced by a later check of the same day
 write_ledger      each output's claimed writes (planned/sent -> confirmed | failed | unsure), one
                   row per target, content and base: a re-run writes only what changed, never twice
+notes             owners' notes on a key result (`okrsync note`), with their confidence: history, never
+                  replaced; each on the synced day it comments on (okrsync/store/notes.py)
 """
 
 from __future__ import annotations
@@ -157,6 +159,21 @@ write_ledger = sa.Table(
     sa.UniqueConstraint("namespace", "sink", "target", "fingerprint", "base", name="uq_write_ledger_claim"),
 )
 
+notes = sa.Table(
+    "notes",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("namespace", sa.String(100), nullable=False),
+    sa.Column("cycle", sa.String(100), nullable=False),
+    sa.Column("kr_id", sa.String(200), nullable=False),
+    sa.Column("day", sa.Date, nullable=False),  # the synced day it comments on
+    sa.Column("written_at", TS, nullable=False),
+    sa.Column("author", sa.String(200)),
+    sa.Column("confidence", sa.String(20)),  # on_track | at_risk | off_track | "0".."10"
+    sa.Column("body", sa.Text, nullable=False),  # at most 2,000 characters (okrsync/store/notes.py)
+    sa.Column("source", sa.String(20), nullable=False),  # where it was written: cli
+)
+
 sa.Index("ix_runs_latest", runs.c.namespace, runs.c.cycle, runs.c.as_of)
 sa.Index("ix_overrides_active", overrides.c.namespace, overrides.c.kr_id, overrides.c.ended_at)
 sa.Index(
@@ -166,3 +183,4 @@ sa.Index(
     write_ledger.c.target,
     write_ledger.c.updated_at,
 )
+sa.Index("ix_notes_day", notes.c.namespace, notes.c.cycle, notes.c.kr_id, notes.c.day)

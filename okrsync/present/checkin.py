@@ -1,0 +1,398 @@
+"""The weekly check-in (`okrsync checkin`): what moved between two stored days, and what to ask about it. Pure.
+
+From the store alone, read by the caller: the status documents of two stored days (``until``, the latest, and
+the day the period starts from), each KR's stored value per day, the values held back and the owners' notes. No
+fetch, no clock: a given store and day always give the same check-in. docs/checkin.md has every rule with a
+worked example: a change is ``to - from`` of the two documents' figures (six digits); stalled days
+(:func:`stalled`); the notes of the days after ``since`` up to ``until``, and the latest confidence given; the
+disagreement of that confidence with the data (:func:`confidence_flag`), a question, never a change of status;
+the configured prompts for at-risk and off-track KRs only. The text (okrsync.cli) and Markdown show the same
+facts (:func:`kr_facts`), user text escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+
+from okrsync.config.checkin import CheckinPrompts
+from okrsync.config.model import Config, StatusThresholds
+from okrsync.okr.rollup import likely_status
+from okrsync.okr.status import KrStatus, ObjectiveStatus, StatusDocument
+from okrsync.present.formats import fmt_chance, fmt_value, label, pct
+
+LABELS = ("on_track", "at_risk", "off_track")
+Series = Sequence[tuple[date, float | None]]
+
+
+@dataclass(frozen=True)
+class NoteEntry:
+    day: date
+    written_at: datetime
+    author: str | None
+    confidence: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class HeldEntry:
+    metric: str
+    day: date
+    value: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class FailingEntry:
+    metric: str
+    connection: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    """What the check-in reads from the store besides the two documents."""
+
+    notes: Mapping[str, Sequence[NoteEntry]] = field(default_factory=dict)  # per KR, oldest first, up to until
+    held: Sequence[HeldEntry] = ()  # values waiting for `okrsync accept`
+    series: Mapping[str, Series] = field(default_factory=dict)  # each KR's value per stored day, up to until
+
+
+@dataclass(frozen=True)
+class Confidence:
+    given: str  # as written: a label or "0".."10"
+    label: str  # what it means: on_track | at_risk | off_track
+    day: date
+    author: str | None
+
+
+@dataclass(frozen=True)
+class KrCheckin:
+    id: str
+    objective: str
+    owner: str | None
+    value_from: float | None
+    value_to: float | None
+    progress_change: float | None
+    status_from: str | None
+    status_to: str
+    chance_change: float | None
+    stalled_days: int | None
+    notes: list[NoteEntry]
+    prompts: list[str]
+    title: str
+    unit: str | None
+    kind: str
+    manual: bool
+    progress_from: float | None
+    progress_to: float | None
+    chance_from: float | None
+    chance_to: float | None
+    stalled_since: date | None
+    stale: str | None  # why its value is stale, if it is
+    held_back: list[HeldEntry]
+    failing: list[FailingEntry]
+    confidence: Confidence | None
+    confidence_flag: str | None
+
+
+@dataclass(frozen=True)
+class ObjectiveCheckin:
+    id: str
+    title: str
+    owner: str | None
+    kind: str
+    status_from: str | None
+    status_to: str
+    progress_from: float | None
+    progress_to: float | None
+    progress_change: float | None
+    key_results: list[str]
+
+
+@dataclass(frozen=True)
+class Checkin:
+    since: date
+    until: date
+    objectives: list[ObjectiveCheckin]
+    key_results: list[KrCheckin]
+    from_day: date  # the stored day the figures start from
+    period_note: str | None  # why from_day is not since
+    namespace: str
+    title: str
+    cycle: str
+    failing: list[FailingEntry]
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def confidence_label(confidence: str) -> str:
+    """An owner's confidence as a status label: a label as is; 0-3 off_track, 4-6 at_risk, 7-10 on_track."""
+    if confidence in LABELS:
+        return confidence
+    score = int(confidence)
+    return "off_track" if score <= 3 else "at_risk" if score <= 6 else "on_track"
+
+
+def confidence_text(confidence: str) -> str:
+    """'on track', or '8/10 (on track)' for a score."""
+    meaning = label(confidence_label(confidence))
+    return meaning if confidence in LABELS else f"{confidence}/10 ({meaning})"
+
+
+def chance(kr: KrStatus | None) -> float | None:
+    return kr.forecast.probability if kr is not None and kr.forecast is not None else None
+
+
+def data_labels(kr: KrStatus, aspirational: bool, thresholds: StatusThresholds) -> list[str]:
+    """What the data says, as labels: the status (done reads as on track; no data says nothing) and the chance
+    of reaching the target read as ``use_forecast`` reads it (from ``likely`` up on track, from ``unlikely`` at
+    risk, else off track). Not in an aspirational objective: there the chance is of the whole target, which the
+    objective does not expect, and the status already judges against 70 %."""
+    status = "on_track" if kr.status == "done" else str(kr.status)
+    views = [status] if status in LABELS else []
+    p = chance(kr)
+    if p is not None and not aspirational:
+        views.append(str(likely_status(p, thresholds)))
+    return views
+
+
+def confidence_flag(confidence: str, kr: KrStatus, aspirational: bool, thresholds: StatusThresholds) -> str | None:
+    """'owner: on track · data: at risk, 12% likely' when the owner's label differs from any of the data's labels
+    (:func:`data_labels`); None when they all agree or the data says nothing."""
+    owner = confidence_label(confidence)
+    views = data_labels(kr, aspirational, thresholds)
+    if all(view == owner for view in views):
+        return None
+    p = None if aspirational else chance(kr)
+    data = label(kr.status) + ("" if p is None else f", {fmt_chance(p)} likely")
+    return f"owner: {confidence_text(confidence)} · data: {data}"
+
+
+def stalled(series: Series, until: date) -> tuple[int | None, date | None]:
+    """(days, since): the earliest stored day ``since`` from which the KR's value (six digits, as the document
+    shows it) was the same on every stored day up to ``until``, and ``(until - since).days``. (0, until) when
+    it moved on ``until``'s run or only that day is stored; (None, None) without a value on ``until``."""
+    points = [(day, value) for day, value in series if day <= until]
+    if not points or points[-1][0] != until or points[-1][1] is None:
+        return None, None
+    now, since = round(points[-1][1], 6), until
+    for day, value in reversed(points[:-1]):
+        if value is None or round(value, 6) != now:
+            break
+        since = day
+    return (until - since).days, since
+
+
+def prompts_for(title: str, status: str, prompts: CheckinPrompts) -> list[str]:
+    """The questions for an at-risk or off-track KR, ``{kr}`` replaced by its title (only that placeholder)."""
+    asked = {"at_risk": prompts.at_risk, "off_track": prompts.off_track}.get(status, [])
+    return [question.replace("{kr}", title) for question in asked]
+
+
+def change(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else round(after - before, 6)
+
+
+# --------------------------------------------------------------------------- building it
+
+
+@dataclass(frozen=True)
+class _Period:
+    config: Config
+    since: date
+    until: date
+    stored: Stored
+    errors: Mapping[str, list[FailingEntry]]
+
+
+def build_checkin(config: Config, until: StatusDocument, start: StatusDocument | None, since: date, stored: Stored):
+    """The check-in of the period (``since``, ``until``]: ``until`` is the latest stored document, ``start`` the
+    one of the stored day the figures start from (None: nothing before; the figures start from ``until``)."""
+    start = start or until
+    errors: dict[str, list[FailingEntry]] = {}
+    for e in until.errors:
+        errors.setdefault(e.metric, []).append(FailingEntry(e.metric, e.connection, e.message))
+    period = _Period(config, since, until.day, stored, errors)
+    before = {kr.id: kr for _, kr in start.key_results()}
+    before_objectives = {o.id: o for o in start.objectives}
+    return Checkin(
+        since=since,
+        until=until.day,
+        objectives=[_objective(o, before_objectives.get(o.id)) for o in until.objectives],
+        key_results=[_kr(period, o, kr, before.get(kr.id)) for o, kr in until.key_results()],
+        from_day=start.day,
+        period_note=_period_note(since, start.day),
+        namespace=config.namespace,
+        title=config.title or config.namespace,
+        cycle=until.cycle,
+        failing=[entry for entries in errors.values() for entry in entries],
+    )
+
+
+def _period_note(since: date, from_day: date) -> str | None:
+    if from_day < since:
+        return f"nothing is stored for {since}: the figures start from {from_day}, the nearest stored day before it"
+    if from_day > since:
+        return f"nothing is stored on or before {since}: the figures start from the first stored day, {from_day}"
+    return None
+
+
+def _objective(o: ObjectiveStatus, before: ObjectiveStatus | None) -> ObjectiveCheckin:
+    progress_from = before.progress if before else None
+    return ObjectiveCheckin(
+        id=o.id,
+        title=o.title,
+        owner=o.owner,
+        kind=o.kind,
+        status_from=str(before.status) if before else None,
+        status_to=str(o.status),
+        progress_from=progress_from,
+        progress_to=o.progress,
+        progress_change=change(progress_from, o.progress),
+        key_results=[kr.id for kr in o.key_results],
+    )
+
+
+def _kr(period: _Period, o: ObjectiveStatus, kr: KrStatus, before: KrStatus | None) -> KrCheckin:
+    notes = [n for n in period.stored.notes.get(kr.id, ()) if n.day <= period.until]
+    days, still_since = stalled(period.stored.series.get(kr.id, ()), period.until)
+    given = _latest_confidence(notes)
+    aspirational, thresholds = o.kind == "aspirational", period.config.status
+    return KrCheckin(
+        id=kr.id,
+        objective=o.id,
+        owner=kr.owner,
+        value_from=before.value if before else None,
+        value_to=kr.value,
+        progress_change=change(before.progress if before else None, kr.progress),
+        status_from=str(before.status) if before else None,
+        status_to=str(kr.status),
+        chance_change=change(chance(before), chance(kr)),
+        stalled_days=days,
+        notes=[n for n in notes if n.day > period.since],
+        prompts=prompts_for(kr.title, str(kr.status), period.config.checkin.prompts),
+        title=kr.title,
+        unit=kr.unit,
+        kind=kr.kind,
+        manual=kr.manual,
+        progress_from=before.progress if before else None,
+        progress_to=kr.progress,
+        chance_from=chance(before),
+        chance_to=chance(kr),
+        stalled_since=still_since,
+        stale=(kr.stale_reason or "stale") if kr.stale else None,
+        held_back=[h for h in period.stored.held if h.metric == kr.metric and h.day <= period.until],
+        failing=list(period.errors.get(kr.metric, [])) if kr.metric else [],
+        confidence=given,
+        confidence_flag=confidence_flag(given.given, kr, aspirational, thresholds) if given else None,
+    )
+
+
+def _latest_confidence(notes: Sequence[NoteEntry]) -> Confidence | None:
+    """The confidence of the note written last that gives one (a later note on the same moment wins)."""
+    latest = None
+    for n in notes:
+        if n.confidence is not None and (latest is None or n.written_at >= latest.written_at):
+            latest = n
+    if latest is None or latest.confidence is None:
+        return None
+    return Confidence(latest.confidence, confidence_label(latest.confidence), latest.day, latest.author)
+
+
+# --------------------------------------------------------------------------- how it reads
+
+
+def heading(c: Checkin) -> str:
+    return f"Check-in: {c.title} · {c.cycle} · {c.since} → {c.until}"
+
+
+def points(before: float | None, after: float | None) -> str:
+    """The change between two fractions as the difference of the whole percentages shown beside it (48% -> 55%
+    reads +7 pts even when the fractions differ by 0.0766): ' (+7 pts)'; '' without both."""
+    if before is None or after is None:
+        return ""
+    return f" ({int(pct(after)[:-1]) - int(pct(before)[:-1]):+d} pts)"
+
+
+def _status(status: str | None) -> str:
+    return label(status) if status else "–"
+
+
+def objective_facts(o: ObjectiveCheckin) -> list[tuple[str, str]]:
+    facts = [("owner", o.owner)] if o.owner else []
+    facts.append(("status", f"{_status(o.status_from)} → {_status(o.status_to)}"))
+    facts.append(("progress", f"{pct(o.progress_from)} → {pct(o.progress_to)}{points(o.progress_from, o.progress_to)}"))
+    return facts
+
+
+def kr_facts(kr: KrCheckin) -> list[tuple[str, str]]:
+    """The KR's lines, (label, text) in plain text: each renderer styles and escapes them its own way."""
+    facts = [("owner", kr.owner)] if kr.owner else []
+    facts += [
+        ("value", f"{fmt_value(kr.value_from, kr.unit)} → {fmt_value(kr.value_to, kr.unit)}"),
+        ("progress", f"{pct(kr.progress_from)} → {pct(kr.progress_to)}{points(kr.progress_from, kr.progress_to)}"),
+        ("status", f"{_status(kr.status_from)} → {_status(kr.status_to)}"),
+    ]
+    if kr.chance_from is not None or kr.chance_to is not None:
+        shown = f"{fmt_chance(kr.chance_from, '–')} → {fmt_chance(kr.chance_to, '–')}"
+        facts.append(("chance of target", shown + points(kr.chance_from, kr.chance_to)))
+    if kr.stalled_days:
+        days = f"{kr.stalled_days} day{'s' if kr.stalled_days > 1 else ''}"
+        facts.append(("stalled", f"{days} without movement (the same value since {kr.stalled_since})"))
+    if kr.stale:
+        facts.append(("stale", kr.stale))
+    waiting = "waiting for okrsync accept"
+    facts += [
+        ("held back", f"{h.metric} = {fmt_value(h.value, kr.unit)} on {h.day}: {h.reason} ({waiting} {h.metric})")
+        for h in kr.held_back
+    ]
+    facts += [("failing", f"{f.metric} ({_where(f)}): {f.message}") for f in kr.failing]
+    if kr.confidence_flag:
+        facts.append(("question", kr.confidence_flag))
+    facts += [("note", note_text(n)) for n in kr.notes]
+    facts += [("ask", prompt) for prompt in kr.prompts]
+    return facts
+
+
+def note_text(n: NoteEntry) -> str:
+    who = f" · {n.author}" if n.author else ""
+    confidence = f" · confidence {confidence_text(n.confidence)}" if n.confidence else ""
+    return f"{n.day}{who}{confidence}: {n.text}"
+
+
+def _where(f: FailingEntry) -> str:
+    return f"connection {f.connection}" if f.connection else "formula"
+
+
+def render_json(c: Checkin) -> str:
+    """The check-in as JSON: days and moments in ISO 8601 (the only values JSON has no type for)."""
+    return json.dumps(asdict(c), indent=2, ensure_ascii=False, default=lambda day: day.isoformat()) + "\n"
+
+
+MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#~"})
+
+
+def md(text: str) -> str:
+    """User text in Markdown: emphasis, code, links, table cells and headings escaped with a backslash, HTML
+    (which renderers pass through) as entities, a line break as <br> (the text stays in its list item)."""
+    return html.escape(text.translate(MARKDOWN_SPECIAL), quote=False).replace("\n", "<br>")
+
+
+def render_markdown(c: Checkin) -> str:
+    out = [f"# {md(heading(c))}", ""]
+    if c.period_note:
+        out += [f"> {md(c.period_note)}", ""]
+    if c.failing:
+        out += ["## Sources that failed", ""]
+        out += [f"- {md(f.metric)} ({md(_where(f))}): {md(f.message)}" for f in c.failing] + [""]
+    by_id = {kr.id: kr for kr in c.key_results}
+    for o in c.objectives:
+        out += [f"## {md(o.title)}", ""] + [f"- **{name}**: {md(text)}" for name, text in objective_facts(o)] + [""]
+        for kr in (by_id[k] for k in o.key_results if k in by_id):
+            out += [f"### {md(kr.title)}", ""] + [f"- **{name}**: {md(text)}" for name, text in kr_facts(kr)] + [""]
+    return "\n".join(out)

@@ -1,0 +1,134 @@
+"""Owners' notes on key results (`okrsync note`): what moved, why, and how confident the owner is.
+
+Notes are history: each note is a row of its own, never replaced or merged, on the synced day it comments on
+(the caller passes it: the latest stored run's day, docs/checkin.md) with the moment it was written. They are
+read oldest first (by day, then by the moment written). `okrsync history` shows them on their days, the
+check-in shows those of its period and the latest confidence.
+
+A note is user text, checked here (the command line says so first, with the same words) and stored as written;
+whatever shows it escapes it, and nothing here logs it. The limits:
+
+* text: 1 to ``MAX_TEXT`` (2,000) characters once leading and trailing blanks are dropped; line breaks and
+  tabs are kept (a Windows line break is read as one), any other control character is refused, and so are
+  the bidirectional overrides (a terminal escape sequence or a reversed run of text in a note would reach
+  every later check-in and history);
+* author: up to ``MAX_AUTHOR`` (200) characters on one line, or none;
+* confidence: ``on_track``, ``at_risk`` or ``off_track`` (``on track`` and ``On-Track`` are read alike), or a
+  whole number 0 to 10, stored as written (``7``); okrsync.present.checkin maps it to a label to compare.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import sqlalchemy as sa
+
+from okrsync.store import tables as t
+from okrsync.store.engine import Database, aware, utc
+
+MAX_TEXT = 2000
+MAX_AUTHOR = 200
+LABELS = ("on_track", "at_risk", "off_track")
+KEPT_CONTROLS = frozenset("\n\t")
+BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))  # Unicode TR9 overrides
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    id: int
+    kr_id: str
+    day: date  # the synced day it comments on
+    written_at: datetime
+    author: str | None
+    confidence: str | None  # a label of LABELS, or "0".."10"
+    text: str
+    source: str  # where it was written: cli
+
+
+@dataclass(frozen=True)
+class CheckedNote:
+    text: str
+    author: str | None
+    confidence: str | None
+
+
+def checked_note(text: str, author: str | None = None, confidence: str | None = None) -> CheckedNote:
+    """The note as it is stored, or ValueError saying what to change (never quoting the text)."""
+    body = text.replace("\r\n", "\n").strip()
+    if not body:
+        raise ValueError("a note needs some text")
+    if len(body) > MAX_TEXT:
+        raise ValueError(f"a note holds at most {MAX_TEXT:,} characters, this one has {len(body):,}: shorten it")
+    _no_controls(body, "the note", KEPT_CONTROLS)
+    who = None if author is None else author.strip() or None
+    if who is not None:
+        if len(who) > MAX_AUTHOR:
+            raise ValueError(f"an author's name holds at most {MAX_AUTHOR} characters, this one has {len(who)}")
+        _no_controls(who, "the author's name", frozenset())
+    return CheckedNote(body, who, None if confidence is None else parsed_confidence(confidence))
+
+
+def parsed_confidence(text: str) -> str:
+    """on_track, at_risk, off_track (written with a space or a hyphen too, any case) or a whole number 0..10."""
+    word = text.strip().lower().replace(" ", "_").replace("-", "_")
+    if word in LABELS:
+        return word
+    if word.isdigit() and word.isascii() and 0 <= int(word) <= 10:
+        return str(int(word))
+    raise ValueError(f"confidence is on_track, at_risk, off_track or a whole number 0 to 10, not {text.strip()!r}")
+
+
+def _no_controls(text: str, what: str, kept: frozenset[str]) -> None:
+    for position, char in enumerate(text, 1):
+        if char in BIDI_CONTROLS or (char not in kept and unicodedata.category(char) == "Cc"):
+            raise ValueError(f"{what} holds a control character (U+{ord(char):04X}) at character {position}")
+
+
+class Notes(Database):
+    def add_note(
+        self,
+        namespace: str,
+        cycle: str,
+        kr_id: str,
+        day: date,
+        note: CheckedNote,
+        *,
+        now: datetime,
+        source: str = "cli",
+    ) -> NoteRow:
+        """Store one note (a CheckedNote: checked_note says what is refused) for ``day``, written ``now``."""
+        values = dict(namespace=namespace, cycle=cycle, kr_id=kr_id, day=day, written_at=utc(now), source=source)
+        values |= dict(author=note.author, confidence=note.confidence, body=note.text)
+        with self._tx() as conn:
+            note_id = conn.execute(t.notes.insert().values(**values).returning(t.notes.c.id)).scalar_one()
+        return NoteRow(note_id, kr_id, day, now, note.author, note.confidence, note.text, source)
+
+    def notes(
+        self, namespace: str, cycle: str, *, kr_id: str | None = None, until: date | None = None
+    ) -> list[NoteRow]:
+        """The notes of a cycle (of one KR; up to a day), oldest first: by day, then by the moment written."""
+        n = t.notes.c
+        q = sa.select(n.id, n.kr_id, n.day, n.written_at, n.author, n.confidence, n.body, n.source).where(
+            n.namespace == namespace, n.cycle == cycle
+        )
+        if kr_id is not None:
+            q = q.where(n.kr_id == kr_id)
+        if until is not None:
+            q = q.where(n.day <= until)
+        with self._tx() as conn:
+            rows = conn.execute(q.order_by(n.day, n.written_at, n.id)).all()
+        return [NoteRow(i, k, d, aware(at), who, c, body, src) for i, k, d, at, who, c, body, src in rows]
+
+
+def with_notes(rows: list[dict], notes: Sequence[NoteRow]) -> list[dict]:
+    """A KR's per-day history rows, each with the notes of its day (``notes``, oldest first); a day with notes
+    but no stored result (its run deleted, or none synced yet) becomes a row of its own: ``day`` and ``notes``."""
+    by_day: dict[date, list[NoteRow]] = {}
+    for note in notes:
+        by_day.setdefault(note.day, []).append(note)
+    out = [{**row, "notes": by_day.pop(row["day"], [])} for row in rows]
+    out += [{"day": day, "notes": of_day} for day, of_day in by_day.items()]
+    return sorted(out, key=lambda row: row["day"])
