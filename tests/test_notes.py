@@ -214,3 +214,21 @@ def test_migration_0007_brings_a_0006_store_up_with_its_rows(store_url):
         assert store.notes("ns", "Q4", kr_id="k") == [written, again]
         assert store.notes("ns", "Q4", until=date(2026, 11, 11)) == [] and store.notes("ns", "other") == []
         assert (written.text, again.confidence, again.author) == ("ünïcode ✓", "on_track", "bo")
+
+
+def test_the_next_sync_carries_the_latest_note_and_flags_a_confidence_the_data_disagrees_with(tmp_path):
+    """Signups: 160 of 600 on Nov 16 is 26.7 % done against 47/92 = 51.1 % expected: a gap of 24.4 points, within
+    at_risk_within (25): at risk. The owner said 8/10 (on track) on Nov 12, then a note without a confidence on
+    Nov 16: the latest note is shown, the latest confidence given (8) is compared, and it disagrees."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    path = team(tmp_path, url, (date(2026, 11, 12),))
+    assert note(path, "signups", "Launch slipped a week", "--confidence", "8", at=oslo(2026, 11, 12, 9)).returncode == 0
+    assert note(path, "signups", "Ads back on", at=oslo(2026, 11, 12, 17)).returncode == 0
+    config = load_config(path)
+    doc = sync(config, end_of_day(date(2026, 11, 16), config.cycle), now=oslo(2026, 11, 16, 6)).document
+    signups, trials = doc.kr("signups"), doc.kr("trials")
+    assert signups is not None and trials is not None and signups.status == "at_risk"
+    assert signups.owner_note is not None and signups.owner_note.text == "Ads back on"
+    assert signups.owner_note.day == date(2026, 11, 12) and signups.owner_confidence == "8"
+    assert signups.confidence_disagrees is True  # owner: on track · data: at risk
+    assert trials.owner_note is None and trials.owner_confidence is None and trials.confidence_disagrees is False

@@ -1,6 +1,7 @@
 """Report outputs: .md/.json/.csv content, and the HTML page rendered by a real headless Chromium."""
 
 import csv
+import html
 import io
 import itertools
 import json
@@ -10,6 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from okrsync.connectors.report import render_csv, render_html, render_json, render_markdown
+from okrsync.present.formats import fmt_chance
 from tests.helpers import CONTRAST, open_report
 
 
@@ -415,3 +417,24 @@ def test_a_kpi_that_leads_a_key_result_shows_the_lag_beside_it(document):
     short = {name: series[-5:] for name, series in history.items()}  # 4 weekly changes: no lag has 8 pairs
     assert "Leading indicator: traffic: not enough evidence yet (" in render_html(doc, short)
     assert "Leading indicator" not in render_html(document, history)  # no KPI says leads
+
+
+def test_a_card_shows_the_owners_latest_note_and_a_confidence_the_data_disagrees_with(document):
+    from okrsync.okr.status import NoteDoc
+
+    objective, kr = next((o, k) for o, k in document.key_results() if k.status == "at_risk")
+    said = NoteDoc(
+        day="2026-11-20",
+        written_at=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        author="Ana",
+        text="Ads <b>paused</b>\nback Monday",
+    )
+    noted = kr.model_copy(update={"owner_note": said, "owner_confidence": "on_track", "confidence_disagrees": True})
+    krs = [noted if k.id == kr.id else k for k in objective.key_results]
+    objectives = [o.model_copy(update={"key_results": krs}) if o.id == objective.id else o for o in document.objectives]
+    card = _section(render_html(document.model_copy(update={"objectives": objectives})), f"kr-{kr.id}")
+    assert '💬 <span class="said">Ads &lt;b&gt;paused&lt;/b&gt;\nback Monday</span>' in card and "<b>paused" not in card
+    assert "— Ana, 2026-11-20" in card
+    chance = kr.forecast.probability if kr.forecast else None
+    data = "at risk" + ("" if chance is None else f", {fmt_chance(chance)} likely")
+    assert f"❓ Confidence: owner: on track · data: {html.escape(data)}</p>" in card  # "&lt;1% likely"

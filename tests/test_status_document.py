@@ -129,6 +129,9 @@ KR_JSON = {
     "suspect_reason": "jumped",
     "start_date": "2026-10-15",
     "phases": [{"date": "2026-11-15", "target": 40.0}],
+    "owner_note": None,  # added by issue 25 with the owners' notes
+    "owner_confidence": None,
+    "confidence_disagrees": False,
 }
 DOCUMENT_JSON = {
     "version": 1,
@@ -174,6 +177,7 @@ DOCUMENT_JSON = {
             "observed_at": "2026-11-20T08:30:15.123456+00:00",
             "suspect": False,
             "suspect_reason": None,
+            "leads": [],  # added by issue 25: key results it leads
         }
     ],
     "errors": [{"metric": "x", "connection": "files", "message": "gone"}],

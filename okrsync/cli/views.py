@@ -13,6 +13,7 @@ from okrsync.cli.app import console, err_console
 from okrsync.config.model import BOUND_KINDS
 from okrsync.okr.rollup import judged_expected
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
+from okrsync.present.checkin import confidence_text
 from okrsync.present.formats import fmt_trend, fmt_value, forecast_text, human_time, label, pct, target_text
 
 STATUS_STYLE = {
@@ -77,9 +78,25 @@ def kr_label(kr: KrStatus) -> Text:
         line.append(f"  ⏸ held back for review: {kr.suspect_reason}", style="bold cyan")
     if kr.stale:
         line.append(f"  ⚠ stale: {kr.stale_reason}", style="yellow")
-    if kr.override:
+    if kr.manual:
+        line.append("  ✍ manual KR", style="magenta")
+    elif kr.override:
         line.append("  ✎ manual value", style="magenta")
     return line
+
+
+def add_kr(node: Tree, kr: KrStatus) -> None:
+    """A KR's line, and under it the owner's latest note (its first line) and a confidence that disagrees."""
+    child = node.add(kr_label(kr))
+    if kr.owner_note:
+        first = kr.owner_note.text.splitlines()[0]
+        said = first if len(first) <= 100 else first[:99] + "…"
+        who = kr.owner_note.author or "a note"
+        child.add(Text.assemble("💬 ", said, (f"  — {who}, {kr.owner_note.day}", "dim")))
+    if kr.confidence_disagrees and kr.owner_confidence:
+        child.add(
+            Text(f"❓ owner says {confidence_text(kr.owner_confidence)}, the data says {label(kr.status)}", "yellow")
+        )
 
 
 def kpi_label(k: KpiStatus) -> Text:
@@ -98,7 +115,9 @@ def kpi_label(k: KpiStatus) -> Text:
 
 
 def status_tree(doc: StatusDocument) -> Tree:
-    tree = Tree(Text.assemble(("OKR status ", "bold"), (doc.cycle, "bold cyan"), f"  as of {human_time(doc.as_of)}"))
+    team = doc.title or doc.namespace
+    heading = Text.assemble((f"{team} — OKR status ", "bold"), (doc.cycle, "bold cyan"))
+    tree = Tree(heading.append(f"  as of {human_time(doc.as_of)}"))
     by_id = {o.id: o for o in doc.objectives}
 
     def add(o: ObjectiveStatus, parent: Tree) -> None:
@@ -106,7 +125,7 @@ def status_tree(doc: StatusDocument) -> Tree:
         if o.parent_note:
             node.add(Text(f"⚠ {o.parent_note}", style="yellow"))
         for kr in o.key_results:
-            node.add(kr_label(kr))
+            add_kr(node, kr)
         for cid in o.children:
             if cid in by_id:
                 add(by_id[cid], node)
@@ -134,8 +153,13 @@ def company_tree(docs: dict[str, StatusDocument]) -> Tree:
         if o.parent_note:
             node.add(Text(f"⚠ {o.parent_note}", style="yellow"))
         for kr in o.key_results:
-            node.add(kr_label(kr))
+            add_kr(node, kr)
         stack.append(node)
+    kpis = [(ns, k) for ns, doc in sorted(docs.items()) for k in doc.kpis]
+    if kpis:
+        node = tree.add(Text("KPIs", style="bold"))
+        for ns, k in kpis:
+            node.add(Text.assemble((f"[{ns}] ", "cyan"), kpi_label(k)))
     return tree
 
 
@@ -160,11 +184,13 @@ def print_summary(result) -> None:
     counts = Counter(kr.status for kr in krs)
     parts = [f"[{STATUS_STYLE[s]}]{n} {label(s)}[/]" for s, n in counts.items()]
     stale = sum(kr.stale for kr in krs)
+    held = sum(kr.suspect for kr in krs)
     head = "[bold]Dry run[/] (nothing stored or written)" if result.dry_run else "[bold]Synced[/]"
     console.print(
         f"{head}: {len(krs)} key results · "
         + " · ".join(parts)
         + (f" · [yellow]{stale} stale[/]" if stale else "")
+        + (f" · [bold cyan]{held} held back[/] (okrsync accept)" if held else "")
         + f" · {len(result.fetched)} values fetched, {len(result.errors)} failed"
     )
     if result.dry_run:
@@ -204,7 +230,6 @@ def history_table(kr_id: str, cycle: str, rows: list[dict], unit: str | None = N
 
 def _notes_cell(notes: list) -> Text:
     """Each note of a day on its own line: 'author · confidence: text' (okrsync.store.NoteRow)."""
-    from okrsync.present.checkin import confidence_text
 
     lines = []
     for n in notes:

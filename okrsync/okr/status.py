@@ -11,13 +11,14 @@ connection names only, never their settings.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 
 from okrsync.config.model import Config, KeyResult
+from okrsync.okr.owners import disagrees
 from okrsync.okr.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Status
 
 VERSION = 1
@@ -86,6 +87,16 @@ class OverrideDoc(_Doc):
     set_at: Moment | None = None  # when it was recorded (a manual key result's value ages from then)
 
 
+class NoteDoc(_Doc):
+    """An owner's note (``okrsync note``): the synced day it comments on, when, by whom, with what confidence."""
+
+    day: Day
+    written_at: Moment
+    author: str | None = None
+    text: str
+    confidence: str | None = None  # on_track | at_risk | off_track | "0".."10"
+
+
 class KrStatus(_Doc):
     id: str
     title: str
@@ -118,6 +129,9 @@ class KrStatus(_Doc):
     suspect_reason: str | None = None
     start_date: Day | None = None  # the window's first day (start_date, else the cycle's): the expected path's
     phases: list[PhaseDoc] = []  # check-points of the expected path
+    owner_note: NoteDoc | None = None  # the latest note on the KR up to this day (okrsync note)
+    owner_confidence: str | None = None  # the latest confidence given in a note (even an older one's)
+    confidence_disagrees: bool = False  # it differs from the data (okrsync.okr.owners): a question, not a status
 
     @property
     def judged(self) -> float:
@@ -262,10 +276,13 @@ class StatusDocument(_Doc):
         return cls.model_validate(data)
 
 
-def build_document(evaluation: Evaluation, config: Config) -> StatusDocument:
-    """The status document (stored with the run, shown by `status`, handed to every output)."""
+def build_document(
+    evaluation: Evaluation, config: Config, notes: Mapping[str, Sequence[NoteDoc]] | None = None
+) -> StatusDocument:
+    """The status document (stored with the run, shown by `status`, handed to every output); ``notes``: the
+    owners' notes of each KR up to this day, oldest first."""
     specs = {kr.id: kr for _, kr in config.key_results()}
-    return StatusDocument(
+    document = StatusDocument(
         cycle=evaluation.cycle,
         cycle_start=config.cycle.start,
         cycle_end=config.cycle.end,
@@ -280,3 +297,22 @@ def build_document(evaluation: Evaluation, config: Config) -> StatusDocument:
             config.status.model_dump(include={"use_forecast", "likely", "unlikely"})
         ),
     )
+    if not notes:
+        return document
+    objectives = [
+        o.model_copy(update={"key_results": [_noted(kr, notes.get(kr.id, ()), o, config) for kr in o.key_results]})
+        for o in document.objectives
+    ]
+    return document.model_copy(update={"objectives": objectives})
+
+
+def _noted(kr: KrStatus, notes: Sequence[NoteDoc], objective: ObjectiveStatus, config: Config) -> KrStatus:
+    """The KR with its latest note, the latest confidence given, and whether that confidence disagrees with the
+    data (okrsync.okr.owners)."""
+    if not notes:
+        return kr
+    given = next((n.confidence for n in reversed(notes) if n.confidence is not None), None)
+    chance = kr.forecast.probability if kr.forecast else None
+    aspirational = objective.kind == "aspirational"
+    differs = given is not None and disagrees(given, str(kr.status), chance, aspirational, config.status)
+    return kr.model_copy(update={"owner_note": notes[-1], "owner_confidence": given, "confidence_disagrees": differs})

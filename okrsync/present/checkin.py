@@ -20,11 +20,10 @@ from datetime import date, datetime
 
 from okrsync.config.checkin import CheckinPrompts
 from okrsync.config.model import Config, StatusThresholds
-from okrsync.okr.rollup import likely_status
+from okrsync.okr.owners import LABELS, confidence_label, disagrees
 from okrsync.okr.status import KrStatus, ObjectiveStatus, StatusDocument
 from okrsync.present.formats import fmt_chance, fmt_value, label, pct
 
-LABELS = ("on_track", "at_risk", "off_track")
 Series = Sequence[tuple[date, float | None]]
 
 
@@ -130,14 +129,6 @@ class Checkin:
 # --------------------------------------------------------------------------- the rules
 
 
-def confidence_label(confidence: str) -> str:
-    """An owner's confidence as a status label: a label as is; 0-3 off_track, 4-6 at_risk, 7-10 on_track."""
-    if confidence in LABELS:
-        return confidence
-    score = int(confidence)
-    return "off_track" if score <= 3 else "at_risk" if score <= 6 else "on_track"
-
-
 def confidence_text(confidence: str) -> str:
     """'on track', or '8/10 (on track)' for a score."""
     meaning = label(confidence_label(confidence))
@@ -148,28 +139,14 @@ def chance(kr: KrStatus | None) -> float | None:
     return kr.forecast.probability if kr is not None and kr.forecast is not None else None
 
 
-def data_labels(kr: KrStatus, aspirational: bool, thresholds: StatusThresholds) -> list[str]:
-    """What the data says, as labels: the status (done reads as on track; no data says nothing) and the chance
-    of reaching the target read as ``use_forecast`` reads it (from ``likely`` up on track, from ``unlikely`` at
-    risk, else off track). Not in an aspirational objective: there the chance is of the whole target, which the
-    objective does not expect, and the status already judges against 70 %."""
-    status = "on_track" if kr.status == "done" else str(kr.status)
-    views = [status] if status in LABELS else []
-    p = chance(kr)
-    if p is not None and not aspirational:
-        views.append(str(likely_status(p, thresholds)))
-    return views
-
-
 def confidence_flag(confidence: str, kr: KrStatus, aspirational: bool, thresholds: StatusThresholds) -> str | None:
-    """'owner: on track · data: at risk, 12% likely' when the owner's label differs from any of the data's labels
-    (:func:`data_labels`); None when they all agree or the data says nothing."""
-    owner = confidence_label(confidence)
-    views = data_labels(kr, aspirational, thresholds)
-    if all(view == owner for view in views):
+    """'owner: on track · data: at risk, 12% likely' when the owner's confidence disagrees with the data
+    (okrsync.okr.owners.disagrees); None when they agree or the data says nothing."""
+    p = chance(kr)
+    if not disagrees(confidence, str(kr.status), p, aspirational, thresholds):
         return None
-    p = None if aspirational else chance(kr)
-    data = label(kr.status) + ("" if p is None else f", {fmt_chance(p)} likely")
+    shown = None if aspirational else p
+    data = label(kr.status) + ("" if shown is None else f", {fmt_chance(shown)} likely")
     return f"owner: {confidence_text(confidence)} · data: {data}"
 
 

@@ -26,6 +26,7 @@ from okrsync.okr.leading import NoEvidence, leading_indicator
 from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, likely_status
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument, StatusRulesDoc
 from okrsync.present.charts import Chart, kpi_chart, kr_chart
+from okrsync.present.checkin import confidence_flag, confidence_text
 from okrsync.present.formats import (
     LABEL,
     fmt_chance,
@@ -316,6 +317,19 @@ def leading_lines(doc: StatusDocument, history: dict) -> dict[str, list[str]]:
     return lines
 
 
+def owners_confidence(doc: StatusDocument) -> dict[str, str]:
+    """Each KR's latest confidence given in a note, as it reads ('8/10 (on track)'), or, when it disagrees with
+    the data, the question for the meeting ('owner: on track · data: at risk, 12% likely'; docs/checkin.md)."""
+    rules = doc.status_rules or StatusRulesDoc()
+    thresholds = StatusThresholds(use_forecast=rules.use_forecast, likely=rules.likely, unlikely=rules.unlikely)
+    shown = {}
+    for o, kr in doc.key_results():
+        if kr.owner_confidence is not None:
+            flag = confidence_flag(kr.owner_confidence, kr, o.kind == "aspirational", thresholds)
+            shown[kr.id] = flag or confidence_text(kr.owner_confidence)
+    return shown
+
+
 def render_html(
     doc: StatusDocument,
     history: dict | None = None,
@@ -352,6 +366,7 @@ def render_html(
         breakdowns={o.id: breakdown(o, doc, site or {}, pages or {}) for o in doc.objectives if o.children},
         why={kr.id: text for o, kr in doc.key_results() if (text := why_status_and_chance_differ(kr, o, doc))},
         leading=leading_lines(doc, history),
+        confidence=owners_confidence(doc),
     )
 
 

@@ -8,7 +8,7 @@ the typed status document is built. No I/O and no clock: everything arrives as a
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
@@ -20,7 +20,7 @@ from okrsync.okr.alignment import aligned_children, parent_notes
 from okrsync.okr.contracts import breach
 from okrsync.okr.evaluate import day_end, day_start, evaluate
 from okrsync.okr.results import Evaluation, MetricState, Override, Point
-from okrsync.okr.status import StatusDocument, build_document
+from okrsync.okr.status import NoteDoc, StatusDocument, build_document
 from okrsync.present.charts import chart_points
 from okrsync.sdk.connector import FetchResult, Observation, local_day
 from okrsync.sync.plan import SyncPlan
@@ -34,6 +34,7 @@ class Stored:
     overrides: Mapping[str, Override] = field(default_factory=dict)
     others: Mapping[str, StatusDocument] = field(default_factory=dict)  # other namespaces' latest documents
     held: Mapping[str, str] = field(default_factory=dict)  # metric -> why its value of the day waits for review
+    notes: Mapping[str, Sequence[NoteDoc]] = field(default_factory=dict)  # KR -> owners' notes up to the day
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def compute(plan: SyncPlan, fetched: FetchResult, stored: Stored, *, formulas: b
     aligned = aligned_children(plan.config, stored.others)
     notes = parent_notes(plan.config, stored.others)
     evaluation = evaluate(plan.config, states, plan.as_of, stored.overrides, aligned, notes)
-    document = build_document(evaluation, plan.config)
+    document = build_document(evaluation, plan.config, stored.notes)
     return Computed(values, errors, evaluation, document, chart_history(plan, states), held)
 
 

@@ -12,7 +12,7 @@ from typing import cast
 from okrsync.config.model import Config
 from okrsync.errors import SourceError
 from okrsync.okr.results import Override
-from okrsync.okr.status import StatusDocument
+from okrsync.okr.status import NoteDoc, StatusDocument
 from okrsync.sdk.connector import FetchResult, Observation
 from okrsync.store import Store
 from okrsync.store.engine import Access
@@ -43,7 +43,10 @@ def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> 
             history[metric] = points + history.get(metric, [])
     waiting = {} if fetching else store.held(config.namespace, cycle, day=sync_plan.day)
     held = {h.metric_id: h.reason for h in waiting}
-    return Stored(history, overrides, other_documents(store, config, until=sync_plan.day), held)
+    notes: dict[str, list[NoteDoc]] = {}
+    for n in store.notes(config.namespace, cycle, until=sync_plan.day):  # oldest first
+        notes.setdefault(n.kr_id, []).append(NoteDoc.model_validate(n))  # the fields the two share, by name
+    return Stored(history, overrides, other_documents(store, config, until=sync_plan.day), held, notes)
 
 
 def other_documents(store: Store, config: Config, *, until: date | None = None) -> dict[str, StatusDocument]:
