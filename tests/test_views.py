@@ -1,0 +1,56 @@
+"""The terminal views (okrsync/cli/views.py) on the example's document: `status --all` lists every team's KPIs
+under the company tree, the run summary counts values held back for review, and a KR's owner note and a
+confidence the data disagrees with are shown under it."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+from types import SimpleNamespace
+
+from rich.console import Console
+
+from okrsync.cli import views
+from okrsync.okr.status import NoteDoc, StatusDocument
+
+
+def text_of(renderable) -> str:
+    console = Console(width=160, file=io.StringIO(), record=True, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+def test_status_all_lists_every_teams_kpis(document: StatusDocument):
+    other = document.model_copy(update={"namespace": "team-b", "title": None})
+    shown = text_of(views.company_tree({"acme": document, "team-b": other}))
+    lines = shown.splitlines()
+    for k in document.kpis:
+        for team in ("[acme]", "[team-b]"):
+            assert any(team in line and k.title in line for line in lines), (team, k.title)
+
+
+def test_the_run_summary_counts_values_held_back(document: StatusDocument):
+    objective, kr = next(document.key_results())
+    held = kr.model_copy(update={"suspect": True, "suspect_reason": "jumped 900 %"})
+    krs = [held if k.id == kr.id else k for k in objective.key_results]
+    objectives = [o.model_copy(update={"key_results": krs}) if o.id == objective.id else o for o in document.objectives]
+    result = SimpleNamespace(
+        document=document.model_copy(update={"objectives": objectives}), dry_run=False, fetched={}, errors={}, writes=[]
+    )
+    with views.console.capture() as captured:
+        views.print_summary(result)
+    assert "· 1 held back (okrsync accept)" in captured.get()
+
+
+def test_a_kr_shows_its_owners_note_and_a_disagreeing_confidence(document: StatusDocument):
+    objective, kr = next((o, k) for o, k in document.key_results() if k.status == "at_risk")
+    said = NoteDoc(
+        day="2026-11-20", written_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author="Ana", text="Ads paused\nmore"
+    )
+    noted = kr.model_copy(update={"owner_note": said, "owner_confidence": "8", "confidence_disagrees": True})
+    krs = [noted if k.id == kr.id else k for k in objective.key_results]
+    objectives = [o.model_copy(update={"key_results": krs}) if o.id == objective.id else o for o in document.objectives]
+    shown = text_of(views.status_tree(document.model_copy(update={"objectives": objectives})))
+    assert shown.splitlines()[0].startswith(f"{document.title} — OKR status 2026-Q4")
+    assert "💬 Ads paused  — Ana, 2026-11-20" in shown and "more" not in shown  # the first line only
+    assert "❓ owner says 8/10 (on track), the data says at risk" in shown
