@@ -3,6 +3,11 @@
 The HTML page (okrsync.present.html_report) is self-contained: no script, no request beyond the page. The
 same document always renders the same bytes (no clock read), and a file is rewritten only when its
 content changes.
+
+``on:`` says when it is written: ``every_run`` (the default: the status document after each sync) and
+``checkin``: the weekly check-in when it is published, to a file of its own next to the report
+(:func:`checkin_path`: ``okr.html`` -> ``okr-checkin.html``; ``.md`` and ``.json`` likewise, and a ``.csv`` report
+gets ``okr-checkin.json``, a check-in's notes and prompts being no table), rewritten only when its bytes differ.
 """
 
 from __future__ import annotations
@@ -15,16 +20,18 @@ import os
 import tempfile
 from html import escape
 from pathlib import Path
-from typing import Literal
+from typing import Literal, cast
 
 from pydantic import field_validator
 
 from okrsync.errors import SinkError
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
+from okrsync.present import checkin as checkins
 from okrsync.present.formats import LABEL as STATUS_LABELS
 from okrsync.present.formats import fmt_trend, fmt_value, forecast_text, human_time, pct, range_text, target_text
 from okrsync.present.html_report import render_html
-from okrsync.sdk.connector import Connector, OutputSettings, Sink, SinkContext
+from okrsync.present.triggers import StateTrigger
+from okrsync.sdk.connector import CheckinContext, Connector, OutputSettings, Sink, SinkContext
 
 # --------------------------------------------------------------------------- markdown / json / csv
 
@@ -149,6 +156,58 @@ def _md(text: str) -> str:
 
 RENDERERS = {".html": render_html, ".md": render_markdown, ".json": render_json, ".csv": render_csv}
 
+# --------------------------------------------------------------------------- the check-in
+
+CHECKIN_STYLE = (
+    "body{font:15px/1.5 system-ui,sans-serif;margin:0;color:#1f2328;background:#fff}"
+    "main{max-width:60rem;margin:0 auto;padding:1rem}h1{font-size:1.4rem}h2{margin-top:1.5rem}"
+    "h3{font-size:1rem;margin-bottom:.25rem}ul{margin-top:0;padding-left:1.2rem}b{color:#57606a;font-weight:600}"
+    ".note{background:#fff8c5;padding:.5rem}"
+)
+
+
+def render_checkin_html(c: checkins.Checkin) -> str:
+    """The check-in as one self-contained page: the facts `okrsync checkin` shows, in its order; all text escaped."""
+    title = escape(checkins.heading(c))
+    out = ['<!doctype html>\n<html lang="en"><head><meta charset="utf-8">']
+    out += ['<meta name="viewport" content="width=device-width, initial-scale=1">', f"<title>{title}</title>"]
+    out += [f"<style>{CHECKIN_STYLE}</style></head><body><main>", f"<h1>{title}</h1>"]
+    if c.period_note:
+        out.append(f'<p class="note">{escape(c.period_note)}</p>')
+    if c.failing:
+        failing = [("failing", f"{f.metric} ({f.connection or 'formula'}): {f.message}") for f in c.failing]
+        out += ["<h2>Sources that failed</h2>", _facts_html(failing)]
+    by_id = {kr.id: kr for kr in c.key_results}
+    for o in c.objectives:
+        out += [f"<section><h2>{escape(o.title)}</h2>", _facts_html(checkins.objective_facts(o))]
+        for kr in (by_id[k] for k in o.key_results if k in by_id):
+            out += [f"<h3>{escape(kr.title)}</h3>", _facts_html(checkins.kr_facts(kr))]
+        out.append("</section>")
+    return "\n".join(out) + "\n</main></body></html>\n"
+
+
+def _facts_html(facts: list[tuple[str, str]]) -> str:
+    """(label, text) facts as a list; a note's line breaks kept as <br>."""
+    items = "".join(f"<li><b>{escape(name)}</b>: {_html_lines(text)}</li>" for name, text in facts)
+    return f"<ul>{items}</ul>"
+
+
+def _html_lines(text: str) -> str:
+    return "<br>".join(escape(line) for line in text.split("\n"))
+
+
+CHECKIN_RENDERERS = {
+    ".html": render_checkin_html,
+    ".md": checkins.render_markdown,
+    ".json": checkins.render_json,
+}
+
+
+def checkin_path(report: Path) -> Path:
+    """Where the check-in goes: beside the report, its name with ``-checkin`` (a .csv report's as .json)."""
+    suffix = report.suffix.lower()
+    return report.with_name(f"{report.stem}-checkin{'.json' if suffix == '.csv' else suffix}")
+
 
 def write_if_changed(path: Path, content: str) -> bool:
     """Atomically replace ``path`` with ``content`` (UTF-8) unless it already holds exactly those bytes.
@@ -193,6 +252,7 @@ def _umask() -> int:
 class ReportOutput(OutputSettings):
     type: Literal["report"]
     path: str
+    on: list[StateTrigger] = ["every_run"]
 
     @field_validator("path")
     @classmethod
@@ -203,24 +263,36 @@ class ReportOutput(OutputSettings):
 
 
 class ReportSink(Sink[ReportOutput]):
+    publishes_checkin = True
+
     @property
     def path(self) -> Path:
         return (self.base_dir / self.settings.path).resolve()
 
     def write(self, ctx: SinkContext) -> None:
+        if "every_run" not in self.settings.on:
+            ctx.planned.append(f"report: on: [checkin] only, {self.path} is not written by a sync")
+            return
         path = self.path
-        content = RENDERERS[path.suffix.lower()](ctx.document, ctx.history)
-        if ctx.dry_run:
-            ctx.planned.append(f"report: would write {path}")
+        self._write(path, RENDERERS[path.suffix.lower()](ctx.document, ctx.history), ctx.dry_run, ctx.planned)
+
+    def write_checkin(self, ctx: CheckinContext) -> None:
+        """The check-in's file next to the report; a file write is idempotent, so no ledger claim is needed: the
+        same check-in renders the same bytes, and a file holding them is not written again."""
+        path = checkin_path(self.path)
+        content = CHECKIN_RENDERERS[path.suffix.lower()](cast(checkins.Checkin, ctx.checkin))
+        self._write(path, content, ctx.dry_run, ctx.delivery.planned)
+
+    @staticmethod
+    def _write(path: Path, content: str, dry_run: bool, planned: list[str]) -> None:
+        if dry_run:
+            planned.append(f"report: would write {path}")
             return
         try:
             changed = write_if_changed(path, content)
         except OSError as exc:  # a folder at the path, no permission, a full disk: say which
             raise SinkError(f"cannot write {path}: {exc.strerror or exc}") from None
-        if changed:
-            ctx.planned.append(f"report: wrote {path}")
-        else:
-            ctx.planned.append(f"report: {path} unchanged")
+        planned.append(f"report: wrote {path}" if changed else f"report: {path} unchanged")
 
 
 connector = Connector("report", output=ReportOutput, sink=ReportSink, description="an HTML, Markdown, JSON or CSV file")

@@ -6,6 +6,11 @@ it follows, so a receiver can drop repeats yet acts on the same document sent ag
 makes a repeat harmless, 429, 5xx and lost answers are retried (bounded). Nothing is sent when
 the document is unchanged since the last confirmed delivery. ``headers`` may carry ${ENV}
 credentials; they, the secret and the URL are redacted from logs and messages.
+
+``on:`` says when it posts: ``every_run`` (the default: the status document after each sync, when it changed)
+and ``checkin``: the check-in's JSON (docs/checkin.md) when the check-in is published, once per period (its
+Idempotency-Key is that of the period, so a retry after a crash is one delivery). Every POST says which it is in
+``X-Okrsync-Event`` (``status`` or ``checkin``), signed the same way.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from typing import Literal
 from urllib.parse import urlsplit
 
 from okrsync.errors import SinkError
-from okrsync.sdk.connector import Connector, OutputSettings, Sink, SinkContext, WebUrl
+from okrsync.present.triggers import StateTrigger
+from okrsync.sdk.connector import CheckinContext, Connector, OutputSettings, Sink, SinkContext, WebUrl
 from okrsync.sdk.delivery import fingerprint
 from okrsync.sdk.http import ApiClient, HttpError, secret
 
 SIGNATURE_HEADER = "X-Okrsync-Signature"
+EVENT_HEADER = "X-Okrsync-Event"
 
 
 class WebhookOutput(OutputSettings):
@@ -29,6 +36,7 @@ class WebhookOutput(OutputSettings):
     url: WebUrl
     secret: str | None = None
     headers: dict[str, str] = {}
+    on: list[StateTrigger] = ["every_run"]
 
 
 def sign(body: bytes, key: str) -> str:
@@ -36,25 +44,43 @@ def sign(body: bytes, key: str) -> str:
 
 
 class WebhookSink(Sink[WebhookOutput]):
+    publishes_checkin = True
+
+    @property
+    def where(self) -> str:
+        return fingerprint(self.settings.url)[:16]  # the URL is a secret: never stored as such
+
     def write(self, ctx: SinkContext) -> None:
+        if "every_run" not in self.settings.on:
+            ctx.delivery.note("webhook: on: [checkin] only, the status document is not sent")
+            return
         document = ctx.document.to_dict()
-        fp = fingerprint(document)
-        target = f"webhook/{fingerprint(self.settings.url)[:16]}"  # the URL is a secret: never stored as such
         ctx.delivery.idempotent(
-            target,
-            fp,
-            lambda key: self._post(document, key),
+            f"webhook/{self.where}",
+            fingerprint(document),
+            lambda key: self._post(document, key, "status"),
             would="webhook: would POST the status document",
             unchanged="webhook: document unchanged, nothing sent",
         )
 
-    def _post(self, document: dict, key: str) -> str:
+    def write_checkin(self, ctx: CheckinContext) -> None:
+        """The check-in's JSON, once per period: the period is the target's and the fingerprint's."""
+        ctx.delivery.idempotent(
+            f"{ctx.period}/{self.where}",
+            fingerprint(ctx.period),
+            lambda key: self._post(ctx.document, key, "checkin"),
+            would=f"webhook: would POST {ctx.period}",
+            unchanged=f"webhook: {ctx.period} already delivered",
+        )
+
+    def _post(self, document: dict, key: str, event: str) -> str:
         s = self.settings
         body = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
         url = secret(s.url, "outputs.webhook.url")
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": key,
+            EVENT_HEADER: event,
             **{k: secret(v, f"outputs.webhook.headers.{k}") for k, v in s.headers.items()},
         }
         if s.secret:
@@ -68,7 +94,7 @@ class WebhookSink(Sink[WebhookOutput]):
             raise SinkError(exc.message) from None
         finally:
             client.close()
-        return "webhook: delivered the status document"
+        return "webhook: delivered the status document" if event == "status" else "webhook: delivered the check-in"
 
 
 connector = Connector("webhook", output=WebhookOutput, sink=WebhookSink, description="a signed JSON POST")

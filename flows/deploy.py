@@ -7,20 +7,29 @@ the config's path as its parameter, on a process work pool, on the config's ``sc
 time zone; paused when ``enabled: false``; none when the config has no schedule), with a concurrency
 limit of 1 and the tags ``okrsync`` and ``namespace:<namespace>``. The worker starts the run in
 ``workdir`` (default: the directory ``okrsync deploy`` ran in), where the config path resolves.
+
+A config whose outputs take the check-in (``on: [checkin]``) gets a second deployment of the same name under the
+flow ``okrsync-checkin`` (okrsync.flows.checkin_flow), on the config's ``schedule.checkin`` in the schedule's time
+zone (none without one: it runs when triggered). ``schedule.checkin`` with no output that takes the check-in is
+refused: that schedule would publish nothing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from okrsync.config.load import load_config
+from okrsync.config.model import Config
 from okrsync.errors import OkrsyncError
 from okrsync.flows.names import deployment_name
+from okrsync.present.triggers import CHECKIN_OUTPUTS, publishes_checkin
 
 FLOW = "okrsync-sync"
 ENTRYPOINT = "okrsync.flows.sync_flow.sync_flow"
+CHECKIN_FLOW = "okrsync-checkin"
+ENTRYPOINTS = {FLOW: ENTRYPOINT, CHECKIN_FLOW: "okrsync.flows.checkin_flow.checkin_flow"}
 
 
 @dataclass(frozen=True)
@@ -33,10 +42,15 @@ class DeploymentSpec:
     active: bool
     workdir: str
     pool: str
+    flow: str = FLOW  # or CHECKIN_FLOW: the check-in publish on schedule.checkin
 
     @property
     def full_name(self) -> str:
-        return f"{FLOW}/{self.name}"
+        return f"{self.flow}/{self.name}"
+
+    @property
+    def entrypoint(self) -> str:
+        return ENTRYPOINTS[self.flow]
 
     def schedules(self) -> list:
         """The config's schedule as Prefect's (paused when ``enabled: false``); none without one."""
@@ -46,7 +60,7 @@ class DeploymentSpec:
 
     @property
     def tags(self) -> list[str]:
-        return ["okrsync", f"namespace:{self.namespace}"]
+        return ["okrsync", f"namespace:{self.namespace}"] + (["checkin"] if self.flow == CHECKIN_FLOW else [])
 
     def fields(self) -> dict[str, Any]:
         """What `--dry-run` compares with the deployment the server has."""
@@ -56,29 +70,34 @@ class DeploymentSpec:
             "work_pool": self.pool,
             "working_dir": self.workdir,
             "tags": ", ".join(self.tags),
-            "entrypoint": ENTRYPOINT,
+            "entrypoint": self.entrypoint,
         }
+
+    def deployment(self, **options: Any):
+        """The spec as Prefect's RunnerDeployment of its flow (``options``: a work pool's)."""
+        from okrsync.flows.checkin_flow import checkin_flow
+        from okrsync.flows.sync_flow import sync_flow
+
+        flow: Any = checkin_flow if self.flow == CHECKIN_FLOW else sync_flow  # Flows, rebound as @flow does
+        return flow.to_deployment(
+            self.name,
+            schedules=self.schedules(),
+            parameters={"config_path": self.config_path},
+            tags=self.tags,
+            **options,
+        )
 
 
 def served(all_specs: list[DeploymentSpec]) -> list:
     """The same deployments for ``okrsync serve``: run in this process, no work pool."""
-    from okrsync.flows.sync_flow import sync_flow
-
-    return [
-        sync_flow.to_deployment(  # type: ignore[attr-defined]  # sync_flow is the Flow (rebound as @flow does); mypy keeps the function's type
-            spec.name,
-            schedules=spec.schedules(),
-            parameters={"config_path": spec.config_path},
-            tags=spec.tags,
-        )
-        for spec in all_specs
-    ]
+    return [spec.deployment() for spec in all_specs]
 
 
 def specs(paths: list[Path], *, pool: str, workdir: Path) -> list[DeploymentSpec]:
-    """A spec per config (each loaded and validated); two configs may not share a namespace, nor a
-    deployment name (a namespace spelt like another one's derived name)."""
+    """A spec per config (each loaded and validated), each followed by its check-in's (:func:`checkin_spec`); two
+    configs may not share a namespace, nor a deployment name (a namespace spelt like another one's derived name)."""
     out: dict[str, DeploymentSpec] = {}
+    configs: dict[str, Config] = {}
     for path in paths:
         config = load_config(path)
         schedule = config.schedule
@@ -103,7 +122,23 @@ def specs(paths: list[Path], *, pool: str, workdir: Path) -> list[DeploymentSpec
             workdir=str(workdir),
             pool=pool,
         )
-    return list(out.values())
+        configs[name] = config
+    return [found for spec in out.values() for found in (spec, checkin_spec(spec, configs[spec.name])) if found]
+
+
+def checkin_spec(sync: DeploymentSpec, config: Config) -> DeploymentSpec | None:
+    """The check-in deployment of a config whose outputs take the check-in, on ``schedule.checkin`` (none: it runs
+    when triggered); None when no output does. OkrsyncError for a ``schedule.checkin`` that would publish nothing."""
+    cron = config.schedule.checkin if config.schedule else None
+    if not any(publishes_checkin(output) for output in config.outputs):
+        if cron:
+            which = ", ".join(CHECKIN_OUTPUTS[:-1]) + f" or {CHECKIN_OUTPUTS[-1]}"
+            raise OkrsyncError(
+                f"{sync.config_path}: schedule.checkin is {cron!r}, but no output publishes the check-in: add "
+                f"`on: [checkin]` to a {which} output, or remove schedule.checkin"
+            )
+        return None
+    return replace(sync, cron=cron, flow=CHECKIN_FLOW)
 
 
 def _relative(path: Path, workdir: Path) -> str:
@@ -188,19 +223,14 @@ def apply(all_specs: list[DeploymentSpec]) -> list[str]:
     from prefect import deploy
     from prefect.deployments.runner import EntrypointType
 
-    from okrsync.flows.sync_flow import sync_flow
-
     deployments = [
-        sync_flow.to_deployment(  # type: ignore[attr-defined]  # sync_flow is the Flow (rebound as @flow does); mypy keeps the function's type
-            spec.name,
-            schedules=spec.schedules(),
-            parameters={"config_path": spec.config_path},
-            tags=spec.tags,
+        spec.deployment(
             concurrency_limit=1,
             job_variables={"working_dir": spec.workdir},
             entrypoint_type=EntrypointType.MODULE_PATH,
             work_pool_name=spec.pool,
-            description=f"okrsync sync of {spec.config_path} (namespace {spec.namespace!r})",
+            description=f"okrsync {'check-in' if spec.flow == CHECKIN_FLOW else 'sync'} of {spec.config_path} "
+            f"(namespace {spec.namespace!r})",
         )
         for spec in all_specs
     ]

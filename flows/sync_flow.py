@@ -159,12 +159,12 @@ class Progress:
 
     def __init__(self, key: str, total: int) -> None:
         self.total, self.id = total, None
-        self.id = _artifact(create_progress_artifact, 0.0, key=key, description=f"connections fetched (0/{total})")
+        self.id = artifact(create_progress_artifact, 0.0, key=key, description=f"connections fetched (0/{total})")
 
     def update(self, done: int) -> None:
         if self.id is not None:
             description = f"connections fetched ({done}/{self.total})"
-            if _artifact(update_progress_artifact, self.id, 100.0 * done / self.total, description) is None:
+            if artifact(update_progress_artifact, self.id, 100.0 * done / self.total, description) is None:
                 self.id = None
 
 
@@ -186,26 +186,26 @@ def publish_artifacts(doc: StatusDocument, namespace: str) -> None:
         for o, kr in doc.key_results()
     ]
     key = artifact_key(namespace)
-    _artifact(
+    artifact(
         create_table_artifact,
         rows,
         key=key + "-table",
         description=f"KR status, {doc.cycle} as of {doc.as_of.isoformat()}",
     )
-    _artifact(create_markdown_artifact, render_markdown(doc), key=key + "-report", description="OKR status report")
+    artifact(create_markdown_artifact, render_markdown(doc), key=key + "-report", description="OKR status report")
 
 
-def _artifact(create, *args, **kwargs):
+def artifact(create, *args, **kwargs):
     """``create(*args, **kwargs)``, or None with a warning in the run's log when Prefect refuses it: the
     data is stored and delivered by then, so an artifact never fails the run."""
     try:
         return create(*args, **kwargs)
     except Exception as exc:  # an API error, a refused key: the run's outcome stays what the sync made it
-        _logger().warning("artifact not written (%s: %s); the sync itself is stored", type(exc).__name__, exc)
+        run_logger().warning("artifact not written (%s: %s); the sync itself is stored", type(exc).__name__, exc)
         return None
 
 
-def _logger() -> logging.Logger | logging.LoggerAdapter:
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
     try:
         return get_run_logger()
     except Exception:  # outside a run context

@@ -305,8 +305,8 @@ def test_nothing_stored_yet(tmp_path):
 
 def test_confidence_scores_and_the_data_labels():
     from okrsync.config.model import StatusThresholds
-    from okrsync.okr.status import KrStatus
     from okrsync.okr.owners import confidence_label
+    from okrsync.okr.status import KrStatus
     from okrsync.present.checkin import confidence_flag
 
     assert [confidence_label(str(n)) for n in range(11)] == ["off_track"] * 4 + ["at_risk"] * 3 + ["on_track"] * 4

@@ -232,3 +232,15 @@ def test_the_next_sync_carries_the_latest_note_and_flags_a_confidence_the_data_d
     assert signups.owner_note.day == date(2026, 11, 12) and signups.owner_confidence == "8"
     assert signups.confidence_disagrees is True  # owner: on track · data: at risk
     assert trials.owner_note is None and trials.owner_confidence is None and trials.confidence_disagrees is False
+
+
+def test_a_note_is_on_the_latest_days_status_at_once(tmp_path):
+    """`okrsync note` evaluates the latest stored day again (as an override does): `status` shows the note."""
+    path = team(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", (date(2026, 11, 12),))
+    assert note(path, "trials", "Waiting on legal", "--confidence", "2").returncode == 0
+    doc = json.loads(okrsync("-c", str(path), "status", "-f", "json", cwd=tmp_path).stdout)
+    trials = next(k for o in doc["objectives"] for k in o["key_results"] if k["id"] == "trials")
+    assert trials["owner_note"]["text"] == "Waiting on legal" and trials["owner_note"]["day"] == "2026-11-12"
+    assert trials["owner_confidence"] == "2"
+    # 160 of 100 trials: done, which reads on track; the owner's 2 reads off track: a question for the meeting
+    assert trials["status"] == "done" and trials["confidence_disagrees"] is True

@@ -25,6 +25,9 @@ app = typer.Typer(
 )
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+Wait = Annotated[
+    float, typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)")
+]  # the option of every command that writes under the config's run lock
 # Client libraries log full URLs (httpx at INFO) or request headers and bodies (jira, urllib3 at
 # DEBUG), which hold tokens and webhook URLs: they stay at WARNING even with --verbose.
 # Alembic's INFO lines (one per plugin, every command) say nothing a user needs: WARNING too.

@@ -10,19 +10,18 @@ back and each KR's values per day; never a fetch. docs/checkin.md says what ever
 from __future__ import annotations
 
 import sys
-from datetime import date, timedelta
-from typing import TYPE_CHECKING, Annotated, cast
+from datetime import date
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.text import Text
 from rich.tree import Tree
 
-from okrsync.cli.app import app, clock, console, current_config, err_console
+from okrsync.cli.app import Wait, app, clock, console, current_config, err_console
 
 if TYPE_CHECKING:
     from okrsync.config import Config
     from okrsync.present.checkin import Checkin
-    from okrsync.store import RunInfo, Store
 
 FORMATS = ("text", "markdown", "json")
 STATUS_STYLE = {"done": "bold green", "on_track": "green", "at_risk": "yellow", "off_track": "bold red"}
@@ -44,10 +43,13 @@ def note(
         str | None, typer.Option("--confidence", help="on_track, at_risk, off_track, or 0-10 (0-3 off track, 7-10 on)")
     ] = None,
     author: Annotated[str | None, typer.Option("--author", help="who says so (default: nobody named)")] = None,
+    wait: Wait = 120.0,
 ) -> None:
-    """Write a note on a key result, with the owner's confidence: kept as history, shown by the check-in."""
+    """Write a note on a key result, with the owner's confidence: kept as history, shown by the check-in, and
+    on the latest day's status (evaluated again at once, like an override; outputs update what changed)."""
     from okrsync.store.notes import checked_note
     from okrsync.sync.persist import open_store
+    from okrsync.sync.sequence import reevaluate
 
     config = current_config()
     known = {kr.id for _, kr in config.key_results()}
@@ -63,6 +65,8 @@ def note(
         latest = store.latest_run(config.namespace, config.cycle.name)
         day = latest.day if latest else now.astimezone(config.cycle.tz).date()
         store.add_note(config.namespace, config.cycle.name, kr_id, day, checked, now=now)
+        if latest:
+            reevaluate(config, store, now=now, wait=wait, trigger="note")
     finally:
         store.close()
     which = "the latest synced day" if latest else "today: nothing is synced yet"
@@ -77,6 +81,13 @@ def checkin(
         typer.Option("--since", help="the previous check-in's day, YYYY-MM-DD [default: latest day - since_days]"),
     ] = None,
     format: Annotated[str, typer.Option("--format", "-f", help="text, markdown or json")] = "text",
+    publish: Annotated[
+        bool, typer.Option("--publish", help="deliver it to the outputs with on: [checkin], once per period")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="with --publish: say what would be sent")] = False,
+    wait: Annotated[
+        float, typer.Option("--wait", min=0, help="with --publish: seconds to wait for another run of this config")
+    ] = 120.0,
 ) -> None:
     """The weekly check-in, from the store alone: what moved since the last one per objective and owner, what is
     stalled, held back or failing, the owners' notes, and questions for at-risk and off-track key results."""
@@ -84,18 +95,47 @@ def checkin(
 
     if format not in FORMATS:
         raise typer.BadParameter("expected text, markdown or json", param_hint="--format")
+    if dry_run and not publish:
+        raise typer.BadParameter("--dry-run goes with --publish", param_hint="--dry-run")
+    if publish and since is not None:
+        raise typer.BadParameter("--publish publishes the configured period (checkin.since_days)", param_hint="--since")
+    if publish and format != "text":
+        raise typer.BadParameter(
+            "--publish says what each output got; leave --publish out to print it", param_hint="--format"
+        )
     asked = _day(since) if since is not None else None
     config = current_config()
-    found = read_checkin(config, asked)
+    found = _publish(config, dry_run, wait) if publish else read_checkin(config, asked)
     if found is None:
         err_console.print(f"No sync has been stored for {config.cycle.name} yet: run `okrsync run` first.")
         raise typer.Exit(1)
+    if publish:
+        return
     if format == "json":
         sys.stdout.write(render_json(found))
     elif format == "markdown":
         sys.stdout.write(render_markdown(found))
     else:
         console.print(checkin_tree(found))
+
+
+def _publish(config: Config, dry_run: bool, wait: float) -> Checkin | None:
+    """Publish the check-in (okrsync.sync.checkin_publish) and say what each output did; exit 1 when one failed."""
+    from okrsync.sync.checkin_publish import publish_checkin
+
+    done = publish_checkin(config, now=clock(config), dry_run=dry_run, wait=wait)
+    if done.checkin is None:
+        return None
+    c = done.checkin
+    head = "Dry run (nothing written)" if dry_run else "Published"
+    console.print(Text(f"{head}: the check-in of {c.since} → {c.until} ({c.title})", style="bold"))
+    for line in done.writes:
+        console.print(Text(f"  {line}"))
+    for e in done.output_errors:
+        err_console.print(Text.assemble(("✗ ", "red"), f"output {e.output or ''}: {e.message}"))
+    if done.exit_code:
+        raise typer.Exit(done.exit_code)
+    return c
 
 
 def _day(text: str) -> date:
@@ -106,38 +146,19 @@ def _day(text: str) -> date:
 
 
 def read_checkin(config: Config, asked: date | None) -> Checkin | None:
-    """Read what the check-in needs, then compute it; None when nothing is stored in the cycle."""
-    from okrsync.okr.status import StatusDocument
-    from okrsync.present.checkin import HeldEntry, NoteEntry, Stored, build_checkin
+    """Read what the check-in needs, then compute it; None when nothing is stored in the cycle (the same reading
+    the published check-in makes: okrsync.sync.checkin_publish.stored_checkin)."""
+    from okrsync.sync.checkin_publish import stored_checkin
     from okrsync.sync.persist import open_store
 
-    ns, cycle = config.namespace, config.cycle.name
     store = open_store(config, access="read")
     try:
-        latest = store.latest_run(ns, cycle)
-        if latest is None:
-            return None
-        since = asked or latest.day - timedelta(days=config.checkin.since_days)
-        if since > latest.day:
-            raise typer.BadParameter(f"{since} is after the latest stored day, {latest.day}", param_hint="--since")
-        start = store.run_on(ns, cycle, since) or _first_run(store, ns, cycle)
-        notes: dict[str, list[NoteEntry]] = {}
-        for n in store.notes(ns, cycle, until=latest.day):  # the moment written in the cycle's time zone
-            written = n.written_at.astimezone(config.cycle.tz)
-            notes.setdefault(n.kr_id, []).append(NoteEntry(n.day, written, n.author, n.confidence, n.text))
-        held = [HeldEntry(h.metric_id, h.day, h.value, h.reason) for h in store.held(ns, cycle)]
-        stored = Stored(notes, held, store.kr_series(ns, cycle, latest.day))
+        found = stored_checkin(config, store, since=asked)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--since") from None
     finally:
         store.close()
-    until_doc = StatusDocument.from_dict(cast(dict, latest.document))  # a finished run: it has its document
-    start_doc = StatusDocument.from_dict(cast(dict, start.document)) if start else None
-    return build_checkin(config, until_doc, start_doc, since, stored)
-
-
-def _first_run(store: Store, namespace: str, cycle: str) -> RunInfo | None:
-    """The first finished run of the cycle, with its document."""
-    first = next((r for r in store.list_runs(namespace, cycle) if r.outcome), None)
-    return store.run_on(namespace, cycle, first.day) if first else None
+    return found[0] if found else None
 
 
 def checkin_tree(c: Checkin) -> Tree:

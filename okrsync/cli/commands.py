@@ -13,16 +13,12 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from okrsync.cli.app import app, clock, console, current_config, err_console, parse_as_of, state
+from okrsync.cli.app import Wait, app, clock, console, current_config, err_console, parse_as_of, state
 from okrsync.defaults import DEFAULT_CONFIG
 
 if TYPE_CHECKING:  # the config models, the views and the status document load when a command runs, not for --help
     from okrsync.config import Config
     from okrsync.okr.status import KrStatus
-
-Wait = Annotated[
-    float, typer.Option("--wait", min=0, help="seconds to wait for another run of this config to finish (then exit 4)")
-]
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""`okrsync deploy` and `okrsync serve`: the sync of each config on its own schedule, through Prefect.
+"""`okrsync deploy` and `okrsync serve`: the sync of each config on its own schedule, through Prefect, and the
+check-in publish (`okrsync-checkin/<name>`) on its `schedule.checkin` for a config whose outputs take it.
 
 Both need a Prefect server (PREFECT_API_URL): a flow served or deployed against Prefect's temporary
 server would vanish with it and never be scheduled. `serve --start-server` starts one here and
@@ -65,7 +66,8 @@ def deploy(
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be created or changed")] = False,
 ) -> None:
-    """Create or update one Prefect deployment per config: its schedule, concurrency limit 1, namespace tag."""
+    """Create or update one Prefect deployment per config: its schedule, concurrency limit 1, namespace tag; and
+    its check-in's on schedule.checkin when an output has on: [checkin]."""
     from okrsync.flows import deploy as deployments
     from okrsync.flows.server import one_line_if_unreachable, require_api
 
@@ -105,7 +107,8 @@ def serve(
         float, typer.Option("--grace", min=0, help="seconds a run in flight gets to finish after Ctrl-C or SIGTERM")
     ] = SHUTDOWN_GRACE,
 ) -> None:
-    """Run the sync of each config on its schedule, in this process, until Ctrl-C or SIGTERM."""
+    """Run the sync of each config on its schedule (and its check-in on schedule.checkin), in this process, until
+    Ctrl-C or SIGTERM."""
     from okrsync.flows import deploy as deployments
     from okrsync.flows import server as local
     from okrsync.flows.serve import Stopper, exit_code

@@ -9,18 +9,48 @@
     every_run      always: the output speaks on every run
 
 A KR with no previous run has no status change; it can still be done, stale or failing.
+
+One more trigger is not about a run: ``checkin`` (``on: [checkin]``) asks an output to publish the weekly
+check-in when it is published (``okrsync checkin --publish``, ``schedule.checkin``; okrsync.sync.checkin_publish).
+Only the outputs that can publish one take it (:data:`OutputTrigger`: slack, teams, webhook, report); a key that
+takes run triggers only (:data:`Trigger`, Jira's ``comment_on``) refuses it with a message that says so.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
+
+from pydantic import BeforeValidator
 
 from okrsync.okr.results import Status
 from okrsync.okr.status import ErrorEntry, KrStatus, StatusDocument
 
-Trigger = Literal["status_change", "done", "stale", "error", "suspect", "every_run"]
-TRIGGERS: tuple[str, ...] = get_args(Trigger)
+RunTrigger = Literal["status_change", "done", "stale", "error", "suspect", "every_run"]
+TRIGGERS: tuple[str, ...] = get_args(RunTrigger)
+CHECKIN = "checkin"
+CHECKIN_OUTPUTS = ("slack", "teams", "webhook", "report")  # the built-in outputs that publish the check-in
+
+
+def _no_checkin(value: object) -> object:
+    if value == CHECKIN:
+        outputs = ", ".join(CHECKIN_OUTPUTS[:-1]) + f" and {CHECKIN_OUTPUTS[-1]}"
+        raise ValueError(
+            f"this output cannot publish the check-in: the {outputs} outputs can (on: [checkin]); "
+            f"here the triggers are {', '.join(TRIGGERS)}"
+        )
+    return value
+
+
+Trigger = Annotated[RunTrigger, BeforeValidator(_no_checkin)]  # run triggers only: `checkin` is refused, saying why
+OutputTrigger = Literal[RunTrigger, "checkin"]  # an output that also publishes the check-in (chat's `on:`)
+# an output that writes the whole state (report, webhook): after every sync (the default), and/or the check-in
+StateTrigger = Literal["every_run", "checkin"]
+
+
+def publishes_checkin(output: object) -> bool:
+    """Whether an output's settings ask for the check-in (``on:`` holds ``checkin``)."""
+    return CHECKIN in (getattr(output, "on", None) or ())
 
 
 def kr_events(kr: KrStatus, prev: KrStatus | None) -> set[str]:

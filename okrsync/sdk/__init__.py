@@ -25,6 +25,7 @@ from okrsync.sdk.api_source import ApiSource
 from okrsync.sdk.auth import Auth, Basic, BearerToken, Credentials, FetchedBearer, HeaderToken, QueryToken
 from okrsync.sdk.connector import (
     DEFAULT_CONCURRENCY,
+    CheckinContext,
     ConnectionSettings,
     Connector,
     FetchResult,
@@ -75,6 +76,7 @@ __all__ = [
     "Auth",
     "Basic",
     "BearerToken",
+    "CheckinContext",
     "ConfigError",
     "ConfigProblem",
     "ConnectionSettings",

@@ -12,7 +12,9 @@ It returns an :class:`Observation` or a :class:`SourceError` per metric; raising
 fails every metric of the connection. Sources do I/O only: no progress, no status.
 
 A *sink* turns the typed status document into the fewest writes; it records them through
-:class:`okrsync.sdk.delivery.Delivery`, never through the store.
+:class:`okrsync.sdk.delivery.Delivery`, never through the store. A sink that can publish the weekly check-in
+(outputs with ``on: [checkin]``) says so (``publishes_checkin``) and writes it in ``write_checkin``, once per
+check-in period (:attr:`CheckinContext.period`, its ledger target).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from okrsync.config.model import Cycle, Metric, Strict
 from okrsync.config.settings import (
@@ -203,7 +205,30 @@ class SinkContext:
         return self.delivery.planned
 
 
+@dataclass
+class CheckinContext:
+    """What a sink gets to publish the weekly check-in: the config, the check-in (an
+    ``okrsync.present.checkin.Checkin``: the SDK sits below ``present``, so it is typed loosely here), its JSON
+    document (docs/checkin.md, as ``okrsync checkin --format json`` prints it) and the delivery."""
+
+    config: Config
+    checkin: Any
+    document: dict[str, Any]
+    delivery: Delivery
+
+    @property
+    def period(self) -> str:
+        """``checkin/<until>``: the check-in of the period ending on that stored day, delivered once."""
+        return f"checkin/{self.document['until']}"
+
+    @property
+    def dry_run(self) -> bool:
+        return self.delivery.dry_run
+
+
 class Sink(ABC, Generic[OutT]):
+    publishes_checkin: ClassVar[bool] = False  # True: ``write_checkin`` publishes the check-in (on: [checkin])
+
     def __init__(self, settings: OutT, base_dir: Path):
         self.settings = settings
         self.base_dir = base_dir
@@ -216,6 +241,11 @@ class Sink(ABC, Generic[OutT]):
     @abstractmethod
     def write(self, ctx: SinkContext) -> None:
         """Write what changed, through ``ctx.delivery``; raise SinkError when something failed."""
+
+    def write_checkin(self, ctx: CheckinContext) -> None:
+        """Publish the check-in through ``ctx.delivery``, at most once per :attr:`CheckinContext.period`; raise
+        SinkError when something failed. Only a sink with ``publishes_checkin`` is asked."""
+        raise NotImplementedError(f"a {self.settings.type} output cannot publish the check-in")
 
 
 ClassRef = type | str  # a class, or "module:attribute" imported only when first used
@@ -269,6 +299,7 @@ def parse_instant(text: str, tz: tzinfo | None, key: str) -> datetime:
 
 
 __all__ = [
+    "CheckinContext",
     "ConnectionSettings",
     "Connector",
     "FetchResult",

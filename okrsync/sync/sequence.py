@@ -166,11 +166,13 @@ def refresh(
     return again, published
 
 
-def reevaluate(config: Config, store: Store, *, now: datetime, wait: float = DEFAULT_WAIT) -> SyncResult | None:
-    """Evaluate the latest run again from stored values (after an override), without fetching."""
+def reevaluate(
+    config: Config, store: Store, *, now: datetime, wait: float = DEFAULT_WAIT, trigger: str = "override"
+) -> SyncResult | None:
+    """Evaluate the latest run again from stored values (after an override or a note), without fetching."""
     with store.run_lock(config.namespace, config.cycle.name, wait=wait):
         latest = store.latest_run(config.namespace, config.cycle.name)
-        return None if latest is None else reevaluate_run(config, store, latest, now=now, trigger="override")
+        return None if latest is None else reevaluate_run(config, store, latest, now=now, trigger=trigger)
 
 
 def reevaluate_run(
