@@ -263,15 +263,7 @@ class TeamsSink(ChatSink):
                 body.extend(
                     {"type": "TextBlock", "text": line, "wrap": True, "spacing": "None"} for line in section.lines
                 )
-        card = {
-            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "type": "AdaptiveCard",
-            "version": "1.4",
-            "body": body,
-        }
-        if digest.link:
-            card["actions"] = [{"type": "Action.OpenUrl", "title": "Open the report", "url": digest.link}]
-        return _message(card)
+        return _message(_card(body, digest.link))
 
     def checkin_payload(self, digest: Digest) -> dict:
         """RichTextBlocks of TextRuns: Adaptive Cards read a TextBlock as Markdown, never a TextRun."""
@@ -279,15 +271,16 @@ class TeamsSink(ChatSink):
         for section in digest.sections:
             body.append(_runs(section.title, weight="Bolder", spacing="Medium"))
             body.extend(_runs(line, spacing="None") for line in section.lines)
-        card = {
-            "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
-            "type": "AdaptiveCard",
-            "version": "1.4",
-            "body": body,
-        }
-        if digest.link:
-            card["actions"] = [{"type": "Action.OpenUrl", "title": "Open the report", "url": digest.link}]
-        return _message(card)
+        return _message(_card(body, digest.link))
+
+
+def _card(body: list[dict], link: str | None) -> dict:
+    """An Adaptive Card 1.4 of ``body``, with a button to the report when there is a link."""
+    card: dict = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard"}
+    card |= {"version": "1.4", "body": body}
+    if link:
+        card["actions"] = [{"type": "Action.OpenUrl", "title": "Open the report", "url": link}]
+    return card
 
 
 def _runs(text: str, *, spacing: str | None = None, **style: str) -> dict:

@@ -25,45 +25,27 @@ from datetime import datetime, time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from okrsync.okr.aggregate import aggregate
 from okrsync.okr.numbers import parse_number
 from okrsync.sdk.connector import (
-    ConnectionSettings,
     Connector,
     FetchResult,
-    MetricParams,
     MetricQuery,
     Observation,
     Source,
 )
+from okrsync.sdk.files import DatedFileMetric, FileConnection
 
 
-class CsvConnection(ConnectionSettings):
+class CsvConnection(FileConnection):
     type: Literal["csv"]
-    root: str = "."
 
 
-class CsvMetric(MetricParams):
-    path: str
+class CsvMetric(DatedFileMetric):
     column: str
-    where: dict[str, str | int | float] = Field({}, description="keep only rows whose columns equal these values")
     date_column: str | None = Field(None, description="ISO dates; rows dated after the as-of day are ignored")
-
-    def answers_for_past(self) -> bool:
-        """Dated rows (``date_column``) say what was known on a past day."""
-        return self.date_column is not None or super().answers_for_past()
-
-    def reads_dated_rows(self) -> bool:
-        return self.date_column is not None
-
-    @field_validator("path")
-    @classmethod
-    def _inside_root(cls, path: str) -> str:
-        if Path(path).is_absolute() or path.startswith("~") or ".." in Path(path).parts:
-            raise ValueError(f"{path!r} must be a path inside the connection's root (relative, without ..)")
-        return path
 
 
 MAX_BYTES = 200 * 1024 * 1024  # a KPI file, not a data lake: bigger files belong in the sql source

@@ -25,7 +25,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from okrsync.sdk.connector import ConnectionSettings, Connector, MetricParams
+from okrsync.sdk.connector import Connector
+from okrsync.sdk.files import DatedFileMetric, FileConnection
 
 MAX_BYTES = 200 * 1024 * 1024  # as csv: a KPI workbook, not a data lake
 FORMATS = (".xlsx", ".xlsm", ".xltx", ".xltm")  # what openpyxl reads
@@ -35,32 +36,21 @@ A1 = re.compile(rf"^{CELL}(?::{CELL})?$")
 SAVE_AS = "save it as .xlsx in Excel (File > Save As > Excel Workbook) and point path: at the new file"
 
 
-class ExcelConnection(ConnectionSettings):
+class ExcelConnection(FileConnection):
     type: Literal["excel"]
-    root: str = "."
 
 
-class ExcelMetric(MetricParams):
+class ExcelMetric(DatedFileMetric):
     path: str = Field(description="an .xlsx file, relative to the connection's root")
     sheet: str = Field(description="the worksheet's name")
     range: str | None = Field(None, description="a cell (B2), or cells (B2:B40) with an aggregate")
     column: str | None = Field(None, description="a column's header (in header_row): its cells are aggregated")
     date_column: str | None = Field(None, description="the header of the rows' dates; later rows are ignored")
-    where: dict[str, str | int | float] = Field({}, description="keep only rows whose columns equal these values")
     header_row: int = Field(1, ge=1, le=ROWS, description="the row holding the column headers")
-
-    def answers_for_past(self) -> bool:
-        """Dated rows (``date_column``) say what was known on a past day."""
-        return self.date_column is not None or super().answers_for_past()
-
-    def reads_dated_rows(self) -> bool:
-        return self.date_column is not None
 
     @field_validator("path")
     @classmethod
-    def _a_workbook_inside_root(cls, path: str) -> str:
-        if Path(path).is_absolute() or path.startswith("~") or ".." in Path(path).parts:
-            raise ValueError(f"{path!r} must be a path inside the connection's root (relative, without ..)")
+    def _a_workbook(cls, path: str) -> str:
         suffix = Path(path).suffix.lower()
         if suffix == ".xls":
             raise ValueError(f"{path} is an old-format .xls workbook, which openpyxl does not read: {SAVE_AS}")

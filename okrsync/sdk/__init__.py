@@ -44,6 +44,7 @@ from okrsync.sdk.connector import (
 )
 from okrsync.sdk.delivery import Delivery, delivery_key, fingerprint
 from okrsync.sdk.entra import EntraAuth, EntraConnection
+from okrsync.sdk.files import DatedFileMetric, FileConnection
 from okrsync.sdk.guard import Guard
 from okrsync.sdk.http import (
     ApiClient,
@@ -84,12 +85,14 @@ __all__ = [
     "Credentials",
     "CursorPaginator",
     "DEFAULT_CONCURRENCY",
+    "DatedFileMetric",
     "Delivery",
     "Duration",
     "EntraAuth",
     "EntraConnection",
     "FetchResult",
     "FetchedBearer",
+    "FileConnection",
     "Guard",
     "HeaderToken",
     "HttpError",
