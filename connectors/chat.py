@@ -113,7 +113,7 @@ class ChatSink(Sink[ChatOutput]):
         """The check-in, at most once per period: the target is the period, and so is the fingerprint (a note
         added later the same day does not post it again)."""
         digest = checkin_digest(cast(Checkin, ctx.checkin), self.settings.report_url)
-        self._send(ctx.delivery, [(ctx.period, fingerprint(ctx.period), self.checkin_payload(digest))])
+        self._send(ctx.delivery, [(ctx.period, ctx.fingerprint(), self.checkin_payload(digest))])
 
     def _send(self, delivery: Delivery, messages: list[tuple[str, str, dict]]) -> None:
         """Each message at most once (claimed ``sent`` before its POST), on one client opened on the first send."""

@@ -67,7 +67,7 @@ class WebhookSink(Sink[WebhookOutput]):
         """The check-in's JSON, once per period: the period is the target's and the fingerprint's."""
         ctx.delivery.idempotent(
             f"{ctx.period}/{self.where}",
-            fingerprint(ctx.period),
+            ctx.fingerprint(self.where),
             lambda key: self._post(ctx.document, key, "checkin"),
             would=f"webhook: would POST {ctx.period}",
             unchanged=f"webhook: {ctx.period} already delivered",

@@ -204,8 +204,12 @@ def test_the_webhook_gets_the_checkin_json_signed(week_on, receiver):
     headers = {k.lower(): v for k, v in post.headers.items()}
     expected = "sha256=" + hmac.new(HOOK_SECRET.encode(), post.body, hashlib.sha256).hexdigest()
     assert headers["x-okrsync-signature"] == expected and headers["x-okrsync-event"] == "checkin"
-    # once per period: the key is the period's fingerprint, sha256 of the JSON string "checkin/2026-11-16"
-    assert headers["idempotency-key"] == hashlib.sha256(b'"checkin/2026-11-16"').hexdigest()
+    # once per period and team: sha256 of the JSON of [period, namespace, cycle, the output's own key], the
+    # output's key being the first 16 hex digits of sha256 of its URL's JSON (the URL is never stored as such)
+    url = f"{receiver.url}/hook/checkin"
+    where = hashlib.sha256(f'"{url}"'.encode()).hexdigest()[:16]
+    identity = f'["checkin/2026-11-16","team","2026-Q4","{where}"]'
+    assert headers["idempotency-key"] == hashlib.sha256(identity.encode()).hexdigest()
     got = post.json()
     assert (got["since"], got["until"], got["title"], got["period_note"]) == (
         "2026-11-09",
@@ -540,3 +544,19 @@ def test_the_weekly_digest_and_the_checkin_are_two_messages(week, receiver):
     assert publish(week).returncode == 0
     texts = [r.json()["text"] for r in posts(receiver, "/slack/checkin")]
     assert len(texts) == 2 and texts[0].startswith("Weekly OKR check-in — Support team") and texts[1].startswith(TITLE)
+
+
+def test_two_teams_check_ins_of_one_day_never_share_an_idempotency_key():
+    """Found in review: the key was the period's alone, so a receiver that honours Idempotency-Key dropped the
+    second team's check-in of the same day."""
+    from types import SimpleNamespace
+
+    from okrsync.sdk.connector import CheckinContext
+
+    def ctx(namespace: str) -> CheckinContext:
+        config = SimpleNamespace(namespace=namespace, cycle=SimpleNamespace(name="2026-Q4"))
+        return CheckinContext(config, None, {"until": "2026-11-16"}, None)  # type: ignore[arg-type]
+
+    assert ctx("team").fingerprint() == ctx("team").fingerprint()
+    assert ctx("team").fingerprint() != ctx("other").fingerprint()
+    assert ctx("team").fingerprint("hook-a") != ctx("team").fingerprint("hook-b")  # two outputs, one receiver

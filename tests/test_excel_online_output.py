@@ -21,7 +21,7 @@ DRIVE, ITEM = "b!drive-1", "01ITEMXLSX"
 TAB = "OKR status"
 PATCH = r"/workbook/worksheets/OKR%20status/range"
 HEADER_ROW = ["Objective", "Key result", "Owner", "Start", "Current", "Target", "Progress", "Expected"]
-HEADER_ROW += ["Status", "Forecast", "Last updated", "Stale / error", "Chance of target"]
+HEADER_ROW += ["Status", "Forecast", "Last updated", "Stale / error", "Chance of target", "Note", "Confidence"]
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def test_the_table_arrives_with_the_status_cells(write_config, entra, xl):
     # 46.5 of the cycle's 92 days (Oct 1 to Dec 31, noon Nov 16) = 50.5% -> "51%"; against it 25% is
     # off track and 50% on track (okrsync.okr's thresholds); one observation: no forecast, no chance
     seen = ["51%"]
-    tail = ["", "2026-11-16 12:00", "", ""]
+    tail = ["", "2026-11-16 12:00", "", "", "", ""]  # no forecast, no error, no chance, no note, no confidence
     owner = "ana@acme.example"
     assert table[1:] == [
         ["Grow", "Signups to 100", owner, "0", "100", "100", "100%", *seen, "done", *tail],
@@ -101,8 +101,8 @@ def test_a_shrinking_table_clears_the_rows_below_in_the_same_write(write_config,
     smaller = config(write_config, entra, xl, {"signups": KRS["signups"]})
     sync(smaller, DAY, now=DAY, store=store)
     first, second = xl.applied("PATCH", PATCH)
-    assert first.path.endswith("range(address='A1:M4')") and second.path.endswith("range(address='A1:M4')")
-    assert second.json()["values"][2:] == [[""] * 13, [""] * 13]  # "" clears a cell; null would keep it
+    assert first.path.endswith("range(address='A1:O4')") and second.path.endswith("range(address='A1:O4')")
+    assert second.json()["values"][2:] == [[""] * 15, [""] * 15]  # "" clears a cell; null would keep it
     assert len(cells(xl)) == 2 and cells(xl)[1][1] == "Signups to 100"
     store.close()
 

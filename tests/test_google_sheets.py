@@ -246,7 +246,9 @@ def test_status_write_back_one_write_then_nothing_when_unchanged(write_config, s
     assert [(r.method, r.path.rsplit("/", 1)[-1]) for r in sheets.log[before:]] == [
         ("POST", "token"),
         ("GET", SID),
-    ]  # the read only (one spreadsheets.get): no write
+        ("POST", "token"),
+        ("GET", SID),
+    ]  # the source's read and the output's read back (one spreadsheets.get each): no write
     assert "unchanged" in " ".join(again.writes)
 
     sheets.spreadsheets[SID].sheets["Survey"][(2, 2)] = "90"  # csat reaches its target
@@ -263,7 +265,7 @@ def test_rows_that_shrink_are_cleared(write_config, sheets):
     smaller = config(write_config, sheets, METRICS, outputs=OUTPUT, krs="\n".join(KRS.splitlines()[:3]))
     sync(smaller, DAY + timedelta(days=1), now=DAY, store=store)
     (clear,) = sheets.requests("POST", "values:batchClear")
-    assert clear.json() == {"ranges": ["'OKR status'!A5:M9"]}
+    assert clear.json() == {"ranges": ["'OKR status'!A5:O9"]}
     assert len(sheets.requests("POST", "values:batchUpdate")) == 2
     assert [k for k in sheets.spreadsheets[SID].sheets["OKR status"] if k[0] > 4] == []
     store.close()

@@ -6,6 +6,7 @@ metric's. Every figure below is worked out by hand from the config."""
 from __future__ import annotations
 
 from datetime import timedelta
+from unittest import mock
 
 import pytest
 
@@ -73,8 +74,9 @@ def test_a_manual_milestone_is_done_when_its_owner_says_so(tmp_path, store_url):
     [("", 7, False), ("", 8, True), (", max_age: 30d", 29, False), (", max_age: 30d", 30, True)],
 )
 def test_a_manual_value_goes_stale_after_max_age(tmp_path, extra, days, stale):
-    """Judged at the end of the as-of day, as every value is: set on 20 October at 09:00, the value is 7 days
-    15 hours old at the end of 27 October (fresh under 8 days) and 8 days 15 hours at the end of the 28th."""
+    """Judged at the end of the as-of day, as every value is: set on 20 October at 09:00 summer time, the value is
+    just under 7 days 16 hours old at the end of 27 October (fresh under 8 days; the clocks went back an hour on
+    the 25th) and just under 8 days 16 hours at the end of the 28th."""
     store_url = f"sqlite:///{tmp_path / 'store.db'}"
     config = load_config(team(tmp_path, store_url, extra))
     set_at = oslo(2026, 10, 20, 9)
@@ -141,3 +143,41 @@ def test_the_weekly_digest_names_the_team_and_marks_a_manual_value(tmp_path):
     assert text.startswith("Weekly OKR check-in — acme, 2026-Q4, week of 2026-11-03")  # no title: the namespace
     partners = next(line for line in text.splitlines() if "Partners signed" in line)
     assert partners.endswith("✍ set by hand") and "✍" not in next(x for x in text.splitlines() if "Signups" in x)
+
+
+def test_a_manual_value_counts_from_when_it_was_set(tmp_path):
+    """Found in review: a value set on 20 October also showed on a sync as of the 15th. Before the day it was set
+    the KR has no data (that day's own run, synced at 02:00, takes a value typed at 10:00). And its age is
+    elapsed time: set on 20 October at 09:00 summer time (07:00 UTC), it is 8 days old exactly at 08:00 winter
+    time on the 28th (07:00 UTC; clocks went back on the 25th), stale a minute later (by the wall clock that
+    would be 7 days 23 hours: fresh)."""
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    config = load_config(team(tmp_path, store_url))
+    Store(store_url).add_override("acme", "partners", 4, True, None, oslo(2026, 10, 20, 9))
+    before = kr(sync(config, oslo(2026, 10, 15, 23), now=oslo(2026, 10, 15, 23)), "partners")
+    assert before.status == "no_data" and before.value is None and before.override is None
+    other = tmp_path / "other"
+    other.mkdir()
+    url = f"sqlite:///{other / 'store.db'}"
+    config = load_config(team(other, url))
+    Store(url).add_override("acme", "partners", 4, True, None, oslo(2026, 10, 20, 9))
+    at_limit = oslo(2026, 10, 28, 8)
+    assert kr(sync(config, at_limit, now=at_limit), "partners").stale is False
+    later = at_limit + timedelta(minutes=1)
+    assert kr(sync(config, later, now=later), "partners").stale is True
+
+
+def test_once_bound_to_a_metric_a_manual_value_stops_counting(tmp_path):
+    """Found in review: a value recorded while `partners` had no metric (okrsync override, okrsync import) kept
+    replacing the fetched one after someone added `metric:`; docs/import.md promises the opposite."""
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    path = team(tmp_path, store_url)
+    with mock.patch("okrsync.clock.now", lambda config: oslo(2026, 11, 2, 9)):
+        assert cli(["-c", str(path), "override", "partners", "4"])[0] == 0  # manual: its only value
+    bound = path.read_text().replace("title: Partners signed,", "title: Partners signed, metric: signups,")
+    path.write_text(bound)
+    partners = kr(sync(load_config(path), oslo(2026, 11, 3, 23), now=oslo(2026, 11, 3, 23)), "partners")
+    assert partners.value == 40 and partners.override is None and partners.manual is False  # signups.csv's 40
+    with mock.patch("okrsync.clock.now", lambda config: oslo(2026, 11, 4, 9)):  # by hand on a bound KR: counts
+        assert cli(["-c", str(path), "override", "partners", "7", "--sticky"])[0] == 0
+    assert kr(sync(load_config(path), oslo(2026, 11, 5, 23), now=oslo(2026, 11, 5, 23)), "partners").value == 7

@@ -244,3 +244,18 @@ def test_a_note_is_on_the_latest_days_status_at_once(tmp_path):
     assert trials["owner_confidence"] == "2"
     # 160 of 100 trials: done, which reads on track; the owner's 2 reads off track: a question for the meeting
     assert trials["status"] == "done" and trials["confidence_disagrees"] is True
+
+
+def test_a_note_waits_for_the_run_lock_and_stores_nothing_when_it_gives_up(tmp_path):
+    """Found in review: the note was stored before the lock was asked for, so exit 4 left it behind (a retry
+    then stored it twice) and a sync could move the latest day under it."""
+    path = team(tmp_path, f"sqlite:///{tmp_path / 'store.db'}", (date(2026, 11, 12),))
+    config = load_config(path)
+    store = Store(config.store_url())
+    try:
+        with store.run_lock(config.namespace, config.cycle.name, wait=0):
+            ran = note(path, "signups", "written while a sync runs", "--wait", "0")
+    finally:
+        store.close()
+    assert ran.returncode == 4 and "still in progress" in ran.stderr, ran.stderr
+    assert stored_notes(path) == []

@@ -7,6 +7,7 @@ import itertools
 import json
 import os
 from datetime import UTC, datetime, timedelta, timezone
+from unittest import mock
 
 import pytest
 
@@ -364,7 +365,8 @@ def test_a_synced_manual_kr_shows_its_badge_with_or_without_a_value(tmp_path, wr
     config = load_config(path)
     before = render_html(sync(config, DAY1, now=DAY1).document)
     assert "✍ manual KR" in _section(before, "kr-partners") and "no data" in _section(before, "kr-partners")
-    assert cli(["-c", str(path), "override", "partners", "4", "--note", "two <signed>"])[0] == 0
+    with mock.patch("okrsync.clock.now", lambda config: DAY1):  # typed on DAY1: it counts from that day on
+        assert cli(["-c", str(path), "override", "partners", "4", "--note", "two <signed>"])[0] == 0
     after = render_html(sync(config, DAY2, now=DAY2).document)
     partners = _section(after, "kr-partners")
     assert '<article class="kr overridden manual" id="kr-partners">' in after and "✍ manual KR" in partners

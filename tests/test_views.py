@@ -12,6 +12,7 @@ from rich.console import Console
 
 from okrsync.cli import views
 from okrsync.okr.status import NoteDoc, StatusDocument
+from okrsync.present.formats import fmt_chance
 
 
 def text_of(renderable) -> str:
@@ -53,4 +54,17 @@ def test_a_kr_shows_its_owners_note_and_a_disagreeing_confidence(document: Statu
     shown = text_of(views.status_tree(document.model_copy(update={"objectives": objectives})))
     assert shown.splitlines()[0].startswith(f"{document.title} — OKR status 2026-Q4")
     assert "💬 Ads paused  — Ana, 2026-11-20" in shown and "more" not in shown  # the first line only
-    assert "❓ owner says 8/10 (on track), the data says at risk" in shown
+    chance = noted.forecast.probability if noted.forecast else None
+    data = "at risk" + ("" if chance is None else f", {fmt_chance(chance)} likely")
+    assert f"❓ owner: 8/10 (on track) · data: {data}" in shown  # the check-in's words, the chance included
+
+
+def test_an_escape_sequence_in_user_text_never_reaches_the_terminal(document: StatusDocument):
+    """Found in review: a title imported with ESC [31m (or typed into the YAML) reached the terminal as it was."""
+    objective, kr = next(document.key_results())
+    hostile = "Obj \x1b[31mRED\x1b[0m \u202eevil \x1b]8;;https://x.example\x07link\x1b]8;;\x07"
+    krs = [kr.model_copy(update={"title": hostile})] + objective.key_results[1:]
+    objectives = [objective.model_copy(update={"title": hostile, "key_results": krs}), *document.objectives[1:]]
+    shown = text_of(views.status_tree(document.model_copy(update={"objectives": objectives, "title": hostile})))
+    assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
+    assert "Obj [31mRED[0m evil ]8;;https://x.example" in shown  # what is left is plain text, shown as text

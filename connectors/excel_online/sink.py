@@ -1,7 +1,7 @@
 """Excel Online output: the status table (okrsync.present.status_table, the Google Sheets output's table) on one
 worksheet of a workbook, through Microsoft Graph v1.0 and the connection's Entra sign-in. A write is one
 worksheet list, the worksheet added when missing (``POST …/workbook/worksheets/add {"name"}``: CSDL Action
-add(name) bound to Collection(workbookWorksheet)) and ONE ``PATCH …/range(address='A1:M{n}') {"values"}``
+add(name) bound to Collection(workbookWorksheet)) and ONE ``PATCH …/range(address='A1:O{n}') {"values"}``
 (https://learn.microsoft.com/graph/api/range-update). When the table shrank, the same PATCH carries empty
 rows down to the last confirmed write's end: an empty string "clears" a cell's values, where null would
 leave it unchanged (https://learn.microsoft.com/office/dev/add-ins/excel/excel-add-ins-blank-null-values).

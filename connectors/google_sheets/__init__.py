@@ -12,7 +12,9 @@ cell). Cells are read as people see them and parsed in the spreadsheet's locale.
 
 Output ``google_sheets``: a status table on ``worksheet`` (the tab is created if missing) plus
 each KR's ``sheet_cell``, in one values:batchUpdate per spreadsheet (and one clear when the table
-shrank). Nothing is sent when the table is unchanged since the last confirmed write (ledger).
+shrank). Nothing is sent when the table is unchanged since the last confirmed write (ledger). Once written,
+the table is read back first at each publish (one spreadsheets.get): notes, confidence and a manual KR's
+"Current" that people typed there are handed back to the sync as notes (:mod:`.heard`).
 
 Requests go through gspread's plain HTTPClient (its BackOffHTTPClient never gives up on a
 persistent 429), kept inside Google's window of 60 per minute per user and retried by okrsync's

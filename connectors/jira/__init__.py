@@ -18,7 +18,8 @@ notifyUsers=false), and adds a comment on the configured triggers. Each comment 
 before posting, and after any failed POST, the issue's comments are checked for it, so a re-run,
 a retry or a crash between the POST and its answer never leaves two comments. jira's own
 ResilientSession retries (which re-send POSTs) are switched off; okrsync's bounded policy
-retries reads and idempotent writes only.
+retries reads and idempotent writes only. Read only, every publish: the comments people wrote on those
+issues since the previous check-in are handed back as notes (okrsync's own, with their marker, are not).
 """
 
 from __future__ import annotations

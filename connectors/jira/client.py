@@ -7,7 +7,9 @@ call and retries reads and idempotent writes with okrsync's bounded policy.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -45,6 +47,29 @@ def classify_jira(exc: BaseException) -> TransientError | None:
 COMMENT_PAGE = 100
 
 
+@dataclass(frozen=True)
+class Comment:
+    """A comment as okrsync reads it: Jira's PageOfComments items (id, body — plain text in API v2 —, the author's
+    displayName, created; https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/)."""
+
+    id: str
+    body: str
+    author: str | None
+    created: datetime | None
+
+    @classmethod
+    def of(cls, raw: dict) -> Comment:
+        author: dict = raw["author"] if isinstance(raw.get("author"), dict) else {}
+        try:  # Jira writes 2026-11-20T10:00:00.000+0000
+            created: datetime | None = datetime.fromisoformat(str(raw.get("created")))
+        except ValueError:
+            created = None
+        if created is not None and created.tzinfo is None:
+            created = None  # a moment without its offset cannot be placed
+        body = raw.get("body")
+        return cls(str(raw.get("id", "")), body if isinstance(body, str) else "", author.get("displayName"), created)
+
+
 class JiraClient:
     """One jira.JIRA per connection, with okrsync's pacing and retry policy around every call."""
 
@@ -80,12 +105,11 @@ class JiraClient:
 
     # -- reads --------------------------------------------------------------------------------
 
-    def has_comment(self, issue: str, marker: str) -> bool:
-        """Whether any comment of ``issue`` contains ``marker``, looking through *every* page: Jira returns
-        comments a page at a time (``startAt``/``maxResults``/``total``; Cloud caps a page at 100 —
+    def comment_pages(self, issue: str) -> Iterator[list[dict]]:
+        """The comments of ``issue``, newest first, a page at a time through *every* page: Jira returns comments a
+        page at a time (``startAt``/``maxResults``/``total``; Cloud caps a page at 100 —
         https://developer.atlassian.com/cloud/jira/platform/rest/v2/api-group-issue-comments/
-        #api-rest-api-2-issue-issueidorkey-comment-get, read 2026-11-22). Newest first, so a recent
-        post (the usual case) ends the search on the first page. The jira library reads one page only."""
+        #api-rest-api-2-issue-issueidorkey-comment-get, read 2026-11-22). The jira library reads one page only."""
 
         def comments_from(start: int) -> Any:
             params = {"startAt": start, "maxResults": COMMENT_PAGE, "orderBy": "-created"}
@@ -95,11 +119,27 @@ class JiraClient:
         while True:
             page = self.call(partial(comments_from, start))
             comments = page.get("comments") or []
-            if any(marker in (c.get("body") or "") for c in comments):
-                return True
+            yield comments
             start += len(comments)
             if not comments or start >= int(page.get("total", 0)):
-                return False
+                return
+
+    def has_comment(self, issue: str, marker: str) -> bool:
+        """Whether any comment of ``issue`` contains ``marker``. Newest first, so a recent post (the usual case)
+        ends the search on the first page."""
+        return any(marker in (c.get("body") or "") for page in self.comment_pages(issue) for c in page)
+
+    def comments_since(self, issue: str, since: datetime) -> list[Comment]:
+        """The comments of ``issue`` created at or after ``since``, newest first: the pages are read until one
+        holds an older comment. A comment whose ``created`` cannot be read counts as new."""
+        found: list[Comment] = []
+        for page in self.comment_pages(issue):
+            for raw in page:
+                comment = Comment.of(raw)
+                if comment.created is not None and comment.created < since:
+                    return found
+                found.append(comment)
+        return found
 
     def count(self, jql: str) -> int:
         if self.cloud:

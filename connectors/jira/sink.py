@@ -4,10 +4,17 @@ The progress field is written (notifyUsers=false) only when it differs from the 
 goes out when the output's ``comment_on`` triggers fire (:mod:`okrsync.present.triggers`); it carries a
 marker, and the issue's comments are searched for that marker before every POST, so a re-run, a
 retry or a crash between the POST and its answer never leaves two comments.
+
+Read only, every publish: the comments people wrote on each issue since the previous check-in (the synced day
+minus ``checkin.since_days``) are handed back to the sync as notes on the issue's key results (author: the
+comment's author; identity: the comment's id), okrsync's own comments (those with its marker) left out
+(docs/checkin.md, "Notes from Sheets and Jira").
 """
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, time, timedelta
 from typing import cast
 
 import requests
@@ -20,10 +27,11 @@ from okrsync.okr.numbers import parse_number
 from okrsync.okr.status import KrStatus, StatusDocument
 from okrsync.present.formats import forecast_text, label, pct
 from okrsync.present.triggers import fired, previous_krs
-from okrsync.sdk.connector import Sink, SinkContext
+from okrsync.sdk.connector import Heard, Sink, SinkContext, heard_identity
 from okrsync.sdk.delivery import fingerprint
 
 MARKER = "okrsync:{ns}/{kr}/{day}/{status}"
+OWN = re.compile(r"\[okrsync:[^\]\s]*\]")  # the marker in brackets that every comment okrsync posts ends with
 
 
 def comment_text(kr: KrStatus, prev: KrStatus | None, doc: StatusDocument, marker: str) -> str:
@@ -81,8 +89,31 @@ class JiraSink(Sink[JiraOutput]):
                 failures.append(f"{kr.jira_issue}: {jira_message(exc, s.connection)}")
             except SinkError as exc:
                 failures.append(exc.message)
+        failures += self._listen(ctx)
         if failures:
             raise SinkError("; ".join(failures))
+
+    def _listen(self, ctx: SinkContext) -> list[str]:
+        """Hand back the comments people wrote on the KRs' issues since the previous check-in; one read per issue
+        (newest first, usually one page); what could not be read, per issue."""
+        issues: dict[str, list[str]] = {}
+        for _, kr in ctx.document.key_results():
+            if kr.jira_issue:
+                issues.setdefault(kr.jira_issue, []).append(kr.id)
+        failures = []
+        for issue, krs in issues.items():
+            try:
+                comments = self.client.comments_since(issue, since_checkin(ctx))
+            except (JIRAError, TransientError, requests.RequestException, ValueError) as exc:
+                failures.append(f"{issue}: cannot read its comments: {jira_message(exc, self.settings.connection)}")
+                continue
+            for c in comments:
+                if not c.body.strip() or OWN.search(c.body):  # okrsync's own comment, or nothing said
+                    continue
+                for kr_id in krs:
+                    identity = heard_identity("jira", self.settings.connection, issue, c.id, kr_id)
+                    ctx.hear(Heard(kr_id, c.body, "jira", identity, author=c.author, written_at=c.created))
+        return failures
 
     def _set_progress(self, ctx: SinkContext, field: str, issue: str, desired: float) -> None:
         def send(_key: str) -> str | None:  # the field's value is its own key: Jira keeps one
@@ -120,3 +151,9 @@ class JiraSink(Sink[JiraOutput]):
         ctx.delivery.idempotent(
             f"{issue}/comment/{marker}", fingerprint(marker), send, would=f"jira: would comment on {issue} {what}"
         )
+
+
+def since_checkin(ctx: SinkContext) -> datetime:
+    """The start of the previous check-in's day: the synced day minus ``checkin.since_days``, in the cycle's zone."""
+    day = ctx.document.day - timedelta(days=ctx.config.checkin.since_days)
+    return datetime.combine(day, time(0), tzinfo=ctx.config.cycle.tz)

@@ -49,7 +49,7 @@ def note(
     on the latest day's status (evaluated again at once, like an override; outputs update what changed)."""
     from okrsync.store.notes import checked_note
     from okrsync.sync.persist import open_store
-    from okrsync.sync.sequence import reevaluate
+    from okrsync.sync.sequence import reevaluate_run
 
     config = current_config()
     known = {kr.id for _, kr in config.key_results()}
@@ -62,11 +62,12 @@ def note(
     store = open_store(config)
     try:
         now = clock(config)
-        latest = store.latest_run(config.namespace, config.cycle.name)
-        day = latest.day if latest else now.astimezone(config.cycle.tz).date()
-        store.add_note(config.namespace, config.cycle.name, kr_id, day, checked, now=now)
-        if latest:
-            reevaluate(config, store, now=now, wait=wait, trigger="note")
+        with store.run_lock(config.namespace, config.cycle.name, wait=wait):  # no sync moves the day meanwhile
+            latest = store.latest_run(config.namespace, config.cycle.name)
+            day = latest.day if latest else now.astimezone(config.cycle.tz).date()
+            store.add_note(config.namespace, config.cycle.name, kr_id, day, checked, now=now)
+            if latest:
+                reevaluate_run(config, store, latest, now=now, trigger="note")
     finally:
         store.close()
     which = "the latest synced day" if latest else "today: nothing is synced yet"

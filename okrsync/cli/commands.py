@@ -253,7 +253,8 @@ def override(
             "as a plain number (e.g. 88 or 1250000)",
             param_hint="VALUE",
         ) from None
-    sticky = sticky or not any(kr.metric for _, kr in config.key_results() if kr.id == kr_id)  # manual: kept
+    manual = not any(kr.metric for _, kr in config.key_results() if kr.id == kr_id)
+    sticky = sticky or manual  # a manual KR's value is its only one: kept
     store = open_store(config)
     try:
         now = clock(config)
@@ -261,7 +262,7 @@ def override(
             n = store.end_overrides(config.namespace, now, kr_id=kr_id)
             console.print(f"cleared {n} override(s) of {kr_id}")
         else:
-            store.add_override(config.namespace, kr_id, value, sticky, note, now)
+            store.add_override(config.namespace, kr_id, value, sticky, note, now, manual=manual)
             console.print(f"{kr_id} = {value:g} ({'sticky until --clear' if sticky else 'until the next sync'})")
         result = reevaluate(config, store, now=now, wait=wait)
     finally:

@@ -160,7 +160,7 @@ def _record(config: Config, imported: Imported, source: str) -> None:
                 elif kr_id in active and active[kr_id].sticky and active[kr_id].value == value:
                     kept += 1
                 else:
-                    store.add_override(config.namespace, kr_id, value, True, note, now)
+                    store.add_override(config.namespace, kr_id, value, True, note, now, manual=True)
                     recorded += 1
         finally:
             store.close()

@@ -13,8 +13,17 @@ from okrsync.cli.app import console, err_console
 from okrsync.config.model import BOUND_KINDS
 from okrsync.okr.rollup import judged_expected
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
-from okrsync.present.checkin import confidence_text
-from okrsync.present.formats import fmt_trend, fmt_value, forecast_text, human_time, label, pct, target_text
+from okrsync.present.checkin import confidence_text, owner_question
+from okrsync.present.formats import (
+    fmt_trend,
+    fmt_value,
+    forecast_text,
+    human_time,
+    label,
+    pct,
+    printable,
+    target_text,
+)
 
 STATUS_STYLE = {
     "done": "bold green",
@@ -54,8 +63,8 @@ def objective_label(o: ObjectiveStatus) -> Text:
         f" exp {pct(o.judged)}  ",
         (label(o.status), style),
         "  ",
-        (o.title, "bold"),
-        (f"  {o.owner}" if o.owner else "", "dim"),
+        (printable(o.title), "bold"),
+        (f"  {printable(o.owner)}" if o.owner else "", "dim"),
         (" · aspirational" if o.kind == "aspirational" else "", "dim"),
     )
 
@@ -69,7 +78,7 @@ def kr_label(kr: KrStatus) -> Text:
         f" exp {pct(kr.judged):>4}  ",
         (f"{label(kr.status):<9}", style),
         " ",
-        kr.title,
+        printable(kr.title),
         (f"  {fmt_value(kr.value, kr.unit)} → {target_text(kr)}", "dim"),
     )
     if kr.forecast:
@@ -85,18 +94,16 @@ def kr_label(kr: KrStatus) -> Text:
     return line
 
 
-def add_kr(node: Tree, kr: KrStatus) -> None:
+def add_kr(node: Tree, kr: KrStatus, o: ObjectiveStatus, doc: StatusDocument) -> None:
     """A KR's line, and under it the owner's latest note (its first line) and a confidence that disagrees."""
     child = node.add(kr_label(kr))
     if kr.owner_note:
-        first = kr.owner_note.text.splitlines()[0]
+        first = printable(kr.owner_note.text).splitlines()[0]
         said = first if len(first) <= 100 else first[:99] + "…"
-        who = kr.owner_note.author or "a note"
+        who = printable(kr.owner_note.author or "a note")
         child.add(Text.assemble("💬 ", said, (f"  — {who}, {kr.owner_note.day}", "dim")))
-    if kr.confidence_disagrees and kr.owner_confidence:
-        child.add(
-            Text(f"❓ owner says {confidence_text(kr.owner_confidence)}, the data says {label(kr.status)}", "yellow")
-        )
+    if question := owner_question(kr, o, doc):
+        child.add(Text(f"❓ {question}", "yellow"))
 
 
 def kpi_label(k: KpiStatus) -> Text:
@@ -107,7 +114,7 @@ def kpi_label(k: KpiStatus) -> Text:
     return Text.assemble(
         (f"{health[0]:<9}", health[1]),
         " ",
-        k.title,
+        printable(k.title),
         (f"  {fmt_value(k.value, k.unit)}{trend}", "dim"),
         ("  ⚠ stale" if k.stale else "", "yellow"),
         (f"  ⏸ held back for review: {k.suspect_reason}" if k.suspect else "", "bold cyan"),
@@ -115,7 +122,7 @@ def kpi_label(k: KpiStatus) -> Text:
 
 
 def status_tree(doc: StatusDocument) -> Tree:
-    team = doc.title or doc.namespace
+    team = printable(doc.title or doc.namespace)
     heading = Text.assemble((f"{team} — OKR status ", "bold"), (doc.cycle, "bold cyan"))
     tree = Tree(heading.append(f"  as of {human_time(doc.as_of)}"))
     by_id = {o.id: o for o in doc.objectives}
@@ -125,7 +132,7 @@ def status_tree(doc: StatusDocument) -> Tree:
         if o.parent_note:
             node.add(Text(f"⚠ {o.parent_note}", style="yellow"))
         for kr in o.key_results:
-            add_kr(node, kr)
+            add_kr(node, kr, o, doc)
         for cid in o.children:
             if cid in by_id:
                 add(by_id[cid], node)
@@ -153,7 +160,7 @@ def company_tree(docs: dict[str, StatusDocument]) -> Tree:
         if o.parent_note:
             node.add(Text(f"⚠ {o.parent_note}", style="yellow"))
         for kr in o.key_results:
-            add_kr(node, kr)
+            add_kr(node, kr, o, docs[ns])
         stack.append(node)
     kpis = [(ns, k) for ns, doc in sorted(docs.items()) for k in doc.kpis]
     if kpis:
@@ -234,7 +241,7 @@ def _notes_cell(notes: list) -> Text:
     lines = []
     for n in notes:
         said = " · ".join(filter(None, [n.author, confidence_text(n.confidence) if n.confidence else None]))
-        lines.append(f"{said}: {n.text}" if said else n.text)
+        lines.append(printable(f"{said}: {n.text}" if said else n.text))
     return Text("\n".join(lines))
 
 

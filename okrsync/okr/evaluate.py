@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import cast
 
@@ -154,6 +154,9 @@ def evaluate_kr(
     """One KR at ``as_of``: its start, expected progress, value (an override's, else the metric's newest),
     progress, forecast and status."""
     as_of = metric.as_of or as_of
+    if kr.manual and override is not None and override.set_at is not None:
+        if override.set_at.astimezone(cycle.tz).date() > as_of.astimezone(cycle.tz).date():
+            override = None  # a manual value counts from the day it was set (its day's run too), not before
     count = metric.count_until(as_of)
     start, begin = kr_start(kr, metric, cycle, count, as_of, override)
     kind = effective_kind(kr, start)
@@ -197,7 +200,7 @@ def manual_age(kr: KeyResult, override: Override, as_of: datetime, cycle: Cycle)
     ``max_age`` (8 days unless it says otherwise), like a fetched value older than its metric's."""
     set_at = override.set_at or as_of
     limit = kr.max_age or MANUAL_MAX_AGE
-    if as_of - set_at <= limit:
+    if as_of.astimezone(UTC) - set_at.astimezone(UTC) <= limit:  # elapsed time: a DST change is no hour more
         return set_at, None
     day = set_at.astimezone(cycle.tz).date()
     return set_at, f"set by hand on {day}, older than max_age {human_duration(limit)}: set it again (okrsync override)"

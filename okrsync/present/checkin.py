@@ -25,6 +25,7 @@ from okrsync.okr.status import KrStatus, ObjectiveStatus, StatusDocument
 from okrsync.present.formats import fmt_chance, fmt_value, label, pct
 
 Series = Sequence[tuple[date, float | None]]
+SOURCES = {"sheets": "Sheets", "jira": "Jira"}  # a heard note's source as the check-in names it
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class NoteEntry:
     author: str | None
     confidence: str | None
     text: str
+    source: str | None = None  # where it was written: cli, or heard in sheets or jira ("(Jira, Ana)"); None: unsaid
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,16 @@ def confidence_flag(confidence: str, kr: KrStatus, aspirational: bool, threshold
     shown = None if aspirational else p
     data = label(kr.status) + ("" if shown is None else f", {fmt_chance(shown)} likely")
     return f"owner: {confidence_text(confidence)} · data: {data}"
+
+
+def owner_question(kr: KrStatus, objective: ObjectiveStatus, doc: StatusDocument) -> str | None:
+    """The question a stored document asks about a KR's owner confidence (:func:`confidence_flag`, judged by the
+    document's own status rules), or None when there is no confidence or it agrees with the data."""
+    if kr.owner_confidence is None or not kr.confidence_disagrees:
+        return None
+    rules = doc.status_rules
+    thresholds = StatusThresholds(**rules.model_dump()) if rules else StatusThresholds()
+    return confidence_flag(kr.owner_confidence, kr, objective.kind == "aspirational", thresholds)
 
 
 def stalled(series: Series, until: date) -> tuple[int | None, date | None]:
@@ -337,7 +349,8 @@ def kr_facts(kr: KrCheckin) -> list[tuple[str, str]]:
 
 
 def note_text(n: NoteEntry) -> str:
-    who = f" · {n.author}" if n.author else ""
+    where = SOURCES.get(n.source, n.source.title()) if n.source not in (None, "cli") else ""
+    who = f" ({', '.join(filter(None, (where, n.author)))})" if where else f" · {n.author}" if n.author else ""
     confidence = f" · confidence {confidence_text(n.confidence)}" if n.confidence else ""
     return f"{n.day}{who}{confidence}: {n.text}"
 

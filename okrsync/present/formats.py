@@ -10,6 +10,17 @@ LABEL = {"done": "done", "on_track": "on track", "at_risk": "at risk", "off_trac
 EMOJI = {"done": "✅", "on_track": "🟢", "at_risk": "🟠", "off_track": "🔴", "no_data": "⚪"}
 
 
+# C0 and C1 controls but line breaks and tabs, DEL, and the bidirectional overrides (Unicode TR9)
+_UNPRINTABLE = dict.fromkeys([*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F)])
+_UNPRINTABLE |= dict.fromkeys(range(0x2066, 0x206A))
+
+
+def printable(text: str) -> str:
+    """User text (titles, owners, notes) for a terminal: control characters removed, for an escape sequence in a
+    title could recolour the terminal, rewrite its title or hide what follows; line breaks and tabs kept."""
+    return text.translate(_UNPRINTABLE)
+
+
 def label(status: str) -> str:
     return LABEL[str(status)]
 

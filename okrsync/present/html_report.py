@@ -16,17 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cache
 from zoneinfo import ZoneInfo
 
 from okrsync.config.model import BOUND_KINDS, StatusThresholds
 from okrsync.okr.alignment import split_ref
-from okrsync.okr.leading import NoEvidence, leading_indicator
+from okrsync.okr.leading import NOT_ENOUGH_EVIDENCE, NoEvidence, leading_indicator
 from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, likely_status
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument, StatusRulesDoc
 from okrsync.present.charts import Chart, kpi_chart, kr_chart
-from okrsync.present.checkin import confidence_flag, confidence_text
+from okrsync.present.checkin import confidence_text, owner_question
 from okrsync.present.formats import (
     LABEL,
     fmt_chance,
@@ -294,7 +294,7 @@ def why_status_and_chance_differ(kr: KrStatus, o: ObjectiveStatus, doc: StatusDo
 
 def by_day(series: list, doc: StatusDocument) -> dict[date, float]:
     """A chart's ``[[iso time, value], ...]`` as synced day -> value, days in the cycle's zone."""
-    zone = ZoneInfo(doc.timezone) if doc.timezone else None
+    zone = ZoneInfo(doc.timezone) if doc.timezone else UTC  # a document from before zones were kept: UTC
     return {datetime.fromisoformat(at).astimezone(zone).date(): float(value) for at, value in series}
 
 
@@ -308,7 +308,10 @@ def leading_lines(doc: StatusDocument, history: dict) -> dict[str, list[str]]:
             kr = krs.get(kr_id)
             if kr is None:
                 continue
-            own = by_day(history.get(kr.metric, []), doc) if kr.metric else {}
+            if not kr.metric:  # a manual KR's values are typed now and then: no daily series to compare
+                lines.setdefault(kr_id, []).append(f"{k.title}: {NOT_ENOUGH_EVIDENCE} (a manual key result)")
+                continue
+            own = by_day(history.get(kr.metric, []), doc)
             found = leading_indicator(
                 by_day(history.get(k.metric, []), doc), own, doc.day, leading_name=k.title, kr_name=kr.title
             )
@@ -320,13 +323,10 @@ def leading_lines(doc: StatusDocument, history: dict) -> dict[str, list[str]]:
 def owners_confidence(doc: StatusDocument) -> dict[str, str]:
     """Each KR's latest confidence given in a note, as it reads ('8/10 (on track)'), or, when it disagrees with
     the data, the question for the meeting ('owner: on track · data: at risk, 12% likely'; docs/checkin.md)."""
-    rules = doc.status_rules or StatusRulesDoc()
-    thresholds = StatusThresholds(use_forecast=rules.use_forecast, likely=rules.likely, unlikely=rules.unlikely)
     shown = {}
     for o, kr in doc.key_results():
         if kr.owner_confidence is not None:
-            flag = confidence_flag(kr.owner_confidence, kr, o.kind == "aspirational", thresholds)
-            shown[kr.id] = flag or confidence_text(kr.owner_confidence)
+            shown[kr.id] = owner_question(kr, o, doc) or confidence_text(kr.owner_confidence)
     return shown
 
 

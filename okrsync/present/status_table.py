@@ -1,5 +1,9 @@
 """The status table the spreadsheet outputs write (Google Sheets, Excel Online): one header row, then one row
-per key result, every cell a text as a user would type it (numbers and percentages stay numbers once typed)."""
+per key result, every cell a text as a user would type it (numbers and percentages stay numbers once typed).
+
+The last two columns are the owners': "Note" holds the latest note on the KR (of any source) and "Confidence" the
+latest confidence given, as a person would type them; the Google Sheets output reads back what people change
+there (and a manual KR's "Current"): docs/checkin.md, "Notes from Sheets and Jira"."""
 
 from __future__ import annotations
 
@@ -20,7 +24,14 @@ STATUS_HEADER = [
     "Last updated",
     "Stale / error",
     "Chance of target",  # added last: formulas that read the earlier columns keep working
+    "Note",  # the owners' columns, after every earlier one for the same reason
+    "Confidence",
 ]
+NOTE, CONFIDENCE, CURRENT = (
+    STATUS_HEADER.index("Note"),
+    STATUS_HEADER.index("Confidence"),
+    STATUS_HEADER.index("Current"),
+)
 
 
 def status_rows(doc: StatusDocument) -> list[list[str]]:
@@ -46,9 +57,22 @@ def status_rows(doc: StatusDocument) -> list[list[str]]:
                 observed,
                 text(kr.note),
                 fmt_chance(kr.forecast.probability if kr.forecast else None),
+                text(kr.owner_note.text) if kr.owner_note else "",
+                confidence_cell(kr.owner_confidence),
             ]
         )
     return rows
+
+
+def confidence_cell(confidence: str | None) -> str:
+    """A confidence as a person types it in the table: "on track" (a label, spaced), "7" (a score), "" (none)."""
+    return (confidence or "").replace("_", " ")
+
+
+def unguarded(value: str) -> str:
+    """A cell read back as the text it holds: the apostrophe :func:`text` puts before = + - @ is the programs' mark
+    for text, which neither shows; a reader that does show it (or an older copy) gets it taken off here."""
+    return value[1:] if value[:1] == "'" and value[1:2] in ("=", "+", "-", "@") else value
 
 
 def text(value: str) -> str:

@@ -12,14 +12,17 @@ It returns an :class:`Observation` or a :class:`SourceError` per metric; raising
 fails every metric of the connection. Sources do I/O only: no progress, no status.
 
 A *sink* turns the typed status document into the fewest writes; it records them through
-:class:`okrsync.sdk.delivery.Delivery`, never through the store. A sink that can publish the weekly check-in
-(outputs with ``on: [checkin]``) says so (``publishes_checkin``) and writes it in ``write_checkin``, once per
-check-in period (:attr:`CheckinContext.period`, its ledger target).
+:class:`okrsync.sdk.delivery.Delivery`, never through the store. A sink that can read what people wrote where it
+writes (a note typed in the Sheets status table, a comment on a KR's Jira issue) hands each item back with
+:meth:`SinkContext.hear` (a :class:`Heard`); the sync keeps it as an owner's note, once. A sink that can
+publish the weekly check-in (outputs with ``on: [checkin]``) says so (``publishes_checkin``) and writes it in
+``write_checkin``, once per check-in period (:attr:`CheckinContext.period`, its ledger target).
 """
 
 from __future__ import annotations
 
 import builtins
+import hashlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -185,15 +188,65 @@ def in_daemon_threads(fn: Callable[[T], R], items: list[T], workers: int, prefix
     return results
 
 
+MAX_IDENTITY = 200  # characters: the store's column (okrsync.store.tables.notes.identity)
+
+
+@dataclass(frozen=True)
+class Heard:
+    """What a person wrote where a sink writes, handed back with :meth:`SinkContext.hear`: the sync keeps it as a
+    note on ``kr_id`` from ``where`` (the note's source), for the synced day, once per ``identity`` (the same edit or
+    comment always gives the same one: :func:`heard_identity`), and shows it from the next evaluation. The text is
+    user text: made storable by the store (okrsync.store.notes.heard_note), escaped by whatever shows it, never
+    logged. The confidence is checked by the sync (okrsync.store.notes.parsed_confidence), which names
+    ``confidence_at`` when it cannot read it. ``value``: a number typed for a manual key result (one without a
+    metric), kept as its sticky override; the sync ignores it for a key result with a metric (docs/checkin.md,
+    "Notes from Sheets and Jira")."""
+
+    kr_id: str
+    text: str
+    where: str  # the note's source: sheets, jira (at most 20 characters)
+    identity: str  # at most MAX_IDENTITY characters: heard_identity
+    confidence: str | None = None  # as written: on_track, at_risk, off_track or 0..10
+    value: float | None = None
+    author: str | None = None  # the name the place shows, when it says (a Jira comment's author)
+    written_at: datetime | None = None  # when the place says it was written (a Jira comment's created); else now
+    restated: bool = False  # the text stood there before (only the confidence or value is new): then an
+    # unreadable confidence leaves nothing to keep
+    confidence_at: str | None = None  # where the confidence was written (a cell), named if it cannot be read
+
+
+def heard_identity(where: str, *parts: object) -> str:
+    """A :class:`Heard`'s identity: ``where`` and the parts joined, as they are while that fits the store's
+    column, else ``where`` and a hash of them (stable across runs and machines)."""
+    text = ":".join([where, *map(str, parts)])
+    if len(text) <= MAX_IDENTITY:
+        return text
+    return f"{where}:sha256:{hashlib.sha256(text.encode()).hexdigest()}"
+
+
 @dataclass
 class SinkContext:
-    """What a sink gets: the config, the new and previous status documents, and its delivery."""
+    """What a sink gets: the config, the new and previous status documents, and its delivery; and, for a sink
+    that reads what people wrote where it writes, the identities already kept (``heard_before``) and :meth:`hear`."""
 
     config: Config
     document: StatusDocument
     previous: StatusDocument | None
     delivery: Delivery
     history: dict[str, list] = field(default_factory=dict)  # metric -> [[iso time, value]], for charts
+    heard_before: frozenset[str] = frozenset()  # identities of what was heard and kept before: not new
+    heard: list[Heard] = field(default_factory=list)  # handed back by hear(), in order, each identity once
+
+    def hear(self, item: Heard) -> bool:
+        """Hand back what a person wrote; False (and nothing added) when it was kept before or is already here."""
+        if self.known(item.identity):
+            return False
+        self.heard.append(item)
+        return True
+
+    def known(self, identity: str) -> bool:
+        """Whether an item with this identity was heard and kept before (or in this run already)."""
+        return identity in self.heard_before or any(h.identity == identity for h in self.heard)
 
     @property
     def dry_run(self) -> bool:
@@ -220,6 +273,13 @@ class CheckinContext:
     def period(self) -> str:
         """``checkin/<until>``: the check-in of the period ending on that stored day, delivered once."""
         return f"checkin/{self.document['until']}"
+
+    def fingerprint(self, *parts: str) -> str:
+        """The period's fingerprint for one team (namespace and cycle) and ``parts`` (a sink's own target): two
+        teams' check-ins of the same day, or two outputs to one receiver, never share an idempotency key."""
+        from okrsync.sdk.delivery import fingerprint
+
+        return fingerprint([self.period, self.config.namespace, self.config.cycle.name, *parts])
 
     @property
     def dry_run(self) -> bool:
@@ -303,6 +363,7 @@ __all__ = [
     "ConnectionSettings",
     "Connector",
     "FetchResult",
+    "Heard",
     "MetricParams",
     "MetricQuery",
     "Observation",
@@ -313,5 +374,6 @@ __all__ = [
     "Source",
     "Strict",
     "WebUrl",
+    "heard_identity",
     "local_day",
 ]

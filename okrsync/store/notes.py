@@ -15,6 +15,11 @@ whatever shows it escapes it, and nothing here logs it. The limits:
 * author: up to ``MAX_AUTHOR`` (200) characters on one line, or none;
 * confidence: ``on_track``, ``at_risk`` or ``off_track`` (``on track`` and ``On-Track`` are read alike), or a
   whole number 0 to 10, stored as written (``7``); okrsync.present.checkin maps it to a label to compare.
+
+A note *heard* where okrsync writes (a cell of the Sheets status table, a comment on a KR's Jira issue:
+okrsync.sdk.connector.Heard) was not typed for okrsync, so it is made storable rather than refused
+(:func:`heard_note`), and it carries an identity: :meth:`Notes.add_heard` keeps it once per namespace, however
+often it is heard again (docs/checkin.md, "Notes from Sheets and Jira").
 """
 
 from __future__ import annotations
@@ -45,7 +50,8 @@ class NoteRow:
     author: str | None
     confidence: str | None  # a label of LABELS, or "0".."10"
     text: str
-    source: str  # where it was written: cli
+    source: str  # where it was written: cli, sheets, jira
+    identity: str | None = None  # a heard note's (okrsync.sdk.connector.Heard.identity); None for `okrsync note`
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,22 @@ def parsed_confidence(text: str) -> str:
     raise ValueError(f"confidence is on_track, at_risk, off_track or a whole number 0 to 10, not {text.strip()!r}")
 
 
+def heard_note(text: str, author: str | None = None, confidence: str | None = None) -> CheckedNote:
+    """A note written elsewhere (a Sheets cell, a Jira comment), made storable: control characters other than line
+    breaks and tabs and the bidirectional overrides dropped, cut to ``MAX_TEXT`` characters (the last one "…"), the
+    author's name put on one line and cut to ``MAX_AUTHOR``. ValueError when no text is left or the confidence is
+    not one (:func:`parsed_confidence`)."""
+    body = _printable(text.replace("\r\n", "\n"), KEPT_CONTROLS).strip()
+    if len(body) > MAX_TEXT:
+        body = body[: MAX_TEXT - 1].rstrip() + "…"
+    who = None if author is None else _printable(" ".join(author.split()), frozenset())[:MAX_AUTHOR].strip()
+    return checked_note(body, who or None, confidence)
+
+
+def _printable(text: str, kept: frozenset[str]) -> str:
+    return "".join(c for c in text if c not in BIDI_CONTROLS and (c in kept or unicodedata.category(c) != "Cc"))
+
+
 def _no_controls(text: str, what: str, kept: frozenset[str]) -> None:
     for position, char in enumerate(text, 1):
         if char in BIDI_CONTROLS or (char not in kept and unicodedata.category(char) == "Cc"):
@@ -106,21 +128,52 @@ class Notes(Database):
             note_id = conn.execute(t.notes.insert().values(**values).returning(t.notes.c.id)).scalar_one()
         return NoteRow(note_id, kr_id, day, now, note.author, note.confidence, note.text, source)
 
+    def add_heard(
+        self,
+        namespace: str,
+        cycle: str,
+        kr_id: str,
+        day: date,
+        note: CheckedNote,
+        *,
+        now: datetime,
+        source: str,
+        identity: str,
+    ) -> NoteRow | None:
+        """Store a heard note (:func:`heard_note`) unless a note with its ``identity`` is already kept in the
+        namespace: then None, and nothing is written (one INSERT … ON CONFLICT DO NOTHING: two runs at once keep
+        it once)."""
+        values = dict(namespace=namespace, cycle=cycle, kr_id=kr_id, day=day, written_at=utc(now), source=source)
+        values |= dict(author=note.author, confidence=note.confidence, body=note.text, identity=identity)
+        insert = self._insert(t.notes).values(**values)
+        stmt = insert.on_conflict_do_nothing(index_elements=["namespace", "identity"]).returning(t.notes.c.id)
+        with self._tx() as conn:
+            note_id = conn.execute(stmt).scalar_one_or_none()
+        if note_id is None:
+            return None
+        return NoteRow(note_id, kr_id, day, now, note.author, note.confidence, note.text, source, identity)
+
+    def heard_identities(self, namespace: str) -> set[str]:
+        """The identities of the heard notes kept in the namespace (any cycle): what need not be heard again."""
+        n = t.notes.c
+        q = sa.select(n.identity).where(n.namespace == namespace, n.identity.is_not(None))
+        with self._tx() as conn:
+            return set(conn.execute(q).scalars())
+
     def notes(
         self, namespace: str, cycle: str, *, kr_id: str | None = None, until: date | None = None
     ) -> list[NoteRow]:
         """The notes of a cycle (of one KR; up to a day), oldest first: by day, then by the moment written."""
         n = t.notes.c
-        q = sa.select(n.id, n.kr_id, n.day, n.written_at, n.author, n.confidence, n.body, n.source).where(
-            n.namespace == namespace, n.cycle == cycle
-        )
+        q = sa.select(n.id, n.kr_id, n.day, n.written_at, n.author, n.confidence, n.body, n.source, n.identity)
+        q = q.where(n.namespace == namespace, n.cycle == cycle)
         if kr_id is not None:
             q = q.where(n.kr_id == kr_id)
         if until is not None:
             q = q.where(n.day <= until)
         with self._tx() as conn:
             rows = conn.execute(q.order_by(n.day, n.written_at, n.id)).all()
-        return [NoteRow(i, k, d, aware(at), who, c, body, src) for i, k, d, at, who, c, body, src in rows]
+        return [NoteRow(r[0], r[1], r[2], aware(r[3]), *r[4:]) for r in rows]
 
 
 def with_notes(rows: list[dict], notes: Sequence[NoteRow]) -> list[dict]:

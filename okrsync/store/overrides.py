@@ -24,14 +24,24 @@ class OverrideRow:
     sticky: bool
     note: str | None
     created_at: datetime
+    manual: bool = False  # recorded for a key result without a metric (its only value)
 
 
 class Overrides(Database):
     def add_override(
-        self, namespace: str, kr_id: str, value: float, sticky: bool, note: str | None, now: datetime
+        self,
+        namespace: str,
+        kr_id: str,
+        value: float,
+        sticky: bool,
+        note: str | None,
+        now: datetime,
+        *,
+        manual: bool = False,
     ) -> None:
         """A new override ends any active one for the same KR. ValueError (and nothing stored) for a value
-        that is not finite or lies beyond ±LIMIT."""
+        that is not finite or lies beyond ±LIMIT. ``manual``: recorded for a key result without a metric, so
+        it stops counting once the key result names one."""
         try:
             value = checked(float(value))
         except (ValueError, OverflowError) as exc:  # OverflowError: an int too large for a float
@@ -46,7 +56,13 @@ class Overrides(Database):
             )
             conn.execute(
                 t.overrides.insert().values(
-                    namespace=namespace, kr_id=kr_id, value=value, sticky=sticky, note=note, created_at=utc(now)
+                    namespace=namespace,
+                    kr_id=kr_id,
+                    value=value,
+                    sticky=sticky,
+                    note=note,
+                    created_at=utc(now),
+                    manual=manual,
                 )
             )
 
@@ -71,6 +87,6 @@ class Overrides(Database):
         q = sa.select(t.overrides).where(t.overrides.c.namespace == namespace, t.overrides.c.ended_at.is_(None))
         with self._tx() as conn:
             return {
-                r.kr_id: OverrideRow(r.id, r.kr_id, r.value, r.sticky, r.note, aware(r.created_at))
+                r.kr_id: OverrideRow(r.id, r.kr_id, r.value, r.sticky, r.note, aware(r.created_at), r.manual)
                 for r in conn.execute(q.order_by(t.overrides.c.created_at))
             }

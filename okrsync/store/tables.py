@@ -14,8 +14,9 @@ held_values       values that broke their metric's contract, one per metric per 
                   replaced by a later check of the same day
 write_ledger      each output's claimed writes (planned/sent -> confirmed | failed | unsure), one
                   row per target, content and base: a re-run writes only what changed, never twice
-notes             owners' notes on a key result (`okrsync note`), with their confidence: history, never
-                  replaced; each on the synced day it comments on (okrsync/store/notes.py)
+notes             owners' notes on a key result (`okrsync note`, or heard in the Sheets table and on Jira), with
+                  their confidence: history, never replaced; each on the synced day it comments on; a heard
+                  one carries its identity, kept once per namespace (okrsync/store/notes.py)
 """
 
 from __future__ import annotations
@@ -124,6 +125,8 @@ overrides = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("ended_at", TS),
     sa.Column("ended_by", sa.String(20)),  # cleared | replaced | superseded
+    # recorded for a key result without a metric: stops counting once it names one (migration 0009)
+    sa.Column("manual", sa.Boolean, nullable=False, server_default=sa.false()),
 )
 
 held_values = sa.Table(
@@ -171,7 +174,8 @@ notes = sa.Table(
     sa.Column("author", sa.String(200)),
     sa.Column("confidence", sa.String(20)),  # on_track | at_risk | off_track | "0".."10"
     sa.Column("body", sa.Text, nullable=False),  # at most 2,000 characters (okrsync/store/notes.py)
-    sa.Column("source", sa.String(20), nullable=False),  # where it was written: cli
+    sa.Column("source", sa.String(20), nullable=False),  # where it was written: cli, sheets, jira
+    sa.Column("identity", sa.String(200)),  # what was heard (a Sheets edit, a Jira comment): kept once (0008)
 )
 
 sa.Index("ix_runs_latest", runs.c.namespace, runs.c.cycle, runs.c.as_of)
@@ -184,3 +188,4 @@ sa.Index(
     write_ledger.c.updated_at,
 )
 sa.Index("ix_notes_day", notes.c.namespace, notes.c.cycle, notes.c.kr_id, notes.c.day)
+sa.Index("uq_notes_identity", notes.c.namespace, notes.c.identity, unique=True)  # NULLs (cli) never collide

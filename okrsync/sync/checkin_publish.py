@@ -131,7 +131,7 @@ def stored_checkin(config: Config, store: Store, since: date | None = None) -> t
     notes: dict[str, list[NoteEntry]] = {}
     for n in store.notes(ns, cycle, until=latest.day):  # the moment written in the cycle's time zone
         written = n.written_at.astimezone(config.cycle.tz)
-        notes.setdefault(n.kr_id, []).append(NoteEntry(n.day, written, n.author, n.confidence, n.text))
+        notes.setdefault(n.kr_id, []).append(NoteEntry(n.day, written, n.author, n.confidence, n.text, n.source))
     held = [HeldEntry(h.metric_id, h.day, h.value, h.reason) for h in store.held(ns, cycle)]
     stored = Stored(notes, held, store.kr_series(ns, cycle, latest.day))
     until_doc = StatusDocument.from_dict(cast(dict, latest.document))  # a finished run: it has its document

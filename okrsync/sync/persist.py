@@ -32,8 +32,11 @@ def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> 
     """History up to the plan's as-of, and the overrides that apply (a fetch replaces once-overrides)."""
     config = sync_plan.config
     active = store.active_overrides(config.namespace)
+    bound = {kr.id for _, kr in config.key_results() if kr.metric}  # a manual KR's value stops once it has a metric
     overrides = {
-        k: Override(o.value, o.note, o.sticky, o.created_at) for k, o in active.items() if o.sticky or not fetching
+        k: Override(o.value, o.note, o.sticky, o.created_at)
+        for k, o in active.items()
+        if (o.sticky or not fetching) and not (o.manual and k in bound)
     }
     cycle = config.cycle.name
     history = store.load_history(config.namespace, cycle, sync_plan.day, sync_plan.metrics)

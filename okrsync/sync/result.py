@@ -8,7 +8,7 @@ from datetime import date
 from okrsync.errors import SinkError, SourceError
 from okrsync.okr.results import Evaluation
 from okrsync.okr.status import StatusDocument
-from okrsync.sdk.connector import Observation
+from okrsync.sdk.connector import Heard, Observation
 from okrsync.sync.compute import Computed
 
 DEFAULT_WAIT = 120.0  # seconds a run waits for another run of the same config before giving up
@@ -23,6 +23,7 @@ class SyncResult:
     dry_run: bool = False
     unpublished: str | None = None  # why the outputs were not written (a newer day is already stored)
     later_days: list[date] = field(default_factory=list)  # stored days after this one, evaluated again
+    heard: list[Heard] = field(default_factory=list)  # what people wrote where the outputs write: kept after publish
 
     @property
     def document(self) -> StatusDocument:

@@ -10,6 +10,8 @@ evaluate stored days again (override, accept). The policy lives here once:
 - a past day (``--as-of``) synced while a newer day is stored is stored but not published (outputs show
   the newest day), unless asked; then the later stored days are evaluated again on the new history (a
   ``start: auto``, a forecast or a KPI trend may depend on it) and the newest is published, once;
+- what the outputs heard people write (a note in the Sheets table, a Jira comment) is kept after publishing,
+  under the same lock, for the published day, and shows from the next evaluation;
 - a dry run writes nothing: no run, no outputs, no later days.
 
 No Prefect import and no clock here: ``as_of`` and ``now`` come from the caller.
@@ -139,6 +141,9 @@ def sync_day(
     if day.publish != "never" and result.unpublished is None:
         lock.check("writing the outputs (its values are stored)")
         stages.publish(store, sync_plan, result, now=now)
+        if result.heard:  # what people wrote where the outputs write: kept for this day, shown from the next
+            lock.check("keeping what people wrote in the outputs")
+            publishing.keep_heard(store, sync_plan, result, now=now)
     storing.finish(store, result, now=now)
     return result
 
@@ -199,6 +204,7 @@ def reevaluate_run(
     result = SyncResult(run_id, computed)
     if publish_it:
         stages.publish(store, sync_plan, result, now=now)
+        publishing.keep_heard(store, sync_plan, result, now=now)
     storing.finish(store, result, now=now)
     return result
 

@@ -5,6 +5,11 @@ search/approximate-count (Cloud), search (Data Center; 410 Gone on Cloud, as Jir
 answers), issue GET/PUT, issue comments GET/POST. Auth: Cloud takes basic auth (email + API
 token), Data Center a bearer personal access token.
 
+Comments answer as Jira's PageOfComments does (id, body, author with its displayName, created, updated: the
+excerpt in tests/vendor_specs/jira.json); okrsync's own comments are authored by the connection's account
+("okrsync bot"), a person's are added with :meth:`JiraEmulator.person_comment`. ``now`` is the emulator's clock
+for ``created`` (the real time when unset); a comment a test stored without one reads as created long ago.
+
 JQL is not interpreted: a test registers each query string with the issue keys it matches
 (``emulator.jql[...] = [...]``); ``(Q) AND statusCategory = Done`` is derived from Q. Any other
 query answers 400 with Jira's error shape, like an invalid JQL would.
@@ -14,11 +19,13 @@ from __future__ import annotations
 
 import base64
 import re
+from datetime import UTC, datetime
 from itertools import count
 
 from okrsync.testing import Emulator, Request, Response, route
 
 API = "/rest/api/2"
+LONG_AGO = "2020-01-01T00:00:00.000+0000"  # the created of a comment a test stored without one
 DONE_SUFFIX = re.compile(r"^\((.*)\) AND statusCategory = Done$", re.S)
 
 
@@ -63,6 +70,7 @@ class JiraEmulator(Emulator):
         self.comments: dict[str, list[dict]] = {}
         self.jql: dict[str, list[str]] = {}
         self.loop_token = False  # misbehave: hand out the same nextPageToken forever
+        self.now: datetime | None = None  # the clock for comments' created (None: the real time)
         self._ids = count(10000)
 
     def add_issue(self, key: str, done: bool = False, **fields) -> None:
@@ -77,6 +85,25 @@ class JiraEmulator(Emulator):
             },
         }
         self.comments.setdefault(key, [])
+
+    def person_comment(self, key: str, body: str, author: str = "Ana Lima", created: datetime | None = None) -> dict:
+        """A comment a person wrote on issue ``key`` (in the UI, say): appended, so it is the newest."""
+        comment = self._comment(key, body, self._user(author), created)
+        self.comments[key].append(comment)
+        return comment
+
+    @staticmethod
+    def _user(name: str) -> dict:
+        account = "557058:" + base64.b32encode(name.encode()).decode().lower().rstrip("=")[:24]
+        return {"accountId": account, "displayName": name, "active": True}
+
+    def _comment(self, key: str, body: str, author: dict, created: datetime | None) -> dict:
+        at = (created or self.now or datetime.now(UTC)).astimezone(UTC)
+        moment = at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}+0000"
+        number = str(next(self._ids))
+        url = f"{self.url}{API}/issue/{self.issues[key]['id']}/comment/{number}"
+        shape = {"self": url, "id": number, "author": author, "body": body, "updateAuthor": author}
+        return shape | {"created": moment, "updated": moment}
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -222,7 +249,8 @@ class JiraEmulator(Emulator):
         found = self._find(key)
         if found is None:
             return jira_error(404, "Issue does not exist or you do not have permission to see it.")
-        comments = self.comments[found]
+        stored = [{"created": LONG_AGO, "updated": LONG_AGO} | c for c in self.comments[found]]
+        comments = sorted(stored, key=lambda c: c["created"])  # oldest first (one format, UTC: text order)
         if req.query.get("orderBy", [""])[0] == "-created":
             comments = comments[::-1]
         start = int(req.query.get("startAt", ["0"])[0])
@@ -235,11 +263,7 @@ class JiraEmulator(Emulator):
         found = self._find(key)
         if found is None:
             return jira_error(404, "Issue does not exist or you do not have permission to see it.")
-        comment = {
-            "id": str(next(self._ids)),
-            "body": req.json()["body"],
-            "self": f"{self.url}{API}/issue/{found}/comment/x",
-            "author": {"emailAddress": self.email},
-        }
+        bot = self._user("okrsync bot") | {"emailAddress": self.email}
+        comment = self._comment(found, req.json()["body"], bot, None)
         self.comments[found].append(comment)
         return Response(201, comment)

@@ -2,7 +2,8 @@
 
 Served: POST /token (JWT-bearer grant of a service account), GET values:batchGet, POST
 values:batchUpdate, POST values:batchClear, POST :batchUpdate (addSheet). Cells hold what a user
-typed; reads return FORMATTED_VALUE strings, trimmed like the real API (no trailing empties).
+typed; reads return FORMATTED_VALUE strings, trimmed like the real API (no trailing empties). A text typed after
+an apostrophe (Sheets' mark for text: '=A1 stays the text =A1) reads without it, as the real API shows it.
 Access needs a token from /token, and the spreadsheet shared with that service account's email.
 """
 
@@ -31,6 +32,12 @@ def col_letters(n: int) -> str:
         n, r = divmod(n - 1, 26)
         out = chr(65 + r) + out
     return out
+
+
+def shown(value: object) -> str:
+    """A cell as FORMATTED_VALUE shows it: what was typed, less the apostrophe that made it text."""
+    typed = str(value)
+    return typed[1:] if typed.startswith("'") else typed
 
 
 def error(code: int, message: str, status: str) -> Response:
@@ -151,7 +158,7 @@ class SheetsEmulator(Emulator):
         rows = []
         for r in range(top, bottom + 1):
             values = [
-                {} if cells.get((r, c)) is None else {"formattedValue": str(cells[(r, c)])}
+                {} if cells.get((r, c)) is None else {"formattedValue": shown(cells[(r, c)])}
                 for c in range(left, right + 1)
             ]
             while values and not values[-1]:
@@ -178,7 +185,7 @@ class SheetsEmulator(Emulator):
             title, top, left, bottom, right, a1 = parsed
             cells = sheet.sheets[title]
             rows = [
-                ["" if cells.get((r, c)) is None else str(cells[(r, c)]) for c in range(left, right + 1)]
+                ["" if cells.get((r, c)) is None else shown(cells[(r, c)]) for c in range(left, right + 1)]
                 for r in range(top, bottom + 1)
             ]
             for row in rows:
