@@ -560,3 +560,32 @@ def test_two_teams_check_ins_of_one_day_never_share_an_idempotency_key():
     assert ctx("team").fingerprint() == ctx("team").fingerprint()
     assert ctx("team").fingerprint() != ctx("other").fingerprint()
     assert ctx("team").fingerprint("hook-a") != ctx("team").fingerprint("hook-b")  # two outputs, one receiver
+
+
+def test_a_note_written_after_the_check_in_went_out_is_in_the_next_one(week, receiver):
+    """Found in review: a note is dated the latest synced day, so one written on Monday evening, after Monday's
+    check-in was published, was dated Monday and fell outside the next period (after Monday) too. The next
+    check-in takes the notes of its start day written after that day's check-in went out; one written before
+    it was in that check-in and is not shown twice."""
+    from okrsync.store import Store
+    from okrsync.sync.checkin_publish import stored_checkin
+
+    def at(hour: int):
+        return mock.patch("okrsync.clock.now", lambda config: oslo(2026, 11, 16, hour))
+
+    with at(7):
+        assert okrsync("-c", str(week), "note", "nps", "Before the meeting", cwd=week.parent).returncode == 0
+    with at(8):
+        assert publish(week).returncode == 0  # the check-in of Nov 16 goes out at 08:00
+    with at(18):
+        assert okrsync("-c", str(week), "note", "nps", "Vendor call moved", cwd=week.parent).returncode == 0
+    config = load_config(week)
+    store = Store(config.store_url())
+    try:
+        assert store.ledger(config.namespace, None).first_sent("checkin/2026-11-16") == oslo(2026, 11, 16, 8)
+        found = stored_checkin(config, store, since=date(2026, 11, 16))  # the next period starts on Nov 16
+    finally:
+        store.close()
+    assert found is not None
+    nps = next(k for k in found[0].key_results if k.id == "nps")
+    assert [n.text for n in nps.notes] == ["Vendor call moved"]

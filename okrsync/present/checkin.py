@@ -60,6 +60,7 @@ class Stored:
     notes: Mapping[str, Sequence[NoteEntry]] = field(default_factory=dict)  # per KR, oldest first, up to until
     held: Sequence[HeldEntry] = ()  # values waiting for `okrsync accept`
     series: Mapping[str, Series] = field(default_factory=dict)  # each KR's value per stored day, up to until
+    published: datetime | None = None  # when the check-in of ``since`` went out (None: it was never published)
 
 
 @dataclass(frozen=True)
@@ -160,6 +161,12 @@ def owner_question(kr: KrStatus, objective: ObjectiveStatus, doc: StatusDocument
     rules = doc.status_rules
     thresholds = StatusThresholds(**rules.model_dump()) if rules else StatusThresholds()
     return confidence_flag(kr.owner_confidence, kr, objective.kind == "aspirational", thresholds)
+
+
+def in_period(note: NoteEntry, since: date, published: datetime | None) -> bool:
+    """A note belongs to the check-in after ``since``: dated after it, or dated ``since`` itself but written after
+    the check-in of ``since`` went out (``published``): it missed that one, so this one shows it."""
+    return note.day > since or (note.day == since and published is not None and note.written_at > published)
 
 
 def stalled(series: Series, until: date) -> tuple[int | None, date | None]:
@@ -263,7 +270,7 @@ def _kr(period: _Period, o: ObjectiveStatus, kr: KrStatus, before: KrStatus | No
         status_to=str(kr.status),
         chance_change=change(chance(before), chance(kr)),
         stalled_days=days,
-        notes=[n for n in notes if n.day > period.since],
+        notes=[n for n in notes if in_period(n, period.since, period.stored.published)],
         prompts=prompts_for(kr.title, str(kr.status), period.config.checkin.prompts),
         title=kr.title,
         unit=kr.unit,

@@ -53,6 +53,19 @@ class Ledger:
         with self.store._tx() as conn:
             return _entry(conn.execute(q).first())
 
+    def first_sent(self, target: str) -> datetime | None:
+        """When a write to ``target`` (or to a sink's own target under it, ``target/…``) first left, by any sink:
+        the moment a check-in period was published. None when nothing was sent."""
+        c = t.write_ledger.c
+        q = sa.select(sa.func.min(c.updated_at)).where(
+            c.namespace == self.namespace,
+            sa.or_(c.target == target, c.target.startswith(f"{target}/")),
+            c.state.in_(("sent", "confirmed", "unsure")),
+        )
+        with self.store._tx() as conn:
+            found = conn.execute(q).scalar_one_or_none()
+        return aware(found) if found is not None else None
+
     def entry(self, sink: str, target: str, fp: str, base: int = 0) -> Entry | None:
         c = t.write_ledger.c
         q = sa.select(t.write_ledger).where(

@@ -133,7 +133,8 @@ def stored_checkin(config: Config, store: Store, since: date | None = None) -> t
         written = n.written_at.astimezone(config.cycle.tz)
         notes.setdefault(n.kr_id, []).append(NoteEntry(n.day, written, n.author, n.confidence, n.text, n.source))
     held = [HeldEntry(h.metric_id, h.day, h.value, h.reason) for h in store.held(ns, cycle)]
-    stored = Stored(notes, held, store.kr_series(ns, cycle, latest.day))
+    published = store.ledger(ns, None).first_sent(f"checkin/{since}")  # notes written after it are this period's
+    stored = Stored(notes, held, store.kr_series(ns, cycle, latest.day), published)
     until_doc = StatusDocument.from_dict(cast(dict, latest.document))  # a finished run: it has its document
     start_doc = StatusDocument.from_dict(cast(dict, start.document)) if start else None
     return build_checkin(config, until_doc, start_doc, since, stored), latest.id
