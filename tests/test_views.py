@@ -68,3 +68,18 @@ def test_an_escape_sequence_in_user_text_never_reaches_the_terminal(document: St
     shown = text_of(views.status_tree(document.model_copy(update={"objectives": objectives, "title": hostile})))
     assert "\x1b" not in shown and "\u202e" not in shown and "\x07" not in shown
     assert "Obj [31mRED[0m evil ]8;;https://x.example" in shown  # what is left is plain text, shown as text
+
+
+def test_a_heard_note_says_where_it_was_written(document: StatusDocument):
+    from okrsync.present.html_report import render_html
+
+    objective, kr = next(document.key_results())
+    said = NoteDoc(
+        day="2026-11-20", written_at=datetime(2026, 11, 20, 9, tzinfo=UTC), author="Ana Lima", text="x", source="jira"
+    )
+    krs = [kr.model_copy(update={"owner_note": said}), *objective.key_results[1:]]
+    doc = document.model_copy(
+        update={"objectives": [objective.model_copy(update={"key_results": krs}), *document.objectives[1:]]}
+    )
+    assert "💬 x  — Ana Lima (Jira), 2026-11-20" in text_of(views.status_tree(doc))
+    assert '<span class="who">— Ana Lima (Jira), 2026-11-20</span>' in render_html(doc)

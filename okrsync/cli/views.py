@@ -13,7 +13,7 @@ from okrsync.cli.app import console, err_console
 from okrsync.config.model import BOUND_KINDS
 from okrsync.okr.rollup import judged_expected
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
-from okrsync.present.checkin import confidence_text, owner_question
+from okrsync.present.checkin import confidence_text, owner_question, source_name
 from okrsync.present.formats import (
     fmt_trend,
     fmt_value,
@@ -101,6 +101,7 @@ def add_kr(node: Tree, kr: KrStatus, o: ObjectiveStatus, doc: StatusDocument) ->
         first = printable(kr.owner_note.text).splitlines()[0]
         said = first if len(first) <= 100 else first[:99] + "…"
         who = printable(kr.owner_note.author or "a note")
+        who += f" ({source_name(kr.owner_note.source)})" if kr.owner_note.source != "cli" else ""
         child.add(Text.assemble("💬 ", said, (f"  — {who}, {kr.owner_note.day}", "dim")))
     if question := owner_question(kr, o, doc):
         child.add(Text(f"❓ {question}", "yellow"))

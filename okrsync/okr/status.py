@@ -95,6 +95,7 @@ class NoteDoc(_Doc):
     author: str | None = None
     text: str
     confidence: str | None = None  # on_track | at_risk | off_track | "0".."10"
+    source: str = "cli"  # where it was written: cli (okrsync note), or heard in sheets or jira
 
 
 class KrStatus(_Doc):

@@ -355,6 +355,11 @@ def kr_facts(kr: KrCheckin) -> list[tuple[str, str]]:
     return facts
 
 
+def source_name(source: str) -> str:
+    """Where a note was written, as a person says it: Sheets, Jira (okrsync note's own: cli)."""
+    return SOURCES.get(source, source.title())
+
+
 def note_text(n: NoteEntry) -> str:
     where = SOURCES.get(n.source, n.source.title()) if n.source not in (None, "cli") else ""
     who = f" ({', '.join(filter(None, (where, n.author)))})" if where else f" · {n.author}" if n.author else ""

@@ -26,7 +26,7 @@ from okrsync.okr.leading import NOT_ENOUGH_EVIDENCE, NoEvidence, leading_indicat
 from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, likely_status
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument, StatusRulesDoc
 from okrsync.present.charts import Chart, kpi_chart, kr_chart
-from okrsync.present.checkin import confidence_text, owner_question
+from okrsync.present.checkin import confidence_text, owner_question, source_name
 from okrsync.present.formats import (
     LABEL,
     fmt_chance,
@@ -68,6 +68,7 @@ def _template(name: str):
         is_manual=is_manual,
         team_name=team_name,
         local_time=local_time,
+        source_name=source_name,
     )
     return env.get_template(name)
 
