@@ -181,3 +181,20 @@ def test_once_bound_to_a_metric_a_manual_value_stops_counting(tmp_path):
     with mock.patch("okrsync.clock.now", lambda config: oslo(2026, 11, 4, 9)):  # by hand on a bound KR: counts
         assert cli(["-c", str(path), "override", "partners", "7", "--sticky"])[0] == 0
     assert kr(sync(load_config(path), oslo(2026, 11, 5, 23), now=oslo(2026, 11, 5, 23)), "partners").value == 7
+
+
+def test_a_notes_value_is_a_manual_krs_value(tmp_path):
+    """`okrsync note KR TEXT --value V` on a manual key result: the note, and V as its value (the record an
+    override makes, so it counts from that day and stops once the KR names a metric); refused on a KR with one."""
+    store_url = f"sqlite:///{tmp_path / 'store.db'}"
+    path = team(tmp_path, store_url)
+    config = load_config(path)
+    sync(config, oslo(2026, 11, 2, 23), now=oslo(2026, 11, 2, 23))
+    with mock.patch("okrsync.clock.now", lambda config: oslo(2026, 11, 3, 9)):
+        code, output = cli(["-c", str(path), "note", "partners", "Signed Contoso", "--value", "5"])
+        assert code == 0 and "value 5" in output, output
+        refused, said = cli(["-c", str(path), "note", "signups", "a guess", "--value", "5"])
+    assert refused == 2 and "signups reads a metric" in said
+    partners = kr(sync(config, oslo(2026, 11, 3, 23), now=oslo(2026, 11, 3, 23)), "partners")
+    assert partners.value == 5 and partners.progress == pytest.approx(0.5)  # (5 - 0) / (10 - 0)
+    assert partners.owner_note is not None and partners.owner_note.text == "Signed Contoso"

@@ -43,10 +43,13 @@ def note(
         str | None, typer.Option("--confidence", help="on_track, at_risk, off_track, or 0-10 (0-3 off track, 7-10 on)")
     ] = None,
     author: Annotated[str | None, typer.Option("--author", help="who says so (default: nobody named)")] = None,
+    value: Annotated[
+        float | None, typer.Option("--value", help="a manual key result's new value (one without a metric)")
+    ] = None,
     wait: Wait = 120.0,
 ) -> None:
-    """Write a note on a key result, with the owner's confidence: kept as history, shown by the check-in, and
-    on the latest day's status (evaluated again at once, like an override; outputs update what changed)."""
+    """Write a note on a key result, with the owner's confidence (and a manual KR's value): kept as history, shown
+    by the check-in, and on the latest day's status (evaluated again at once; outputs update what changed)."""
     from okrsync.store.notes import checked_note
     from okrsync.sync.persist import open_store
     from okrsync.sync.sequence import reevaluate_run
@@ -59,6 +62,7 @@ def note(
         checked = checked_note(text, author, confidence)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
+    value = manual_value(config, kr_id, value)
     store = open_store(config)
     try:
         now = clock(config)
@@ -66,13 +70,36 @@ def note(
             latest = store.latest_run(config.namespace, config.cycle.name)
             day = latest.day if latest else now.astimezone(config.cycle.tz).date()
             store.add_note(config.namespace, config.cycle.name, kr_id, day, checked, now=now)
+            if value is not None:  # the same record `okrsync override` makes for a manual key result
+                store.add_override(config.namespace, kr_id, value, True, checked.text, now, manual=True)
             if latest:
                 reevaluate_run(config, store, latest, now=now, trigger="note")
     finally:
         store.close()
     which = "the latest synced day" if latest else "today: nothing is synced yet"
     said = f", confidence {checked.confidence}" if checked.confidence else ""
+    said += f", value {value:g}" if value is not None else ""
     console.print(Text(f"✓ noted on {kr_id} for {day} ({which}){said}"))
+
+
+def manual_value(config: Config, kr_id: str, value: float | None) -> float | None:
+    """``--value`` as a manual key result's value: finite and within the limit of any value; a KR with a metric
+    gets its values from the metric (a usage error that says what to do instead)."""
+    from okrsync.okr.numbers import LIMIT, checked
+
+    if value is None:
+        return None
+    if any(kr.metric for _, kr in config.key_results() if kr.id == kr_id):
+        raise typer.BadParameter(
+            f"{kr_id} reads a metric: its value is fetched (`okrsync override {kr_id} VALUE` sets it by hand once)",
+            param_hint="--value",
+        )
+    try:
+        return checked(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"must be a finite number within ±{LIMIT:.0e}, not {value:g}", param_hint="--value"
+        ) from None
 
 
 @app.command()
