@@ -26,7 +26,8 @@ from pydantic import Field
 
 from okrsync.config.model import Strict
 from okrsync.errors import SinkError
-from okrsync.present.checkin import Checkin, KrCheckin, ObjectiveCheckin, heading, kr_facts, points
+from okrsync.present.checkin import Checkin, KrCheckin, ObjectiveCheckin
+from okrsync.present.checkin_text import heading, kr_facts, points
 from okrsync.present.digest import Digest, Section, run_digest, weekly_digest
 from okrsync.present.formats import EMOJI, fmt_value, label, pct
 from okrsync.present.triggers import OutputTrigger

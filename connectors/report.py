@@ -26,7 +26,7 @@ from pydantic import field_validator
 
 from okrsync.errors import SinkError
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
-from okrsync.present import checkin as checkins
+from okrsync.present import checkin_text as checkins
 from okrsync.present.formats import LABEL as STATUS_LABELS
 from okrsync.present.formats import fmt_trend, fmt_value, forecast_text, human_time, pct, range_text, target_text
 from okrsync.present.html_report import render_html

@@ -21,7 +21,7 @@ from okrsync.config.load import load_config
 from okrsync.errors import OkrsyncError
 from okrsync.flows.names import artifact_key
 from okrsync.flows.sync_flow import artifact, failed, run_logger
-from okrsync.present.checkin import render_markdown
+from okrsync.present.checkin_text import render_markdown
 from okrsync.sync.checkin_publish import publish_checkin
 from okrsync.sync.result import DEFAULT_WAIT
 

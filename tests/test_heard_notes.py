@@ -15,7 +15,8 @@ import pytest
 
 from okrsync.config.load import load_config
 from okrsync.okr.evaluate import end_of_day
-from okrsync.present.checkin import NoteEntry, note_text
+from okrsync.present.checkin import NoteEntry
+from okrsync.present.checkin_text import note_text
 from okrsync.present.status_table import unguarded
 from okrsync.sdk.connector import heard_identity
 from okrsync.store import Store

@@ -119,7 +119,7 @@ def checkin(
 ) -> None:
     """The weekly check-in, from the store alone: what moved since the last one per objective and owner, what is
     stalled, held back or failing, the owners' notes, and questions for at-risk and off-track key results."""
-    from okrsync.present.checkin import render_json, render_markdown
+    from okrsync.present.checkin_text import render_json, render_markdown
 
     if format not in FORMATS:
         raise typer.BadParameter("expected text, markdown or json", param_hint="--format")
@@ -191,7 +191,7 @@ def read_checkin(config: Config, asked: date | None) -> Checkin | None:
 
 def checkin_tree(c: Checkin) -> Tree:
     """The check-in as a tree: objectives, their key results, each KR's facts; every text a Text (no markup)."""
-    from okrsync.present.checkin import heading, kr_facts, objective_facts
+    from okrsync.present.checkin_text import heading, kr_facts, objective_facts
 
     tree = Tree(Text(heading(c), style="bold"))
     if c.period_note:

@@ -13,7 +13,8 @@ from okrsync.cli.app import console, err_console
 from okrsync.config.model import BOUND_KINDS
 from okrsync.okr.rollup import judged_expected
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
-from okrsync.present.checkin import confidence_text, owner_question, source_name
+from okrsync.present.checkin import confidence_text, owner_question
+from okrsync.present.checkin_text import source_name
 from okrsync.present.formats import (
     fmt_trend,
     fmt_value,

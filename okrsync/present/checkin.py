@@ -12,17 +12,15 @@ facts (:func:`kr_facts`), user text escaped.
 
 from __future__ import annotations
 
-import html
-import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from okrsync.config.checkin import CheckinPrompts
 from okrsync.config.model import Config, StatusThresholds
 from okrsync.okr.owners import LABELS, confidence_label, disagrees
 from okrsync.okr.status import KrStatus, ObjectiveStatus, StatusDocument
-from okrsync.present.formats import fmt_chance, fmt_value, label, pct
+from okrsync.present.formats import fmt_chance, label
 
 Series = Sequence[tuple[date, float | None]]
 SOURCES = {"sheets": "Sheets", "jira": "Jira"}  # a heard note's source as the check-in names it
@@ -61,6 +59,7 @@ class Stored:
     held: Sequence[HeldEntry] = ()  # values waiting for `okrsync accept`
     series: Mapping[str, Series] = field(default_factory=dict)  # each KR's value per stored day, up to until
     published: datetime | None = None  # when the check-in of ``since`` went out (None: it was never published)
+    leading: Mapping[str, Sequence[str]] = field(default_factory=dict)  # KR -> its leading KPIs' lines
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,7 @@ class KrCheckin:
     failing: list[FailingEntry]
     confidence: Confidence | None
     confidence_flag: str | None
+    leading: list[str] = field(default_factory=list)  # a leading KPI's line (kpis[].leads), as the report shows it
 
 
 @dataclass(frozen=True)
@@ -286,6 +286,7 @@ def _kr(period: _Period, o: ObjectiveStatus, kr: KrStatus, before: KrStatus | No
         failing=list(period.errors.get(kr.metric, [])) if kr.metric else [],
         confidence=given,
         confidence_flag=confidence_flag(given.given, kr, aspirational, thresholds) if given else None,
+        leading=list(period.stored.leading.get(kr.id, ())),
     )
 
 
@@ -298,103 +299,3 @@ def _latest_confidence(notes: Sequence[NoteEntry]) -> Confidence | None:
     if latest is None or latest.confidence is None:
         return None
     return Confidence(latest.confidence, confidence_label(latest.confidence), latest.day, latest.author)
-
-
-# --------------------------------------------------------------------------- how it reads
-
-
-def heading(c: Checkin) -> str:
-    return f"Check-in: {c.title} · {c.cycle} · {c.since} → {c.until}"
-
-
-def points(before: float | None, after: float | None) -> str:
-    """The change between two fractions as the difference of the whole percentages shown beside it (48% -> 55%
-    reads +7 pts even when the fractions differ by 0.0766): ' (+7 pts)'; '' without both."""
-    if before is None or after is None:
-        return ""
-    return f" ({int(pct(after)[:-1]) - int(pct(before)[:-1]):+d} pts)"
-
-
-def _status(status: str | None) -> str:
-    return label(status) if status else "–"
-
-
-def objective_facts(o: ObjectiveCheckin) -> list[tuple[str, str]]:
-    facts = [("owner", o.owner)] if o.owner else []
-    facts.append(("status", f"{_status(o.status_from)} → {_status(o.status_to)}"))
-    facts.append(("progress", f"{pct(o.progress_from)} → {pct(o.progress_to)}{points(o.progress_from, o.progress_to)}"))
-    return facts
-
-
-def kr_facts(kr: KrCheckin) -> list[tuple[str, str]]:
-    """The KR's lines, (label, text) in plain text: each renderer styles and escapes them its own way."""
-    facts = [("owner", kr.owner)] if kr.owner else []
-    facts += [
-        ("value", f"{fmt_value(kr.value_from, kr.unit)} → {fmt_value(kr.value_to, kr.unit)}"),
-        ("progress", f"{pct(kr.progress_from)} → {pct(kr.progress_to)}{points(kr.progress_from, kr.progress_to)}"),
-        ("status", f"{_status(kr.status_from)} → {_status(kr.status_to)}"),
-    ]
-    if kr.chance_from is not None or kr.chance_to is not None:
-        shown = f"{fmt_chance(kr.chance_from, '–')} → {fmt_chance(kr.chance_to, '–')}"
-        facts.append(("chance of target", shown + points(kr.chance_from, kr.chance_to)))
-    if kr.stalled_days:
-        days = f"{kr.stalled_days} day{'s' if kr.stalled_days > 1 else ''}"
-        facts.append(("stalled", f"{days} without movement (the same value since {kr.stalled_since})"))
-    if kr.stale:
-        facts.append(("stale", kr.stale))
-    waiting = "waiting for okrsync accept"
-    facts += [
-        ("held back", f"{h.metric} = {fmt_value(h.value, kr.unit)} on {h.day}: {h.reason} ({waiting} {h.metric})")
-        for h in kr.held_back
-    ]
-    facts += [("failing", f"{f.metric} ({_where(f)}): {f.message}") for f in kr.failing]
-    if kr.confidence_flag:
-        facts.append(("question", kr.confidence_flag))
-    facts += [("note", note_text(n)) for n in kr.notes]
-    facts += [("ask", prompt) for prompt in kr.prompts]
-    return facts
-
-
-def source_name(source: str) -> str:
-    """Where a note was written, as a person says it: Sheets, Jira (okrsync note's own: cli)."""
-    return SOURCES.get(source, source.title())
-
-
-def note_text(n: NoteEntry) -> str:
-    where = SOURCES.get(n.source, n.source.title()) if n.source not in (None, "cli") else ""
-    who = f" ({', '.join(filter(None, (where, n.author)))})" if where else f" · {n.author}" if n.author else ""
-    confidence = f" · confidence {confidence_text(n.confidence)}" if n.confidence else ""
-    return f"{n.day}{who}{confidence}: {n.text}"
-
-
-def _where(f: FailingEntry) -> str:
-    return f"connection {f.connection}" if f.connection else "formula"
-
-
-def render_json(c: Checkin) -> str:
-    """The check-in as JSON: days and moments in ISO 8601 (the only values JSON has no type for)."""
-    return json.dumps(asdict(c), indent=2, ensure_ascii=False, default=lambda day: day.isoformat()) + "\n"
-
-
-MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]|#~"})
-
-
-def md(text: str) -> str:
-    """User text in Markdown: emphasis, code, links, table cells and headings escaped with a backslash, HTML
-    (which renderers pass through) as entities, a line break as <br> (the text stays in its list item)."""
-    return html.escape(text.translate(MARKDOWN_SPECIAL), quote=False).replace("\n", "<br>")
-
-
-def render_markdown(c: Checkin) -> str:
-    out = [f"# {md(heading(c))}", ""]
-    if c.period_note:
-        out += [f"> {md(c.period_note)}", ""]
-    if c.failing:
-        out += ["## Sources that failed", ""]
-        out += [f"- {md(f.metric)} ({md(_where(f))}): {md(f.message)}" for f in c.failing] + [""]
-    by_id = {kr.id: kr for kr in c.key_results}
-    for o in c.objectives:
-        out += [f"## {md(o.title)}", ""] + [f"- **{name}**: {md(text)}" for name, text in objective_facts(o)] + [""]
-        for kr in (by_id[k] for k in o.key_results if k in by_id):
-            out += [f"### {md(kr.title)}", ""] + [f"- **{name}**: {md(text)}" for name, text in kr_facts(kr)] + [""]
-    return "\n".join(out)

@@ -22,11 +22,11 @@ from zoneinfo import ZoneInfo
 
 from okrsync.config.model import BOUND_KINDS, StatusThresholds
 from okrsync.okr.alignment import split_ref
-from okrsync.okr.leading import NOT_ENOUGH_EVIDENCE, NoEvidence, leading_indicator
 from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, likely_status
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument, StatusRulesDoc
 from okrsync.present.charts import Chart, kpi_chart, kr_chart
-from okrsync.present.checkin import confidence_text, owner_question, source_name
+from okrsync.present.checkin import confidence_text, owner_question
+from okrsync.present.checkin_text import leading_lines, source_name
 from okrsync.present.formats import (
     LABEL,
     fmt_chance,
@@ -299,28 +299,6 @@ def by_day(series: list, doc: StatusDocument) -> dict[date, float]:
     return {datetime.fromisoformat(at).astimezone(zone).date(): float(value) for at, value in series}
 
 
-def leading_lines(doc: StatusDocument, history: dict) -> dict[str, list[str]]:
-    """For each key result a KPI leads (``kpis[].leads``): the KPI and the lag at which its weekly changes move
-    with the KR's, or "not enough evidence yet" (okrsync.okr.leading; docs/okr-semantics.md)."""
-    krs = {kr.id: kr for _, kr in doc.key_results()}
-    lines: dict[str, list[str]] = {}
-    for k in doc.kpis:
-        for kr_id in k.leads:
-            kr = krs.get(kr_id)
-            if kr is None:
-                continue
-            if not kr.metric:  # a manual KR's values are typed now and then: no daily series to compare
-                lines.setdefault(kr_id, []).append(f"{k.title}: {NOT_ENOUGH_EVIDENCE} (a manual key result)")
-                continue
-            own = by_day(history.get(kr.metric, []), doc)
-            found = leading_indicator(
-                by_day(history.get(k.metric, []), doc), own, doc.day, leading_name=k.title, kr_name=kr.title
-            )
-            text = f"{k.title}: {found.text} ({found.reason})" if isinstance(found, NoEvidence) else found.text
-            lines.setdefault(kr_id, []).append(text)
-    return lines
-
-
 def owners_confidence(doc: StatusDocument) -> dict[str, str]:
     """Each KR's latest confidence given in a note, as it reads ('8/10 (on track)'), or, when it disagrees with
     the data, the question for the meeting ('owner: on track · data: at risk, 12% likely'; docs/checkin.md)."""
@@ -366,7 +344,7 @@ def render_html(
         kpi_charts=kpi_charts,
         breakdowns={o.id: breakdown(o, doc, site or {}, pages or {}) for o in doc.objectives if o.children},
         why={kr.id: text for o, kr in doc.key_results() if (text := why_status_and_chance_differ(kr, o, doc))},
-        leading=leading_lines(doc, history),
+        leading=leading_lines(doc, {m: by_day(series, doc) for m, series in history.items()}),
         confidence=owners_confidence(doc),
     )
 

@@ -23,7 +23,8 @@ from typing import cast
 from okrsync.config.model import Config
 from okrsync.errors import OkrsyncError, SinkError
 from okrsync.okr.status import StatusDocument
-from okrsync.present.checkin import Checkin, HeldEntry, NoteEntry, Stored, build_checkin, render_json
+from okrsync.present.checkin import Checkin, HeldEntry, NoteEntry, Stored, build_checkin
+from okrsync.present.checkin_text import leading_lines, render_json
 from okrsync.present.triggers import CHECKIN_OUTPUTS, publishes_checkin
 from okrsync.registry import registry
 from okrsync.sdk.connector import CheckinContext, OutputSettings
@@ -134,8 +135,9 @@ def stored_checkin(config: Config, store: Store, since: date | None = None) -> t
         notes.setdefault(n.kr_id, []).append(NoteEntry(n.day, written, n.author, n.confidence, n.text, n.source))
     held = [HeldEntry(h.metric_id, h.day, h.value, h.reason) for h in store.held(ns, cycle)]
     published = store.ledger(ns, None).first_sent(f"checkin/{since}")  # notes written after it are this period's
-    stored = Stored(notes, held, store.kr_series(ns, cycle, latest.day), published)
     until_doc = StatusDocument.from_dict(cast(dict, latest.document))  # a finished run: it has its document
+    leading = leading_lines(until_doc, daily_values(store, config, until_doc))
+    stored = Stored(notes, held, store.kr_series(ns, cycle, latest.day), published, leading)
     start_doc = StatusDocument.from_dict(cast(dict, start.document)) if start else None
     return build_checkin(config, until_doc, start_doc, since, stored), latest.id
 
@@ -144,3 +146,15 @@ def _first_run(store: Store, namespace: str, cycle: str) -> RunInfo | None:
     """The first finished run of the cycle, with its document."""
     first = next((r for r in store.list_runs(namespace, cycle) if r.outcome), None)
     return store.run_on(namespace, cycle, first.day) if first else None
+
+
+def daily_values(store: Store, config: Config, doc: StatusDocument) -> dict[str, dict[date, float]]:
+    """The values per synced day of the metrics a leading indicator compares (the KPIs that lead, and the KRs
+    they lead), read only when some KPI says ``leads``."""
+    wanted = {k.metric for k in doc.kpis if k.leads}
+    wanted |= {kr.metric for _, kr in doc.key_results() if kr.metric and any(kr.id in k.leads for k in doc.kpis)}
+    if not wanted:
+        return {}
+    history = store.load_history(config.namespace, config.cycle.name, doc.day, wanted)
+    zone = config.cycle.tz
+    return {m: {datetime.fromtimestamp(p.ts, zone).date(): p.value for p in points} for m, points in history.items()}
