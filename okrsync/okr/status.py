@@ -140,8 +140,9 @@ class KrStatus(_Doc):
         return self.expected if self.judged_against is None else self.judged_against
 
     @property
-    def note(self) -> str:
-        """Why this KR's number should be read with care: held back, else the stale reason, else its error."""
+    def caution(self) -> str:
+        """Why this KR's number should be read with care: held back, else the stale reason, else its error (not
+        an owner's note: that is ``owner_note``)."""
         if self.suspect:
             return f"held back for review: {self.suspect_reason}"
         return (self.stale_reason if self.stale else self.error) or ""

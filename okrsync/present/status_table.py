@@ -55,7 +55,7 @@ def status_rows(doc: StatusDocument) -> list[list[str]]:
                 label(kr.status),
                 cell(forecast),
                 observed,
-                text(kr.note),
+                text(kr.caution),
                 fmt_chance(kr.forecast.probability if kr.forecast else None),
                 text(kr.owner_note.text) if kr.owner_note else "",
                 confidence_cell(kr.owner_confidence),
