@@ -385,3 +385,30 @@ def test_migration_0008_brings_a_0007_store_up_with_its_notes(store_url):
             identity="j",
         )
         assert heard is not None and store.notes("ns", "Q4") == [before, heard]
+
+
+def test_a_note_typed_once_is_kept_once_while_its_metric_moves(tmp_path, store_url, sheets):
+    """Found in review: the identity of an edit held okrsync's own cells, so when Current moved with the metric
+    (300 -> 320 -> 340) the same note typed once was kept again at every sync."""
+    config = sheets_team(tmp_path, store_url, sheets)
+    signups = tmp_path / "data" / "signups.csv"
+    with Store(config.store_url()) as store:
+        sync(config, day(16), now=day(16), store=store)
+        typed(sheets, SIGNUPS, NOTE, "Campaign slipped to next week")
+        for n, value in ((17, 320), (18, 340), (19, 360)):
+            write_csv(signups, f"n\n{value}\n")
+            sync(config, day(n), now=day(n), store=store)
+        assert [(k.day, k.text) for k in notes_of(config, store)] == [
+            (date(2026, 11, 17), "Campaign slipped to next week")
+        ]
+
+
+def test_okrsyncs_own_comment_is_known_by_its_marker_line_whatever_the_namespace():
+    """Found in review: a namespace or KR id with a space ("Growth team") hid okrsync's marker from the pattern,
+    so its own comments were kept as people's notes at every run."""
+    from okrsync.connectors.jira.sink import MARKER, OWN
+
+    marker = MARKER.format(ns="Growth team", kr="signups 2026", day="2026-11-17", status="at_risk")
+    ours = f"OKR update: Signups to 600 is at risk (47%, expected 51%).\n[{marker}]"
+    assert OWN.search(ours)
+    assert not OWN.search("Ana: see [okrsync:growth] in yesterday's update, then talk to me")  # in a sentence

@@ -149,7 +149,11 @@ def _hear_row(
         changed_value = False
     if not (changed_note or changed_confidence or changed_value):
         return
-    identity = heard_identity("sheets", table.spreadsheet, table.worksheet, kr_id, fingerprint([record, now])[:24])
+    # what the person typed, and only that: okrsync's own cells (a Current that moved with its metric) change
+    # from run to run, and an identity made of them would keep the same edit again at every sync
+    typed = [note_hash(note) if changed_note else "", _word(confidence) if changed_confidence else ""]
+    typed.append(current if changed_value else "")
+    identity = heard_identity("sheets", table.spreadsheet, table.worksheet, kr_id, fingerprint(typed)[:24])
     if known(identity):
         return  # heard and kept before: okrsync's own texts carry it now (or a newer note)
     value, kept = None, {}

@@ -31,7 +31,8 @@ from okrsync.sdk.connector import Heard, Sink, SinkContext, heard_identity
 from okrsync.sdk.delivery import fingerprint
 
 MARKER = "okrsync:{ns}/{kr}/{day}/{status}"
-OWN = re.compile(r"\[okrsync:[^\]\s]*\]")  # the marker in brackets that every comment okrsync posts ends with
+# the marker okrsync ends each of its comments with, on a line of its own (a namespace or KR id may hold spaces)
+OWN = re.compile(r"^\[okrsync:[^\]\n]*\]\s*$", re.M)
 
 
 def comment_text(kr: KrStatus, prev: KrStatus | None, doc: StatusDocument, marker: str) -> str:
@@ -101,6 +102,7 @@ class JiraSink(Sink[JiraOutput]):
             if kr.jira_issue:
                 issues.setdefault(kr.jira_issue, []).append(kr.id)
         failures = []
+        site = str(getattr(ctx.config.connections[self.settings.connection], "url", self.settings.connection))
         for issue, krs in issues.items():
             try:
                 comments = self.client.comments_since(issue, since_checkin(ctx))
@@ -111,7 +113,7 @@ class JiraSink(Sink[JiraOutput]):
                 if not c.body.strip() or OWN.search(c.body):  # okrsync's own comment, or nothing said
                     continue
                 for kr_id in krs:
-                    identity = heard_identity("jira", self.settings.connection, issue, c.id, kr_id)
+                    identity = heard_identity("jira", site, issue, c.id, kr_id)  # one comment, one note
                     ctx.hear(Heard(kr_id, c.body, "jira", identity, author=c.author, written_at=c.created))
         return failures
 
