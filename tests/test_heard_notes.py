@@ -412,3 +412,23 @@ def test_okrsyncs_own_comment_is_known_by_its_marker_line_whatever_the_namespace
     ours = f"OKR update: Signups to 600 is at risk (47%, expected 51%).\n[{marker}]"
     assert OWN.search(ours)
     assert not OWN.search("Ana: see [okrsync:growth] in yesterday's update, then talk to me")  # in a sentence
+
+
+def test_a_comment_read_after_the_check_in_went_out_is_in_the_next_one(store_url):
+    """Found in review: a Jira comment written at 07:30, before the 08:00 check-in, but read by a sync at 09:00
+    is kept on that day after the check-in went out: the next check-in shows it (by when it was kept)."""
+    from okrsync.present.checkin import NoteEntry, in_period
+    from okrsync.store.notes import heard_note
+
+    with Store(store_url) as store:
+        written, kept = oslo(2026, 11, 16, 7, 30), oslo(2026, 11, 16, 9)
+        note = heard_note("Vendor call moved", author="Ana", confidence=None)
+        store.add_heard(
+            "ns", "Q4", "signups", date(2026, 11, 16), note, now=written, source="jira", identity="j:1", kept_at=kept
+        )
+        (row,) = store.notes("ns", "Q4")
+    assert (row.written_at, row.kept_at) == (written, kept)
+    entry = NoteEntry(row.day, row.written_at, row.author, row.confidence, row.text, row.source, row.kept_at)
+    published = oslo(2026, 11, 16, 8)
+    assert in_period(entry, date(2026, 11, 16), published)  # kept at 09:00, after the 08:00 check-in
+    assert not in_period(entry, date(2026, 11, 16), oslo(2026, 11, 16, 10))  # that check-in had it already

@@ -34,6 +34,7 @@ class NoteEntry:
     confidence: str | None
     text: str
     source: str | None = None  # where it was written: cli, or heard in sheets or jira ("(Jira, Ana)"); None: unsaid
+    kept_at: datetime | None = None  # when okrsync stored it (a heard comment: after it was written)
 
 
 @dataclass(frozen=True)
@@ -164,9 +165,10 @@ def owner_question(kr: KrStatus, objective: ObjectiveStatus, doc: StatusDocument
 
 
 def in_period(note: NoteEntry, since: date, published: datetime | None) -> bool:
-    """A note belongs to the check-in after ``since``: dated after it, or dated ``since`` itself but written after
-    the check-in of ``since`` went out (``published``): it missed that one, so this one shows it."""
-    return note.day > since or (note.day == since and published is not None and note.written_at > published)
+    """A note belongs to the check-in after ``since``: dated after it, or dated ``since`` itself but kept after the
+    check-in of ``since`` went out (``published``): it missed that one, so this one shows it."""
+    kept = note.kept_at or note.written_at  # a comment written before but read after it went out missed it too
+    return note.day > since or (note.day == since and published is not None and kept > published)
 
 
 def stalled(series: Series, until: date) -> tuple[int | None, date | None]:

@@ -52,6 +52,7 @@ class NoteRow:
     text: str
     source: str  # where it was written: cli, sheets, jira
     identity: str | None = None  # a heard note's (okrsync.sdk.connector.Heard.identity); None for `okrsync note`
+    kept_at: datetime | None = None  # when okrsync stored it: a heard comment's is later than written_at
 
 
 @dataclass(frozen=True)
@@ -123,10 +124,10 @@ class Notes(Database):
     ) -> NoteRow:
         """Store one note (a CheckedNote: checked_note says what is refused) for ``day``, written ``now``."""
         values = dict(namespace=namespace, cycle=cycle, kr_id=kr_id, day=day, written_at=utc(now), source=source)
-        values |= dict(author=note.author, confidence=note.confidence, body=note.text)
+        values |= dict(author=note.author, confidence=note.confidence, body=note.text, kept_at=utc(now))
         with self._tx() as conn:
             note_id = conn.execute(t.notes.insert().values(**values).returning(t.notes.c.id)).scalar_one()
-        return NoteRow(note_id, kr_id, day, now, note.author, note.confidence, note.text, source)
+        return NoteRow(note_id, kr_id, day, now, note.author, note.confidence, note.text, source, kept_at=now)
 
     def add_heard(
         self,
@@ -139,19 +140,23 @@ class Notes(Database):
         now: datetime,
         source: str,
         identity: str,
+        kept_at: datetime | None = None,
     ) -> NoteRow | None:
         """Store a heard note (:func:`heard_note`) unless a note with its ``identity`` is already kept in the
         namespace: then None, and nothing is written (one INSERT … ON CONFLICT DO NOTHING: two runs at once keep
         it once)."""
         values = dict(namespace=namespace, cycle=cycle, kr_id=kr_id, day=day, written_at=utc(now), source=source)
         values |= dict(author=note.author, confidence=note.confidence, body=note.text, identity=identity)
+        values["kept_at"] = utc(kept_at or now)  # ``now`` is when it was written; kept_at when the sync read it
         insert = self._insert(t.notes).values(**values)
         stmt = insert.on_conflict_do_nothing(index_elements=["namespace", "identity"]).returning(t.notes.c.id)
         with self._tx() as conn:
             note_id = conn.execute(stmt).scalar_one_or_none()
         if note_id is None:
             return None
-        return NoteRow(note_id, kr_id, day, now, note.author, note.confidence, note.text, source, identity)
+        return NoteRow(
+            note_id, kr_id, day, now, note.author, note.confidence, note.text, source, identity, kept_at or now
+        )
 
     def heard_identities(self, namespace: str) -> set[str]:
         """The identities of the heard notes kept in the namespace (any cycle): what need not be heard again."""
@@ -165,7 +170,9 @@ class Notes(Database):
     ) -> list[NoteRow]:
         """The notes of a cycle (of one KR; up to a day), oldest first: by day, then by the moment written."""
         n = t.notes.c
-        q = sa.select(n.id, n.kr_id, n.day, n.written_at, n.author, n.confidence, n.body, n.source, n.identity)
+        q = sa.select(
+            n.id, n.kr_id, n.day, n.written_at, n.author, n.confidence, n.body, n.source, n.identity, n.kept_at
+        )
         q = q.where(n.namespace == namespace, n.cycle == cycle)
         if kr_id is not None:
             q = q.where(n.kr_id == kr_id)
@@ -173,7 +180,7 @@ class Notes(Database):
             q = q.where(n.day <= until)
         with self._tx() as conn:
             rows = conn.execute(q.order_by(n.day, n.written_at, n.id)).all()
-        return [NoteRow(r[0], r[1], r[2], aware(r[3]), *r[4:]) for r in rows]
+        return [NoteRow(r[0], r[1], r[2], aware(r[3]), *r[4:9], aware(r[9]) if r[9] else None) for r in rows]
 
 
 def with_notes(rows: list[dict], notes: Sequence[NoteRow]) -> list[dict]:

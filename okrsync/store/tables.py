@@ -171,6 +171,7 @@ notes = sa.Table(
     sa.Column("kr_id", sa.String(200), nullable=False),
     sa.Column("day", sa.Date, nullable=False),  # the synced day it comments on
     sa.Column("written_at", TS, nullable=False),
+    sa.Column("kept_at", TS),  # when okrsync stored it (a heard comment: later than written; migration 0010)
     sa.Column("author", sa.String(200)),
     sa.Column("confidence", sa.String(20)),  # on_track | at_risk | off_track | "0".."10"
     sa.Column("body", sa.Text, nullable=False),  # at most 2,000 characters (okrsync/store/notes.py)

@@ -132,7 +132,8 @@ def stored_checkin(config: Config, store: Store, since: date | None = None) -> t
     notes: dict[str, list[NoteEntry]] = {}
     for n in store.notes(ns, cycle, until=latest.day):  # the moment written in the cycle's time zone
         written = n.written_at.astimezone(config.cycle.tz)
-        notes.setdefault(n.kr_id, []).append(NoteEntry(n.day, written, n.author, n.confidence, n.text, n.source))
+        entry = NoteEntry(n.day, written, n.author, n.confidence, n.text, n.source, n.kept_at)
+        notes.setdefault(n.kr_id, []).append(entry)
     held = [HeldEntry(h.metric_id, h.day, h.value, h.reason) for h in store.held(ns, cycle)]
     published = store.ledger(ns, None).first_sent(f"checkin/{since}")  # notes written after it are this period's
     until_doc = StatusDocument.from_dict(cast(dict, latest.document))  # a finished run: it has its document

@@ -88,7 +88,8 @@ def keep_heard(store: Store, sync_plan: SyncPlan, result: SyncResult, *, now: da
             continue
         ns, cycle, day = config.namespace, config.cycle.name, sync_plan.day
         when = item.written_at or now
-        if store.add_heard(ns, cycle, spec.id, day, note, now=when, source=item.where, identity=item.identity):
+        where, identity = item.where, item.identity
+        if store.add_heard(ns, cycle, spec.id, day, note, now=when, source=where, identity=identity, kept_at=now):
             kept[item.where] = kept.get(item.where, 0) + 1
             _keep_value(store, config.namespace, spec, item, result.writes, now)
     verb = "would keep" if result.dry_run else "kept"
