@@ -28,19 +28,16 @@ import os
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from okrsync.config.load import load_config
+from bench.fetching import timed_fetch, write_config
 from okrsync.connectors.azure_devops import AzureDevopsSource
 from okrsync.connectors.dataverse import DataverseSource
-from okrsync.connectors.excel_online import ExcelOnlineSource
+from okrsync.connectors.excel_online.source import ExcelOnlineSource
 from okrsync.connectors.power_bi import PowerBiSource
 from okrsync.sdk.retry import ARRIVAL_MARGIN
-from okrsync.sync.fetch import fetch
-from okrsync.sync.plan import compile_plan
 from okrsync.testing.emulator import TestCertificates
 from tests import vendor_spec
 from tests.emulators.azure_devops import AzureDevopsEmulator
@@ -150,17 +147,7 @@ def config(e: dict, folder: Path) -> Path:
         how = {"aggregate": "sum", "field": "actualvalue"} if k % 2 == 0 else {}  # odd k: a count
         filtered = {"entity_set": "opportunities", "filter": f"actualvalue ge {100 * k}", **how}
         metrics[f"dv{k}"] = {"connection": "dataverse", **filtered}
-    document = {
-        "version": 1,
-        "cycle": {"name": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31", "timezone": "Europe/Oslo"},
-        "store": f"sqlite:///{folder / 'store.db'}",
-        "connections": connections,
-        "metrics": metrics,
-        "kpis": [{"id": m, "metric": m, "healthy": {"min": 0}} for m in metrics],
-    }
-    path = folder / "microsoft.yaml"
-    path.write_text(json.dumps(document, indent=1))
-    return path
+    return write_config(folder, "microsoft", connections, metrics)
 
 
 def expected() -> dict[str, float]:
@@ -176,15 +163,6 @@ def expected() -> dict[str, float]:
         else:  # i from 10 k to 100
             values[f"dv{k}"] = 101.0 - 10 * k
     return values
-
-
-def run(e: dict, path: Path) -> tuple[dict, dict[str, list[float]], float, float]:
-    """The real fetch, timed; each connection's start and end (monotonic) from fetch's events."""
-    sync_plan = compile_plan(load_config(path), AS_OF)
-    events: dict[str, list[float]] = {}
-    started = time.monotonic()
-    fetched = fetch(sync_plan, lambda event, name, _: events.setdefault(name, []).append(time.monotonic()))
-    return fetched, events, started, time.monotonic() - started
 
 
 def rows(e: dict, events: dict[str, list[float]], started: float, latency: float) -> dict:
@@ -223,7 +201,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         e = emulators(Path(tmp), args.latency)
         try:
-            fetched, events, started, wall = run(e, config(e, Path(tmp)))
+            fetched, events, started, wall = timed_fetch(config(e, Path(tmp)), AS_OF)
         finally:
             for emulator in e.values():
                 emulator.stop()

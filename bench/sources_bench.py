@@ -33,7 +33,6 @@ import math
 import resource
 import sys
 import tempfile
-import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -41,10 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from openpyxl import Workbook
 
-from okrsync.config.load import load_config
+from bench.fetching import timed_fetch, write_config
 from okrsync.registry import registry
-from okrsync.sync.fetch import fetch
-from okrsync.sync.plan import compile_plan
 from tests import vendor_spec
 from tests.emulators.asana import AsanaEmulator
 from tests.emulators.gitlab import GitlabEmulator
@@ -216,17 +213,7 @@ def config(e: dict, seeded: dict, folder: Path) -> Path:
         conn["endpoint"] = e[name].url
     connections["books"] = {"type": "excel", "root": "."}
     wanted = metrics(seeded)
-    document = {
-        "version": 1,
-        "cycle": {"name": "2026-Q4", "start": "2026-10-01", "end": "2026-12-31", "timezone": "Europe/Oslo"},
-        "store": f"sqlite:///{folder / 'store.db'}",
-        "connections": connections,
-        "metrics": wanted,
-        "kpis": [{"id": m, "metric": m, "healthy": {"min": 0}} for m in wanted],
-    }
-    path = folder / "sources.yaml"
-    path.write_text(json.dumps(document, indent=1))
-    return path
+    return write_config(folder, "sources", connections, wanted)
 
 
 def expected() -> dict[str, float]:
@@ -252,15 +239,6 @@ def expected() -> dict[str, float]:
     values |= {f"ss_row{r}": float(r) for r in (1, 10, 100)}
     values |= {f"xl_b{r}": 10 * r + 0.5 for r in range(1, 21)}
     return values
-
-
-def run(path: Path) -> tuple[dict, dict[str, list[float]], float, float]:
-    """The real fetch, timed; each connection's start and end (monotonic) from fetch's events."""
-    sync_plan = compile_plan(load_config(path), AS_OF)
-    events: dict[str, list[float]] = {}
-    started = time.monotonic()
-    fetched = fetch(sync_plan, lambda event, name, _: events.setdefault(name, []).append(time.monotonic()))
-    return fetched, events, started, time.monotonic() - started
 
 
 def rows(e: dict, events: dict[str, list[float]], latency: float) -> dict:
@@ -294,7 +272,7 @@ def main() -> None:
         seeded = {"asana": seed_asana(e["asana"]), "trello": seed_trello(e["trello"])}
         workbook(folder)
         try:
-            fetched, events, _, wall = run(config(e, seeded, folder))
+            fetched, events, _, wall = timed_fetch(config(e, seeded, folder), AS_OF)
         finally:
             for emulator in e.values():
                 emulator.stop()
