@@ -1,40 +1,99 @@
 """Start-up time of the CLI, as issue 11 measures it: each command's wall time minus a bare
 `python -c pass`, best of five, in fresh processes.
 
-    .venv/bin/python bench/startup.py
+    .venv/bin/python bench/startup.py                 # this working tree
+    .venv/bin/python bench/startup.py --against HEAD  # and side by side with a commit (interleaved runs)
+
+Each command runs once untimed first, with bytecode caching on (``PYTHONDONTWRITEBYTECODE`` is dropped and
+the caches go to a temporary ``PYTHONPYCACHEPREFIX``), so the figures are what an installed okrsync costs,
+not the compilation of its sources. ``--against REV`` exports REV with ``git archive`` (read-only: no
+checkout, the index and the working tree are untouched) and runs it from that directory, whose ``okrsync``
+comes first on ``sys.path``; the installed dependencies and entry points are the venv's for both.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-OKRSYNC = [sys.executable, "-m", "okrsync"]
-COMMANDS = {
-    "python -c pass (baseline)": [sys.executable, "-c", "pass"],
-    "okrsync --help": [*OKRSYNC, "--help"],
-    "okrsync validate (example)": [*OKRSYNC, "-c", str(REPO / "config" / "example.yaml"), "validate"],
-}
+BASELINE = "python -c pass (baseline)"
 
 
-def best_of(command: list[str], runs: int = 5) -> float:
-    times = []
+def commands(tree: Path) -> dict[str, list[str]]:
+    okrsync = [sys.executable, "-m", "okrsync"]
+    return {
+        BASELINE: [sys.executable, "-c", "pass"],
+        "okrsync --help": [*okrsync, "--help"],
+        "okrsync validate (example)": [*okrsync, "-c", str(tree / "config" / "example.yaml"), "validate"],
+    }
+
+
+def environment(cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
+    return {**env, "PYTHONPYCACHEPREFIX": str(cache), "DO_NOT_TRACK": "1"}
+
+
+def once(command: list[str], tree: Path, env: dict[str, str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=tree, env=env, capture_output=True, check=True)
+    return time.perf_counter() - started
+
+
+def export(rev: str, into: Path) -> Path:
+    """REV's files in ``into`` (git archive: reads the object store only)."""
+    archive = into / "rev.tar"
+    subprocess.run(["git", "archive", "--format=tar", "-o", str(archive), rev], cwd=REPO, check=True)
+    tree = into / "tree"
+    with tarfile.open(archive) as tar:
+        tar.extractall(tree, filter="tar")
+    return tree
+
+
+def measure(trees: dict[str, Path], runs: int, env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Best of ``runs`` per (tree, command); the trees' runs interleave so that load hits both alike."""
+    best: dict[str, dict[str, float]] = {label: {} for label in trees}
+    for tree in trees.values():  # warm-up: writes the bytecode caches
+        for command in commands(tree).values():
+            once(command, tree, env)
     for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, cwd=REPO, capture_output=True, check=True)
-        times.append(time.perf_counter() - started)
-    return min(times)
+        for label, tree in trees.items():
+            for name, command in commands(tree).items():
+                seconds = once(command, tree, env)
+                best[label][name] = min(seconds, best[label].get(name, seconds))
+    return best
+
+
+def report(best: dict[str, dict[str, float]]) -> None:
+    labels = list(best)
+    print(f"{'':<30} " + "   ".join(f"{label:>24}" for label in labels))
+    for name in best[labels[0]]:
+        cells = []
+        for label in labels:
+            seconds, base = best[label][name], best[label][BASELINE]
+            over = "" if name == BASELINE else f" (+{seconds - base:.3f})"
+            cells.append(f"{seconds:.3f} s{over}".rjust(24))
+        print(f"{name:<30} " + "   ".join(cells))
+    print("(+x: seconds over the bare interpreter of the same column)")
 
 
 def main() -> None:
-    results = {name: best_of(command) for name, command in COMMANDS.items()}
-    base = results["python -c pass (baseline)"]
-    for name, seconds in results.items():
-        extra = "" if name.startswith("python") else f"   ({seconds - base:.3f} s over the baseline)"
-        print(f"{name:<30} {seconds:.3f} s{extra}")
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--against", metavar="REV", help="also measure this git revision, side by side")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs per command (the best is shown)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="okrsync-startup-") as tmp:
+        trees = {"working tree": REPO}
+        if args.against:
+            trees = {args.against: export(args.against, Path(tmp)), **trees}
+        cache = Path(tmp) / "pycache"
+        report(measure(trees, args.runs, environment(cache)))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from okrsync.cli.app import console, current_config, err_console
 
@@ -52,6 +51,8 @@ def runs(
     if not found:
         err_console.print(f"No runs stored for {cycle or config.cycle.name} yet.")
         raise typer.Exit(1)
+    from rich.table import Table
+
     table = Table(title=f"runs of {config.namespace} in {cycle or config.cycle.name}")
     for col in ("day", "as of", "trigger", "outcome", "attempts"):
         table.add_column(col, justify="right" if col == "attempts" else "left")
@@ -143,6 +144,8 @@ def _print_held(rows) -> None:
     if not rows:
         console.print("Nothing is held back for review.")
         return
+    from rich.table import Table
+
     table = Table(title="held back for review (okrsync accept METRIC publishes them)")
     for col in ("metric", "day", "value", "why"):
         table.add_column(col)
