@@ -58,7 +58,9 @@ def main() -> None:
     print(f"{N_KRS} KRs, {DAYS} daily values each; {likely} KRs with a probability")
     print(f"evaluate with confidence   {with_confidence:6.2f} s  peak {peak_eval:6.1f} MB")
     print(f"evaluate without (baseline){without:6.2f} s  ratio {with_confidence / without:4.2f}x")
-    print(f"HTML report                {html_wall:6.2f} s  peak {html_peak:6.1f} MB  {len(html) / 1e6:5.1f} MB page")
+    size = len(str(html).encode())
+    page = f"{size / 1e6:5.2f} MB page ({size} bytes)"
+    print(f"HTML report                {html_wall:6.2f} s  peak {html_peak:6.1f} MB  {page}")
     ratio = html_wall / json_wall
     print(f"JSON document (baseline)   {json_wall:6.2f} s  ratio {ratio:4.1f}x  {len(text) / 1e6:5.1f} MB")
 

@@ -1,13 +1,16 @@
 """The report's charts (okrsync.present.charts) and the page around them, checked in the HTML itself."""
 
+import math
 import re
 import time
 from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from okrsync.connectors.report import render_html
-from okrsync.present.charts import HEIGHT, LEFT, WIDTH, compact, kr_chart, nice_ticks
+from okrsync.present.charts import HEIGHT, LEFT, WIDTH, compact, kr_chart, nice_ticks, simplify
 
 
 def section(html: str, element_id: str) -> str:
@@ -19,12 +22,20 @@ def test_a_kr_chart_has_dates_values_target_expected_path_and_forecast(document)
         document, {"mrr": [["2026-10-08T00:00:00+02:00", 125000], ["2026-11-21T00:00:00+01:00", 153175]]}
     )
     mrr = section(html, "kr-mrr")
-    assert [t for t in re.findall(r'text-anchor="middle">(\w+)<', mrr)] == ["Oct", "Nov", "Dec", "Jan"]
-    assert re.findall(r'text-anchor="end">([^<]+)<', mrr) == ["120k", "140k", "160k", "180k"]
+    dates = re.search(r'<g class="xl">(.*?)</g>', mrr).group(1)
+    assert re.findall(r">(\w+)<", dates) == ["Oct", "Nov", "Dec", "Jan"]
+    assert re.findall(r">([^<]+)<", re.search(r'<g class="yl">(.*?)</g>', mrr).group(1)) == [
+        "120k",
+        "140k",
+        "160k",
+        "180k",
+    ]
     assert "<title>21 Nov 2026: 153,175 EUR</title>" in mrr and "<title>8 Oct 2026: 125,000 EUR</title>" in mrr
     assert "<title>target 180,000 EUR</title>" in mrr
     assert 'class="expected-path"' in mrr and 'class="forecast"' in mrr and 'class="band"' in mrr
-    forecast = re.search(r'class="forecast" points="[^"]*"><title>([^<]+)<', mrr).group(1)
+    forecast = re.search(
+        r'<g><title>([^<]+)</title><polygon class="band" [^>]*/><polyline class="forecast"', mrr
+    ).group(1)
     assert forecast.startswith("forecast for 31 Dec: 179,772 EUR (80% range 177,998–181,546 EUR, 43% likely")
     assert "owner ceo@acme.example" in mrr
 
@@ -37,12 +48,36 @@ def test_the_expected_path_goes_through_the_phases(document):
     assert [y for _, y in xs_ys] == sorted((y for _, y in xs_ys), reverse=True)  # rising values: y falls
 
 
-def test_a_long_history_keeps_every_value_in_the_line_and_60_points_to_hover(document):
+def test_a_long_history_draws_every_turn_of_the_line_and_30_points_to_hover(document):
     start = date(2026, 10, 1)
-    points = [[f"{start + timedelta(days=i)}T00:00:00+00:00", 120000 + i * 300] for i in range(90)]
-    chart = kr_chart(document.kr("mrr"), points, document)
-    assert len(chart.line.split()) == 90 and len(chart.marks) <= 61
-    assert chart.marks[-1].title == "29 Dec 2026: 146,700 EUR"  # the newest is always there
+    zigzag = [[f"{start + timedelta(days=i)}T00:00:00+00:00", 120000 + i * 300 + (i % 2) * 20000] for i in range(90)]
+    chart = kr_chart(document.kr("mrr"), zigzag, document)
+    assert len(chart.line.split()) == 90 and len(chart.marks) == 31  # every turn stays; marks: every 3rd and the newest
+    assert chart.marks[-1].title == "29 Dec 2026: 166,700 EUR" and chart.marks[1].title == "4 Oct 2026: 140,900 EUR"
+    straight = [[at, 120000 + i * 300] for i, (at, _) in enumerate(zigzag)]  # a straight line: its two ends
+    chart = kr_chart(
+        document.kr("mrr"), straight + [[f"{start + timedelta(days=90)}T00:00:00+00:00", 147000]], document
+    )
+    assert chart.line.count(" ") + 1 == 2 and len(chart.marks) == 24  # 91 values: every 4th and the newest
+    assert chart.marks[-1].title == "30 Dec 2026: 147,000 EUR"
+
+
+def test_the_line_leaves_out_only_points_within_half_a_unit():
+    # (0,0) (1,0.4) (2,0) (3,3) (4,0): 0.4 from the chord (0,0)-(2,0) goes; (3,3) is a turn and stays
+    assert simplify([(0, 0), (1, 0.4), (2, 0), (3, 3), (4, 0)], 0.5) == [(0, 0), (2, 0), (3, 3), (4, 0)]
+    assert simplify([(0, 0), (1, 0.6), (2, 0)], 0.5) == [(0, 0), (1, 0.6), (2, 0)]
+
+
+@given(st.lists(st.floats(0, 100), min_size=2, max_size=40))
+def test_a_simplified_line_stays_within_half_a_unit_of_every_value(ys):
+    points = [(float(i), y) for i, y in enumerate(ys)]
+    kept = simplify(points, 0.5)
+    assert kept[0] == points[0] and kept[-1] == points[-1] and set(kept) <= set(points)
+    for x, y in points:  # the segment between the kept points around x passes within 0.5 of (x, y)
+        (ax, ay), (bx, by) = max(p for p in kept if p[0] <= x), min(p for p in kept if p[0] >= x)
+        ends = min(math.dist((x, y), (ax, ay)), math.dist((x, y), (bx, by)))
+        across = abs((bx - ax) * (y - ay) - (by - ay) * (x - ax)) / math.dist((ax, ay), (bx, by)) if bx > ax else ends
+        assert min(ends, across) <= 0.5 + 1e-9
 
 
 def test_kpis_are_drawn_over_their_healthy_band(document):

@@ -2,10 +2,15 @@
 
 A KR chart has dates along x (the cycle start to the KR's due date, months marked) and values along y
 (three round ticks), the values as a line with a point per value to hover (its SVG ``<title>`` holds the
-exact value; over 60 values, every n-th and the newest), the target (or the bounds) as a line, the
+exact value; over 30 values, every n-th and the newest), the target (or the bounds) as a line, the
 expected path (straight from start to target, or through the phases), and the forecast as a dashed
 projection from the newest value to the due date with its 80 % range shaded. A KPI chart shows its
-values over the cycle over the healthy band. The template (templates/report.html.j2) draws them.
+values over the cycle over the healthy band. The template (templates/macros.html.j2) draws them.
+
+Light enough for a page of thousands of charts: coordinates are whole SVG units (the drawing is 320 units
+across for about 250 to 360 pixels on screen, so half a unit is at most about half a pixel), and the line
+leaves out a value only where the line through its neighbours passes within half a unit of it (so the
+drawing is the same to the pixel); every value still counts in the chart's description and the range.
 
 Times are the local wall-clock times of the document (ISO with offset), read as days since the cycle's
 first midnight: the same document gives the same drawing on any machine, whatever its time zone.
@@ -25,14 +30,15 @@ from okrsync.present.formats import fmt_chance, fmt_value, range_text, target_te
 
 WIDTH, HEIGHT = 320, 132
 LEFT, RIGHT, TOP, BOTTOM = 46, 8, 8, 20  # room for the y labels on the left, the dates below
-MAX_MARKS = 60
+MAX_MARKS = 30
+TOLERANCE = 0.5  # SVG units a simplified line may stray from a value it leaves out
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
 
 @dataclass(frozen=True)
 class Mark:
-    x: float
-    y: float
+    x: int
+    y: int
     title: str
 
 
@@ -42,20 +48,25 @@ class Chart:
 
     title: str
     description: str
-    x_ticks: list[tuple[float, str]] = field(default_factory=list)
-    y_ticks: list[tuple[float, str]] = field(default_factory=list)
+    x_ticks: list[tuple[int, str]] = field(default_factory=list)
+    y_ticks: list[tuple[int, str]] = field(default_factory=list)
     line: str = ""  # polyline points of the values
     marks: list[Mark] = field(default_factory=list)
-    targets: list[tuple[float, str]] = field(default_factory=list)  # (y, title)
+    targets: list[tuple[int, str]] = field(default_factory=list)  # (y, title)
     expected: str = ""  # polyline points of the expected path
     forecast: str = ""  # polyline points of the projection
     forecast_title: str = ""
     band: str = ""  # polygon points of the forecast's range
-    healthy: tuple[float, float] | None = None  # (top y, bottom y) of a KPI's healthy band
+    healthy: tuple[int, int] | None = None  # (top y, bottom y) of a KPI's healthy band
     colour_class: str = "no_data"
     key: str = ""  # the page's id prefix of this chart's title and description
     width: int = WIDTH
     height: int = HEIGHT
+
+    @property
+    def grid(self) -> str:
+        """One SVG path for every y tick's grid line."""
+        return "".join(f"M{LEFT} {y}H{self.width - RIGHT}" for y, _ in self.y_ticks)
 
 
 @lru_cache(maxsize=4096)
@@ -96,12 +107,12 @@ class Frame:
 
     def x(self, days: float) -> float:
         share = min(1.0, max(0.0, days / self.span))
-        return round(LEFT + (WIDTH - LEFT - RIGHT) * share, 1)
+        return LEFT + (WIDTH - LEFT - RIGHT) * share
 
     def y(self, value: float) -> float:
-        return round(HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * (value - self.lo) / (self.hi - self.lo), 1)
+        return HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * (value - self.lo) / (self.hi - self.lo)
 
-    def x_ticks(self) -> list[tuple[float, str]]:
+    def x_ticks(self) -> list[tuple[int, str]]:
         """The first of each month in the span (every other one past six), with the origin's year once."""
         firsts, day = [], self.origin
         end = self.origin + timedelta(days=self.span)
@@ -110,10 +121,10 @@ class Frame:
                 firsts.append(day)
             day = (day.replace(day=1) + timedelta(days=32)).replace(day=1)
         step = 1 if len(firsts) <= 6 else 2
-        return [(self.x((d - self.origin).days), MONTHS[d.month - 1]) for d in firsts[::step]]
+        return [(round(self.x((d - self.origin).days)), MONTHS[d.month - 1]) for d in firsts[::step]]
 
-    def y_ticks(self, unit: str | None) -> list[tuple[float, str]]:
-        return [(self.y(v), compact(v, unit)) for v in nice_ticks(self.lo, self.hi)]
+    def y_ticks(self, unit: str | None) -> list[tuple[int, str]]:
+        return [(round(self.y(v)), compact(v, unit)) for v in nice_ticks(self.lo, self.hi)]
 
 
 def compact(value: float, unit: str | None = None) -> str:
@@ -131,11 +142,49 @@ def _series(points: list, origin: date) -> list[tuple[float, float, date]]:
 def _marks(frame: Frame, series, unit: str | None) -> list[Mark]:
     step = max(1, math.ceil(len(series) / MAX_MARKS))
     chosen = series[::step] + ([series[-1]] if (len(series) - 1) % step else [])
-    return [Mark(frame.x(d), frame.y(v), f"{short_date(day)} {day.year}: {fmt_value(v, unit)}") for d, v, day in chosen]
+    return [
+        Mark(round(frame.x(d)), round(frame.y(v)), f"{short_date(day)} {day.year}: {fmt_value(v, unit)}")
+        for d, v, day in chosen
+    ]
 
 
 def _path(frame: Frame, pairs) -> str:
-    return " ".join(f"{frame.x(d)},{frame.y(v)}" for d, v in pairs)
+    return " ".join(f"{round(frame.x(d))},{round(frame.y(v))}" for d, v in pairs)
+
+
+def _line(frame: Frame, pairs) -> str:
+    """The values' polyline in whole units, leaving out the points the line passes within TOLERANCE of."""
+    kept = simplify([(frame.x(d), frame.y(v)) for d, v in pairs], TOLERANCE)
+    rounded = [(round(x), round(y)) for x, y in kept]
+    return " ".join(f"{x},{y}" for i, (x, y) in enumerate(rounded) if i == 0 or rounded[i - 1] != (x, y))
+
+
+def simplify(points: list[tuple[float, float]], tolerance: float) -> list[tuple[float, float]]:
+    """Ramer–Douglas–Peucker: the fewest of ``points`` (the first and last always) such that every point left
+    out lies within ``tolerance`` of the segment that now spans it."""
+    if len(points) < 3:
+        return list(points)
+    keep = {0, len(points) - 1}
+    spans = [(0, len(points) - 1)]
+    while spans:
+        first, last = spans.pop()
+        far, index = max(
+            ((_distance(points[i], points[first], points[last]), i) for i in range(first + 1, last)),
+            default=(0.0, first),
+        )
+        if far > tolerance:
+            keep.add(index)
+            spans += [(first, index), (index, last)]
+    return [points[i] for i in sorted(keep)]
+
+
+def _distance(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+    """How far p lies from the segment a–b."""
+    (px, py), (ax, ay), (bx, by) = p, a, b
+    dx, dy = bx - ax, by - ay
+    length2 = dx * dx + dy * dy
+    share = 0.0 if length2 == 0 else min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / length2))
+    return math.hypot(px - ax - share * dx, py - ay - share * dy)
 
 
 def kr_chart(kr: KrStatus, points: list, doc: StatusDocument) -> Chart:
@@ -156,10 +205,12 @@ def kr_chart(kr: KrStatus, points: list, doc: StatusDocument) -> Chart:
         return chart
     frame = Frame(origin, due_days, ys)
     chart.x_ticks, chart.y_ticks = frame.x_ticks(), frame.y_ticks(kr.unit)
-    chart.targets = [(frame.y(v), f"{'target' if v == kr.target else 'bound'} {fmt_value(v, kr.unit)}") for v in bounds]
+    chart.targets = [
+        (round(frame.y(v)), f"{'target' if v == kr.target else 'bound'} {fmt_value(v, kr.unit)}") for v in bounds
+    ]
     chart.expected = _expected(kr, frame, origin, due_days, series)
     if series:
-        chart.line = _path(frame, [(d, v) for d, v, _ in series])
+        chart.line = _line(frame, [(d, v) for d, v, _ in series])
         chart.marks = _marks(frame, series, kr.unit)
         if spread:
             _forecast(chart, frame, kr, series[-1], due_days)
@@ -218,11 +269,11 @@ def kpi_chart(kpi: KpiStatus, points: list, doc: StatusDocument) -> Chart:
         return chart
     frame = Frame(origin, span, ys)
     chart.x_ticks, chart.y_ticks = frame.x_ticks(), frame.y_ticks(kpi.unit)
-    top = frame.y(kpi.max) if kpi.max is not None else TOP
-    bottom = frame.y(kpi.min) if kpi.min is not None else HEIGHT - BOTTOM
+    top = round(frame.y(kpi.max)) if kpi.max is not None else TOP
+    bottom = round(frame.y(kpi.min)) if kpi.min is not None else HEIGHT - BOTTOM
     chart.healthy = (top, bottom)
     if series:
-        chart.line = _path(frame, [(d, v) for d, v, _ in series])
+        chart.line = _line(frame, [(d, v) for d, v, _ in series])
         chart.marks = _marks(frame, series, kpi.unit)
     return chart
 

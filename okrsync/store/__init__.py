@@ -8,31 +8,46 @@ held       values held back by their data contracts, until accepted
 ledger     what each output wrote (planned -> sent -> confirmed | failed)
 notes      owners' notes and confidence on key results; each KR's values per day (the check-in's reads)
 tables     the schema (SQLAlchemy Core); migrations/ creates it
+store      Store, every query above on one database
+
+The names below load their module on first use (PEP 562): ``okrsync.store.url``, which ``okrsync validate`` reads,
+needs neither SQLAlchemy nor Alembic, and importing the package must not bring them (tests/test_startup_imports.py).
 """
 
 from __future__ import annotations
 
-from okrsync.store.engine import Database, StoreError, aware, translate_errors, utc
-from okrsync.store.held import HeldRow, HeldValues
-from okrsync.store.history import History
-from okrsync.store.ledger import Ledger
-from okrsync.store.lock import RunLock
-from okrsync.store.notes import CheckedNote, NoteRow, Notes, with_notes
-from okrsync.store.overrides import OverrideRow, Overrides
-from okrsync.store.runs import RunInfo, Runs
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from okrsync.store.engine import Database, StoreError, aware, translate_errors, utc
+    from okrsync.store.held import HeldRow
+    from okrsync.store.ledger import Ledger
+    from okrsync.store.notes import CheckedNote, NoteRow
+    from okrsync.store.overrides import OverrideRow
+    from okrsync.store.runs import RunInfo
+    from okrsync.store.store import Store
+
+_WHERE = {
+    "Database": "engine",
+    "StoreError": "engine",
+    "aware": "engine",
+    "translate_errors": "engine",
+    "utc": "engine",
+    "HeldRow": "held",
+    "Ledger": "ledger",
+    "CheckedNote": "notes",
+    "NoteRow": "notes",
+    "OverrideRow": "overrides",
+    "RunInfo": "runs",
+    "Store": "store",
+}
 
 
-class Store(RunLock, Runs, History, HeldValues, Overrides, Notes, Database):
-    """One store: a database URL and every query okrsync runs on it."""
-
-    def kr_history(self, namespace: str, cycle: str, kr_id: str) -> list[dict]:
-        """One KR's per-day results (History.kr_history), each day with its owners' notes (``notes``); a day
-        with notes but no stored result is a row of its own (okrsync.store.notes.with_notes)."""
-        rows = History.kr_history(self, namespace, cycle, kr_id)
-        return with_notes(rows, self.notes(namespace, cycle, kr_id=kr_id))
-
-    def ledger(self, namespace: str, run_id: int | None) -> Ledger:
-        return Ledger(self, namespace, run_id)
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"okrsync.store.{_WHERE[name]}"), name)
+    raise AttributeError(f"module 'okrsync.store' has no attribute {name!r}")
 
 
 __all__ = ["CheckedNote", "Database", "HeldRow", "Ledger", "NoteRow", "OverrideRow", "RunInfo", "Store", "StoreError"]
