@@ -20,7 +20,7 @@ class CheckinPrompts(Strict):
     )
 
 
-class Checkin(Strict):
+class CheckinSettings(Strict):
     """The weekly check-in (``okrsync checkin``): the span it covers by default and its questions."""
 
     since_days: int = Field(7, ge=1, le=92, description="days since the previous check-in, by default")

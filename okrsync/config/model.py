@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from okrsync.config.checkin import Checkin
+from okrsync.config.checkin import CheckinSettings
 from okrsync.config.dates import Day
 from okrsync.config.env import resolve_env
 from okrsync.config.settings import ConnectionSettings, MetricParams, OutputSettings
@@ -337,7 +337,7 @@ class ConfigBody(Strict):
     kpis: list[Kpi] = []
     schedule: Schedule | None = None
     status: StatusThresholds = StatusThresholds()
-    checkin: Checkin = Checkin()
+    checkin: CheckinSettings = CheckinSettings()
 
     def key_results(self) -> list[tuple[Objective, KeyResult]]:
         return [(o, kr) for o in self.objectives for kr in o.key_results]

@@ -53,7 +53,7 @@ class FailingEntry:
 
 
 @dataclass(frozen=True)
-class Stored:
+class CheckinReads:
     """What the check-in reads from the store besides the two documents."""
 
     notes: Mapping[str, Sequence[NoteEntry]] = field(default_factory=dict)  # per KR, oldest first, up to until
@@ -204,11 +204,13 @@ class _Period:
     config: Config
     since: date
     until: date
-    stored: Stored
+    stored: CheckinReads
     errors: Mapping[str, list[FailingEntry]]
 
 
-def build_checkin(config: Config, until: StatusDocument, start: StatusDocument | None, since: date, stored: Stored):
+def build_checkin(
+    config: Config, until: StatusDocument, start: StatusDocument | None, since: date, stored: CheckinReads
+):
     """The check-in of the period (``since``, ``until``]: ``until`` is the latest stored document, ``start`` the
     one of the stored day the figures start from (None: nothing before; the figures start from ``until``)."""
     start = start or until

@@ -31,12 +31,12 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 
+from okrsync.okr.owners import LABELS
 from okrsync.store import tables as t
 from okrsync.store.engine import Database, aware, utc
 
 MAX_TEXT = 2000
 MAX_AUTHOR = 200
-LABELS = ("on_track", "at_risk", "off_track")
 KEPT_CONTROLS = frozenset("\n\t")
 BIDI_CONTROLS = frozenset(map(chr, [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]))  # Unicode TR9 overrides
 
@@ -123,8 +123,7 @@ class Notes(Database):
         source: str = "cli",
     ) -> NoteRow:
         """Store one note (a CheckedNote: checked_note says what is refused) for ``day``, written ``now``."""
-        values = dict(namespace=namespace, cycle=cycle, kr_id=kr_id, day=day, written_at=utc(now), source=source)
-        values |= dict(author=note.author, confidence=note.confidence, body=note.text, kept_at=utc(now))
+        values = _row(namespace, cycle, kr_id, day, note, written_at=now, kept_at=now) | dict(source=source)
         with self._tx() as conn:
             note_id = conn.execute(t.notes.insert().values(**values).returning(t.notes.c.id)).scalar_one()
         return NoteRow(note_id, kr_id, day, now, note.author, note.confidence, note.text, source, kept_at=now)
@@ -145,9 +144,9 @@ class Notes(Database):
         """Store a heard note (:func:`heard_note`) unless a note with its ``identity`` is already kept in the
         namespace: then None, and nothing is written (one INSERT … ON CONFLICT DO NOTHING: two runs at once keep
         it once)."""
-        values = dict(namespace=namespace, cycle=cycle, kr_id=kr_id, day=day, written_at=utc(now), source=source)
-        values |= dict(author=note.author, confidence=note.confidence, body=note.text, identity=identity)
-        values["kept_at"] = utc(kept_at or now)  # ``now`` is when it was written; kept_at when the sync read it
+        # ``now`` is when it was written; kept_at when the sync read it
+        values = _row(namespace, cycle, kr_id, day, note, written_at=now, kept_at=kept_at or now)
+        values |= dict(source=source, identity=identity)
         insert = self._insert(t.notes).values(**values)
         stmt = insert.on_conflict_do_nothing(index_elements=["namespace", "identity"]).returning(t.notes.c.id)
         with self._tx() as conn:
@@ -181,6 +180,16 @@ class Notes(Database):
         with self._tx() as conn:
             rows = conn.execute(q.order_by(n.day, n.written_at, n.id)).all()
         return [NoteRow(r[0], r[1], r[2], aware(r[3]), *r[4:9], aware(r[9]) if r[9] else None) for r in rows]
+
+
+def _row(
+    namespace: str, cycle: str, kr_id: str, day: date, note: CheckedNote, *, written_at: datetime, kept_at: datetime
+) -> dict:
+    """The notes table's columns every note fills, whatever its source."""
+    where = dict(namespace=namespace, cycle=cycle, kr_id=kr_id, day=day)
+    return where | dict(
+        written_at=utc(written_at), kept_at=utc(kept_at), author=note.author, confidence=note.confidence, body=note.text
+    )
 
 
 def with_notes(rows: list[dict], notes: Sequence[NoteRow]) -> list[dict]:

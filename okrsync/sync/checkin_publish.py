@@ -23,7 +23,7 @@ from typing import cast
 from okrsync.config.model import Config
 from okrsync.errors import OkrsyncError, SinkError
 from okrsync.okr.status import StatusDocument
-from okrsync.present.checkin import Checkin, HeldEntry, NoteEntry, Stored, build_checkin
+from okrsync.present.checkin import Checkin, CheckinReads, HeldEntry, NoteEntry, build_checkin
 from okrsync.present.checkin_text import leading_lines, render_json
 from okrsync.present.triggers import CHECKIN_OUTPUTS, publishes_checkin
 from okrsync.registry import registry
@@ -138,7 +138,7 @@ def stored_checkin(config: Config, store: Store, since: date | None = None) -> t
     published = store.ledger(ns, None).first_sent(f"checkin/{since}")  # notes written after it are this period's
     until_doc = StatusDocument.from_dict(cast(dict, latest.document))  # a finished run: it has its document
     leading = leading_lines(until_doc, daily_values(store, config, until_doc))
-    stored = Stored(notes, held, store.kr_series(ns, cycle, latest.day), published, leading)
+    stored = CheckinReads(notes, held, store.kr_series(ns, cycle, latest.day), published, leading)
     start_doc = StatusDocument.from_dict(cast(dict, start.document)) if start else None
     return build_checkin(config, until_doc, start_doc, since, stored), latest.id
 
