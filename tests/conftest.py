@@ -55,10 +55,12 @@ def waits(monkeypatch):
     from okrsync.sdk import retry
 
     recorded: list[float] = []
-    earlier = {t.ident for t in threading.enumerate() if t is not threading.main_thread()}
+    # Thread objects, not idents: the system reuses the ident of a thread that has ended, so a fetch
+    # thread of this test could carry the ident of an earlier one and sleep a minute unrecorded.
+    earlier = {t for t in threading.enumerate() if t is not threading.main_thread()}
 
     def record(seconds: float) -> None:
-        if threading.get_ident() in earlier:
+        if threading.current_thread() in earlier:
             time.sleep(seconds)
         else:
             recorded.append(seconds)
