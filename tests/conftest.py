@@ -70,6 +70,16 @@ def waits(monkeypatch):
 
 
 @pytest.fixture
+def still_clock(monkeypatch):
+    """The pacer's clock stands still, so a burst takes no time and a paced wait is exactly the window
+    (with its arrival margin): on the real clock a loaded machine turned the 201st request's 60 s wait
+    into 59.4 s. For tests of a pacing window's arithmetic, with ``waits``."""
+    from okrsync.sdk import retry
+
+    monkeypatch.setattr(retry, "monotonic", lambda: 1_000.0)
+
+
+@pytest.fixture
 def no_token_backoff(monkeypatch):
     """google-auth retries a failed token request with its own exponential backoff (about 3 s each
     time); tests that fault every request, the token endpoint's too, need not wait it out."""
@@ -187,6 +197,18 @@ def pytest_terminal_summary(terminalreporter):
         for case, values in rows:
             shown = ", ".join(f"{name} {value}" for name, value in values.items())
             terminalreporter.write_line(f"{area:<18} {case:<52} {shown}")
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for the session's in-process flow tests."""
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with temporary_settings(restore_defaults={PREFECT_FLOWS_HEARTBEAT_FREQUENCY}), prefect_test_harness():
+        yield
 
 
 @pytest.fixture

@@ -215,7 +215,7 @@ def test_sum_of_a_field_that_is_not_a_number_is_named(write_config, monkeypatch)
 
 
 @respx.mock
-def test_requests_are_paced_at_150_a_minute(write_config, monkeypatch, waits):
+def test_requests_are_paced_at_150_a_minute(write_config, monkeypatch, waits, still_clock):
     def page(request: httpx.Request) -> httpx.Response:
         n = int(request.url.params.get("offset") or 0) + 1
         following = {"offset": str(n)} if n < 152 else None

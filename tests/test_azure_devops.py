@@ -72,7 +72,7 @@ def test_count_is_the_number_of_ids_in_one_request(write_config, monkeypatch, ad
     assert {r.json()["query"] for r in sent} == {OPEN_BUGS, since.replace("{cycle.start}", "2026-10-01")}
 
 
-def test_sum_over_5000_work_items_reads_25_batches_of_200(write_config, monkeypatch, ado, waits, figures):
+def test_sum_over_5000_work_items_reads_25_batches_of_200(write_config, monkeypatch, ado, waits, still_clock, figures):
     for i in range(1, 5001):  # points 1, 2, 3, 4, 5, 1, 2 ...; every 10th item has none
         ado.add(
             "User Story", "Active", **({} if i % 10 == 0 else {"Microsoft__VSTS__Scheduling__StoryPoints": i % 5 or 5})

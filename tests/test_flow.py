@@ -1,23 +1,11 @@
 """The Prefect flow under one session-scoped test harness: one task per connection, artifacts, no secrets."""
 
-import os
 import shutil
 
 import httpx
 import pytest
 
 from tests.helpers import REPO, poll
-
-
-@pytest.fixture(scope="session")
-def prefect_harness():
-    os.environ.setdefault("DO_NOT_TRACK", "1")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with temporary_settings(restore_defaults={PREFECT_FLOWS_HEARTBEAT_FREQUENCY}), prefect_test_harness():
-        yield
 
 
 def test_flow_runs_one_task_per_connection_and_publishes_artifacts(prefect_harness, tmp_path, monkeypatch):

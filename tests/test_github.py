@@ -120,7 +120,7 @@ def test_incomplete_results_fail_instead_of_a_short_count(write_config, monkeypa
 
 
 @respx.mock
-def test_default_pacing_keeps_search_under_30_per_minute(write_config, monkeypatch, waits):
+def test_default_pacing_keeps_search_under_30_per_minute(write_config, monkeypatch, waits, still_clock):
     respx.get("https://gh.test/search/issues").respond(200, json={"total_count": 1, "incomplete_results": False})
     queries = {f"m{i}": f"repo:a/b label:l{i}" for i in range(32)}
     fetch(config(write_config, monkeypatch, queries, rate=", max_concurrency: 1"))

@@ -199,7 +199,7 @@ def test_html_error_page_and_malformed_json_are_reported_without_crashing(write_
     assert values(fetch(cfg))["csat"] == 82.5
 
 
-def test_requests_are_paced_to_the_quota(write_config, sheets, waits):
+def test_requests_are_paced_to_the_quota(write_config, sheets, waits, still_clock):
     other = "4SecondSpreadsheetId00000000"
     sheets.spreadsheets[other] = Spreadsheet({"S": {"A1": "5"}}, shared_with={SA_EMAIL})
     cfg = config(

@@ -309,7 +309,7 @@ def test_the_region_picks_the_host(write_config, monkeypatch, region, host):
 
 
 @respx.mock
-def test_pacing_keeps_300_requests_a_minute(write_config, monkeypatch, waits):
+def test_pacing_keeps_300_requests_a_minute(write_config, monkeypatch, waits, still_clock):
     respx.get(f"https://ss.test/2.0/sheets/{SHEET}").respond(200, json=sheet_answer([(1, 1)]))
     metrics = {f"m{i}": {"sheet": SHEET, "column": "Revenue", "row": 1} for i in range(302)}
     got = values(config(write_config, monkeypatch, metrics, max_concurrency=1))

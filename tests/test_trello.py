@@ -191,7 +191,7 @@ def test_trello_refusals_become_plain_messages(write_config, monkeypatch, waits,
 
 
 @respx.mock
-def test_requests_are_paced_at_100_in_10_seconds(write_config, monkeypatch, waits):
+def test_requests_are_paced_at_100_in_10_seconds(write_config, monkeypatch, waits, still_clock):
     respx.get(url__regex=rf"{ROOT}/1/lists/\w+/cards").respond(200, json=[card(1)])
     metrics = {f"m{i}": {"list": f"{i:024x}"} for i in range(102)}
     got = fetch(config(write_config, monkeypatch, metrics, max_concurrency=1))

@@ -209,7 +209,7 @@ def test_cursor_pages_that_cannot_give_a_csat_fail_plainly(write_config, monkeyp
 
 
 @respx.mock
-def test_requests_are_paced_at_the_team_plans_200_a_minute(write_config, monkeypatch, waits):
+def test_requests_are_paced_at_the_team_plans_200_a_minute(write_config, monkeypatch, waits, still_clock):
     respx.get(COUNT).respond(200, json={"count": 1})
     metrics = {f"m{i}": {"search": f"type:ticket tags:t{i}"} for i in range(202)}
     got = values(config(write_config, monkeypatch, metrics, max_concurrency=1))
