@@ -3,7 +3,6 @@
 import shutil
 
 import httpx
-import pytest
 
 from tests.helpers import REPO, poll
 
