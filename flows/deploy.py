@@ -12,6 +12,13 @@ A config whose outputs take the check-in (``on: [checkin]``) gets a second deplo
 flow ``okrsync-checkin`` (okrsync.flows.checkin_flow), on the config's ``schedule.checkin`` in the schedule's time
 zone (none without one: it runs when triggered). ``schedule.checkin`` with no output that takes the check-in is
 refused: that schedule would publish nothing.
+
+With ``--company NAME`` (:func:`company_spec`) the configs are also one company: a deployment ``okrsync-company/NAME``
+(okrsync.flows.company_flow) whose one flow run syncs every config as its own subflow run, children before the
+configs they align to, ``team_concurrency`` at once. It carries the nightly schedule — the one the configs
+declare, which must then be the same for all that declare one — and the teams' own sync deployments are
+registered without it, for manual runs: nothing triggers a team twice a night (docs/production.md, "A whole
+company in one nightly run").
 """
 
 from __future__ import annotations
@@ -29,7 +36,13 @@ from okrsync.present.triggers import CHECKIN_OUTPUTS, publishes_checkin
 FLOW = "okrsync-sync"
 ENTRYPOINT = "okrsync.flows.sync_flow.sync_flow"
 CHECKIN_FLOW = "okrsync-checkin"
-ENTRYPOINTS = {FLOW: ENTRYPOINT, CHECKIN_FLOW: "okrsync.flows.checkin_flow.checkin_flow"}
+COMPANY_FLOW = "okrsync-company"
+ENTRYPOINTS = {
+    FLOW: ENTRYPOINT,
+    CHECKIN_FLOW: "okrsync.flows.checkin_flow.checkin_flow",
+    COMPANY_FLOW: "okrsync.flows.company_flow.company_flow",
+}
+DEFAULT_TEAM_CONCURRENCY = 4
 
 
 @dataclass(frozen=True)
@@ -42,7 +55,10 @@ class DeploymentSpec:
     active: bool
     workdir: str
     pool: str
-    flow: str = FLOW  # or CHECKIN_FLOW: the check-in publish on schedule.checkin
+    flow: str = FLOW  # or CHECKIN_FLOW: the check-in publish on schedule.checkin; or COMPANY_FLOW
+    team_configs: tuple[str, ...] = ()  # COMPANY_FLOW: its teams' config paths (config_path is then "")
+    team_concurrency: int = DEFAULT_TEAM_CONCURRENCY  # COMPANY_FLOW: teams synced at once
+    company: str | None = None  # the company deployment that runs this team's sync nightly, if any
 
     @property
     def full_name(self) -> str:
@@ -60,13 +76,23 @@ class DeploymentSpec:
 
     @property
     def tags(self) -> list[str]:
+        if self.flow == COMPANY_FLOW:
+            return ["okrsync", COMPANY_FLOW]
         return ["okrsync", f"namespace:{self.namespace}"] + (["checkin"] if self.flow == CHECKIN_FLOW else [])
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The flow's parameters: a config's path, or the company's configs, its name and concurrency."""
+        if self.flow == COMPANY_FLOW:
+            configs = list(self.team_configs)
+            return {"config_paths": configs, "company": self.namespace, "team_concurrency": self.team_concurrency}
+        return {"config_path": self.config_path}
 
     def fields(self) -> dict[str, Any]:
         """What `--dry-run` compares with the deployment the server has."""
         return {
-            "schedule": f"{self.cron} ({self.timezone}){'' if self.active else ', paused'}" if self.cron else "none",
-            "config_path": self.config_path,
+            "schedule": _when(self) if self.cron else "none",
+            **{key: _shown(value) for key, value in self.parameters.items()},
             "work_pool": self.pool,
             "working_dir": self.workdir,
             "tags": ", ".join(self.tags),
@@ -75,17 +101,29 @@ class DeploymentSpec:
 
     def deployment(self, **options: Any):
         """The spec as Prefect's RunnerDeployment of its flow (``options``: a work pool's)."""
-        from okrsync.flows.checkin_flow import checkin_flow
-        from okrsync.flows.sync_flow import sync_flow
+        from importlib import import_module
 
-        flow: Any = checkin_flow if self.flow == CHECKIN_FLOW else sync_flow  # Flows, rebound as @flow does
+        module, _, name = self.entrypoint.rpartition(".")
+        flow: Any = getattr(import_module(module), name)  # a Flow, rebound as @flow does
         return flow.to_deployment(
-            self.name,
-            schedules=self.schedules(),
-            parameters={"config_path": self.config_path},
-            tags=self.tags,
-            **options,
+            self.name, schedules=self.schedules(), parameters=self.parameters, tags=self.tags, **options
         )
+
+    @property
+    def description(self) -> str:
+        if self.flow == COMPANY_FLOW:
+            return (
+                f"okrsync company {self.namespace!r}: {len(self.team_configs)} team configs, each its own subflow run, "
+                f"{self.team_concurrency} at once, children before the configs they align to"
+            )
+        kind = "check-in" if self.flow == CHECKIN_FLOW else "sync"
+        nightly = f"; runs nightly in {COMPANY_FLOW}/{self.company}" if self.company else ""
+        return f"okrsync {kind} of {self.config_path} (namespace {self.namespace!r}){nightly}"
+
+
+def _shown(value: Any) -> Any:
+    """A parameter as `--dry-run` shows and compares it (a list of configs as one line)."""
+    return ", ".join(map(str, value)) if isinstance(value, list) else value
 
 
 def served(all_specs: list[DeploymentSpec]) -> list:
@@ -93,9 +131,17 @@ def served(all_specs: list[DeploymentSpec]) -> list:
     return [spec.deployment() for spec in all_specs]
 
 
-def specs(paths: list[Path], *, pool: str, workdir: Path) -> list[DeploymentSpec]:
+def specs(
+    paths: list[Path],
+    *,
+    pool: str,
+    workdir: Path,
+    company: str | None = None,
+    team_concurrency: int = DEFAULT_TEAM_CONCURRENCY,
+) -> list[DeploymentSpec]:
     """A spec per config (each loaded and validated), each followed by its check-in's (:func:`checkin_spec`); two
-    configs may not share a namespace, nor a deployment name (a namespace spelt like another one's derived name)."""
+    configs may not share a namespace, nor a deployment name (a namespace spelt like another one's derived name).
+    With ``company``, first the company's spec (:func:`company_spec`), and the configs' syncs unscheduled."""
     out: dict[str, DeploymentSpec] = {}
     configs: dict[str, Config] = {}
     for path in paths:
@@ -123,7 +169,39 @@ def specs(paths: list[Path], *, pool: str, workdir: Path) -> list[DeploymentSpec
             pool=pool,
         )
         configs[name] = config
-    return [found for spec in out.values() for found in (spec, checkin_spec(spec, configs[spec.name])) if found]
+    teams = [found for spec in out.values() for found in (spec, checkin_spec(spec, configs[spec.name])) if found]
+    if company is None:
+        return teams
+    nightly = company_spec(company, list(out.values()), team_concurrency)
+    unscheduled = [replace(s, cron=None, active=False, company=company) if s.flow == FLOW else s for s in teams]
+    return [nightly, *unscheduled]
+
+
+def company_spec(company: str, syncs: list[DeploymentSpec], team_concurrency: int) -> DeploymentSpec:
+    """The company deployment of these configs' syncs, on the nightly schedule they declare (the configs without
+    a schedule take it). OkrsyncError when two configs declare different ones: the company runs once a night."""
+    scheduled = [s for s in syncs if s.cron]
+    for other in scheduled[1:]:
+        if _when(other) != _when(scheduled[0]):
+            raise OkrsyncError(
+                f"{scheduled[0].config_path} and {other.config_path} declare different schedules "
+                f"({_when(scheduled[0])} and {_when(other)}), but company {company!r} runs every team in one "
+                "nightly run: give the configs of a company the same schedule (or none: they take the company's)"
+            )
+    timed = scheduled[0] if scheduled else replace(syncs[0], cron=None, timezone="UTC", active=False)
+    return replace(
+        timed,
+        name=deployment_name(company),
+        namespace=company,
+        config_path="",
+        flow=COMPANY_FLOW,
+        team_configs=tuple(s.config_path for s in syncs),
+        team_concurrency=team_concurrency,
+    )
+
+
+def _when(spec: DeploymentSpec) -> str:
+    return f"{spec.cron} ({spec.timezone}){'' if spec.active else ', paused'}" if spec.cron else "no schedule"
 
 
 def checkin_spec(sync: DeploymentSpec, config: Config) -> DeploymentSpec | None:
@@ -158,9 +236,10 @@ def current(spec: DeploymentSpec, client) -> dict[str, Any] | None:
     if found.schedules:
         s = found.schedules[0]
         schedule = f"{s.schedule.cron} ({s.schedule.timezone}){'' if s.active else ', paused'}"
+    parameters = found.parameters or {}
     return {
         "schedule": schedule,
-        "config_path": (found.parameters or {}).get("config_path"),
+        **{key: _shown(parameters.get(key)) for key in spec.parameters},
         "work_pool": found.work_pool_name,
         "working_dir": (found.job_variables or {}).get("working_dir"),
         "tags": ", ".join(found.tags or []),
@@ -229,8 +308,7 @@ def apply(all_specs: list[DeploymentSpec]) -> list[str]:
             job_variables={"working_dir": spec.workdir},
             entrypoint_type=EntrypointType.MODULE_PATH,
             work_pool_name=spec.pool,
-            description=f"okrsync {'check-in' if spec.flow == CHECKIN_FLOW else 'sync'} of {spec.config_path} "
-            f"(namespace {spec.namespace!r})",
+            description=spec.description,
         )
         for spec in all_specs
     ]

@@ -1,5 +1,6 @@
 """`okrsync deploy` and `okrsync serve`: the sync of each config on its own schedule, through Prefect, and the
-check-in publish (`okrsync-checkin/<name>`) on its `schedule.checkin` for a config whose outputs take it.
+check-in publish (`okrsync-checkin/<name>`) on its `schedule.checkin` for a config whose outputs take it. With
+`--company NAME`, one deployment `okrsync-company/NAME` syncs them all each night (flows/deploy.py).
 
 Both need a Prefect server (PREFECT_API_URL): a flow served or deployed against Prefect's temporary
 server would vanish with it and never be scheduled. `serve --start-server` starts one here and
@@ -26,6 +27,15 @@ Configs = Annotated[list[Path], typer.Option("-c", "--config", help="a team conf
 Glob = Annotated[
     str | None, typer.Option("--glob", help="every config matching this pattern, e.g. 'config/teams/*.yaml'")
 ]
+Company = Annotated[
+    str | None,
+    typer.Option(
+        "--company",
+        help="also register okrsync-company/NAME: one nightly run syncs every config, each team as its own "
+        "subflow run; the teams' own deployments stay for manual runs, without the schedule",
+    ),
+]
+TeamConcurrency = Annotated[int, typer.Option("--team-concurrency", min=1, help="with --company: teams synced at once")]
 
 
 def _paths(configs: list[Path], pattern: str | None) -> list[Path]:
@@ -65,13 +75,17 @@ def deploy(
         Path | None, typer.Option("--workdir", help="where workers start runs [default: the current directory]")
     ] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="show what would be created or changed")] = False,
+    company: Company = None,
+    team_concurrency: TeamConcurrency = 4,
 ) -> None:
     """Create or update one Prefect deployment per config: its schedule, concurrency limit 1, namespace tag; and
-    its check-in's on schedule.checkin when an output has on: [checkin]."""
+    its check-in's on schedule.checkin when an output has on: [checkin]; with --company, the company's."""
     from okrsync.flows import deploy as deployments
     from okrsync.flows.server import one_line_if_unreachable, require_api
 
-    all_specs = deployments.specs(_paths(configs, pattern), pool=pool, workdir=(workdir or Path.cwd()).resolve())
+    where = (workdir or Path.cwd()).resolve()
+    paths = _paths(configs, pattern)
+    all_specs = deployments.specs(paths, pool=pool, workdir=where, company=company, team_concurrency=team_concurrency)
     require_api()
     with one_line_if_unreachable():
         _deploy(deployments, all_specs, pool, dry_run)
@@ -90,10 +104,25 @@ def _deploy(deployments, all_specs: list, pool: str, dry_run: bool) -> None:
     for name in deployments.replace_other_kind(all_specs, pooled=True):
         console.print(f"replaced {escape(name)}, which `okrsync serve` had registered")
     for spec in all_specs:
-        when = f"{spec.cron} ({spec.timezone})" + ("" if spec.active else ", paused") if spec.cron else "no schedule"
-        console.print(f"[green]✓[/] {escape(spec.full_name)}: {escape(spec.config_path)}, {escape(when)}")
+        console.print(f"[green]✓[/] {escape(spec.full_name)}: {escape(_what(spec))}, {escape(_when(spec))}")
     deployments.apply(all_specs)
     console.print(f"next: `prefect worker start --pool {escape(pool)}` on each machine that runs syncs")
+    if all_specs[0].flow == deployments.COMPANY_FLOW:
+        console.print(f"the company's night by hand: `prefect deployment run {escape(all_specs[0].full_name)}`")
+
+
+def _what(spec) -> str:
+    if spec.team_configs:
+        return f"{len(spec.team_configs)} team configs, {spec.team_concurrency} at once"
+    return spec.config_path
+
+
+def _when(spec) -> str:
+    if spec.cron:
+        return f"{spec.cron} ({spec.timezone})" + ("" if spec.active else ", paused")
+    if spec.company:
+        return f"no schedule: runs nightly in okrsync-company/{spec.company}, or when triggered"
+    return "no schedule: runs only when triggered"
 
 
 def serve(
@@ -106,6 +135,8 @@ def serve(
     grace: Annotated[
         float, typer.Option("--grace", min=0, help="seconds a run in flight gets to finish after Ctrl-C or SIGTERM")
     ] = SHUTDOWN_GRACE,
+    company: Company = None,
+    team_concurrency: TeamConcurrency = 4,
 ) -> None:
     """Run the sync of each config on its schedule (and its check-in on schedule.checkin), in this process, until
     Ctrl-C or SIGTERM."""
@@ -113,7 +144,8 @@ def serve(
     from okrsync.flows import server as local
     from okrsync.flows.serve import Stopper, exit_code
 
-    all_specs = deployments.specs(_paths(configs, pattern), pool="", workdir=Path.cwd().resolve())
+    paths, here = _paths(configs, pattern), Path.cwd().resolve()
+    all_specs = deployments.specs(paths, pool="", workdir=here, company=company, team_concurrency=team_concurrency)
     servers: list[subprocess.Popen] = []  # the local server, once --start-server started it
     stopper = Stopper(None, grace)
     stopper.exit_now = exit_now_stopping(servers, stopper)
@@ -141,8 +173,7 @@ def _serve(deployments, all_specs: list, stopper) -> None:
     for name in deployments.replace_other_kind(all_specs, pooled=False):
         console.print(f"replaced {escape(name)}, which `okrsync deploy` had put on a work pool")
     for spec in all_specs:
-        when = f"{spec.cron} ({spec.timezone})" if spec.cron else "no schedule: runs only when triggered"
-        console.print(f"serving {escape(spec.full_name)}: {escape(spec.config_path)}, {escape(when)}")
+        console.print(f"serving {escape(spec.full_name)}: {escape(_what(spec))}, {escape(_when(spec))}")
     serve_until_stopped(deployments.served(all_specs), stopper, _say, verbose=state.verbose)
 
 
