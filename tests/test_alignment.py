@@ -54,6 +54,47 @@ def test_status_all_shows_the_company_tree(tmp_path, write_config):
     assert child > parent and lines[child].index("[team-a]") > lines[parent].index("[company]")  # nested under it
 
 
+def test_a_childs_stored_parent_note_is_checked_again_once_the_parent_is_stored(tmp_path, write_config):
+    """The company's night runs children first: a child's run stores "no run of namespace 'company' is stored yet",
+    then the company's run is stored. status, status --all and report show the store as it is now: no stale note."""
+    import json
+
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    stale = "parent company/growth: no run of namespace 'company' is stored for 2026-Q4 yet"
+    assert sync(team, DAY1, now=DAY1).document.objectives[0].parent_note == stale  # stored with the child's run
+    before = okrsync("-c", str(team.path), "status", cwd=REPO)
+    assert before.returncode == 0 and "no run of namespace 'company'" in before.stdout  # still true here
+    sync(company, DAY1, now=DAY1)
+    for command in (["status"], ["status", "--all"]):
+        done = okrsync("-c", str(team.path), *command, cwd=REPO)
+        assert done.returncode == 0 and "Self-serve signups" in done.stdout, done.stderr
+        assert "no run of namespace" not in done.stdout and "⚠" not in done.stdout, done.stdout
+    shown = json.loads(okrsync("-c", str(team.path), "status", "--format", "json", cwd=REPO).stdout)
+    assert shown["objectives"][0]["parent"] == "company/growth" and shown["objectives"][0]["parent_note"] is None
+    every = json.loads(okrsync("-c", str(team.path), "status", "--all", "--format", "json", cwd=REPO).stdout)
+    assert every["team-a"]["objectives"][0]["parent_note"] is None
+    report = tmp_path / "site"
+    assert okrsync("-c", str(team.path), "report", "--all", "-o", str(report), cwd=REPO).returncode == 0
+    assert "no run of namespace" not in (report / "index.html").read_text()
+    with Store(f"sqlite:///{tmp_path / 'shared.db'}") as store:  # the stored run itself is left as it was
+        (run,) = [r for ns, r in store.latest_runs("2026-Q4").items() if ns == "team-a"]
+        assert run.document["objectives"][0]["parent_note"] == stale
+
+
+def test_a_parent_stored_without_the_objective_turns_the_note_into_that(tmp_path, write_config):
+    from okrsync.okr.alignment import refresh_parent_notes
+
+    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+    child = sync(team, DAY1, now=DAY1).document
+    parent = sync(company, DAY1, now=DAY1).document
+    renamed = parent.model_copy(update={"objectives": [parent.objectives[0].model_copy(update={"id": "grow"})]})
+    (objective,) = refresh_parent_notes(child, {"company": renamed}).objectives
+    expected = "parent company/growth: namespace 'company' has no objective 'growth' (its objectives: grow)"
+    assert objective.parent_note is not None and objective.parent_note.startswith(expected), objective.parent_note
+    assert refresh_parent_notes(child, {}).objectives[0].parent_note == child.objectives[0].parent_note  # unknown
+    assert refresh_parent_notes(child, {"company": parent}).objectives[0].parent_note is None
+
+
 def test_cross_config_parents_are_checked_for_shape(write_config):
     path = write_config("""
         namespace: team-a

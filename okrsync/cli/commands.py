@@ -18,7 +18,7 @@ from okrsync.defaults import DEFAULT_CONFIG
 
 if TYPE_CHECKING:  # the config models, the views and the status document load when a command runs, not for --help
     from okrsync.config import Config
-    from okrsync.okr.status import KrStatus
+    from okrsync.okr.status import KrStatus, StatusDocument
 
 
 @app.command()
@@ -143,6 +143,7 @@ def status(
 ) -> None:
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
     from okrsync.cli.views import print_errors, status_tree
+    from okrsync.okr.alignment import refresh_parent_notes
     from okrsync.okr.status import StatusDocument
     from okrsync.sync.persist import open_store
 
@@ -157,24 +158,48 @@ def status(
         name = cycle or config.cycle.name
         latest = store.run_on(config.namespace, name, day) if day else store.latest_run(config.namespace, name)
         earlier = None if latest or cycle else store.latest_run(config.namespace)
+        doc = StatusDocument.from_dict(latest.document) if latest and latest.document else None
+        parents = stored_parents(store, doc, day) if doc else {}
     finally:
         store.close()
-    if latest is None or not latest.document:
+    if latest is None or doc is None:
         when = f"on or before {day}" if day else "yet"
         hint = f" ({earlier.cycle} has: `okrsync status --cycle {earlier.cycle}`)" if earlier else ""
         err_console.print(f"No sync has been stored for {name} {when}: run `okrsync run` first{hint}.")
         raise typer.Exit(1)
+    doc = refresh_parent_notes(doc, parents)
     if format == "json":
-        sys.stdout.write(json.dumps(latest.document, indent=2, ensure_ascii=False) + "\n")
+        shown = with_parent_notes(cast(dict, latest.document), doc)
+        sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
     else:
-        doc = StatusDocument.from_dict(latest.document)
         console.print(status_tree(doc))
         print_errors(doc)
+
+
+def stored_parents(store, doc: StatusDocument, day: date | None) -> dict[str, StatusDocument]:
+    """The documents, as stored now (or current on ``day``), of the namespaces ``doc``'s parent notes name."""
+    from okrsync.okr.alignment import parent_namespaces
+    from okrsync.okr.status import StatusDocument
+
+    found = {}
+    for namespace in sorted(parent_namespaces(doc)):
+        run = store.run_on(namespace, doc.cycle, day) if day else store.latest_run(namespace, doc.cycle)
+        if run is not None:  # a finished run: it has its document
+            found[namespace] = StatusDocument.from_dict(cast(dict, run.document))
+    return found
+
+
+def with_parent_notes(stored: dict, doc: StatusDocument) -> dict:
+    """A stored document as stored, with the parent notes checked again (:func:`refresh_parent_notes`)."""
+    notes = [o.parent_note for o in doc.objectives]
+    objectives = [{**o, "parent_note": note} for o, note in zip(stored.get("objectives", []), notes, strict=False)]
+    return {**stored, "objectives": objectives}
 
 
 def _status_all(config: Config, format: str, day: date | None) -> None:
     """Every namespace as it stood on ``day`` (each one's run of that day, else its newest before it)."""
     from okrsync.cli.views import company_tree
+    from okrsync.okr.alignment import refresh_parent_notes
     from okrsync.okr.status import StatusDocument
     from okrsync.sync.persist import open_store
 
@@ -187,11 +212,14 @@ def _status_all(config: Config, format: str, day: date | None) -> None:
         when = f"on or before {day}" if day else "yet"
         err_console.print(f"No sync has been stored for {config.cycle.name} {when}: run `okrsync run` first.")
         raise typer.Exit(1)
-    if format == "json":
-        sys.stdout.write(json.dumps({ns: r.document for ns, r in runs.items()}, indent=2, ensure_ascii=False) + "\n")
-        return
     # latest_runs returns finished runs, and a finished run has its document
-    console.print(company_tree({ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}))
+    stored = {ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}
+    docs = {ns: refresh_parent_notes(doc, stored) for ns, doc in stored.items()}
+    if format == "json":
+        shown = {ns: with_parent_notes(cast(dict, r.document), docs[ns]) for ns, r in runs.items()}
+        sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
+        return
+    console.print(company_tree(docs))
 
 
 @app.command()

@@ -19,6 +19,7 @@ def report(
     (namespace) sharing this config's store and cycle, and index.html with each team's counts and the
     company tree of objectives aligned across configs."""
     from okrsync.connectors.report import RENDERERS, write_if_changed
+    from okrsync.okr.alignment import refresh_parent_notes
     from okrsync.okr.status import StatusDocument
     from okrsync.present.site import build_site, local_points
     from okrsync.sync.persist import open_store
@@ -31,10 +32,9 @@ def report(
     store = open_store(config, access="read")
     try:
         runs = store.latest_runs(config.cycle.name)
-        if not every:
-            runs = {ns: r for ns, r in runs.items() if ns == config.namespace}
         # latest_runs returns finished runs, and a finished run has its document
-        docs = {ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}
+        stored = {ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}
+        docs = {ns: refresh_parent_notes(doc, stored) for ns, doc in stored.items() if every or ns == config.namespace}
         histories = {
             ns: local_points(store.load_history(ns, config.cycle.name, runs[ns].day), doc) for ns, doc in docs.items()
         }

@@ -2,7 +2,8 @@
 
 A team config writes ``parent: company/growth`` (namespace/objective id) to align one of its
 objectives under an objective of another config. The parent's sync rolls in each such child as its
-latest stored run left it; the child's own status shows a note while its parent is not in the store.
+latest stored run left it; the child's own status shows a note while its parent is not in the store, and
+the commands that show a stored status check that note again against the store (:func:`refresh_parent_notes`).
 
 Whether such a parent exists is decided here only (:func:`parent_findings`): a namespace that is stored
 without that objective is a config error (`okrsync validate` exits 2, naming the closest stored ids);
@@ -56,23 +57,52 @@ class ParentFinding:
 
 def parent_findings(config: Config, documents: Mapping[str, StatusDocument]) -> list[ParentFinding]:
     """Every ``parent: namespace/objective`` that the other namespaces' latest runs do not hold."""
-    stored = sorted(f"{ns}/{o.id}" for ns, doc in documents.items() for o in doc.objectives)
     found = []
     for index, o in enumerate(config.objectives):
-        namespace, objective = split_ref(o.parent or "")
-        if namespace is None:
-            continue
-        hint = did_you_mean(o.parent, stored)
-        doc = documents.get(namespace)
-        if doc is None:
-            note = f"no run of namespace {namespace!r} is stored for {config.cycle.name} yet{hint}"
-        elif all(p.id != objective for p in doc.objectives):
-            ids = ", ".join(sorted(p.id for p in doc.objectives)) or "none"
-            note = f"namespace {namespace!r} has no objective {objective!r} (its objectives: {ids}){hint}"
-        else:
-            continue
-        found.append(ParentFinding(index, o.id, f"parent {o.parent}: {note}", doc is not None))
+        missing = _missing_parent(o.parent, config.cycle.name, documents)
+        if missing is not None:
+            note, stored = missing
+            found.append(ParentFinding(index, o.id, note, stored))
     return found
+
+
+def _missing_parent(parent: str | None, cycle: str, documents: Mapping[str, StatusDocument]) -> tuple[str, bool] | None:
+    """Why ``parent`` (namespace/objective) cannot take an objective in, and whether its namespace is stored;
+    None when it can (or ``parent`` is a local id or none)."""
+    namespace, objective = split_ref(parent or "")
+    if namespace is None:
+        return None
+    stored = sorted(f"{ns}/{o.id}" for ns, doc in documents.items() for o in doc.objectives)
+    hint = did_you_mean(parent or "", stored)
+    doc = documents.get(namespace)
+    if doc is None:
+        note = f"no run of namespace {namespace!r} is stored for {cycle} yet{hint}"
+    elif all(p.id != objective for p in doc.objectives):
+        ids = ", ".join(sorted(p.id for p in doc.objectives)) or "none"
+        note = f"namespace {namespace!r} has no objective {objective!r} (its objectives: {ids}){hint}"
+    else:
+        return None
+    return f"parent {parent}: {note}", doc is not None
+
+
+def refresh_parent_notes(doc: StatusDocument, parents: Mapping[str, StatusDocument]) -> StatusDocument:
+    """``doc`` with each objective's parent note checked again against ``parents`` (the parent namespaces'
+    latest documents, as the store holds them now): the note a child's run stored says how its parent stood
+    *then* ("no run of namespace 'company' is stored yet"), and a parent that ran after it (the company's night
+    runs children first) has since taken it in. A note for a namespace not in ``parents`` is kept as stored."""
+    objectives = []
+    for o in doc.objectives:
+        namespace, _ = split_ref(o.parent or "")
+        if o.parent_note and namespace in parents:
+            missing = _missing_parent(o.parent, doc.cycle, parents)
+            o = o.model_copy(update={"parent_note": missing[0] if missing else None})
+        objectives.append(o)
+    return doc.model_copy(update={"objectives": objectives})
+
+
+def parent_namespaces(doc: StatusDocument) -> set[str]:
+    """The namespaces a document's parent notes are about (what :func:`refresh_parent_notes` needs)."""
+    return {ns for o in doc.objectives if o.parent_note and (ns := split_ref(o.parent or "")[0]) is not None}
 
 
 def parent_notes(config: Config, documents: Mapping[str, StatusDocument]) -> dict[str, str]:
