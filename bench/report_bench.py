@@ -11,9 +11,12 @@ is the best of three; peak memory is Python's allocations during the step (trace
 
 from __future__ import annotations
 
+import argparse
+import tempfile
 import time
 import tracemalloc
 from datetime import datetime, timedelta
+from pathlib import Path
 from unittest import mock
 
 from bench.bench_store import START, TZ, make_config
@@ -39,7 +42,35 @@ def best_of(step, runs: int = 3) -> tuple[float, float, object]:
     return min(walls), peak, result
 
 
+def open_in_chromium(page_path: Path, runs: int = 3) -> tuple[float, float | None]:
+    """(best seconds from navigation to the load event, seconds for the first chart's first hover readout;
+    None for a page without one, as before the page had its script)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--headless", "--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        loads = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            page.goto(page_path.as_uri(), wait_until="load")
+            loads.append(time.perf_counter() - t0)
+        hover = None
+        if page.locator("script").count():
+            box = page.locator("svg.chart").first.bounding_box()
+            t0 = time.perf_counter()
+            page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.locator("svg.chart .hv text").first.wait_for(state="visible")
+            hover = time.perf_counter() - t0
+        browser.close()
+    return min(loads), hover
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--html", type=Path, help="also write the page here")
+    parser.add_argument("--chromium", action="store_true", help="also time the page in headless Chromium")
+    args = parser.parse_args()
     config = make_config(N_KRS)
     days = [datetime.combine(START, datetime.min.time(), TZ) + timedelta(days=d, hours=6) for d in range(DAYS)]
     states = {
@@ -63,6 +94,13 @@ def main() -> None:
     print(f"HTML report                {html_wall:6.2f} s  peak {html_peak:6.1f} MB  {page}")
     ratio = html_wall / json_wall
     print(f"JSON document (baseline)   {json_wall:6.2f} s  ratio {ratio:4.1f}x  {len(text) / 1e6:5.1f} MB")
+    if args.html or args.chromium:
+        page_path = args.html or Path(tempfile.mkdtemp()) / "report.html"
+        page_path.write_text(str(html), encoding="utf-8")
+        if args.chromium:
+            load, hover = open_in_chromium(page_path)
+            readout = "none on this page" if hover is None else f"{hover:5.3f} s"
+            print(f"Chromium: load event {load:5.2f} s (best of 3), first hover readout {readout}")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,14 @@
 """Report outputs: .md/.json/.csv content, and the HTML page rendered by a real headless Chromium."""
 
+import base64
 import csv
+import hashlib
 import html
 import io
 import itertools
 import json
 import os
+import re
 from datetime import UTC, datetime, timedelta, timezone
 from unittest import mock
 
@@ -59,9 +62,18 @@ def test_markdown_and_csv_reports(document):
 def test_html_is_self_contained_and_deterministic(synced):
     html = render_html(synced.document, synced.history)
     assert html == render_html(synced.document, synced.history)
-    for forbidden in ("<script", "http://", "https://", "<link"):
+    for forbidden in ("http://", "https://", "<link", " src=", "<img", "@import", "url("):
         assert forbidden not in html
     assert html.count('class="objective') == 3 and html.count('<svg class="chart') == 13  # 11 KRs, 2 KPIs
+    # one inline script, allowed by its hash alone: the policy lets nothing load and nothing else run
+    assert html.count("<script") == 1 and html.count("</script>") == 1
+    script = html.split("<script>")[1].split("</script>")[0]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    policy = f"default-src 'none'; style-src 'unsafe-inline'; script-src 'sha256-{digest}'"
+    assert f'<meta http-equiv="Content-Security-Policy" content="{policy}">' in html.split("<style>")[0]
+    for unsafe in ("eval(", "Function(", "innerHTML", "insertAdjacentHTML", "document.write", "on" + "load="):
+        assert unsafe not in script  # text is set as text
+    assert not re.search(r"<[a-z]+ [^>]*\bon[a-z]+=", html)  # no inline handler anywhere
 
 
 @pytest.mark.parametrize("width", [1280, 390])  # a desk and a phone
@@ -75,11 +87,17 @@ def test_html_report_renders_in_headless_chromium(synced, tmp_path, width):
             "Launch self-serve and make it stick",
         ]
         assert page.evaluate("document.scrollingElement.scrollWidth") <= width  # nothing runs off the screen
-        widths = [b.bounding_box()["width"] for b in page.locator(".kr .bar .fill").all()]
-        assert len(widths) == 11 and max(widths) > 100 and min(widths) == 0  # bars drawn to scale
+        fill = "b => [parseFloat(getComputedStyle(b, '::before').width), b.getBoundingClientRect().width]"
+        widths = [b.evaluate(fill) for b in page.locator(".kr .bar").all()]
+        assert len(widths) == 11 and max(w for w, _ in widths) > 100 and min(w for w, _ in widths) == 0
+        progress = [float(b.get_attribute("aria-valuenow")) for b in page.locator(".kr .bar").all()]
+        for (width, whole), percent in zip(widths, progress, strict=True):  # bars drawn to scale
+            assert width == pytest.approx(whole * max(0, min(percent, 100)) / 100, abs=0.01 * whole)
         charts = page.locator("svg.chart")
         assert charts.count() == 13 and charts.first.bounding_box()["width"] > 250
-        assert page.locator("svg.chart polyline.values").count() == 13
+        assert page.locator("svg.chart path.values").count() == 13
+        months = page.locator("svg.chart use").first.bounding_box()  # shared labels drawn below the plot
+        assert months["y"] > charts.first.bounding_box()["y"] + 0.8 * charts.first.bounding_box()["height"]
         assert page.locator("svg.chart polyline.forecast").count() >= 5 and page.locator("svg.chart .band").count() >= 5
         child_box = page.locator("#objective-delight").bounding_box()
         parent_box = page.locator("#objective-company-growth").bounding_box()
@@ -101,12 +119,15 @@ def test_html_report_is_accessible(synced, tmp_path):
     for page in open_report(render_html(synced.document, synced.history), tmp_path, 1280):
         levels = page.evaluate("[...document.querySelectorAll('h1,h2,h3')].map(h => +h.tagName[1])")
         assert levels[0] == 1 and levels.count(1) == 1 and all(b - a <= 1 for a, b in itertools.pairwise(levels))
-        names = page.evaluate(
-            "[...document.querySelectorAll('svg.chart')].map(s => s.getAttribute('aria-labelledby').split(' ')"
-            ".map(id => document.getElementById(id).textContent).join(' '))"
-        )
-        assert len(names) == 13 and all(len(n) > 20 for n in names)  # each chart says what it shows
-        assert "now 153,175 EUR" in names[0] and "likely" in names[0]
+        tree = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")["nodes"]
+        images = [  # what Chromium gives a screen reader for each chart: its <title> and its <desc>
+            (n["name"]["value"], n.get("description", {}).get("value", ""))
+            for n in tree
+            if n.get("role", {}).get("value") == "image" and not n.get("ignored")
+        ]
+        assert len(images) == 13 and all(name and len(said) > 20 for name, said in images)  # each says what it shows
+        assert images[0][0] == "MRR from 120k to 180k" and "now 153,175 EUR" in images[0][1]
+        assert "likely" in images[0][1]
         assert page.locator("html").get_attribute("lang") == "en"
         assert page.locator("[role=progressbar]:not([aria-valuenow])").count() == 0
 

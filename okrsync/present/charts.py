@@ -1,16 +1,20 @@
 """The report's charts as plain geometry (pure: a status entry and its values in, shapes out).
 
 A KR chart has dates along x (the cycle start to the KR's due date, months marked) and values along y
-(three round ticks), the values as a line with a point per value to hover (its SVG ``<title>`` holds the
-exact value; over 30 values, every n-th and the newest), the target (or the bounds) as a line, the
-expected path (straight from start to target, or through the phases), and the forecast as a dashed
+(three round ticks), the values as a line, their exact figures to hover (values about MARK_SPACING units
+apart, every n-th and the newest: :func:`hover_data`, read by the page's one small script; the newest is
+also a point with its SVG ``<title>``, for a reader without scripts), the target (or the bounds) as a line,
+the expected path (straight from start to target, or through the phases), and the forecast as a dashed
 projection from the newest value to the due date with its 80 % range shaded. A KPI chart shows its
 values over the cycle over the healthy band. The template (templates/macros.html.j2) draws them.
 
 Light enough for a page of thousands of charts: coordinates are whole SVG units (the drawing is 320 units
-across for about 250 to 360 pixels on screen, so half a unit is at most about half a pixel), and the line
+across for about 250 to 360 pixels on screen, so half a unit is at most about half a pixel), the line
 leaves out a value only where the line through its neighbours passes within half a unit of it (so the
-drawing is the same to the pixel); every value still counts in the chart's description and the range.
+drawing is the same to the pixel) and is written as relative steps (``l7-2 7-2``: a few bytes a point);
+every value still counts in the chart's description and the range. The figures to hover are one attribute
+of the chart (a figure and a space each) instead of an SVG element each (about 66 bytes), and charts due
+the same day share their month labels (:func:`shared_axes`).
 
 Times are the local wall-clock times of the document (ISO with offset), read as days since the cycle's
 first midnight: the same document gives the same drawing on any machine, whatever its time zone.
@@ -30,7 +34,7 @@ from okrsync.present.formats import fmt_chance, fmt_value, range_text, target_te
 
 WIDTH, HEIGHT = 320, 132
 LEFT, RIGHT, TOP, BOTTOM = 46, 8, 8, 20  # room for the y labels on the left, the dates below
-MAX_MARKS = 30
+MARK_SPACING = 10  # SVG units at least between two values to hover (about 8 to 11 pixels on screen)
 TOLERANCE = 0.5  # SVG units a simplified line may stray from a value it leaves out
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -50,16 +54,17 @@ class Chart:
     description: str
     x_ticks: list[tuple[int, str]] = field(default_factory=list)
     y_ticks: list[tuple[int, str]] = field(default_factory=list)
-    line: str = ""  # polyline points of the values
-    marks: list[Mark] = field(default_factory=list)
-    targets: list[tuple[int, str]] = field(default_factory=list)  # (y, title)
+    line: str = ""  # SVG path of the values, in relative steps
+    hover: str = ""  # the figures to hover (hover_data), for the page's script
+    unit: str = ""  # what follows each hovered figure: " EUR", "%" or nothing
+    newest: Mark | None = None  # the newest value, a point with its title (the page without scripts)
+    targets: list[int] = field(default_factory=list)  # the y of the target, or of each bound
     expected: str = ""  # polyline points of the expected path
     forecast: str = ""  # polyline points of the projection
-    forecast_title: str = ""
     band: str = ""  # polygon points of the forecast's range
     healthy: tuple[int, int] | None = None  # (top y, bottom y) of a KPI's healthy band
     colour_class: str = "no_data"
-    key: str = ""  # the page's id prefix of this chart's title and description
+    x_axis: str = ""  # the id of the page's shared month labels that match x_ticks (html_report.shared_axes)
     width: int = WIDTH
     height: int = HEIGHT
 
@@ -139,13 +144,53 @@ def _series(points: list, origin: date) -> list[tuple[float, float, date]]:
     return [(local_days(at, origin), v, wall_clock(at).date()) for at, v in points]
 
 
-def _marks(frame: Frame, series, unit: str | None) -> list[Mark]:
-    step = max(1, math.ceil(len(series) / MAX_MARKS))
+def _hover(chart: Chart, frame: Frame, series, unit: str | None) -> None:
+    """The values to hover (every n-th: hover_step; and the newest), and the newest as a titled point."""
+    step = hover_step(len(series), frame.x(series[-1][0]) - frame.x(series[0][0]))
     chosen = series[::step] + ([series[-1]] if (len(series) - 1) % step else [])
-    return [
-        Mark(round(frame.x(d)), round(frame.y(v)), f"{short_date(day)} {day.year}: {fmt_value(v, unit)}")
-        for d, v, day in chosen
-    ]
+    chart.hover = hover_data(frame, [(day, v) for _, v, day in chosen])
+    chart.unit = unit_suffix(unit)
+    d, v, day = series[-1]
+    chart.newest = Mark(round(frame.x(d)), round(frame.y(v)), f"{short_date(day)} {day.year}: {fmt_value(v, unit)}")
+
+
+def hover_step(count: int, width: float) -> int:
+    """Every how many values one is hoverable: as many as fit MARK_SPACING apart across the ``width`` the
+    values span (at least one besides the newest), so neighbours to hover lie a pointer's width apart."""
+    return max(1, math.ceil(count / max(1, math.floor(width / MARK_SPACING))))
+
+
+def unit_suffix(unit: str | None) -> str:
+    """What fmt_value writes after a figure for ``unit``: "%" for per cent, " EUR" for EUR, nothing without."""
+    return "%" if unit == "%" else f" {unit}" if unit else ""
+
+
+def hover_data(frame: Frame, marks: list[tuple[date, float]]) -> str:
+    """The figures to hover as one attribute, separated by spaces: the cycle's first day (ISO), the chart's span
+    in days, then each value's figure as fmt_value writes it without its unit ("12", "153,175", "0.25"). A
+    value's day is the previous value's plus a step (the first's: the cycle's first day plus it), written as
+    "+N" before the first value that takes a new step: "2026-08-01 153 +0 10 +4 12 14 +3 15.5" puts 10 on
+    1 Aug, 12 on 5 Aug, 14 on 9 Aug and 15.5 on 12 Aug. The page's script (templates/report.js) puts a day
+    at x as the chart does (``LEFT + plot width x day / span``) and the point on the drawn line there; its
+    date and figure read as the newest value's title does ("21 Nov 2026: 153,175")."""
+    tokens, previous, step = [frame.origin.isoformat(), f"{frame.span:g}"], frame.origin, None
+    for day, value in marks:
+        if (day - previous).days != step:
+            step = (day - previous).days
+            tokens.append(f"+{step}")
+        tokens.append(fmt_value(value))
+        previous = day
+    return " ".join(tokens)
+
+
+def relative_path(points: list[tuple[int, int]]) -> str:
+    """Whole-unit points as an SVG path: a move to the first, then each step from the one before ("M46 96l7-2
+    7 0"); a minus sign separates two numbers, so it needs no space."""
+    (x0, y0), steps = points[0], []
+    for (ax, ay), (bx, by) in zip(points, points[1:], strict=False):
+        steps += [str(bx - ax), str(by - ay)]
+    body = "".join(t if t.startswith("-") or not i else " " + t for i, t in enumerate(steps))
+    return f"M{x0} {y0}" + (f"l{body}" if body else "")
 
 
 def _path(frame: Frame, pairs) -> str:
@@ -153,10 +198,10 @@ def _path(frame: Frame, pairs) -> str:
 
 
 def _line(frame: Frame, pairs) -> str:
-    """The values' polyline in whole units, leaving out the points the line passes within TOLERANCE of."""
+    """The values' path in whole units, leaving out the points the line passes within TOLERANCE of."""
     kept = simplify([(frame.x(d), frame.y(v)) for d, v in pairs], TOLERANCE)
     rounded = [(round(x), round(y)) for x, y in kept]
-    return " ".join(f"{x},{y}" for i, (x, y) in enumerate(rounded) if i == 0 or rounded[i - 1] != (x, y))
+    return relative_path([p for i, p in enumerate(rounded) if i == 0 or rounded[i - 1] != p])
 
 
 def simplify(points: list[tuple[float, float]], tolerance: float) -> list[tuple[float, float]]:
@@ -205,13 +250,11 @@ def kr_chart(kr: KrStatus, points: list, doc: StatusDocument) -> Chart:
         return chart
     frame = Frame(origin, due_days, ys)
     chart.x_ticks, chart.y_ticks = frame.x_ticks(), frame.y_ticks(kr.unit)
-    chart.targets = [
-        (round(frame.y(v)), f"{'target' if v == kr.target else 'bound'} {fmt_value(v, kr.unit)}") for v in bounds
-    ]
+    chart.targets = [round(frame.y(v)) for v in bounds]
     chart.expected = _expected(kr, frame, origin, due_days, series)
     if series:
         chart.line = _line(frame, [(d, v) for d, v, _ in series])
-        chart.marks = _marks(frame, series, kr.unit)
+        _hover(chart, frame, series, kr.unit)
         if spread:
             _forecast(chart, frame, kr, series[-1], due_days)
     return chart
@@ -234,11 +277,8 @@ def _forecast(chart: Chart, frame: Frame, kr: KrStatus, last, due_days: float) -
     if f is None or day >= due_days:
         return
     chart.forecast = _path(frame, [(day, value), (due_days, f.value)])
-    text = f"forecast for {short_date(kr.due)}: {fmt_value(f.value, kr.unit)}"
-    if f.low is not None and f.high is not None:
-        chart.band = _path(frame, [(day, value), (due_days, f.high), (due_days, f.low)])
-        text += f" (80% range {fmt_value(f.low)}–{fmt_value(f.high, kr.unit)}, {fmt_chance(f.probability)} likely)"
-    chart.forecast_title = text
+    if f.low is not None and f.high is not None and round(frame.y(f.high)) != round(frame.y(f.low)):
+        chart.band = _path(frame, [(day, value), (due_days, f.high), (due_days, f.low)])  # under a unit: the line
 
 
 def _kr_description(kr: KrStatus, series) -> str:
@@ -274,8 +314,19 @@ def kpi_chart(kpi: KpiStatus, points: list, doc: StatusDocument) -> Chart:
     chart.healthy = (top, bottom)
     if series:
         chart.line = _line(frame, [(d, v) for d, v, _ in series])
-        chart.marks = _marks(frame, series, kpi.unit)
+        _hover(chart, frame, series, kpi.unit)
     return chart
+
+
+def shared_axes(charts: list[Chart]) -> list[tuple[str, list[tuple[int, str]]]]:
+    """The distinct month labels of ``charts`` (charts due the same day share theirs), each with the page's id
+    for it ("x0", "x1", …): the page defines each once and every chart shows its own by reference (set in
+    ``Chart.x_axis``), about 17 bytes instead of about 160."""
+    ids: dict[tuple[tuple[int, str], ...], str] = {}
+    for chart in charts:
+        if chart.x_ticks:
+            chart.x_axis = ids.setdefault(tuple(chart.x_ticks), f"x{len(ids)}")
+    return [(axis, list(ticks)) for ticks, axis in ids.items()]
 
 
 def chart_points(points: Iterable[Point], zone: tzinfo) -> list[list]:

@@ -1,7 +1,9 @@
 """The HTML report: the status document as a page a lead would rather look at than read.
 
-One self-contained file (inline CSS and SVG, no script, no request beyond the page), rendered by Jinja2
-from ``templates/report.html.j2`` with autoescaping: every title, owner, unit and note is user text.
+One self-contained file (inline CSS, SVG and one small script, ``templates/report.js``, that shows a chart's
+figures on hover; no request beyond the page, which its content security policy enforces: it runs that
+script alone, by its hash), rendered by Jinja2 from ``templates/report.html.j2`` with autoescaping: every
+title, owner, unit and note is user text.
 Objectives in their alignment tree, each KR with its progress bar, its badges (status; stale, held back,
 overridden values and manual KRs each marked in words and in their own colour, never by colour alone) and a
 chart (okrsync.present.charts); KPIs with their history over the healthy band. The page is headed by the
@@ -14,17 +16,20 @@ renders the same bytes: nothing here reads the clock or the machine's time zone.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from functools import cache
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 from okrsync.config.model import BOUND_KINDS, StatusThresholds
 from okrsync.okr.alignment import split_ref
 from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, likely_status
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument, StatusRulesDoc
-from okrsync.present.charts import Chart, kpi_chart, kr_chart
+from okrsync.present.charts import kpi_chart, kr_chart, shared_axes
 from okrsync.present.checkin import confidence_text, owner_question
 from okrsync.present.checkin_text import leading_lines, source_name
 from okrsync.present.formats import (
@@ -71,6 +76,27 @@ def _template(name: str):
         source_name=source_name,
     )
     return env.get_template(name)
+
+
+@dataclass(frozen=True)
+class Script:
+    """The page's one script and the content security policy's source for it ('sha256-…')."""
+
+    text: str
+    hash: str
+
+
+@cache
+def page_script() -> Script:
+    """templates/report.js as the page embeds it: constant text (nothing of the document is in it), which can
+    never close its element early."""
+    from markupsafe import Markup
+
+    text = resources.files("okrsync.present").joinpath("templates", "report.js").read_text(encoding="utf-8")
+    if "</" in text:
+        raise ValueError("report.js must not contain '</': it would end the page's <script> element")
+    digest = base64.b64encode(hashlib.sha256(text.encode()).digest()).decode()
+    return Script(Markup(text), f"sha256-{digest}")
 
 
 def kpi_pill_class(k: KpiStatus) -> str:
@@ -321,14 +347,8 @@ def render_html(
     ``okrsync report --all``, for the shares of children in other configs and links to their cards."""
     history = history or {}
     krs = [kr for _, kr in doc.key_results()]
-    kr_charts: dict[str, Chart] = {}
-    for n, kr in enumerate(krs):
-        kr_charts[kr.id] = kr_chart(kr, history.get(kr.metric, []) if kr.metric else [], doc)
-        kr_charts[kr.id].key = f"c{n}"
-    kpi_charts: dict[str, Chart] = {}
-    for n, k in enumerate(doc.kpis):
-        kpi_charts[k.id] = kpi_chart(k, history.get(k.metric, []), doc)
-        kpi_charts[k.id].key = f"k{n}"
+    kr_charts = {kr.id: kr_chart(kr, history.get(kr.metric, []) if kr.metric else [], doc) for kr in krs}
+    kpi_charts = {k.id: kpi_chart(k, history.get(k.metric, []), doc) for k in doc.kpis}
     flags = dict(
         stale=sum(kr.stale for kr in krs),
         suspect=sum(kr.suspect for kr in krs),
@@ -337,6 +357,8 @@ def render_html(
     return _template("report.html.j2").render(
         doc=doc,
         back=back,
+        script=page_script(),
+        axes=shared_axes([*kr_charts.values(), *kpi_charts.values()]),
         counts=status_counts(krs).items(),
         flags=flags,
         objectives=objective_tree(doc),
