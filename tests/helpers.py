@@ -359,3 +359,8 @@ def service_account_file(folder: Path, token_uri: str, key: str | None = None, e
 
 XL_TENANT = "contoso-tenant"  # the Excel Online tests' identity platform (conftest.graph_entra)
 XL_SECRET = "xlSecretCanary~0123456789"
+
+
+def card_of(html: str, anchor: str) -> str:
+    """A report card's HTML, from its id to the next card."""
+    return html.split(f'id="{anchor}"')[1].split("<article")[0].split("<section")[0]
