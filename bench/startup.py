@@ -1,5 +1,6 @@
 """Start-up time of the CLI, as issue 11 measures it: each command's wall time minus a bare
-`python -c pass`, best of five, in fresh processes.
+`python -c pass`, best of five, in fresh processes; and its CPU time (user + system), which other work on a
+busy machine inflates less than the wall time.
 
     .venv/bin/python bench/startup.py                 # this working tree
     .venv/bin/python bench/startup.py --against HEAD  # and side by side with a commit (interleaved runs)
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tarfile
@@ -40,10 +42,14 @@ def environment(cache: Path) -> dict[str, str]:
     return {**env, "PYTHONPYCACHEPREFIX": str(cache), "DO_NOT_TRACK": "1"}
 
 
-def once(command: list[str], tree: Path, env: dict[str, str]) -> float:
+def once(command: list[str], tree: Path, env: dict[str, str]) -> tuple[float, float]:
+    """Wall time and CPU time (user + system, the child's own) of one run of ``command``."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, cwd=tree, env=env, capture_output=True, check=True)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def export(rev: str, into: Path) -> Path:
@@ -56,31 +62,37 @@ def export(rev: str, into: Path) -> Path:
     return tree
 
 
-def measure(trees: dict[str, Path], runs: int, env: dict[str, str]) -> dict[str, dict[str, float]]:
-    """Best of ``runs`` per (tree, command); the trees' runs interleave so that load hits both alike."""
-    best: dict[str, dict[str, float]] = {label: {} for label in trees}
+Best = dict[str, dict[str, tuple[float, float]]]  # tree -> command -> (best wall, best CPU)
+
+
+def measure(trees: dict[str, Path], runs: int, env: dict[str, str]) -> Best:
+    """Best of ``runs`` per (tree, command), wall and CPU each; the trees' runs interleave so that load hits
+    both alike."""
+    best: Best = {label: {} for label in trees}
     for tree in trees.values():  # warm-up: writes the bytecode caches
         for command in commands(tree).values():
             once(command, tree, env)
     for _ in range(runs):
         for label, tree in trees.items():
             for name, command in commands(tree).items():
-                seconds = once(command, tree, env)
-                best[label][name] = min(seconds, best[label].get(name, seconds))
+                wall, cpu = once(command, tree, env)
+                known = best[label].get(name, (wall, cpu))
+                best[label][name] = (min(wall, known[0]), min(cpu, known[1]))
     return best
 
 
-def report(best: dict[str, dict[str, float]]) -> None:
+def report(best: Best) -> None:
+    """Wall (seconds over the bare interpreter) and CPU time, which a loaded machine inflates less."""
     labels = list(best)
-    print(f"{'':<30} " + "   ".join(f"{label:>24}" for label in labels))
+    print(f"{'':<30} " + "   ".join(f"{label + ': wall, CPU':>34}" for label in labels))
     for name in best[labels[0]]:
         cells = []
         for label in labels:
-            seconds, base = best[label][name], best[label][BASELINE]
-            over = "" if name == BASELINE else f" (+{seconds - base:.3f})"
-            cells.append(f"{seconds:.3f} s{over}".rjust(24))
+            (wall, cpu), (base, base_cpu) = best[label][name], best[label][BASELINE]
+            over = "" if name == BASELINE else f" (+{wall - base:.3f}), {cpu:.3f} (+{cpu - base_cpu:.3f})"
+            cells.append(f"{wall:.3f}{over}".rjust(34) if over else f"{wall:.3f}, {cpu:.3f}".rjust(34))
         print(f"{name:<30} " + "   ".join(cells))
-    print("(+x: seconds over the bare interpreter of the same column)")
+    print("(seconds, best of the runs; +x: over the bare interpreter of the same column)")
 
 
 def main() -> None:

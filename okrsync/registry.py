@@ -2,17 +2,22 @@
 
 Every connector publishes one :class:`~okrsync.sdk.connector.Connector` declaration as an entry point
 in the group ``okrsync.connectors``, named by the ``type:`` users write; okrsync's own connectors
-are declared the same way in its ``pyproject.toml``. A declaration is checked when it is
-registered (name, models, source and sink shapes), so a broken plugin fails at start-up with its
-name, not in the middle of a nightly sync. Tests register fakes on a :func:`registry` and take
-them out again with :meth:`Registry.unregister`.
+are declared the same way in its ``pyproject.toml``. The entry points are listed at start-up (two
+with one name fail there) and a connector's module is imported when its type is first asked for
+(:meth:`Registry.get`: the config binds its connections and outputs), so a config that uses three
+types imports three connectors, not 24 (issue 26: ``validate`` of a csv-only config imports no httpx).
+A declaration is checked when it is loaded (name, models, source and sink shapes): a broken plugin a
+config uses fails with its name while the config loads, not in the middle of a nightly sync. Listing the
+types (:meth:`Registry.source_types`, the JSON Schema) loads them all. Tests register fakes on a
+:func:`registry` and take them out again with :meth:`Registry.unregister`.
 """
 
 from __future__ import annotations
 
 import inspect
+import threading
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from pydantic import BaseModel
 
@@ -28,7 +33,17 @@ class RegistryError(OkrsyncError):
 
 class Registry:
     def __init__(self) -> None:
-        self.connectors: dict[str, Connector] = {}
+        self._loaded: dict[str, Connector] = {}
+        self._listed: dict[str, EntryPoint] = {}  # entry points not imported yet, by type name
+        self._loading = threading.RLock()
+
+    @property
+    def connectors(self) -> dict[str, Connector]:
+        """Every connector by type name, the listed entry points loaded first (the dict itself: tests
+        take a type out and put it back)."""
+        for name in list(self._listed):
+            self._load(name)
+        return self._loaded
 
     def register(self, connector: Connector, name: str | None = None) -> None:
         name = name or getattr(connector, "type", None)
@@ -36,17 +51,23 @@ class Registry:
             raise RegistryError(f"connector {name!r}: {connector!r} is not an okrsync.sdk.connector.Connector")
         if not name:
             raise RegistryError(f"{connector!r} has no type name")
-        known = self.connectors.get(name)
+        if name in self._listed:  # compared with the declaration its entry point gives
+            self._load(name)
+        known = self._loaded.get(name)
         if known is not None and known is not connector:
             raise RegistryError(f"connector type {name!r} is registered twice")
         _verify(name, connector)
-        self.connectors[name] = connector
+        self._loaded[name] = connector
 
     def unregister(self, name: str) -> None:
-        self.connectors.pop(name, None)
+        self._loaded.pop(name, None)
+        self._listed.pop(name, None)
 
     def get(self, type_name: str) -> Connector | None:
-        return self.connectors.get(type_name)
+        """The connector of a type, its module imported on first use; None for a type nobody installed."""
+        if type_name in self._listed:
+            self._load(type_name)
+        return self._loaded.get(type_name)
 
     def source_types(self) -> list[str]:
         return sorted(n for n, c in self.connectors.items() if c.connection is not None)
@@ -55,24 +76,49 @@ class Registry:
         return sorted(n for n, c in self.connectors.items() if c.output is not None)
 
     def source(self, type_name: str) -> type[Source]:
-        cls = self.connectors[type_name].source_class()
+        cls = self._known(type_name).source_class()
         if not (inspect.isclass(cls) and issubclass(cls, Source)):
             raise RegistryError(f"connector {type_name!r}: its source {cls!r} is not an okrsync.sdk.connector.Source")
         return cls
 
     def sink(self, type_name: str) -> type[Sink]:
-        cls = self.connectors[type_name].sink_class()
+        cls = self._known(type_name).sink_class()
         if not (inspect.isclass(cls) and issubclass(cls, Sink)):
             raise RegistryError(f"connector {type_name!r}: its sink {cls!r} is not an okrsync.sdk.connector.Sink")
         return cls
 
+    def _known(self, type_name: str) -> Connector:
+        connector = self.get(type_name)
+        if connector is None:
+            raise KeyError(type_name)
+        return connector
+
     def load_entry_points(self) -> None:
+        """List the group's entry points by type name; each is imported by :meth:`get` when first used."""
         for ep in entry_points(group=GROUP):
+            if ep.name in self._loaded:  # listed and loaded before
+                continue
+            listed = self._listed.get(ep.name)
+            if listed is not None and listed.value != ep.value:  # two packages claim one type
+                raise RegistryError(f"connector type {ep.name!r} is registered twice")
+            self._listed[ep.name] = ep
+
+    def _load(self, name: str) -> None:
+        """Import a listed type's module; it stays listed until its declaration passes the checks, so a broken
+        plugin names itself each time it is asked for. Fetch threads may ask at once: one imports."""
+        with self._loading:
+            ep = self._listed.get(name)
+            if ep is None:  # another thread loaded it meanwhile
+                return
             try:
                 connector = ep.load()
             except Exception as exc:  # a broken plugin must name itself
                 raise RegistryError(f"cannot load connector {ep.name!r} from {ep.value}: {exc}") from exc
-            self.register(connector, ep.name)
+            if not isinstance(connector, Connector):
+                raise RegistryError(f"connector {name!r}: {connector!r} is not an okrsync.sdk.connector.Connector")
+            _verify(name, connector)
+            del self._listed[name]
+            self.register(connector, name)
 
 
 def _verify(name: str, c: Connector) -> None:

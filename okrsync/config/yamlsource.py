@@ -16,7 +16,12 @@ import yaml
 Path_ = tuple[str | int, ...]
 
 
-class Loader(yaml.SafeLoader):
+# libyaml's parser when PyYAML was built with it (its wheels are): a 2,000-KR config of 290 kB loads in 0.08 s
+# instead of 0.89 s with the pure-Python one (bench/RESULTS.md, issue 26); the same safe constructor either way.
+_SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class Loader(_SafeLoader):
     """The safe loader with YAML 1.2 booleans: only true/false are booleans.
 
     YAML 1.1 also reads on/off/yes/no as booleans, which turns the Slack output's ``on:`` key into
