@@ -34,6 +34,18 @@ def test_migrates_once_and_reopens(store_url):
     again.close()
 
 
+def test_the_newest_revision_read_from_the_file_names_is_alembics_head():
+    """A store at head opens without Alembic (okrsync.store.engine.newest_revision): the two must agree."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    from okrsync.store.engine import MIGRATIONS, newest_revision
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    assert newest_revision() == ScriptDirectory.from_config(cfg).get_current_head() == "0011"
+
+
 def test_same_day_rerun_stores_nothing_twice(store_url):
     store = Store(store_url)
     at = oslo(2026, 11, 15, 2)
@@ -198,3 +210,19 @@ def test_migration_0002_repairs_non_finite_numbers_and_keeps_the_ledger(store_ur
     assert ledger.last_confirmed("slack", "digest").fingerprint == "fp"
     assert ledger.claim("slack", "digest", "fp", base=0, state="sent", now=oslo(2026, 11, 16)) is None  # still held
     store.close()
+
+
+def test_a_store_at_head_opens_without_loading_alembic(tmp_path):
+    """Alembic is a third of a read command's imports: it loads only when a migration has work to do."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    Store(url).close()  # created at head
+    code = (
+        "import sys\nfrom okrsync.store import Store\n"
+        f"Store({url!r}, access='read').close()\nStore({url!r}).close()\n"
+        "print('alembic' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -319,6 +319,46 @@ class Deadlines(Strict):
     run: Duration = Field(timedelta(minutes=30), description="the whole fetch of one sync, e.g. 30m")
 
 
+def _store_url_or_mapping(schema: dict) -> None:
+    """``store:`` is written as a URL alone, or as a mapping with its settings (the URL under ``url``)."""
+    mapping = dict(schema)
+    schema.clear()
+    schema.update(
+        title=mapping.pop("title", "StoreSettings"),
+        description=mapping.pop("description", ""),
+        anyOf=[{"type": "string", "description": "the store's SQLAlchemy URL"}, mapping],
+    )
+
+
+class StoreSettings(Strict):
+    """The store (``store:``): its URL, written alone (``store: sqlite:///okrsync.db``) or as ``url:`` of a
+    mapping that also says how many cycles a namespace keeps in it (``keep_cycles``): a sync archives its
+    namespace's older cycles to a file in ``archive`` (docs/production.md, "Keeping old cycles")."""
+
+    model_config = ConfigDict(json_schema_extra=_store_url_or_mapping)
+    url: str = Field(
+        "sqlite:///okrsync.db", description="a SQLAlchemy URL; relative to the config file; OKRSYNC_STORE_URL overrides"
+    )
+    keep_cycles: int | None = Field(
+        None,
+        ge=1,
+        description="cycles of this namespace kept in the store, the current one counted (default: all); a sync "
+        "writes older ones to an archive file, checks it, then removes them",
+    )
+    archive: str = Field(
+        "okrsync-archive", min_length=1, description="the folder for archived cycles, relative to the config file"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _url_alone(cls, data: object) -> object:
+        if isinstance(data, str):
+            return {"url": data}
+        if not isinstance(data, dict | StoreSettings):
+            raise ValueError("expected the store's URL, or a mapping with url, keep_cycles and archive")
+        return data
+
+
 class ConfigBody(Strict):
     """What a config file holds besides its connections and outputs (whose keys belong to connectors)."""
 
@@ -330,7 +370,7 @@ class ConfigBody(Strict):
         None, max_length=200, description="the team's name in reports and check-ins (default: the namespace)"
     )
     cycle: Cycle
-    store: str = "sqlite:///okrsync.db"
+    store: StoreSettings = Field(StoreSettings(), json_schema_extra={"default": "sqlite:///okrsync.db"})
     metrics: dict[Id, Metric] = {}
     deadlines: Deadlines = Deadlines()
     objectives: list[Objective] = []
@@ -380,7 +420,7 @@ class Config(ConfigBody):
     def store_url(self, environ: dict[str, str] | None = None) -> str:
         """OKRSYNC_STORE_URL overrides ``store:``; a relative sqlite path starts at the config's folder."""
         env = os.environ if environ is None else environ
-        url = env.get("OKRSYNC_STORE_URL") or resolve_env(self.store, "store", environ=env)
+        url = env.get("OKRSYNC_STORE_URL") or resolve_env(self.store.url, "store", environ=env)
         prefix = "sqlite:///"
         if url.startswith(prefix) and not url.startswith(prefix + "/") and url != "sqlite://":
             rel = url[len(prefix) :]

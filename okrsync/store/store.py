@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from okrsync.store.archive import Archive
+from okrsync.store.company import Company
 from okrsync.store.engine import Database
 from okrsync.store.held import HeldValues
 from okrsync.store.history import History
@@ -12,7 +14,7 @@ from okrsync.store.overrides import Overrides
 from okrsync.store.runs import Runs
 
 
-class Store(RunLock, Runs, History, HeldValues, Overrides, Notes, Database):
+class Store(RunLock, Runs, History, Company, Archive, HeldValues, Overrides, Notes, Database):
     """One store: a database URL and every query okrsync runs on it."""
 
     def kr_history(self, namespace: str, cycle: str, kr_id: str) -> list[dict]:

@@ -180,6 +180,18 @@ notes = sa.Table(
 )
 
 sa.Index("ix_runs_latest", runs.c.namespace, runs.c.cycle, runs.c.as_of)
+# a year of history at company scale (migration 0011): the history read is one range of one index, and the newest
+# finished day of each namespace of a cycle is read without the runs' rows (their documents)
+sa.Index(
+    "ix_metric_values_history",
+    *(metric_values.c[name] for name in ("namespace", "cycle", "metric_id", "day", "as_of", "observed_at", "value")),
+)
+_FINISHED = runs.c.document.is_not(None)
+sa.Index(
+    "ix_runs_finished", runs.c.cycle, runs.c.namespace, runs.c.day, sqlite_where=_FINISHED, postgresql_where=_FINISHED
+)
+for _table in (metric_values, held_values, write_ledger):  # deleting a run finds the rows pointing at it (0011)
+    sa.Index(f"ix_{_table.name}_run", _table.c.run_id)
 sa.Index("ix_overrides_active", overrides.c.namespace, overrides.c.kr_id, overrides.c.ended_at)
 sa.Index(
     "ix_write_ledger_target",

@@ -6,20 +6,23 @@ day), the values its data contracts held back, its results; then, once published
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
-from typing import cast
 
 from okrsync.config.model import Config
-from okrsync.errors import SourceError
+from okrsync.errors import SourceError, StoreError
 from okrsync.okr.results import Override
 from okrsync.okr.status import NoteDoc, StatusDocument
 from okrsync.sdk.connector import FetchResult, Observation
 from okrsync.store import Store
+from okrsync.store.archive import Archived
 from okrsync.store.engine import Access
 from okrsync.store.history import ValueRow
 from okrsync.sync.compute import Computed, Stored
 from okrsync.sync.plan import SyncPlan
 from okrsync.sync.result import SyncResult
+
+log = logging.getLogger("okrsync.store")
 
 
 def open_store(config: Config, *, access: Access = "write") -> Store:
@@ -54,12 +57,10 @@ def read_stored(store: Store, sync_plan: SyncPlan, *, fetching: bool = True) -> 
 
 def other_documents(store: Store, config: Config, *, until: date | None = None) -> dict[str, StatusDocument]:
     """The latest documents of the other namespaces in this cycle (up to ``until``): a child elsewhere
-    may name one of our objectives as parent, and a parent elsewhere may hold one of ours."""
-    runs = store.latest_runs(config.cycle.name, until_day=until)
-    # latest_runs gives finished runs only: each has its document
-    return {
-        ns: StatusDocument.from_dict(cast(dict, run.document)) for ns, run in runs.items() if ns != config.namespace
-    }
+    may name one of our objectives as parent, and a parent elsewhere may hold one of ours. Alignment reads
+    their objectives only, so each comes without key results, KPIs and errors (okrsync.store.company)."""
+    found = store.latest_objectives(config.cycle.name, until_day=until, but=config.namespace)
+    return {ns: StatusDocument.from_dict(document) for ns, document in found.items()}
 
 
 def stored_failures(config: Config, document: StatusDocument | None) -> FetchResult:
@@ -84,7 +85,24 @@ def persist(store: Store, sync_plan: SyncPlan, computed: Computed, *, now: datet
         held = [(value_row(sync_plan, m, h.observation), h.reason) for m, h in computed.held.items()]
         store.save_held(config.namespace, cycle.name, run_id, held)
     store.save_evaluation(run_id, computed.evaluation)
+    archive_old_cycles(store, config, now=now)
     return run_id
+
+
+def archive_old_cycles(store: Store, config: Config, *, now: datetime) -> list[Archived]:
+    """``store: {keep_cycles: N}``: the namespace's cycles beyond its newest N (the current one always kept),
+    each written to a checked file in ``store.archive`` before its rows go (okrsync.store.archive)."""
+    keep = config.store.keep_cycles
+    if keep is None or store.read_only:
+        return []
+    folder = config.base_dir / config.store.archive
+    done = []
+    for cycle in store.cycles_beyond(config.namespace, config.cycle.name, keep):
+        try:
+            done.append(store.archive_cycle(config.namespace, cycle, folder, now))
+        except StoreError as exc:  # nothing of that cycle was removed: the run goes on, the next one tries again
+            log.warning("keep_cycles: %s was not archived, and stays in the store: %s", cycle, exc)
+    return done
 
 
 def value_row(sync_plan: SyncPlan, metric_id: str, obs: Observation) -> ValueRow:
