@@ -18,7 +18,7 @@ from okrsync.defaults import DEFAULT_CONFIG
 
 if TYPE_CHECKING:  # the config models, the views and the status document load when a command runs, not for --help
     from okrsync.config import Config
-    from okrsync.okr.status import KrStatus, StatusDocument
+    from okrsync.okr.status import KrStatus
 
 
 @app.command()
@@ -143,9 +143,9 @@ def status(
 ) -> None:
     """Show the latest stored status: objectives and KRs with progress, expected, status, stale marks."""
     from okrsync.cli.views import print_errors, status_tree
-    from okrsync.okr.alignment import refresh_parent_notes
+    from okrsync.okr.alignment import refresh_parent_notes, with_parent_notes
     from okrsync.okr.status import StatusDocument
-    from okrsync.sync.persist import open_store
+    from okrsync.sync.persist import open_store, parent_documents
 
     if format not in ("table", "json"):
         raise typer.BadParameter("expected table or json", param_hint="--format")
@@ -159,7 +159,7 @@ def status(
         latest = store.run_on(config.namespace, name, day) if day else store.latest_run(config.namespace, name)
         earlier = None if latest or cycle else store.latest_run(config.namespace)
         doc = StatusDocument.from_dict(latest.document) if latest and latest.document else None
-        parents = stored_parents(store, doc, day) if doc else {}
+        parents = parent_documents(store, doc, day) if doc else {}
     finally:
         store.close()
     if latest is None or doc is None:
@@ -176,30 +176,10 @@ def status(
         print_errors(doc)
 
 
-def stored_parents(store, doc: StatusDocument, day: date | None) -> dict[str, StatusDocument]:
-    """The documents, as stored now (or current on ``day``), of the namespaces ``doc``'s parent notes name."""
-    from okrsync.okr.alignment import parent_namespaces
-    from okrsync.okr.status import StatusDocument
-
-    found = {}
-    for namespace in sorted(parent_namespaces(doc)):
-        run = store.run_on(namespace, doc.cycle, day) if day else store.latest_run(namespace, doc.cycle)
-        if run is not None:  # a finished run: it has its document
-            found[namespace] = StatusDocument.from_dict(cast(dict, run.document))
-    return found
-
-
-def with_parent_notes(stored: dict, doc: StatusDocument) -> dict:
-    """A stored document as stored, with the parent notes checked again (:func:`refresh_parent_notes`)."""
-    notes = [o.parent_note for o in doc.objectives]
-    objectives = [{**o, "parent_note": note} for o, note in zip(stored.get("objectives", []), notes, strict=False)]
-    return {**stored, "objectives": objectives}
-
-
 def _status_all(config: Config, format: str, day: date | None) -> None:
     """Every namespace as it stood on ``day`` (each one's run of that day, else its newest before it)."""
     from okrsync.cli.views import company_tree
-    from okrsync.okr.alignment import refresh_parent_notes
+    from okrsync.okr.alignment import refresh_parent_notes, with_parent_notes
     from okrsync.okr.status import StatusDocument
     from okrsync.sync.persist import open_store
 

@@ -19,8 +19,6 @@ def report(
     (namespace) sharing this config's store and cycle, and index.html with each team's counts and the
     company tree of objectives aligned across configs."""
     from okrsync.connectors.report import RENDERERS, write_if_changed
-    from okrsync.okr.alignment import refresh_parent_notes
-    from okrsync.okr.status import StatusDocument
     from okrsync.present.site import build_site, local_points
     from okrsync.sync.persist import open_store
 
@@ -31,12 +29,9 @@ def report(
         raise typer.BadParameter("with --all, --output is a folder (it gets index.html and a page per team)")
     store = open_store(config, access="read")
     try:
-        runs = store.latest_runs(config.cycle.name)
-        # latest_runs returns finished runs, and a finished run has its document
-        stored = {ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}
-        docs = {ns: refresh_parent_notes(doc, stored) for ns, doc in stored.items() if every or ns == config.namespace}
+        docs = _every_team(store, config) if every else _this_team(store, config)
         histories = {
-            ns: local_points(store.load_history(ns, config.cycle.name, runs[ns].day), doc) for ns, doc in docs.items()
+            ns: local_points(store.load_history(ns, config.cycle.name, doc.day), doc) for ns, doc in docs.items()
         }
     finally:
         store.close()
@@ -55,3 +50,26 @@ def report(
             err_console.print(f"[red]error:[/] cannot write {escape(str(path))}: {escape(exc.strerror or str(exc))}")
             raise typer.Exit(2) from None
         console.print(f"{'wrote' if changed else 'unchanged'} {escape(str(path))}")
+
+
+def _every_team(store, config) -> dict:
+    """Every namespace's latest document of the cycle, its parent notes checked against the others."""
+    from okrsync.okr.alignment import refresh_parent_notes
+    from okrsync.okr.status import StatusDocument
+
+    runs = store.latest_runs(config.cycle.name)  # finished runs: each has its document
+    stored = {ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}
+    return {ns: refresh_parent_notes(doc, stored) for ns, doc in stored.items()}
+
+
+def _this_team(store, config) -> dict:
+    """This config's latest document alone (not every team's), its parent notes checked against its parents'."""
+    from okrsync.okr.alignment import refresh_parent_notes
+    from okrsync.okr.status import StatusDocument
+    from okrsync.sync.persist import parent_documents
+
+    run = store.latest_run(config.namespace, config.cycle.name)
+    if run is None:
+        return {}
+    doc = StatusDocument.from_dict(cast(dict, run.document))
+    return {config.namespace: refresh_parent_notes(doc, parent_documents(store, doc))}

@@ -23,6 +23,7 @@ from okrsync.config.checkin import CheckinSettings
 from okrsync.config.dates import Day
 from okrsync.config.env import resolve_env
 from okrsync.config.settings import ConnectionSettings, MetricParams, OutputSettings
+from okrsync.config.storage import StoreSettings
 from okrsync.config.types import Aggregate, Duration, Strict, Window
 from okrsync.defaults import DEFAULT_CONFIG
 from okrsync.okr import formula
@@ -317,46 +318,6 @@ class Deadlines(Strict):
 
     connection: Duration = Field(timedelta(minutes=10), description="default per connection, e.g. 10m")
     run: Duration = Field(timedelta(minutes=30), description="the whole fetch of one sync, e.g. 30m")
-
-
-def _store_url_or_mapping(schema: dict) -> None:
-    """``store:`` is written as a URL alone, or as a mapping with its settings (the URL under ``url``)."""
-    mapping = dict(schema)
-    schema.clear()
-    schema.update(
-        title=mapping.pop("title", "StoreSettings"),
-        description=mapping.pop("description", ""),
-        anyOf=[{"type": "string", "description": "the store's SQLAlchemy URL"}, mapping],
-    )
-
-
-class StoreSettings(Strict):
-    """The store (``store:``): its URL, written alone (``store: sqlite:///okrsync.db``) or as ``url:`` of a
-    mapping that also says how many cycles a namespace keeps in it (``keep_cycles``): a sync archives its
-    namespace's older cycles to a file in ``archive`` (docs/production.md, "Keeping old cycles")."""
-
-    model_config = ConfigDict(json_schema_extra=_store_url_or_mapping)
-    url: str = Field(
-        "sqlite:///okrsync.db", description="a SQLAlchemy URL; relative to the config file; OKRSYNC_STORE_URL overrides"
-    )
-    keep_cycles: int | None = Field(
-        None,
-        ge=1,
-        description="cycles of this namespace kept in the store, the current one counted (default: all); a sync "
-        "writes older ones to an archive file, checks it, then removes them",
-    )
-    archive: str = Field(
-        "okrsync-archive", min_length=1, description="the folder for archived cycles, relative to the config file"
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _url_alone(cls, data: object) -> object:
-        if isinstance(data, str):
-            return {"url": data}
-        if not isinstance(data, dict | StoreSettings):
-            raise ValueError("expected the store's URL, or a mapping with url, keep_cycles and archive")
-        return data
 
 
 class ConfigBody(Strict):

@@ -130,3 +130,10 @@ def company_order(docs: Mapping[str, StatusDocument]) -> list[tuple[str, Objecti
     for key in children.get("", []):
         add(key, 0, frozenset({key}))
     return ordered
+
+
+def with_parent_notes(stored: dict, doc: StatusDocument) -> dict:
+    """A stored document's dict as stored, with the parent notes of ``doc`` (:func:`refresh_parent_notes`)."""
+    notes = [o.parent_note for o in doc.objectives]
+    objectives = [{**o, "parent_note": note} for o, note in zip(stored.get("objectives", []), notes, strict=False)]
+    return {**stored, "objectives": objectives}

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from typing import cast
 
 from okrsync.config.model import Config
 from okrsync.errors import SourceError, StoreError
+from okrsync.okr.alignment import parent_namespaces
 from okrsync.okr.results import Override
 from okrsync.okr.status import NoteDoc, StatusDocument
 from okrsync.sdk.connector import FetchResult, Observation
@@ -61,6 +63,17 @@ def other_documents(store: Store, config: Config, *, until: date | None = None) 
     their objectives only, so each comes without key results, KPIs and errors (okrsync.store.company)."""
     found = store.latest_objectives(config.cycle.name, until_day=until, but=config.namespace)
     return {ns: StatusDocument.from_dict(document) for ns, document in found.items()}
+
+
+def parent_documents(store: Store, doc: StatusDocument, day: date | None = None) -> dict[str, StatusDocument]:
+    """The documents, as stored now (or current on ``day``), of the namespaces ``doc``'s parent notes name: what
+    okrsync.okr.alignment.refresh_parent_notes checks a stored note against."""
+    found = {}
+    for namespace in sorted(parent_namespaces(doc)):
+        run = store.run_on(namespace, doc.cycle, day) if day else store.latest_run(namespace, doc.cycle)
+        if run is not None:  # a finished run: it has its document
+            found[namespace] = StatusDocument.from_dict(cast(dict, run.document))
+    return found
 
 
 def stored_failures(config: Config, document: StatusDocument | None) -> FetchResult:
