@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from okrsync.config.settings import MetricParams
-from okrsync.config.yamlsource import MAX_VALUES, Loader, YamlSyntaxError, load_with_lines
+from okrsync.config.yamlsource import MAX_VALUES, PyLoader, YamlSyntaxError, load_with_lines
 from okrsync.errors import ConfigEditError
 
 if TYPE_CHECKING:
@@ -112,7 +112,7 @@ class _Value:
     alias: bool
 
 
-class _Composer(Loader):
+class _Composer(PyLoader):
     """The project's loader, noting where each mapping value was written as an alias (``*name``): the
     composed node of an alias is its anchor's node, which sits elsewhere in the text."""
 
@@ -207,13 +207,13 @@ def _scalar(value: str, style: str | None, key: str) -> str:
 def _plain_word(value: str) -> bool:
     if not PLAIN.fullmatch(value):
         return False
-    return yaml.load(value, Loader=Loader) == value  # the project's safe loader: 2027 or null are not text
+    return yaml.load(value, Loader=PyLoader) == value  # the project's safe loader: 2027 or null are not text
 
 
 def _check_meaning(root: yaml.Node, values: dict[str, _Value], out: str, new: NextCycle) -> None:
     """Raise ConfigEditError unless ``out`` means the old document with the new values in exactly the places
     :func:`rewrite_cycle` promises (the cycle's keys, and every alias of an anchored cycle value)."""
-    constructor = Loader("")
+    constructor = PyLoader("")
     try:
         old = constructor.construct_document(root)
         moving = {id(v.node): k for k, v in values.items() if not v.alias}
@@ -239,7 +239,7 @@ def _check_meaning(root: yaml.Node, values: dict[str, _Value], out: str, new: Ne
         )
 
 
-def _paths(root: yaml.Node, constructor: Loader):
+def _paths(root: yaml.Node, constructor: PyLoader):
     """(data path, node) for every value of the document as the loader builds it: aliases followed, merge
     keys (``<<``) merged. Bounded like the loader (MAX_VALUES)."""
     stack: list[tuple[tuple, yaml.Node]] = [((), root)]
@@ -265,7 +265,7 @@ def _paths(root: yaml.Node, constructor: Loader):
                         ]
 
 
-def _key(node: yaml.Node, constructor: Loader) -> Any:
+def _key(node: yaml.Node, constructor: PyLoader) -> Any:
     """A mapping key as the loader builds it (``1:`` is the number 1); a complex key stays a node, which no
     data path leads through, so :func:`_set` refuses an edit that would go there."""
     return constructor.construct_object(node) if isinstance(node, yaml.ScalarNode) else node

@@ -16,33 +16,28 @@ import yaml
 Path_ = tuple[str | int, ...]
 
 
-# libyaml's parser when PyYAML was built with it (its wheels are): a 2,000-KR config of 290 kB loads in 0.08 s
-# instead of 0.89 s with the pure-Python one (bench/RESULTS.md, issue 26); the same safe constructor either way.
-_SafeLoader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class Loader(_SafeLoader):
+class PyLoader(yaml.SafeLoader):
     """The safe loader with YAML 1.2 booleans: only true/false are booleans.
 
     YAML 1.1 also reads on/off/yes/no as booleans, which turns the Slack output's ``on:`` key into
-    ``True`` (and a country code NO into False).
+    ``True`` (and a country code NO into False). Pure Python: a subclass may hook its composer
+    (okrsync.config.cycles notes where a value was an alias); reading a config uses :class:`Loader`.
     """
 
 
-Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
+# libyaml's parser where PyYAML was built with it (its wheels are), with the same resolvers and constructors: a
+# 2,000-KR config of 290 kB loads in 0.08 s instead of 0.89 s (bench/RESULTS.md, issue 26). Its composer runs in
+# C, so it cannot be hooked: that is what PyLoader is for.
+class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """:class:`PyLoader`'s reading of YAML, parsed and composed by libyaml where PyYAML has it."""
+
 
 MAX_BYTES = 1_000_000  # a config is a page or two of YAML; a megabyte is a mistake or an attack
 MAX_DEPTH = 40  # nesting levels; okrsync's own keys go about 6 deep
 MAX_VALUES = 100_000  # values after aliases are expanded: a "billion laughs" document stops here
 
 
-def _timestamp(loader: Loader, node: yaml.ScalarNode):
+def _timestamp(loader: yaml.SafeLoader, node: yaml.ScalarNode):
     """YAML dates; one that cannot exist (2026-13-01, 2026-02-30) stays text, as YAML 1.2 reads it, so the
     model reports it with its key and line among every other mistake instead of the whole file failing."""
     try:
@@ -51,7 +46,15 @@ def _timestamp(loader: Loader, node: yaml.ScalarNode):
         return node.value
 
 
-Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+for _loader in (PyLoader, Loader):
+    _loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    _loader.add_implicit_resolver(
+        "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+    )
+    _loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 
 
 class YamlSyntaxError(ValueError):
