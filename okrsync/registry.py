@@ -117,8 +117,10 @@ class Registry:
             if not isinstance(connector, Connector):
                 raise RegistryError(f"connector {name!r}: {connector!r} is not an okrsync.sdk.connector.Connector")
             _verify(name, connector)
+            # loaded before it leaves the list: get() reads both without the lock, and a thread that found the
+            # type in neither returned None (a company run lost teams to KeyError: 'hubspot' that way)
+            self._loaded[name] = connector
             del self._listed[name]
-            self.register(connector, name)
 
 
 def _verify(name: str, c: Connector) -> None:

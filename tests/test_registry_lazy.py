@@ -75,3 +75,19 @@ def test_unregister_takes_out_a_listed_type_unloaded(monkeypatch):
     reg.unregister("broken")
     assert reg.get("broken") is None
     assert sorted(reg.connectors) == ["csv"]  # loading them all no longer meets the broken one
+
+
+def test_a_type_being_loaded_is_never_missing_to_another_thread(monkeypatch):
+    """get() reads the loaded and the listed types without the lock: at every moment of a load the type is in one
+    of them. A company run's teams ask for the same type at once (one run lost a team to KeyError: 'csv')."""
+    reg = listed(monkeypatch, CSV)
+    seen = []
+
+    class Watched(dict):
+        def __delitem__(self, name):  # the moment the type leaves the list: what another thread would get
+            super().__delitem__(name)
+            seen.append(reg.get(name))
+
+    reg._listed = Watched(reg._listed)
+    connector = reg.get("csv")
+    assert connector is not None and seen == [connector]
