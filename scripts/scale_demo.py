@@ -42,6 +42,25 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and all its descendants (the server runs uvicorn as a child)."""
+    return memory_mb(pid, "VmRSS")
+
+
+def memory_mb(pid: int, field: str) -> float:
+    """A /proc/<pid>/status memory field (VmRSS now, VmHWM its peak) summed over a process and its descendants;
+    bench/company.py samples VmHWM with it."""
+    total_kb = 0
+    for member in family(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith(f"{field}:"):
+                    total_kb += int(line.split()[1])
+        except OSError:
+            continue
+    return round(total_kb / 1024, 1)
+
+
+def family(pid: int) -> set[int]:
+    """A process and all its descendants, from /proc (psutil is not a dependency)."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -49,20 +68,12 @@ def rss_mb(pid: int) -> float:
         except OSError:
             continue
         parents[int(stat.parent.name)] = int(fields[1])
-    family, grew = {pid}, True
+    members, grew = {pid}, True
     while grew:
-        more = {child for child, parent in parents.items() if parent in family} - family
-        family |= more
+        more = {child for child, parent in parents.items() if parent in members} - members
+        members |= more
         grew = bool(more)
-    total_kb = 0
-    for member in family:
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
-        except OSError:
-            continue
-    return round(total_kb / 1024, 1)
+    return members
 
 
 def free_port() -> int:
