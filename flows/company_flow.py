@@ -33,11 +33,11 @@ from prefect import Flow, tags
 from prefect.artifacts import create_table_artifact
 from prefect.states import Completed, State
 
+from okrsync.defaults import DEFAULT_NAMESPACE
 from okrsync.flows.names import artifact_key
 from okrsync.flows.sync_flow import artifact, failed, run_logger, sync_flow
 from okrsync.sync.result import DEFAULT_WAIT
 
-DEFAULT_NAMESPACE = "default"  # a config without `namespace:` (okrsync.config.model.Config)
 T = TypeVar("T")
 
 

@@ -91,7 +91,7 @@ class DeploymentSpec:
     def fields(self) -> dict[str, Any]:
         """What `--dry-run` compares with the deployment the server has."""
         return {
-            "schedule": _when(self) if self.cron else "none",
+            "schedule": self.when if self.cron else "none",
             **{key: _shown(value) for key, value in self.parameters.items()},
             "work_pool": self.pool,
             "working_dir": self.workdir,
@@ -108,6 +108,15 @@ class DeploymentSpec:
         return flow.to_deployment(
             self.name, schedules=self.schedules(), parameters=self.parameters, tags=self.tags, **options
         )
+
+    @property
+    def when(self) -> str:
+        """The schedule as people read it: ``0 2 * * * (Europe/Oslo)``, ``…, paused``, or why there is none."""
+        if self.cron:
+            return f"{self.cron} ({self.timezone}){'' if self.active else ', paused'}"
+        if self.company:
+            return f"no schedule: runs nightly in {COMPANY_FLOW}/{self.company}, or when triggered"
+        return "no schedule: runs only when triggered"
 
     @property
     def description(self) -> str:
@@ -182,10 +191,10 @@ def company_spec(company: str, syncs: list[DeploymentSpec], team_concurrency: in
     a schedule take it). OkrsyncError when two configs declare different ones: the company runs once a night."""
     scheduled = [s for s in syncs if s.cron]
     for other in scheduled[1:]:
-        if _when(other) != _when(scheduled[0]):
+        if other.when != scheduled[0].when:
             raise OkrsyncError(
                 f"{scheduled[0].config_path} and {other.config_path} declare different schedules "
-                f"({_when(scheduled[0])} and {_when(other)}), but company {company!r} runs every team in one "
+                f"({scheduled[0].when} and {other.when}), but company {company!r} runs every team in one "
                 "nightly run: give the configs of a company the same schedule (or none: they take the company's)"
             )
     timed = scheduled[0] if scheduled else replace(syncs[0], cron=None, timezone="UTC", active=False)
@@ -198,10 +207,6 @@ def company_spec(company: str, syncs: list[DeploymentSpec], team_concurrency: in
         team_configs=tuple(s.config_path for s in syncs),
         team_concurrency=team_concurrency,
     )
-
-
-def _when(spec: DeploymentSpec) -> str:
-    return f"{spec.cron} ({spec.timezone}){'' if spec.active else ', paused'}" if spec.cron else "no schedule"
 
 
 def checkin_spec(sync: DeploymentSpec, config: Config) -> DeploymentSpec | None:

@@ -104,7 +104,7 @@ def _deploy(deployments, all_specs: list, pool: str, dry_run: bool) -> None:
     for name in deployments.replace_other_kind(all_specs, pooled=True):
         console.print(f"replaced {escape(name)}, which `okrsync serve` had registered")
     for spec in all_specs:
-        console.print(f"[green]✓[/] {escape(spec.full_name)}: {escape(_what(spec))}, {escape(_when(spec))}")
+        console.print(f"[green]✓[/] {escape(spec.full_name)}: {escape(_what(spec))}, {escape(spec.when)}")
     deployments.apply(all_specs)
     console.print(f"next: `prefect worker start --pool {escape(pool)}` on each machine that runs syncs")
     if all_specs[0].flow == deployments.COMPANY_FLOW:
@@ -115,14 +115,6 @@ def _what(spec) -> str:
     if spec.team_configs:
         return f"{len(spec.team_configs)} team configs, {spec.team_concurrency} at once"
     return spec.config_path
-
-
-def _when(spec) -> str:
-    if spec.cron:
-        return f"{spec.cron} ({spec.timezone})" + ("" if spec.active else ", paused")
-    if spec.company:
-        return f"no schedule: runs nightly in okrsync-company/{spec.company}, or when triggered"
-    return "no schedule: runs only when triggered"
 
 
 def serve(
@@ -173,7 +165,7 @@ def _serve(deployments, all_specs: list, stopper) -> None:
     for name in deployments.replace_other_kind(all_specs, pooled=False):
         console.print(f"replaced {escape(name)}, which `okrsync deploy` had put on a work pool")
     for spec in all_specs:
-        console.print(f"serving {escape(spec.full_name)}: {escape(_what(spec))}, {escape(_when(spec))}")
+        console.print(f"serving {escape(spec.full_name)}: {escape(_what(spec))}, {escape(spec.when)}")
     serve_until_stopped(deployments.served(all_specs), stopper, _say, verbose=state.verbose)
 
 

@@ -25,7 +25,7 @@ from okrsync.config.env import resolve_env
 from okrsync.config.settings import ConnectionSettings, MetricParams, OutputSettings
 from okrsync.config.storage import StoreSettings
 from okrsync.config.types import Aggregate, Duration, Strict, Window
-from okrsync.defaults import DEFAULT_CONFIG
+from okrsync.defaults import DEFAULT_CONFIG, DEFAULT_NAMESPACE
 from okrsync.okr import formula
 
 METRIC_COMMON_KEYS = frozenset(
@@ -325,7 +325,7 @@ class ConfigBody(Strict):
 
     version: Literal[1]
     namespace: str = Field(
-        "default", min_length=1, max_length=100, description="separates configs (teams) that share one store"
+        DEFAULT_NAMESPACE, min_length=1, max_length=100, description="separates configs (teams) that share one store"
     )
     title: str | None = Field(
         None, max_length=200, description="the team's name in reports and check-ins (default: the namespace)"

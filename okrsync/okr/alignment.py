@@ -72,17 +72,18 @@ def _missing_parent(parent: str | None, cycle: str, documents: Mapping[str, Stat
     namespace, objective = split_ref(parent or "")
     if namespace is None:
         return None
-    stored = sorted(f"{ns}/{o.id}" for ns, doc in documents.items() for o in doc.objectives)
-    hint = did_you_mean(parent or "", stored)
     doc = documents.get(namespace)
-    if doc is None:
-        note = f"no run of namespace {namespace!r} is stored for {cycle} yet{hint}"
-    elif all(p.id != objective for p in doc.objectives):
-        ids = ", ".join(sorted(p.id for p in doc.objectives)) or "none"
-        note = f"namespace {namespace!r} has no objective {objective!r} (its objectives: {ids}){hint}"
-    else:
+    if doc is not None and any(p.id == objective for p in doc.objectives):
         return None
-    return f"parent {parent}: {note}", doc is not None
+    stored = sorted(f"{ns}/{o.id}" for ns, d in documents.items() for o in d.objectives)  # for the hint only
+    hint = did_you_mean(parent or "", stored)
+    if doc is None:
+        return f"parent {parent}: no run of namespace {namespace!r} is stored for {cycle} yet{hint}", False
+    ids = ", ".join(sorted(p.id for p in doc.objectives)) or "none"
+    return (
+        f"parent {parent}: namespace {namespace!r} has no objective {objective!r} (its objectives: {ids}){hint}",
+        True,
+    )
 
 
 def refresh_parent_notes(doc: StatusDocument, parents: Mapping[str, StatusDocument]) -> StatusDocument:

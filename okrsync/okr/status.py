@@ -18,6 +18,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, PlainSerializer
 
 from okrsync.config.model import Config, KeyResult
+from okrsync.defaults import DEFAULT_NAMESPACE
 from okrsync.okr.owners import disagrees
 from okrsync.okr.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Status
 
@@ -248,7 +249,7 @@ class StatusDocument(_Doc):
     cycle: str
     cycle_start: Day
     cycle_end: Day
-    namespace: str = "default"
+    namespace: str = DEFAULT_NAMESPACE
     title: str | None = None  # the team's name (config ``title:``); outputs fall back to the namespace
     as_of: Moment  # in the cycle's time zone
     timezone: str | None = None  # the cycle's IANA zone (documents before 2026-11-30: none)

@@ -69,14 +69,9 @@ class Runs(Database):
 
     def latest_runs(self, cycle: str, *, until_day: date | None = None) -> dict[str, RunInfo]:
         """The latest finished run of every namespace in ``cycle`` (up to ``until_day``): the company view."""
-        r = t.runs.c
-        finished = [r.cycle == cycle, r.document.is_not(None)] + ([r.day <= until_day] if until_day else [])
-        newest = (
-            sa.select(r.namespace, sa.func.max(r.day).label("day")).where(*finished).group_by(r.namespace).subquery()
-        )
-        q = sa.select(t.runs).join(newest, sa.and_(r.namespace == newest.c.namespace, r.day == newest.c.day))
+        q = sa.select(t.runs).select_from(newest_finished(cycle, until_day)).order_by(t.runs.c.namespace)
         with self._tx() as conn:
-            rows = conn.execute(q.where(r.cycle == cycle).order_by(r.namespace)).all()
+            rows = conn.execute(q).all()
         return {row.namespace: _run_info(row) for row in rows}
 
     def list_runs(self, namespace: str, cycle: str) -> list[RunInfo]:
@@ -139,3 +134,12 @@ def _run_info(row) -> RunInfo:
         row.attempts,
         row.document,
     )
+
+
+def newest_finished(cycle: str, until_day: date | None = None) -> sa.Join:
+    """``runs`` joined to each namespace's newest finished day in ``cycle`` (up to ``until_day``): selected from,
+    it gives every namespace's latest finished run (the company view, and the objectives a sync reads)."""
+    r = t.runs.c
+    finished = [r.cycle == cycle, r.document.is_not(None)] + ([r.day <= until_day] if until_day else [])
+    newest = sa.select(r.namespace, sa.func.max(r.day).label("day")).where(*finished).group_by(r.namespace).subquery()
+    return t.runs.join(newest, sa.and_(r.namespace == newest.c.namespace, r.day == newest.c.day, r.cycle == cycle))
