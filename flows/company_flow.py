@@ -28,11 +28,11 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import yaml
 from prefect import Flow, tags
 from prefect.artifacts import create_table_artifact
 from prefect.states import Completed, State
 
+from okrsync.config.yamlsource import YamlSyntaxError, load_with_lines
 from okrsync.defaults import DEFAULT_NAMESPACE
 from okrsync.flows.names import artifact_key
 from okrsync.flows.sync_flow import artifact, failed, run_logger, sync_flow
@@ -52,8 +52,8 @@ def read_team(path: str) -> Team:
     """The namespace and parent namespaces of one config, read from its YAML alone (the team's own sync loads
     and validates it: a config that does not parse here is ordered as unlinked and fails in its own run)."""
     try:
-        data = yaml.load(Path(path).read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        data, _, _ = load_with_lines(Path(path).read_text(encoding="utf-8"))  # the config's own reading, bounded
+    except (OSError, UnicodeDecodeError, YamlSyntaxError):
         data = None
     data = data if isinstance(data, dict) else {}
     namespace = data.get("namespace")
