@@ -83,3 +83,21 @@ def test_a_heard_note_says_where_it_was_written(document: StatusDocument):
     )
     assert "💬 x  — Ana Lima (Jira), 2026-11-20" in text_of(views.status_tree(doc))
     assert '<span class="who">— Ana Lima (Jira), 2026-11-20</span>' in render_html(doc)
+
+
+def test_a_bar_fills_its_progress_and_marks_the_expected_share_in_its_cell():
+    """Cells as counted by hand: 8 cells; progress 50 % fills 4, expected 25 % marks cell 2 (0-based), which
+    the mark replaces; a mark past the progress sits in the dim part; expected 100 % marks the last cell."""
+    cases = {
+        (0.5, 0.25): "██│█░░░░",
+        (0.25, 0.75): "██░░░░│░",
+        (1.0, 1.0): "███████│",
+        (0.0, None): "░░░░░░░░",
+        (None, 0.5): "········",
+    }
+    for (progress, expected), drawn in cases.items():
+        shown = views.bar(progress, expected, width=8, style="red")
+        assert shown.plain == drawn, (progress, expected)
+    styled = views.bar(0.5, 0.25, width=8, style="red")
+    styles = [str(styled.get_style_at_offset(Console(), i)) for i in range(8)]
+    assert styles == ["red", "red", "bold", "red", "dim", "dim", "dim", "dim"]

@@ -36,19 +36,22 @@ STATUS_STYLE = {
 
 
 def bar(progress: float | None, expected: float | None, width: int = 20, style: str = "green") -> Text:
+    """``width`` cells: progress filled, the rest dim, the expected share marked "│" (over the cell it falls in)."""
     if progress is None:
         return Text("·" * width, style="dim")
-    text = Text()
     filled = round(max(0.0, min(1.0, progress)) * width)
     mark = None if expected is None else min(width - 1, int(expected * width))
-    for i in range(width):
-        if i == mark:
-            text.append("│", style="bold")
-        elif i < filled:
-            text.append("█", style=style)
-        else:
-            text.append("░", style="dim")
-    return text
+    cells = [("█" * filled, style), ("░" * (width - filled), "dim")]
+    if mark is not None:  # the mark replaces the cell it falls in, filled or not
+        before, after = ("█" * min(filled, mark), style), ("░" * (mark - filled), "dim")
+        cells = [
+            before,
+            after,
+            ("│", "bold"),
+            ("█" * (filled - mark - 1), style),
+            ("░" * (width - max(filled, mark + 1)), "dim"),
+        ]
+    return Text.assemble(*((text, s) for text, s in cells if text))
 
 
 def _pct(x: float | None) -> str:
