@@ -42,8 +42,13 @@ def test_parent_rolls_up_the_teams_latest_result_and_notes_a_missing_parent(tmp_
     assert sync(team, DAY2, now=DAY2).document.objectives[0].parent_note is None  # the parent exists now
 
 
-def test_status_all_shows_the_company_tree(tmp_path, write_config):
-    company, team = aligned_configs(tmp_path, write_config, f"sqlite:///{tmp_path / 'shared.db'}")
+def test_status_all_shows_the_teams_and_the_company_tree_and_with_krs_their_key_results(
+    tmp_path, write_config, store_url
+):
+    """The company view reads each team's objectives only (SQLite cuts the documents in SQL, PostgreSQL in
+    Python): a row per team, then the objectives aligned across configs; ``--krs`` reads the documents whole
+    and adds the key results under their objectives."""
+    company, team = aligned_configs(tmp_path, write_config, store_url)
     sync(team, DAY1, now=DAY1)
     sync(company, DAY1, now=DAY1)
     done = okrsync("-c", str(company.path), "status", "--all", cwd=REPO)
@@ -52,6 +57,44 @@ def test_status_all_shows_the_company_tree(tmp_path, write_config):
     parent = next(i for i, line in enumerate(lines) if "[company]" in line and "Grow the company" in line)
     child = next(i for i, line in enumerate(lines) if "[team-a]" in line and "Self-serve signups" in line)
     assert child > parent and lines[child].index("[team-a]") > lines[parent].index("[company]")  # nested under it
+    assert "30%" in lines[child]  # the team's 30 signups of 100
+    assert "38%" in lines[parent]  # its own KR 60 % with weight 1, the team's 30 % with weight 3: 1.5 / 4 = 37.5 %
+    assert not any(" su " in line or " rev " in line for line in lines), done.stdout  # no key result
+    assert "--krs" in lines[-1]
+    rows = [[cell.strip() for cell in line.split("│")[1:-1]] for line in lines[:parent] if line.startswith("│")]
+    counts = ["1", "", "", "1", "", "", ""]  # objectives, done, on track, at risk, off track, no data, notes
+    assert rows == [["company", "2026-11-16", *counts], ["team-a", "2026-11-16", *counts]], done.stdout
+    every = okrsync("-c", str(company.path), "status", "--all", "--krs", cwd=REPO)
+    assert every.returncode == 0, every.stderr
+    lines = every.stdout.splitlines()
+    (su,) = [i for i, line in enumerate(lines) if " su " in line]
+    child = next(i for i, line in enumerate(lines) if "[team-a]" in line and "Self-serve signups" in line)
+    assert su == child + 1 and "30%" in lines[su] and "--krs" not in every.stdout
+    objectives = okrsync("-c", str(company.path), "status", "--all", "--objectives", cwd=REPO).stdout.splitlines()
+    assert objectives[0].startswith("OKR status 2026-Q4") and len(objectives) == 3  # the heading, two objectives
+    alone = okrsync("-c", str(company.path), "status", "--krs", cwd=REPO)
+    assert alone.returncode == 2 and "--krs goes with --all" in alone.stderr
+
+
+def test_the_objectives_aligned_across_configs_are_each_crossing_with_its_parents():
+    from okrsync.okr.alignment import across_configs
+
+    order = [  # the company tree, depth first: (namespace, objective, depth)
+        ("company", "grow", 0),
+        ("company", "grow-eu", 1),  # a parent in its own config: shown because a team aligns under it
+        ("team-a", "signups", 2),  # aligned to another config's objective
+        ("team-a", "signups-web", 3),  # aligned within its own config: not shown
+        ("company", "hire", 0),  # nothing aligns to it
+        ("team-b", "churn", 0),
+        ("team-c", "retain", 1),
+    ]
+    assert across_configs(order) == [  # type: ignore[arg-type]  # strings stand for the objectives
+        ("company", "grow", 0),
+        ("company", "grow-eu", 1),
+        ("team-a", "signups", 2),
+        ("team-b", "churn", 0),
+        ("team-c", "retain", 1),
+    ]
 
 
 def test_a_childs_stored_parent_note_is_checked_again_once_the_parent_is_stored(tmp_path, write_config):

@@ -138,6 +138,12 @@ def _run_with_progress(config: Config, moment: datetime, dry_run: bool, quiet: b
 def status(
     format: Annotated[str, typer.Option("--format", "-f", help="table or json")] = "table",
     every: Annotated[bool, typer.Option("--all", help="every namespace in the store: the company tree")] = False,
+    objectives: Annotated[
+        bool, typer.Option("--objectives", help="with --all: every team's objectives, not only the aligned ones")
+    ] = False,
+    krs: Annotated[
+        bool, typer.Option("--krs", help="with --all: every objective with its key results, and every team's KPIs")
+    ] = False,
     as_of: Annotated[str | None, typer.Option("--as-of", help="show the status stored for this past day")] = None,
     cycle: Annotated[str | None, typer.Option("--cycle", help="another (e.g. the previous) cycle's name")] = None,
 ) -> None:
@@ -151,8 +157,13 @@ def status(
         raise typer.BadParameter("expected table or json", param_hint="--format")
     config = current_config()
     day = parse_as_of(as_of, config).date() if as_of else None
+    if (krs or objectives) and not every:
+        flag = "--krs" if krs else "--objectives"
+        raise typer.BadParameter(f"{flag} goes with --all (`okrsync status` shows this team's objectives and KRs)")
     if every:
-        return _status_all(config, format, day)
+        from okrsync.cli.company_status import status_all
+
+        return status_all(config, format, day, "krs" if krs else "objectives" if objectives else "teams")
     store = open_store(config, access="read")
     try:
         name = cycle or config.cycle.name
@@ -174,32 +185,6 @@ def status(
     else:
         console.print(status_tree(doc))
         print_errors(doc)
-
-
-def _status_all(config: Config, format: str, day: date | None) -> None:
-    """Every namespace as it stood on ``day`` (each one's run of that day, else its newest before it)."""
-    from okrsync.cli.views import company_tree
-    from okrsync.okr.alignment import refresh_parent_notes, with_parent_notes
-    from okrsync.okr.status import StatusDocument
-    from okrsync.sync.persist import open_store
-
-    store = open_store(config, access="read")
-    try:
-        runs = store.latest_runs(config.cycle.name, until_day=day)
-    finally:
-        store.close()
-    if not runs:
-        when = f"on or before {day}" if day else "yet"
-        err_console.print(f"No sync has been stored for {config.cycle.name} {when}: run `okrsync run` first.")
-        raise typer.Exit(1)
-    # latest_runs returns finished runs, and a finished run has its document
-    stored = {ns: StatusDocument.from_dict(cast(dict, r.document)) for ns, r in runs.items()}
-    docs = {ns: refresh_parent_notes(doc, stored) for ns, doc in stored.items()}
-    if format == "json":
-        shown = {ns: with_parent_notes(cast(dict, r.document), docs[ns]) for ns, r in runs.items()}
-        sys.stdout.write(json.dumps(shown, indent=2, ensure_ascii=False) + "\n")
-        return
-    console.print(company_tree(docs))
 
 
 @app.command()

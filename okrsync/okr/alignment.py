@@ -133,6 +133,19 @@ def company_order(docs: Mapping[str, StatusDocument]) -> list[tuple[str, Objecti
     return ordered
 
 
+def across_configs(order: list[tuple[str, ObjectiveStatus, int]]) -> list[tuple[str, ObjectiveStatus, int]]:
+    """Of the company tree (:func:`company_order`), the objectives on a path that crosses configs: each
+    objective aligned to another namespace's, and that objective with its ancestors, at their depths."""
+    kept: set[int] = set()
+    path: list[int] = []  # the indexes of the current entry's ancestors, by depth
+    for i, (namespace, _, depth) in enumerate(order):
+        del path[depth:]
+        if path and order[path[-1]][0] != namespace:
+            kept.update(path, [i])
+        path.append(i)
+    return [order[i] for i in sorted(kept)]
+
+
 def with_parent_notes(stored: dict, doc: StatusDocument) -> dict:
     """A stored document's dict as stored, with the parent notes of ``doc`` (:func:`refresh_parent_notes`)."""
     notes = [o.parent_note for o in doc.objectives]
