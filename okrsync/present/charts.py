@@ -141,7 +141,15 @@ def compact(value: float, unit: str | None = None) -> str:
 
 
 def _series(points: list, origin: date) -> list[tuple[float, float, date]]:
-    return [(local_days(at, origin), v, wall_clock(at).date()) for at, v in points]
+    placed = [(_placed(at, origin), v) for at, v in points]
+    return [(days, v, day) for (days, day), v in placed]
+
+
+@lru_cache(maxsize=4096)
+def _placed(iso: str, origin: date) -> tuple[float, date]:
+    """Where a moment of the history falls: days from the origin's midnight, and its local day. Cached like
+    :func:`wall_clock`: the 200 charts of a team share each night's moment."""
+    return local_days(iso, origin), wall_clock(iso).date()
 
 
 def _hover(chart: Chart, frame: Frame, series, unit: str | None) -> None:
@@ -213,23 +221,29 @@ def simplify(points: list[tuple[float, float]], tolerance: float) -> list[tuple[
     spans = [(0, len(points) - 1)]
     while spans:
         first, last = spans.pop()
-        far, index = max(
-            ((_distance(points[i], points[first], points[last]), i) for i in range(first + 1, last)),
-            default=(0.0, first),
-        )
+        far, index = _farthest(points, first, last)
         if far > tolerance:
             keep.add(index)
             spans += [(first, index), (index, last)]
     return [points[i] for i in sorted(keep)]
 
 
-def _distance(p: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
-    """How far p lies from the segment a–b."""
-    (px, py), (ax, ay), (bx, by) = p, a, b
+def _farthest(points: list[tuple[float, float]], first: int, last: int) -> tuple[float, int]:
+    """How far the point between ``first`` and ``last`` that lies farthest from their segment is, and which it is
+    (the later of equals). Written out, not a function per point: a year's chart measures 6,000 distances."""
+    (ax, ay), (bx, by) = points[first], points[last]
     dx, dy = bx - ax, by - ay
     length2 = dx * dx + dy * dy
-    share = 0.0 if length2 == 0 else min(1.0, max(0.0, ((px - ax) * dx + (py - ay) * dy) / length2))
-    return math.hypot(px - ax - share * dx, py - ay - share * dy)
+    far2, index = 0.0, first
+    for i in range(first + 1, last):
+        px, py = points[i]
+        share = ((px - ax) * dx + (py - ay) * dy) / length2 if length2 else 0.0
+        share = 0.0 if share < 0.0 else 1.0 if share > 1.0 else share  # the nearest point of the segment, not the line
+        ex, ey = px - ax - share * dx, py - ay - share * dy
+        distance2 = ex * ex + ey * ey
+        if distance2 >= far2:
+            far2, index = distance2, i
+    return math.sqrt(far2), index
 
 
 def kr_chart(kr: KrStatus, points: list, doc: StatusDocument) -> Chart:
@@ -331,4 +345,10 @@ def shared_axes(charts: list[Chart]) -> list[tuple[str, list[tuple[int, str]]]]:
 
 def chart_points(points: Iterable[Point], zone: tzinfo) -> list[list]:
     """Points as the report's charts read them: [[ISO time in the cycle's zone, value], ...]."""
-    return [[datetime.fromtimestamp(p.ts, zone).isoformat(), round(p.value, 6)] for p in points]
+    return [[_local_iso(p.ts, zone), round(p.value, 6)] for p in points]
+
+
+@lru_cache(maxsize=4096)
+def _local_iso(ts: float, zone: tzinfo) -> str:
+    """A stored moment (POSIX seconds) as ISO time in ``zone``; cached: a run stores every value at one moment."""
+    return datetime.fromtimestamp(ts, zone).isoformat()
