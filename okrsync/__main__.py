@@ -1,3 +1,3 @@
-from okrsync.cli import main
+from okrsync.cli import run
 
-main()
+run()

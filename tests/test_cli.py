@@ -242,3 +242,29 @@ def test_ctrl_c_stops_serve_even_when_prefects_runner_never_returns(signum, code
         hung.kill()  # a no-op once it exited; never left running when the test fails
     assert hung.returncode == code
     assert "the runner swallowed it" in output and "did not finish its shutdown in time" in output
+
+
+def test_the_program_leaves_at_once_after_its_exit_handlers_unless_a_thread_still_runs(monkeypatch):
+    """okrsync.cli.run: main, the exit handlers, the output flushed, then os._exit with main's code (no
+    finalisation); while another thread runs, Python's own exit, which waits for it."""
+    import threading
+    from unittest import mock
+
+    from okrsync.cli import run
+
+    monkeypatch.setattr(sys, "argv", ["okrsync", "validate", "--no-such-option"])
+    handlers = mock.Mock()
+    monkeypatch.setattr("atexit._run_exitfuncs", handlers)
+    left = mock.Mock(side_effect=SystemExit)  # os._exit never returns
+    monkeypatch.setattr(os, "_exit", left)
+    monkeypatch.setattr(threading, "enumerate", lambda: [threading.main_thread()])
+    with pytest.raises(SystemExit):
+        run()
+    handlers.assert_called_once_with()
+    left.assert_called_once_with(2)  # a usage error's code, as main gives it
+    still = threading.Thread(target=lambda: None)  # stands for a thread that has not ended
+    monkeypatch.setattr(threading, "enumerate", lambda: [threading.main_thread(), still])
+    handlers.reset_mock(), left.reset_mock()
+    with pytest.raises(SystemExit) as exited:
+        run()
+    assert exited.value.code == 2 and not left.called and not handlers.called  # Python's exit runs them

@@ -1,7 +1,8 @@
 """`okrsync`: the front door. Parses arguments, calls the sync or the store, presents results.
 
 app               the typer app, options, the clock reading and ``--as-of`` parsing
-main              the one catch at the top (exit codes); registers the commands of the modules below
+main              the one catch at the top (exit codes); registers the commands of the modules below;
+                  run: the program (main, then a quick exit)
 views             the status tree, run summary and history table (presentation only)
 commands          validate, run, status, history, override, connections test, schema, init
 days_commands     runs (and runs delete), accept, backfill: the stored days
@@ -11,6 +12,6 @@ prefect_commands  deploy, serve
 """
 
 from okrsync.cli.app import app
-from okrsync.cli.main import main
+from okrsync.cli.main import main, run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
