@@ -29,166 +29,19 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.company_store_load import START, load_postgres, load_sqlite, moment, team_config
 from okrsync.config import Config
-from okrsync.okr.evaluate import MetricState, Point, evaluate
-from okrsync.okr.status import build_document
 from okrsync.store import Store
-from okrsync.store.history import _kr_row
 
-TZ = ZoneInfo("Europe/Oslo")
-START = date(2026, 1, 1)
 OKRSYNC = [sys.executable, "-m", "okrsync"]
 BEFORE = "0010"  # the schema a store is loaded at: the newest before the indexes of issue 26 (0011)
-KINDS = [
-    {"start": 0, "target": 100},
-    {"start": 100, "target": 10},
-    {"kind": "at_least", "target": 50},
-    {"kind": "between", "min": 20, "max": 80},
-    {"kind": "milestone"},
-]
-
-
-def team_config(team: int, n_krs: int, days: int) -> dict:
-    """One team's config: K KRs of five kinds on K csv metrics, five to an objective, one cycle of ``days`` days."""
-    objectives = [
-        {
-            "id": f"o{o}",
-            "title": f"Objective {o} of team {team}",
-            "owner": f"owner{o % 7}@t{team}",
-            "key_results": [
-                {"id": f"kr{o * 5 + i}", "metric": f"m{o * 5 + i}", "title": f"Key result {o * 5 + i}", **KINDS[i]}
-                for i in range(5)
-            ],
-        }
-        for o in range(n_krs // 5)
-    ]
-    end = START + timedelta(days=days - 1)
-    return {
-        "version": 1,
-        "namespace": f"t{team:03d}",
-        "cycle": {"name": "FY", "start": START.isoformat(), "end": end.isoformat(), "timezone": "Europe/Oslo"},
-        "connections": {"c": {"type": "csv"}},
-        "metrics": {f"m{i}": {"connection": "c", "path": "x.csv", "column": "v"} for i in range(n_krs)},
-        "objectives": objectives,
-    }
-
-
-def moment(day: date) -> datetime:
-    """A run's as-of: 06:00 of its day in the cycle's zone, in UTC."""
-    return datetime.combine(day, datetime.min.time().replace(hour=6), tzinfo=TZ).astimezone(UTC)
-
-
-def value(team: int, metric: int, d: int) -> float:
-    return float(d * (1 + metric % 5) + team + (d * 7919 + metric) % 13)
-
-
-def team_rows(team: int, n_krs: int, days: int) -> tuple[str, list[dict]]:
-    """The team's status document (JSON text, a real one: the evaluation of its last day over a month of values)
-    and its KR results' rows, both reused for each of its days."""
-    config = Config.model_validate(team_config(team, n_krs, days))
-    last = START + timedelta(days=days - 1)
-    as_of = moment(last)
-    states = {
-        f"m{m}": MetricState(
-            tuple(Point.of(moment(last - timedelta(days=30 - d)), value(team, m, days - 31 + d)) for d in range(31)),
-            as_of=as_of,
-        )
-        for m in range(n_krs)
-    }
-    evaluation = evaluate(config, states, as_of)
-    document = build_document(evaluation, config).to_dict()
-    return json.dumps(document, allow_nan=False), [_kr_row(kr) for kr in evaluation.key_results()]
-
-
-def _sqlite_time(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def load_sqlite(path: Path, teams: int, n_krs: int, days: int) -> None:
-    """Every team's runs, values and KR results in one transaction, through sqlite3 (SQLAlchemy's text formats)."""
-    import sqlite3
-
-    conn = sqlite3.connect(path)
-    kr_cols = None
-    run_id = 0
-    with conn:
-        for team in range(teams):
-            document, krs = team_rows(team, n_krs, days)
-            kr_cols = kr_cols or list(krs[0])
-            ns = f"t{team:03d}"
-            runs, values, results = [], [], []
-            for d in range(days):
-                run_id += 1
-                day = START + timedelta(days=d)
-                at = _sqlite_time(moment(day))
-                runs.append((run_id, ns, "FY", day.isoformat(), at, at, at, "run", "ok", 1, document))
-                values += [
-                    (ns, "FY", f"m{m}", day.isoformat(), at, at, value(team, m, d), run_id) for m in range(n_krs)
-                ]
-                for row in krs:
-                    obs = row["observed_at"]
-                    results.append((run_id, *(row[c] for c in kr_cols if c != "observed_at"), obs and at))
-            conn.executemany("INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)", runs)
-            conn.executemany(
-                "INSERT INTO metric_values (namespace, cycle, metric_id, day, as_of, observed_at, value, run_id) "
-                "VALUES (?,?,?,?,?,?,?,?)",
-                values,
-            )
-            cols = ["run_id", *(c for c in kr_cols if c != "observed_at"), "observed_at"]
-            conn.executemany(
-                f"INSERT INTO kr_results ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", results
-            )
-    conn.close()
-
-
-def load_postgres(engine: sa.Engine, teams: int, n_krs: int, days: int) -> None:
-    """The same rows through COPY, then VACUUM ANALYZE (what autovacuum does to a table loaded at once)."""
-    raw = engine.raw_connection()
-    pg = raw.driver_connection
-    run_id = 0
-    kr_cols = None
-    with pg.cursor() as cur:
-        for team in range(teams):
-            document, krs = team_rows(team, n_krs, days)
-            kr_cols = kr_cols or list(krs[0])
-            ns = f"t{team:03d}"
-            first = run_id + 1
-            with cur.copy(
-                "COPY runs (id, namespace, cycle, day, as_of, started_at, finished_at, trigger, outcome, attempts, "
-                "document) FROM STDIN"
-            ) as copy:
-                for d in range(days):
-                    run_id += 1
-                    day = START + timedelta(days=d)
-                    at = moment(day)
-                    copy.write_row((run_id, ns, "FY", day, at, at, at, "run", "ok", 1, document))
-            with cur.copy(
-                "COPY metric_values (namespace, cycle, metric_id, day, as_of, observed_at, value, run_id) FROM STDIN"
-            ) as copy:
-                for d in range(days):
-                    day = START + timedelta(days=d)
-                    at = moment(day)
-                    for m in range(n_krs):
-                        copy.write_row((ns, "FY", f"m{m}", day, at, at, value(team, m, d), first + d))
-            cols = ["run_id", *kr_cols]
-            with cur.copy(f"COPY kr_results ({', '.join(cols)}) FROM STDIN") as copy:
-                for d in range(days):
-                    at = moment(START + timedelta(days=d))
-                    for row in krs:
-                        copy.write_row((first + d, *(row[c] if c != "observed_at" else row[c] and at for c in kr_cols)))
-        cur.execute("SELECT setval(pg_get_serial_sequence('runs', 'id'), %s)", (run_id,))
-    pg.commit()
-    pg.autocommit = True
-    pg.execute("VACUUM ANALYZE")
-    raw.close()
 
 
 def timed(argv: list[str], env: dict, repeat: int) -> tuple[float, float, str]:
@@ -215,6 +68,8 @@ def commands(url: str, folder: Path, n_krs: int, days: int, repeat: int) -> None
         ("status", [*c, "status"]),
         ("status --format json", [*c, "status", "--format", "json"]),
         ("status --all", [*c, "status", "--all"]),
+        ("status --all --objectives", [*c, "status", "--all", "--objectives"]),
+        ("status --all --krs", [*c, "status", "--all", "--krs"]),
         ("history kr0", [*c, "history", "kr0"]),
         ("report -o team.html", [*c, "report", "-o", str(folder / "team.html")]),
         ("checkin", [*c, "checkin"]),
@@ -271,31 +126,40 @@ def sync_reads(url: str, n_krs: int, days: int, repeat: int) -> None:
 
 
 def company_view(url: str) -> None:
-    """``status --all`` in process, in four parts: the store's read, the documents' parse, the tree, its printing."""
+    """``status --all`` in process, in four parts (the store's read, the documents' parse, the view, its printing),
+    at each depth: the default (objectives read alone; teams and the aligned objectives), --objectives, --krs."""
     import io
 
     from rich.console import Console
 
+    from okrsync.cli.company_status import aligned_tree, teams_table
     from okrsync.cli.views import company_tree
     from okrsync.okr.status import StatusDocument
 
-    t0 = time.perf_counter()
-    with Store(url, access="read") as store:
-        runs = store.latest_runs("FY")
-    t1 = time.perf_counter()
-    docs = {ns: StatusDocument.from_dict(r.document) for ns, r in runs.items()}
-    t2 = time.perf_counter()
-    tree = company_tree(docs)
-    t3 = time.perf_counter()
-    out = io.StringIO()
-    Console(file=out, width=160).print(tree)
-    t4 = time.perf_counter()
-    lines = out.getvalue().count("\n")
-    print(
-        f"\nstatus --all in process: read {t1 - t0:.2f} s, parse {t2 - t1:.2f} s, tree {t3 - t2:.2f} s, "
-        f"print {t4 - t3:.2f} s ({lines:,} lines, {len(docs)} documents)",
-        flush=True,
-    )
+    views = {
+        "default": (lambda store: store.latest_objectives("FY"), lambda docs: [teams_table(docs), aligned_tree(docs)]),
+        "--objectives": (lambda store: store.latest_objectives("FY"), lambda docs: [company_tree(docs)]),
+        "--krs": (
+            lambda store: {ns: r.document for ns, r in store.latest_runs("FY").items()},
+            lambda docs: [company_tree(docs)],
+        ),
+    }
+    print("\n| status --all, in process | read (s) | parse (s) | view (s) | print (s) | lines |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (read, view) in views.items():
+        t0 = time.perf_counter()
+        with Store(url, access="read") as store:
+            found = read(store)
+        t1 = time.perf_counter()
+        docs = {ns: StatusDocument.from_dict(document) for ns, document in found.items()}
+        t2 = time.perf_counter()
+        shown = view(docs)
+        t3 = time.perf_counter()
+        out = io.StringIO()
+        Console(file=out, width=160).print(*shown)
+        t4 = time.perf_counter()
+        lines = out.getvalue().count("\n")
+        print(f"| {name} | {t1 - t0:.2f} | {t2 - t1:.2f} | {t3 - t2:.2f} | {t4 - t3:.2f} | {lines:,} |", flush=True)
 
 
 def _values(found: dict) -> int:

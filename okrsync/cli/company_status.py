@@ -25,6 +25,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from okrsync.cli.app import console, err_console
+from okrsync.cli.outline import Outline
 from okrsync.cli.views import STATUS_STYLE, company_tree, objective_label
 from okrsync.config import Config
 from okrsync.okr.alignment import across_configs, company_order, refresh_parent_notes, with_parent_notes
@@ -91,8 +92,8 @@ def aligned_tree(docs: dict[str, StatusDocument]) -> Tree | Text:
     order = across_configs(company_order(docs))
     if not order:
         return Text("No objective aligns to another config's.", style="dim")
-    tree = Tree(Text("Aligned across configs", style="bold"))
-    stack = [tree]
+    tree = Outline(Text("Aligned across configs", style="bold"))
+    stack: list[Tree] = [tree]
     for ns, o, depth in order:
         del stack[depth + 1 :]
         node = stack[depth].add(Text.assemble((f"[{ns}] ", "cyan"), objective_label(o)))

@@ -10,6 +10,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from okrsync.cli.app import console, err_console
+from okrsync.cli.outline import Outline
 from okrsync.config.model import BOUND_KINDS
 from okrsync.okr.rollup import judged_expected
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument
@@ -129,7 +130,7 @@ def kpi_label(k: KpiStatus) -> Text:
 def status_tree(doc: StatusDocument) -> Tree:
     team = printable(doc.title or doc.namespace)
     heading = Text.assemble((f"{team} — OKR status ", "bold"), (doc.cycle, "bold cyan"))
-    tree = Tree(heading.append(f"  as of {human_time(doc.as_of)}"))
+    tree = Outline(heading.append(f"  as of {human_time(doc.as_of)}"))
     by_id = {o.id: o for o in doc.objectives}
 
     def add(o: ObjectiveStatus, parent: Tree) -> None:
@@ -157,8 +158,8 @@ def company_tree(docs: dict[str, StatusDocument]) -> Tree:
     from okrsync.okr.alignment import company_order
 
     cycle = next(iter(docs.values())).cycle
-    tree = Tree(Text.assemble(("OKR status ", "bold"), (cycle, "bold cyan"), f"  {len(docs)} namespaces"))
-    stack = [tree]
+    tree = Outline(Text.assemble(("OKR status ", "bold"), (cycle, "bold cyan"), f"  {len(docs)} namespaces"))
+    stack: list[Tree] = [tree]
     for ns, o, depth in company_order(docs):
         del stack[depth + 1 :]
         node = stack[depth].add(Text.assemble((f"[{ns}] ", "cyan"), objective_label(o)))
