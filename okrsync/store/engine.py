@@ -1,7 +1,10 @@
 """The store's database: one SQLAlchemy engine, Alembic migrations, transactions, error mapping.
 
-The schema is migrated with Alembic the first time a store is opened (under an advisory lock on
-PostgreSQL, so several workers starting at once migrate once). Every driver error leaves through
+A new database gets the newest schema at once: the tables as ``tables.py`` declares them and the newest
+revision stamped, as Alembic's "building an up to date database from scratch" advises (tests/test_store_schema.py
+holds that schema equal to the migrations' on SQLite and PostgreSQL). An existing one is migrated with Alembic
+the first time it is opened. Both happen under the store's write lock (an advisory lock on PostgreSQL), so
+several workers starting at once create or migrate it once. Every driver error leaves through
 :func:`translate_errors` as a :class:`StoreError` naming the database but never its password.
 Times are stored in UTC and returned aware.
 """
@@ -29,6 +32,13 @@ if TYPE_CHECKING:  # the dialects load when a store of theirs is opened
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _PG_MIGRATION_LOCK = 0x6F6B7273  # "okrs"
+# Alembic's own table for the revision, as it creates it (alembic.runtime.migration)
+_ALEMBIC_VERSION = sa.Table(
+    "alembic_version",
+    sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 
 
 def utc(moment: datetime) -> datetime:
@@ -115,7 +125,8 @@ class Database:
         quarter of a read command's imports, is not loaded). A reading SQLite store with an older schema is
         read through a migrated in-memory copy instead."""
         head = newest_revision()
-        if self._revision() == head:
+        current = self._revision()
+        if current == head or (current is None and self._create(head)):
             return
         from alembic import command
         from alembic.config import Config as AlembicConfig
@@ -140,6 +151,25 @@ class Database:
                 )
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
+
+    def _create(self, head: str) -> bool:
+        """A database without okrsync's tables gets the newest schema at once (0.1 s and Alembic's import saved
+        on a store's first open); False when it has some of them (another process created it meanwhile, or
+        tables of an older okrsync without a revision), which Alembic then takes as any other."""
+        from okrsync.store.tables import metadata
+
+        if self.access == "read":
+            return False  # a reader creates nothing; migrate() reads an empty SQLite file through a copy
+        with translate_errors(self.url), self.engine.begin() as conn:
+            if self.engine.dialect.name == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            present = set(sa.inspect(conn).get_table_names())
+            if present & {*metadata.tables, _ALEMBIC_VERSION.name}:
+                return False
+            metadata.create_all(conn)
+            _ALEMBIC_VERSION.create(conn)
+            conn.execute(_ALEMBIC_VERSION.insert().values(version_num=head))
+        return True
 
     def _revision(self) -> str | None:
         """The schema revision the database is at; None for a new one (no alembic_version table)."""
