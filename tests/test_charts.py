@@ -152,6 +152,22 @@ def test_a_simplified_line_stays_within_half_a_unit_of_every_value(ys):
         assert min(ends, across) <= 0.5 + 1e-9
 
 
+@given(st.lists(st.tuples(st.floats(0.01, 5), st.floats(-50, 50)), min_size=2, max_size=60))
+def test_a_simplified_series_stays_within_half_a_unit_upright_at_any_spacing(steps):
+    """Uneven spacing in x (days with and without values), values anywhere: every point left out lies within
+    0.5 upright of the segment between the kept points around it; never more points than given."""
+    points, x = [], 0.0
+    for gap, y in steps:
+        x += gap
+        points.append((x, y))
+    kept = simplify(points, 0.5)
+    assert kept[0] == points[0] and kept[-1] == points[-1] and len(kept) <= len(points)
+    for x, y in points:
+        (ax, ay), (bx, by) = max(p for p in kept if p[0] <= x), min(p for p in kept if p[0] >= x)
+        on_segment = ay if bx == ax else ay + (by - ay) * (x - ax) / (bx - ax)
+        assert abs(y - on_segment) <= 0.5 + 1e-9
+
+
 def point_at(page, box: dict, x: float) -> None:
     """The pointer over a chart's ``box`` at ``x`` in the drawing's units (320 across), mid-height."""
     page.mouse.move(box["x"] + x * box["width"] / 320, box["y"] + box["height"] / 2)
