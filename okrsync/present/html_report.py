@@ -20,8 +20,8 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
-from functools import cache
+from datetime import UTC, date, datetime, time, tzinfo
+from functools import cache, lru_cache
 from importlib import resources
 from zoneinfo import ZoneInfo
 
@@ -322,7 +322,13 @@ def why_status_and_chance_differ(kr: KrStatus, o: ObjectiveStatus, doc: StatusDo
 def by_day(series: list, doc: StatusDocument) -> dict[date, float]:
     """A chart's ``[[iso time, value], ...]`` as synced day -> value, days in the cycle's zone."""
     zone = ZoneInfo(doc.timezone) if doc.timezone else UTC  # a document from before zones were kept: UTC
-    return {datetime.fromisoformat(at).astimezone(zone).date(): float(value) for at, value in series}
+    return {_local_day(at, zone): float(value) for at, value in series}
+
+
+@lru_cache(maxsize=4096)
+def _local_day(iso: str, zone: tzinfo) -> date:
+    """An ISO moment's day in ``zone``; cached: a run stores every value at one moment."""
+    return datetime.fromisoformat(iso).astimezone(zone).date()
 
 
 def owners_confidence(doc: StatusDocument) -> dict[str, str]:
