@@ -16,6 +16,12 @@ time). Aligned configs that point at each other (a cycle) run as if unlinked, wi
 A team that fails (a config error, a source down, a run lock held by a manual run of the same team) fails its
 own subflow run only: the others, its parents included, go on. The company run ends *Completed* when every
 team did, else *Failed* named ``Partial`` with the teams that did not, and keeps a table artifact of the teams.
+
+Heartbeats: the company run sends Prefect's flow-run heartbeats (for a zombie-run automation); its team subflows
+do not. Prefect 3.9 joins a run's heartbeat thread when the run ends, and that thread sleeps in whole seconds:
+each team's subflow ended up to a second after its sync (eight small teams one at a time: 1.00 s each, 0.2 s of
+it the sync). A team's subflow lasts seconds, far less than the 180 s between heartbeats; the process they
+share is watched through the company run's.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from typing import Any, TypeVar, cast
 
 from prefect import Flow, tags
 from prefect.artifacts import create_table_artifact
+from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 from prefect.states import Completed, State
 
 from okrsync.config.yamlsource import YamlSyntaxError, load_with_lines
@@ -119,7 +126,7 @@ def company_flow(
 
     def run_team(namespace: str) -> State:
         team = teams[namespace]
-        with tags("okrsync", f"namespace:{namespace}"):
+        with tags("okrsync", f"namespace:{namespace}"), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
             team_flow = cast(Flow, sync_flow).with_options(flow_run_name=namespace)  # a Flow: rebound below its def
             state = team_flow(config_path=team.config_path, as_of=as_of, wait=wait, return_state=True)
             return cast(State, state)

@@ -129,3 +129,28 @@ def test_the_company_run_syncs_each_team_as_its_own_subflow_once(prefect_harness
     with engine.connect() as db:  # the same day again: nothing new
         assert db.execute(sa.text("select count(*) from runs")).scalar() == 3
         assert db.execute(sa.text("select count(*) from kr_results")).scalar() == 6
+
+
+def test_team_subflows_run_without_a_heartbeat_of_their_own(prefect_harness, tmp_path, monkeypatch):
+    """Prefect joins a run's heartbeat thread at its end, and that thread sleeps in whole seconds: a team's
+    subflow would end up to a second after its sync. The company run keeps its heartbeat; its teams do not."""
+    from prefect import flow
+    from prefect.settings import get_current_settings
+    from prefect.states import Completed
+
+    from okrsync.flows import company_flow as module
+
+    seen: dict[str, int | None] = {}
+
+    @flow(name="okrsync-sync")
+    def probe(config_path: str, as_of: str | None = None, wait: float = 0):
+        seen[config_path] = get_current_settings().flows.heartbeat_frequency
+        return Completed()
+
+    monkeypatch.setattr(module, "sync_flow", probe)
+    paths = [team_config(tmp_path, "sales"), team_config(tmp_path, "support")]
+    before = get_current_settings().flows.heartbeat_frequency
+    state = module.company_flow(paths, company="acme", team_concurrency=2, as_of=AS_OF, return_state=True)
+    assert state.is_completed(), state.message
+    assert seen == {paths[0]: None, paths[1]: None}
+    assert before == get_current_settings().flows.heartbeat_frequency == 180  # Prefect 3.9's default, elsewhere
