@@ -3,14 +3,16 @@
 Rich lays out every node of a tree as a renderable of its own (its lines measured, wrapped, split and cropped):
 0.3 s for the 2,400 lines of a 2,000-KR status. A label that fits its line needs none of that: its segments
 follow the guides as they are. The drawing is Rich's own, character for character and style for style (the
-same guides, the guide style without bold or double underline, the label's spans); a label that does not fit,
-or a tree Rich would draw differently (ASCII guides, styled nodes, a hidden root or folded nodes), is left to
-Rich. ``tests/test_outline.py`` holds the two drawings equal.
+same guides, the guide style without bold or double underline, the label's spans); a label that does not fit
+its line is wrapped by Rich as its Tree wraps it, and a tree Rich would draw differently (ASCII guides, styled
+nodes, a hidden root or folded nodes) is drawn by Rich's Tree itself. ``tests/test_outline.py`` holds the two
+drawings equal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import cast
 
 from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -52,12 +54,13 @@ class Outline(Tree):
         stack = [(node, guides)]
         while stack:
             node, guides = stack.pop()
-            yield from self._label(node.label, guides, console, options)
+            yield from self._label(cast(Text, node.label), guides, console, options)  # _plain: every label a Text
             above = [*guides[:-1], SPACE if guides[-1] == END else CONTINUE] if guides else []
             ends = [END] + [FORK] * (len(node.children) - 1)
             stack += [(child, [*above, end]) for child, end in zip(reversed(node.children), ends, strict=False)]
 
-    def _label(self, label, guides: list[str], console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+    def _label(self, label: Text, guides: list[str], console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        """A label's lines after their guides: as its segments when it fits its line, else wrapped by rich."""
         indent = 4 * len(guides)
         width = options.max_width - indent
         if "\n" not in label.plain and "\t" not in label.plain and cell_len(label.plain) <= width:
@@ -69,9 +72,9 @@ class Outline(Tree):
             lines = console.render_lines(
                 Styled(label, Style.null()), options.update(width=width, highlight=False, height=None), pad=False
             )
-        for first, line in ((i == 0, line) for i, line in enumerate(lines)):
+        for i, line in enumerate(lines):
             if guides:
-                shown = guides if first else [*guides[:-1], SPACE if guides[-1] == END else CONTINUE]
+                shown = guides if i == 0 else [*guides[:-1], SPACE if guides[-1] == END else CONTINUE]
                 yield from (Segment(guide, _GUIDE) for guide in shown)
             yield from line
             yield Segment.line()
