@@ -22,22 +22,14 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
-from tests.helpers import HEADER, PREFECT, REPO, free_port, oslo, postgres_base_url
+from tests.helpers import HEADER, PREFECT, REPO, free_port, fresh_pg_schema, oslo, postgres_base_url
 
 
 @pytest.fixture
 def pg_url():
     """A PostgreSQL URL whose search_path is a fresh schema."""
-    base = postgres_base_url()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+    with fresh_pg_schema() as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -63,6 +63,27 @@ def postgres_base_url() -> str:
     return url
 
 
+@contextlib.contextmanager
+def fresh_pg_schema():
+    """A PostgreSQL URL whose search_path is a new schema, dropped afterwards."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    base = postgres_base_url()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(base)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
+
+
 def poll(check, seconds: float, what: str):
     """Wait for a condition (not a fixed sleep): ``check()`` until it returns something true."""
     deadline = time.monotonic() + seconds

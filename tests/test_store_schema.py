@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 
 from okrsync.store import Store
 from okrsync.store.engine import newest_revision
-from tests.helpers import migrate_to
+from tests.helpers import fresh_pg_schema, migrate_to
 
 
 def schema(engine: sa.Engine) -> dict:
@@ -42,7 +43,7 @@ def _default(default: str | None) -> str | None:
     return None if default is None else re.sub(r"[\s()']", "", default)
 
 
-def _index(engine: sa.Engine, table: str, index: dict) -> tuple:
+def _index(engine: sa.Engine, table: str, index: Any) -> tuple:
     """An index with its WHERE (partial indexes), read from the database's own definition."""
     if engine.dialect.name == "sqlite":
         query, key = "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = :n", index["name"]
@@ -59,26 +60,12 @@ def _index(engine: sa.Engine, table: str, index: dict) -> tuple:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def two_urls(request, tmp_path):
+    """A new store's URL and another, to build by the migrations."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'new.db'}", f"sqlite:///{tmp_path / 'migrated.db'}"
-    return request.getfixturevalue("pg_url"), request.getfixturevalue("pg_url_2")
-
-
-@pytest.fixture
-def pg_url_2(pg_url, request):
-    """A second fresh schema (the pg_url fixture gives one per test)."""
-    import uuid
-
-    from tests.helpers import postgres_base_url
-
-    base, schema = postgres_base_url(), f"t_{uuid.uuid4().hex[:12]}"
-    engine = sa.create_engine(base)
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    yield f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
-    with engine.begin() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    engine.dispose()
+        yield f"sqlite:///{tmp_path / 'new.db'}", f"sqlite:///{tmp_path / 'migrated.db'}"
+        return
+    with fresh_pg_schema() as migrated:
+        yield request.getfixturevalue("pg_url"), migrated
 
 
 def test_a_new_store_has_the_schema_the_migrations_build(two_urls):
