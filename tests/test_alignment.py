@@ -77,23 +77,32 @@ def test_status_all_shows_the_teams_and_the_company_tree_and_with_krs_their_key_
 
 
 def test_the_objectives_aligned_across_configs_are_each_crossing_with_its_parents():
+    from types import SimpleNamespace
+
     from okrsync.okr.alignment import across_configs
 
+    def objective(id: str, parent: str | None = None):
+        return SimpleNamespace(id=id, parent=parent)
+
     order = [  # the company tree, depth first: (namespace, objective, depth)
-        ("company", "grow", 0),
-        ("company", "grow-eu", 1),  # a parent in its own config: shown because a team aligns under it
-        ("team-a", "signups", 2),  # aligned to another config's objective
-        ("team-a", "signups-web", 3),  # aligned within its own config: not shown
-        ("company", "hire", 0),  # nothing aligns to it
-        ("team-b", "churn", 0),
-        ("team-c", "retain", 1),
+        ("company", objective("grow"), 0),
+        ("company", objective("grow-eu", "grow"), 1),  # a parent in its own config: shown, a team aligns under it
+        ("team-a", objective("signups", "company/grow-eu"), 2),  # aligned to another config's objective
+        ("team-a", objective("signups-web", "signups"), 3),  # aligned within its own config: not shown
+        ("company", objective("hire"), 0),  # nothing aligns to it
+        ("team-b", objective("churn"), 0),
+        ("team-c", objective("retain", "team-b/churn"), 1),
+        ("team-d", objective("lost", "company/gone"), 0),  # its parent is not there: shown, with its note
+        ("team-d", objective("own", "team-d/lost"), 1),  # its own config's parent
     ]
-    assert across_configs(order) == [  # type: ignore[arg-type]  # strings stand for the objectives
+    shown = [(ns, o.id, depth) for ns, o, depth in across_configs(order)]  # type: ignore[arg-type]
+    assert shown == [
         ("company", "grow", 0),
         ("company", "grow-eu", 1),
         ("team-a", "signups", 2),
         ("team-b", "churn", 0),
         ("team-c", "retain", 1),
+        ("team-d", "lost", 0),
     ]
 
 

@@ -138,6 +138,8 @@ def test_the_line_leaves_out_only_points_within_half_a_unit():
     # (0,0) (1,0.4) (2,0) (3,3) (4,0): 0.4 from the chord (0,0)-(2,0) goes; (3,3) is a turn and stays
     assert simplify([(0, 0), (1, 0.4), (2, 0), (3, 3), (4, 0)], 0.5) == [(0, 0), (2, 0), (3, 3), (4, 0)]
     assert simplify([(0, 0), (1, 0.6), (2, 0)], 0.5) == [(0, 0), (1, 0.6), (2, 0)]
+    # a point that does not lie right of the one before (x 3, then 1) ends the segment: both kept
+    assert simplify([(0, 0), (3, 0), (1, 0), (4, 0)], 0.5) == [(0, 0), (3, 0), (1, 0), (4, 0)]
 
 
 @given(st.lists(st.floats(0, 100), min_size=2, max_size=40))

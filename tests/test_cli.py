@@ -246,7 +246,7 @@ def test_ctrl_c_stops_serve_even_when_prefects_runner_never_returns(signum, code
 
 def test_the_program_leaves_at_once_after_its_exit_handlers_unless_a_thread_still_runs(monkeypatch):
     """okrsync.cli.run: main, the exit handlers, the output flushed, then os._exit with main's code (no
-    finalisation); while another thread runs, Python's own exit, which waits for it."""
+    finalisation); while another thread runs, under a profiler, or once Prefect is loaded, Python's own exit."""
     import threading
     from unittest import mock
 
@@ -258,6 +258,8 @@ def test_the_program_leaves_at_once_after_its_exit_handlers_unless_a_thread_stil
     left = mock.Mock(side_effect=SystemExit)  # os._exit never returns
     monkeypatch.setattr(os, "_exit", left)
     monkeypatch.setattr(threading, "enumerate", lambda: [threading.main_thread()])
+    monkeypatch.setattr(sys, "gettrace", lambda: None)  # this test under coverage or a debugger: as without
+    monkeypatch.delitem(sys.modules, "prefect", raising=False)  # as a plain run, which never imports Prefect
     with pytest.raises(SystemExit):
         run()
     handlers.assert_called_once_with()
@@ -270,6 +272,11 @@ def test_the_program_leaves_at_once_after_its_exit_handlers_unless_a_thread_stil
     assert exited.value.code == 2 and not left.called and not handlers.called  # Python's exit runs them
     monkeypatch.setattr(threading, "enumerate", lambda: [threading.main_thread()])
     monkeypatch.setattr(sys, "getprofile", lambda: object())  # python -m cProfile -m okrsync: its figures at exit
+    with pytest.raises(SystemExit):
+        run()
+    assert not left.called
+    monkeypatch.setattr(sys, "getprofile", lambda: None)
+    monkeypatch.setitem(sys.modules, "prefect", mock.Mock())  # run --prefect: its workers flush at Python's exit
     with pytest.raises(SystemExit):
         run()
     assert not left.called

@@ -153,4 +153,4 @@ def test_team_subflows_run_without_a_heartbeat_of_their_own(prefect_harness, tmp
     state = module.company_flow(paths, company="acme", team_concurrency=2, as_of=AS_OF, return_state=True)
     assert state.is_completed(), state.message
     assert seen == {paths[0]: None, paths[1]: None}
-    assert before == get_current_settings().flows.heartbeat_frequency == 180  # Prefect 3.9's default, elsewhere
+    assert before == get_current_settings().flows.heartbeat_frequency  # elsewhere, as configured

@@ -35,6 +35,7 @@ def hostile() -> Outline:
     one = tree.add(Text("a label long enough to wrap at the narrow widths below, with words " * 2, style="green"))
     one.add(Text("two\nlines"))  # a line break: left to rich
     one.add(Text("a\ttab"))  # a tab: left to rich
+    one.add(Text("right", justify="right"))  # justified: left to rich, which pads it
     last = tree.add(Text.assemble(("████", "red"), ("│", "bold"), ("░░", "dim"), " 50%"))
     for n in range(3):
         last.add(Text(f"leaf {n}")).add(Text("deeper"))

@@ -101,3 +101,11 @@ def test_a_new_store_opened_by_two_at_once_is_created_once(tmp_path):
     assert failures == []
     with Store(url) as store, store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT version_num FROM alembic_version")).scalars().all() == [newest_revision()]
+
+
+def test_a_dry_run_on_a_new_postgresql_store_says_to_run_once(pg_url):
+    """A dry run's read-only transaction creates nothing: the message of a store that needs migrating."""
+    from okrsync.errors import StoreError
+
+    with pytest.raises(StoreError, match="run `okrsync run` once"):
+        Store(pg_url, access="scratch")

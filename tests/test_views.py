@@ -94,6 +94,7 @@ def test_a_bar_fills_its_progress_and_marks_the_expected_share_in_its_cell():
         (1.0, 1.0): "███████│",
         (0.0, None): "░░░░░░░░",
         (None, 0.5): "········",
+        (0.25, -0.5): "██░░░░░░",  # an expected share below the bar: no mark, eight cells
     }
     for (progress, expected), drawn in cases.items():
         shown = views.bar(progress, expected, width=8, style="red")
@@ -101,3 +102,11 @@ def test_a_bar_fills_its_progress_and_marks_the_expected_share_in_its_cell():
     styled = views.bar(0.5, 0.25, width=8, style="red")
     styles = [str(styled.get_style_at_offset(Console(), i)) for i in range(8)]
     assert styles == ["red", "red", "bold", "red", "dim", "dim", "dim", "dim"]
+
+
+def test_a_team_title_in_the_company_table_is_shown_as_written(document: StatusDocument):
+    from okrsync.cli.company_status import teams_table
+
+    odd = document.model_copy(update={"namespace": "platform", "title": "Platform [api/web] [/] [bold]"})
+    shown = text_of(teams_table({"platform": odd}))
+    assert "Platform [api/web] [/] [bold] (platform)" in shown  # rich markup in a title is text, not a style

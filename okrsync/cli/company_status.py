@@ -81,7 +81,7 @@ def teams_table(docs: dict[str, StatusDocument]) -> Table:
     for ns, doc in docs.items():
         counts = Counter(o.status for o in doc.objectives)
         notes = sum(o.parent_note is not None for o in doc.objectives)
-        name = ns if not doc.title or doc.title == ns else f"{printable(doc.title)} ({ns})"
+        name = Text(ns if not doc.title or doc.title == ns else f"{printable(doc.title)} ({ns})")  # never markup
         cells = [str(counts[s]) if counts[s] else "" for s in _STATUSES]
         table.add_row(name, human_time(doc.as_of), str(len(doc.objectives)), *cells, f"⚠ {notes}" if notes else "")
     return table

@@ -91,9 +91,11 @@ def run() -> None:
     """The program ``okrsync``: :func:`main`, then out without the interpreter's finalisation.
 
     After a sync of 2,000 key results, freeing every object one by one took 0.18-0.25 s of a 12 s run
-    (bench/run_bench.py). The exit handlers still run (logging's flush, temporary files, Prefect's) and the
-    output is flushed; with any other thread still running the exit is Python's own, which waits for it, and so
-    it is under a debugger, coverage or a profiler (``python -m cProfile -m okrsync`` writes its figures then)."""
+    (bench/run_bench.py). The exit handlers registered with ``atexit`` still run (logging's flush, temporary
+    files) and the output is flushed. Python's own exit is kept while another thread still runs (it waits for
+    it), under a debugger, coverage or a profiler (``python -m cProfile -m okrsync`` writes its figures then),
+    and once Prefect is loaded (``run --prefect``, deploy, serve): its log and event workers send what they
+    hold from hooks only Python's exit runs."""
     import atexit
     import os
     import threading
@@ -104,7 +106,8 @@ def run() -> None:
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     watched = sys.gettrace() is not None or sys.getprofile() is not None  # a debugger, coverage or a profiler
-    if watched or any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate()):
+    threads = any(t is not threading.main_thread() and not t.daemon for t in threading.enumerate())
+    if watched or threads or "prefect" in sys.modules:  # Prefect flushes its logs and events at Python's exit
         sys.exit(code)
     atexit._run_exitfuncs()  # what the interpreter runs at exit, before it frees everything
     try:

@@ -63,7 +63,8 @@ class Outline(Tree):
         """A label's lines after their guides: as its segments when it fits its line, else wrapped by rich."""
         indent = 4 * len(guides)
         width = options.max_width - indent
-        if "\n" not in label.plain and "\t" not in label.plain and cell_len(label.plain) <= width:
+        plain = "\n" not in label.plain and "\t" not in label.plain and label.justify is None
+        if plain and width > 0 and cell_len(label.plain) <= width:
             unstyled = not label.spans and label.style  # Text.render leaves the style of a span-less text out
             lines = [
                 [Segment(label.plain, console.get_style(label.style))] if unstyled else list(label.render(console))

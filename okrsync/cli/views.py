@@ -42,6 +42,7 @@ def bar(progress: float | None, expected: float | None, width: int = 20, style: 
         return Text("·" * width, style="dim")
     filled = round(max(0.0, min(1.0, progress)) * width)
     mark = None if expected is None else min(width - 1, int(expected * width))
+    mark = None if mark is None or mark < 0 else mark  # an expected share below the bar: no mark
     cells = [("█" * filled, style), ("░" * (width - filled), "dim")]
     if mark is not None:  # the mark replaces the cell it falls in, filled or not
         before, after = ("█" * min(filled, mark), style), ("░" * (mark - filled), "dim")

@@ -135,13 +135,16 @@ def company_order(docs: Mapping[str, StatusDocument]) -> list[tuple[str, Objecti
 
 def across_configs(order: list[tuple[str, ObjectiveStatus, int]]) -> list[tuple[str, ObjectiveStatus, int]]:
     """Of the company tree (:func:`company_order`), the objectives on a path that crosses configs: each
-    objective aligned to another namespace's, and that objective with its ancestors, at their depths."""
+    objective aligned to another namespace's, and that objective with its ancestors, at their depths; and an
+    objective whose parent in another namespace is not there (at the top, with its note)."""
     kept: set[int] = set()
     path: list[int] = []  # the indexes of the current entry's ancestors, by depth
-    for i, (namespace, _, depth) in enumerate(order):
+    for i, (namespace, objective, depth) in enumerate(order):
         del path[depth:]
         if path and order[path[-1]][0] != namespace:
             kept.update(path, [i])
+        elif not path and split_ref(objective.parent or "")[0] not in (None, namespace):
+            kept.add(i)
         path.append(i)
     return [order[i] for i in sorted(kept)]
 

@@ -231,11 +231,13 @@ def simplify(points: list[tuple[float, float]], tolerance: float) -> list[tuple[
 def _reach(points: list[tuple[float, float]], start: int, tolerance: float) -> int:
     """The farthest point after ``start`` that the segment from ``start`` can end at (the next one at least)."""
     (ax, ay), low, high, end = points[start], -math.inf, math.inf, start + 1
+    before = ax
     for i in range(start + 1, len(points)):
         x, y = points[i]
         run = x - ax
-        if run <= 0:  # not to the right of the start: no slope; the segment ends before it
+        if x <= before:  # not to the right of the point before it: the segment ends before it
             break
+        before = x
         if low <= (y - ay) / run <= high:
             end = i
         low, high = max(low, (y - tolerance - ay) / run), min(high, (y + tolerance - ay) / run)

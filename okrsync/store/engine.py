@@ -158,8 +158,8 @@ class Database:
         tables of an older okrsync without a revision), which Alembic then takes as any other."""
         from okrsync.store.tables import metadata
 
-        if self.access == "read":
-            return False  # a reader creates nothing; migrate() reads an empty SQLite file through a copy
+        if self.access == "read" or (self.read_only and self.engine.dialect.name == "postgresql"):
+            return False  # a reader creates nothing, nor a read-only transaction: migrate() says what happens
         with translate_errors(self.url), self.engine.begin() as conn:
             if self.engine.dialect.name == "postgresql":
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
