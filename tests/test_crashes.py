@@ -1,11 +1,12 @@
 """Crashes (reliability suite): kill -9 at every step of a sync, on SQLite and PostgreSQL.
 
-A child process runs a real sync and SIGKILLs itself at one point (inside the first migration, between
-the store's writes, between each delivery's claim and its send and between the send and its
-confirmation). Then the same sync runs again, and once more after the claim lease. Counted: values
-lost, values duplicated, writes duplicated — all must be zero. A webhook killed between its POST and
-the confirmation is sent again after the lease with the same Idempotency-Key (a receiver that honours
-the key acts once: Stripe's contract); a chat message in that window is never re-sent, and reported.
+A child process runs a real sync and SIGKILLs itself at one point (inside a new store's creation, inside a
+migration of a store an older okrsync left at revision 0001, between the store's writes, between each
+delivery's claim and its send and between the send and its confirmation). Then the same sync runs again, and
+once more after the claim lease. Counted: values lost, values duplicated, writes duplicated — all must be zero.
+A webhook killed between its POST and the confirmation is sent again after the lease with the same
+Idempotency-Key (a receiver that honours the key acts once: Stripe's contract); a chat message in that window
+is never re-sent, and reported.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from okrsync.sdk.delivery import CLAIM_LEASE
 from okrsync.store import Store
 from okrsync.sync.sequence import sync
 from tests.emulators.crm import HookReceiver
-from tests.helpers import oslo, posts, slow_receiver, team_config
+from tests.helpers import migrate_to, oslo, posts, slow_receiver, team_config
 
 pytestmark = pytest.mark.reliability
 DAY = oslo(2026, 11, 16)
@@ -52,30 +53,17 @@ def _before(original, url_end: str):
     return call
 
 
-def _nth_table(original, n: int):
-    made = [0]
-
-    def call(*args, **kwargs):
-        made[0] += 1
-        if made[0] == n:
-            _die()
-        return original(*args, **kwargs)
-
-    return call
-
-
 def _install(point: str) -> None:
     """Arrange the SIGKILL at ``point`` (in the child process only)."""
     import alembic.op
 
     from okrsync.sdk.http import ApiClient
     from okrsync.store.history import History
+    from okrsync.store.tables import metadata
     from okrsync.sync import persist, publish
 
     patches = {
-        "migration 0001: 4th table": lambda: setattr(
-            alembic.op, "create_table", _nth_table(alembic.op.create_table, 4)
-        ),
+        "a new store: 4th table": lambda: sa.event.listen(metadata.sorted_tables[3], "before_create", _die),
         "migration 0002: after the ledger's new key": lambda: setattr(alembic.op, "execute", _die),
         "after the run row, before values": lambda: setattr(History, "save_values", _die),
         "after values, before results": lambda: setattr(History, "save_evaluation", _die),
@@ -95,7 +83,7 @@ def _killed_sync(path: str, point: str) -> None:
 
 
 POINTS = [
-    "migration 0001: 4th table",
+    "a new store: 4th table",
     "migration 0002: after the ledger's new key",
     "after the run row, before values",
     "after values, before results",
@@ -108,8 +96,9 @@ POINTS = [
 ]
 
 
-def _fresh(store_url: str) -> None:
-    """An empty store (the migration points must crash the very first open)."""
+def _fresh(store_url: str, point: str) -> None:
+    """An empty store (the first point must crash the very first open); for a migration's point, a store at
+    revision 0001, as an older okrsync left it."""
     engine = sa.create_engine(store_url)
     with engine.begin() as conn:
         for table in (
@@ -124,6 +113,9 @@ def _fresh(store_url: str) -> None:
             "runs",
         ):
             conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+    if point.startswith("migration 0002"):
+        with engine.begin() as conn:
+            migrate_to(conn, "0001")
     engine.dispose()
 
 
@@ -131,7 +123,7 @@ def _fresh(store_url: str) -> None:
 def test_kill_9_then_rerun_loses_nothing_and_sends_nothing_twice(point, store_url, tmp_path, figures):
     receiver = slow_receiver()
     try:
-        _fresh(store_url)
+        _fresh(store_url, point)
         path = team_config(tmp_path, "team", store_url, receiver.url)
         child = multiprocessing.get_context("spawn").Process(target=_killed_sync, args=(str(path), point))
         child.start()
