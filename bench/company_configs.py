@@ -27,6 +27,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from bench.org import emulated_connections
 from okrsync.testing import Emulator
 from tests.emulators.crm import HubspotEmulator
 from tests.emulators.jira import JiraEmulator
@@ -82,19 +83,12 @@ class Emulators:
         return {api: len(e.log) for api, e in self.apis.items()}
 
     def connections(self, key_file: str) -> dict:
-        e = self.apis
+        apis = emulated_connections(self.apis, key_file)
         return {
             "files": {"type": "csv", "root": "data/"},
             "warehouse": {"type": "sql", "url": "sqlite:///data/warehouse.db"},
-            "sheets": {"type": "google_sheets", "credentials_file": key_file, "endpoint": e["google_sheets"].url},
-            "jira": {
-                "type": "jira",
-                "url": "https://acme.atlassian.net",
-                "endpoint": e["jira"].url,
-                "email": "bot@acme.example",
-                "token": "${BENCH_TOKEN}",
-            },
-            "hubspot": {"type": "hubspot", "token": "${BENCH_TOKEN}", "endpoint": e["hubspot"].url},
+            "sheets": apis.pop("google_sheets"),
+            **apis,
         }
 
 

@@ -38,6 +38,22 @@ LIMITS = {
 }
 
 
+def emulated_connections(emulators: dict[str, Emulator], key_file: str) -> dict[str, dict]:
+    """The connections to the Sheets, Jira and HubSpot emulators given (by those names), as a config writes them:
+    the vendors' own URLs, each sent to its emulator by ``endpoint``, the token from ``BENCH_TOKEN``."""
+    known = {
+        "google_sheets": {"type": "google_sheets", "credentials_file": key_file},
+        "jira": {
+            "type": "jira",
+            "url": "https://acme.atlassian.net",
+            "email": "bot@acme.example",
+            "token": "${BENCH_TOKEN}",
+        },
+        "hubspot": {"type": "hubspot", "token": "${BENCH_TOKEN}"},
+    }
+    return {name: {**known[name], "endpoint": emulator.url} for name, emulator in emulators.items()}
+
+
 class MetricsApi(Emulator):
     """An internal JSON API: one number per path."""
 
@@ -136,19 +152,7 @@ class Organisation:
         self._key["token_uri"] = f"{e['google_sheets'].url}/token"
         (self.root / "sa.json").write_text(json.dumps(self._key))
         connections = {
-            "google_sheets": {
-                "type": "google_sheets",
-                "credentials_file": "sa.json",
-                "endpoint": e["google_sheets"].url,
-            },
-            "jira": {
-                "type": "jira",
-                "url": "https://acme.atlassian.net",
-                "endpoint": e["jira"].url,
-                "email": "bot@acme.example",
-                "token": "${BENCH_TOKEN}",
-            },
-            "hubspot": {"type": "hubspot", "token": "${BENCH_TOKEN}", "endpoint": e["hubspot"].url},
+            **emulated_connections({k: e[k] for k in ("google_sheets", "jira", "hubspot")}, "sa.json"),
             "salesforce": {
                 "type": "salesforce",
                 "instance_url": "https://acme.my.salesforce.com",
