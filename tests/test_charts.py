@@ -1,22 +1,26 @@
 """The report's charts (okrsync.present.charts) and the page around them, checked in the HTML itself and, for
 the hover readout of the page's script, in headless Chromium."""
 
+import gc
 import math
 import re
 import time
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from okrsync.connectors.report import render_html
+from okrsync.okr.results import Point
 from okrsync.present.charts import (
     HEIGHT,
     LEFT,
     WIDTH,
     Chart,
     Frame,
+    chart_points,
     compact,
     hover_data,
     hover_step,
@@ -168,6 +172,29 @@ def test_a_simplified_series_stays_within_half_a_unit_upright_at_any_spacing(ste
         (ax, ay), (bx, by) = max(p for p in kept if p[0] <= x), min(p for p in kept if p[0] >= x)
         on_segment = ay if bx == ax else ay + (by - ay) * (x - ax) / (bx - ax)
         assert abs(y - on_segment) <= 0.5 + 1e-9
+
+
+@given(
+    st.floats(-40, 400),
+    st.lists(st.tuples(st.floats(-50, 500), st.floats(-1e6, 1e6)), min_size=1, max_size=30),
+)
+def test_a_frame_places_a_series_exactly_where_it_places_each_point(span, pairs):
+    """Frame.place (a year of 200 charts at once) against x() and y() one point at a time: the same floats,
+    so the same whole units once rounded; days before the origin or past the span stay on the edge."""
+    frame = Frame(date(2026, 1, 1), span, [v for _, v in pairs])
+    assert frame.place(pairs) == [(frame.x(d), frame.y(v)) for d, v in pairs]
+
+
+def test_chart_points_are_local_iso_times_and_values_to_six_places():
+    """Stored POSIX seconds become ISO times in the cycle's zone, across the spring change of Oslo's clocks
+    (29 March 2026, 01:00 UTC): 04:00 UTC is 05:00 +01:00 on the 28th and 06:00 +02:00 on the 29th."""
+    before = datetime(2026, 3, 28, 4, tzinfo=UTC).timestamp()
+    history = {"a": [Point(before, 1.23456789)], "b": [Point(before, 2.0), Point(before + 86_400, -0.0000004)]}
+    assert chart_points(history, ZoneInfo("Europe/Oslo")) == {
+        "a": [["2026-03-28T05:00:00+01:00", 1.234568]],
+        "b": [["2026-03-28T05:00:00+01:00", 2.0], ["2026-03-29T06:00:00+02:00", -0.0]],
+    }
+    assert gc.isenabled()  # the collector waited while the lists were built, and runs again
 
 
 def point_at(page, box: dict, x: float) -> None:

@@ -1,6 +1,7 @@
 """The CLI end to end: exit codes, messages without tracebacks, idempotent runs. In this process
 (tests.helpers.okrsync) except the smoke tests, which start the real ``python -m okrsync``."""
 
+import gc
 import json
 import os
 import signal
@@ -244,7 +245,34 @@ def test_ctrl_c_stops_serve_even_when_prefects_runner_never_returns(signum, code
     assert "the runner swallowed it" in output and "did not finish its shutdown in time" in output
 
 
-def test_the_program_leaves_at_once_after_its_exit_handlers_unless_a_thread_still_runs(monkeypatch):
+@pytest.fixture
+def collector():
+    """okrsync.cli.run turns Python's cyclic collector off: on again for the tests after this one."""
+    yield
+    gc.enable()
+
+
+def test_the_program_keeps_the_collector_off_only_for_commands_that_read(monkeypatch, tmp_path, collector):
+    """run() starts without the cyclic collector; status, report, checkin and the like keep it off (what they
+    build lives until they end), any other command (run here) turns it on before its work."""
+    from unittest import mock
+
+    from okrsync.cli import run
+
+    monkeypatch.setattr(os, "_exit", mock.Mock(side_effect=SystemExit))
+    monkeypatch.setattr("atexit._run_exitfuncs", mock.Mock())
+    missing = str(tmp_path / "missing.yaml")  # each command fails at its config, after the options are read
+    for command, collects in (("status", False), ("report", False), ("checkin", False), ("run", True)):
+        gc.enable()
+        monkeypatch.setattr(
+            sys, "argv", ["okrsync", "-c", missing, command, *(["-o", "r.html"] * (command == "report"))]
+        )
+        with pytest.raises(SystemExit):
+            run()
+        assert gc.isenabled() is collects, command
+
+
+def test_the_program_leaves_at_once_after_its_exit_handlers_unless_a_thread_still_runs(monkeypatch, collector):
     """okrsync.cli.run: main, the exit handlers, the output flushed, then os._exit with main's code (no
     finalisation); while another thread runs, under a profiler, or once Prefect is loaded, Python's own exit."""
     import threading

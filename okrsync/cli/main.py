@@ -95,11 +95,16 @@ def run() -> None:
     files) and the output is flushed. Python's own exit is kept while another thread still runs (it waits for
     it), under a debugger, coverage or a profiler (``python -m cProfile -m okrsync`` writes its figures then),
     and once Prefect is loaded (``run --prefect``, deploy, serve): its log and event workers send what they
-    hold from hooks only Python's exit runs."""
+    hold from hooks only Python's exit runs.
+
+    It starts with Python's cyclic collector off; every command but those that read and show turns it back on
+    (``READING`` in okrsync.cli.app)."""
     import atexit
+    import gc
     import os
     import threading
 
+    gc.disable()
     try:
         main()
         code = 0

@@ -23,11 +23,12 @@ first midnight: the same document gives the same drawing on any machine, whateve
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from functools import lru_cache
 
+from okrsync.memory import collector_paused
 from okrsync.okr.results import Point
 from okrsync.okr.status import KpiStatus, KrStatus, StatusDocument
 from okrsync.present.formats import fmt_chance, fmt_value, range_text, target_text
@@ -117,6 +118,18 @@ class Frame:
     def y(self, value: float) -> float:
         return HEIGHT - BOTTOM - (HEIGHT - TOP - BOTTOM) * (value - self.lo) / (self.hi - self.lo)
 
+    def place(self, pairs: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
+        """Each (days, value) where :meth:`x` and :meth:`y` put it, by the same arithmetic: a year of values
+        for 200 charts without two method calls and two min/max calls a value."""
+        plot, span, base, height = WIDTH - LEFT - RIGHT, self.span, HEIGHT - BOTTOM, HEIGHT - TOP - BOTTOM
+        lo, extent = self.lo, self.hi - self.lo
+        placed = []
+        for days, value in pairs:
+            share = days / span
+            share = 0.0 if share < 0.0 else 1.0 if share > 1.0 else share
+            placed.append((LEFT + plot * share, base - height * (value - lo) / extent))
+        return placed
+
     def x_ticks(self) -> list[tuple[int, str]]:
         """The first of each month in the span (every other one past six), with the origin's year once."""
         firsts, day = [], self.origin
@@ -141,8 +154,11 @@ def compact(value: float, unit: str | None = None) -> str:
 
 
 def _series(points: list, origin: date) -> list[tuple[float, float, date]]:
-    placed = [(_placed(at, origin), v) for at, v in points]
-    return [(days, v, day) for (days, day), v in placed]
+    series = []
+    for at, value in points:
+        days, day = _placed(at, origin)
+        series.append((days, value, day))
+    return series
 
 
 @lru_cache(maxsize=4096)
@@ -207,7 +223,7 @@ def _path(frame: Frame, pairs) -> str:
 
 def _line(frame: Frame, pairs) -> str:
     """The values' path in whole units, leaving out the points the line passes within TOLERANCE of."""
-    kept = simplify([(frame.x(d), frame.y(v)) for d, v in pairs], TOLERANCE)
+    kept = simplify(frame.place(pairs), TOLERANCE)
     rounded = [(round(x), round(y)) for x, y in kept]
     return relative_path([p for i, p in enumerate(rounded) if i == 0 or rounded[i - 1] != p])
 
@@ -240,7 +256,11 @@ def _reach(points: list[tuple[float, float]], start: int, tolerance: float) -> i
         before = x
         if low <= (y - ay) / run <= high:
             end = i
-        low, high = max(low, (y - tolerance - ay) / run), min(high, (y + tolerance - ay) / run)
+        lowest, highest = (y - tolerance - ay) / run, (y + tolerance - ay) / run  # the cone narrows
+        if lowest > low:
+            low = lowest
+        if highest < high:
+            high = highest
         if low > high:
             break
     return end
@@ -343,12 +363,21 @@ def shared_axes(charts: list[Chart]) -> list[tuple[str, list[tuple[int, str]]]]:
     return [(axis, list(ticks)) for ticks, axis in ids.items()]
 
 
-def chart_points(points: Iterable[Point], zone: tzinfo) -> list[list]:
-    """Points as the report's charts read them: [[ISO time in the cycle's zone, value], ...]."""
-    return [[_local_iso(p.ts, zone), round(p.value, 6)] for p in points]
+def chart_points(history: Mapping[str, Iterable[Point]], zone: tzinfo) -> dict[str, list[list]]:
+    """Each metric's points as the report's charts read them: [[ISO time in ``zone``, value], ...]. A run stores
+    its values at one moment, so each moment is written once; the collector waits while the lists are built."""
+    iso = _IsoMoments(zone)
+    with collector_paused():
+        return {metric: [[iso[p.ts], round(p.value, 6)] for p in points] for metric, points in history.items()}
 
 
-@lru_cache(maxsize=4096)
-def _local_iso(ts: float, zone: tzinfo) -> str:
-    """A stored moment (POSIX seconds) as ISO time in ``zone``; cached: a run stores every value at one moment."""
-    return datetime.fromtimestamp(ts, zone).isoformat()
+class _IsoMoments(dict):
+    """A stored moment (POSIX seconds) -> ISO time in the zone, written once per moment."""
+
+    def __init__(self, zone: tzinfo):
+        super().__init__()
+        self.zone = zone
+
+    def __missing__(self, ts: float) -> str:
+        self[ts] = iso = datetime.fromtimestamp(ts, self.zone).isoformat()
+        return iso

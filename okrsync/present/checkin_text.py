@@ -122,6 +122,13 @@ def render_markdown(c: Checkin) -> str:
     return "\n".join(out)
 
 
+def leading_metrics(doc: StatusDocument) -> set[str]:
+    """The metrics :func:`leading_lines` compares: each KPI's that leads, and the key results' it leads."""
+    led = {kr_id for k in doc.kpis for kr_id in k.leads}
+    wanted = {k.metric for k in doc.kpis if k.leads}
+    return wanted | {kr.metric for _, kr in doc.key_results() if kr.metric and kr.id in led}
+
+
 def leading_lines(doc: StatusDocument, daily: Mapping[str, Mapping[date, float]]) -> dict[str, list[str]]:
     """For each key result a KPI leads (``kpis[].leads``): the KPI and the lag at which its weekly changes move
     with the KR's, or "not enough evidence yet" and why (okrsync.okr.leading; docs/okr-semantics.md). ``daily``:

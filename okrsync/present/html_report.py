@@ -31,7 +31,7 @@ from okrsync.okr.rollup import ASPIRATIONAL_FACTOR, likely_status
 from okrsync.okr.status import KpiStatus, KrStatus, ObjectiveStatus, StatusDocument, StatusRulesDoc
 from okrsync.present.charts import kpi_chart, kr_chart, shared_axes
 from okrsync.present.checkin import confidence_text, owner_question
-from okrsync.present.checkin_text import leading_lines, source_name
+from okrsync.present.checkin_text import leading_lines, leading_metrics, source_name
 from okrsync.present.formats import (
     LABEL,
     fmt_chance,
@@ -372,7 +372,7 @@ def render_html(
         kpi_charts=kpi_charts,
         breakdowns={o.id: breakdown(o, doc, site or {}, pages or {}) for o in doc.objectives if o.children},
         why={kr.id: text for o, kr in doc.key_results() if (text := why_status_and_chance_differ(kr, o, doc))},
-        leading=leading_lines(doc, {m: by_day(series, doc) for m, series in history.items()}),
+        leading=leading_lines(doc, {m: by_day(history[m], doc) for m in leading_metrics(doc) if m in history}),
         confidence=owners_confidence(doc),
     )
 

@@ -46,7 +46,7 @@ def _stem(namespace: str) -> str:
 def local_points(history: Mapping[str, list[Point]], doc: StatusDocument) -> dict[str, list]:
     """Stored points as the charts read them, in the cycle's zone (older documents: their as_of's offset)."""
     zone = ZoneInfo(doc.timezone) if doc.timezone else doc.as_of.tzinfo or UTC
-    return {metric: chart_points(points, zone) for metric, points in history.items()}
+    return chart_points(history, zone)
 
 
 def build_site(docs: Mapping[str, StatusDocument], histories: Mapping[str, dict]) -> dict[str, str]:

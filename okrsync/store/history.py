@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import gc
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from enum import Enum
 from itertools import groupby
@@ -14,6 +12,7 @@ from typing import NamedTuple
 
 import sqlalchemy as sa
 
+from okrsync.memory import collector_paused
 from okrsync.okr.results import Evaluation, KpiResult, KrResult, ObjectiveResult, Point
 from okrsync.store import tables as t
 from okrsync.store.engine import Database, _chunks, aware, utc
@@ -30,19 +29,6 @@ class ValueRow(NamedTuple):
     as_of: datetime
     observed_at: datetime
     value: float
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while millions of acyclic objects are built: each
-    collection would walk all of them, which doubled a year-long load (bench/RESULTS.md)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class _PosixSeconds(dict):

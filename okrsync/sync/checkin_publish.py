@@ -24,7 +24,7 @@ from okrsync.config.model import Config
 from okrsync.errors import OkrsyncError, SinkError
 from okrsync.okr.status import StatusDocument
 from okrsync.present.checkin import Checkin, CheckinReads, HeldEntry, NoteEntry, build_checkin
-from okrsync.present.checkin_text import leading_lines, render_json
+from okrsync.present.checkin_text import leading_lines, leading_metrics, render_json
 from okrsync.present.triggers import CHECKIN_OUTPUTS, publishes_checkin
 from okrsync.registry import registry
 from okrsync.sdk.connector import CheckinContext, OutputSettings
@@ -152,8 +152,7 @@ def _first_run(store: Store, namespace: str, cycle: str) -> RunInfo | None:
 def daily_values(store: Store, config: Config, doc: StatusDocument) -> dict[str, dict[date, float]]:
     """The values per synced day of the metrics a leading indicator compares (the KPIs that lead, and the KRs
     they lead), read only when some KPI says ``leads``."""
-    wanted = {k.metric for k in doc.kpis if k.leads}
-    wanted |= {kr.metric for _, kr in doc.key_results() if kr.metric and any(kr.id in k.leads for k in doc.kpis)}
+    wanted = leading_metrics(doc)
     if not wanted:
         return {}
     history = store.load_history(config.namespace, config.cycle.name, doc.day, wanted)

@@ -161,4 +161,4 @@ def metric_states(
 
 
 def chart_history(plan: SyncPlan, states: Mapping[str, MetricState]) -> dict[str, list]:
-    return {m: chart_points(s.ordered(), plan.config.cycle.tz) for m, s in states.items()}
+    return chart_points({m: s.ordered() for m, s in states.items()}, plan.config.cycle.tz)
