@@ -4,6 +4,7 @@
     .venv/bin/python bench/company_store.py --teams 20 --backend sqlite   # a smaller shape
     .venv/bin/python bench/company_store.py --keep /tmp/company.db --backend sqlite  # keep the SQLite file (reused)
     .venv/bin/python bench/company_store.py --pg-keep c20 --backend postgres  # keep database okrsync_bench_c20
+    .venv/bin/python bench/company_store.py --keep /tmp/company.db --against HEAD~1  # commands beside a revision's
 
 The store holds N teams (namespaces) of K key results on K metrics, one cycle of D days, and for every team and
 day: a finished run with its status document (a real one, built by the evaluation), every KR's result and every
@@ -39,7 +40,7 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.company_store_load import START, load_postgres, load_sqlite, moment, team_config
-from bench.startup import environment
+from bench.startup import REPO, environment, export
 from okrsync.config import Config
 from okrsync.store import Store
 
@@ -47,26 +48,33 @@ OKRSYNC = [sys.executable, "-m", "okrsync"]
 BEFORE = "0010"  # the schema a store is loaded at: the newest before the indexes of issue 26 (0011)
 
 
-def timed(argv: list[str], env: dict, repeat: int) -> tuple[float, float, str]:
-    """Best and median wall time of a whole ``okrsync`` process (after one untimed run: its bytecode cached),
-    and its last output's first line."""
-    subprocess.run(argv, env=env, capture_output=True)
-    walls, out = [], None
+def timed(argv: list[str], trees: list[tuple[Path, dict]], repeat: int) -> list[tuple[float, float, str]]:
+    """Best and median wall time of a whole ``okrsync`` process from each tree (``python -m okrsync`` takes
+    the okrsync of the folder it runs in), after one untimed run (its bytecode cached); the trees' runs
+    alternate, so that the machine's load hits all alike. With the first line of its output."""
+    for cwd, env in trees:
+        subprocess.run(argv, cwd=cwd, env=env, capture_output=True)
+    walls: list[list[float]] = [[] for _ in trees]
+    firsts = [""] * len(trees)
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = subprocess.run(argv, env=env, capture_output=True, text=True)
-        walls.append(time.perf_counter() - t0)
-        if out.returncode != 0:
-            raise SystemExit(f"{' '.join(argv)} failed: {out.stderr[-2000:]}")
-    first = (out.stdout.strip().splitlines() or [""])[0][:60] if out else ""
-    return min(walls), statistics.median(walls), first
+        for i, (cwd, env) in enumerate(trees):
+            t0 = time.perf_counter()
+            out = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+            walls[i].append(time.perf_counter() - t0)
+            if out.returncode != 0:
+                raise SystemExit(f"{' '.join(argv)} failed: {out.stderr[-2000:]}")
+            firsts[i] = (out.stdout.strip().splitlines() or [""])[0][:60]
+    return [(min(w), statistics.median(w), first) for w, first in zip(walls, firsts, strict=True)]
 
 
-def commands(url: str, folder: Path, n_krs: int, days: int, repeat: int) -> None:
-    """Each lead's command as a whole process, printed as measured."""
+def commands(url: str, folder: Path, args) -> None:
+    """Each lead's command as a whole process, printed as measured; with ``--against REV`` beside REV's."""
     cfg = folder / "team.yaml"
-    cfg.write_text(json.dumps(team_config(0, n_krs, days)))
+    cfg.write_text(json.dumps(team_config(0, args.krs, args.days)))
     env = {**environment(folder / "pycache"), "OKRSYNC_STORE_URL": url, "COLUMNS": "160"}
+    trees = [(REPO, env)]
+    if args.against:  # REV's files, run from their folder: its okrsync first on sys.path
+        trees.append((export(args.against, Path(tempfile.mkdtemp(dir=folder))), env))
     c = [*OKRSYNC, "-c", str(cfg)]
     runs = [
         ("okrsync --help (start-up alone)", [*OKRSYNC, "--help"]),
@@ -80,10 +88,13 @@ def commands(url: str, folder: Path, n_krs: int, days: int, repeat: int) -> None
         ("checkin", [*c, "checkin"]),
         ("runs", [*c, "runs"]),
     ]
-    print("\n| command (whole process) | best (s) | median (s) | first line of output |\n|---|---:|---:|---|")
+    against = f" {args.against}: best / median (s) |" if args.against else ""
+    print(f"\n| command (whole process) | best (s) | median (s) |{against} first line of output |")
+    print("|---|---:|---:|" + ("---:|" if args.against else "") + "---|")
     for name, argv in runs:
-        best, median, first = timed(argv, env, repeat)
-        print(f"| {name} | {best:.2f} | {median:.2f} | {first.replace('|', '/')} |", flush=True)
+        (best, median, first), *other = timed(argv, trees, args.repeat)
+        beside = "".join(f" {b:.2f} / {m:.2f} |" for b, m, _ in other)
+        print(f"| {name} | {best:.2f} | {median:.2f} |{beside} {first.replace('|', '/')} |", flush=True)
 
 
 def best_of(repeat: int, read) -> tuple[float, object]:
@@ -209,7 +220,7 @@ def migrated(url: str) -> float:
 def measure(label: str, url: str, setup: float, args, folder: Path) -> None:
     header(label, setup, counts(url))
     if not args.reads_only:
-        commands(url, folder, args.krs, args.days, args.repeat)
+        commands(url, folder, args)
     sync_reads(url, args.krs, args.days, args.repeat)
     company_view(url)
 
@@ -272,6 +283,7 @@ def main() -> None:
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--keep", help="SQLite: keep the store in this file (reused when it exists)")
     parser.add_argument("--reads-only", action="store_true", help="the reads in process, not the commands")
+    parser.add_argument("--against", metavar="REV", help="also time the commands of this git revision, side by side")
     parser.add_argument("--pg-keep", help="PostgreSQL: keep the store in database okrsync_bench_NAME (reused)")
     parser.add_argument(
         "--pg", default=os.environ.get("OKRSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -163,6 +163,24 @@ def test_stalled_days_count_calendar_days_back_to_where_the_value_last_moved(wee
     assert until_nov_12["signups"]["stalled_days"] == 3  # --since does not change it: it counts up to until
 
 
+def test_stalled_days_do_not_depend_on_the_order_the_days_were_stored(tmp_path):
+    """The KR values of each stored day are read in day order, whatever order the runs were written in: the
+    weeks of Oct 19 to Nov 2 synced after Nov 9-16 count as in order (nps 30 from Oct 19: 28 days; signups
+    480 from Nov 13: 3 days). Reading by run, or by the order rows come, would count from the last one written."""
+    (tmp_path / "data").mkdir()
+    for name, values in VALUES.items():
+        rows = "".join(f"{day},{value}\n" for day, value in zip(DAYS, values, strict=False))
+        (tmp_path / "data" / f"{name}.csv").write_text("date,n\n" + rows)
+    path = tmp_path / "team.yaml"
+    path.write_text(CONFIG)
+    config = load_config(path)
+    for day in [*NOV, *DAYS[:3]]:  # the three weeks of October and early November last
+        sync(config, end_of_day(day, config.cycle), now=oslo(2026, 11, 16, 6))
+    krs = {k["id"]: k for k in checkin_json(path)["key_results"]}
+    assert (krs["nps"]["stalled_days"], krs["nps"]["stalled_since"]) == (28, "2026-10-19")
+    assert (krs["signups"]["stalled_days"], krs["signups"]["stalled_since"]) == (3, "2026-11-13")
+
+
 def test_stalled_worked_example_of_the_docs():
     from okrsync.present.checkin import stalled
 

@@ -18,6 +18,7 @@ from rich.text import Text
 from rich.tree import Tree
 
 from okrsync.cli.app import Wait, app, clock, console, current_config, err_console
+from okrsync.cli.outline import Outline
 
 if TYPE_CHECKING:
     from okrsync.config import Config
@@ -193,7 +194,7 @@ def checkin_tree(c: Checkin) -> Tree:
     """The check-in as a tree: objectives, their key results, each KR's facts; every text a Text (no markup)."""
     from okrsync.present.checkin_text import heading, kr_facts, objective_facts
 
-    tree = Tree(Text(heading(c), style="bold"))
+    tree = Outline(Text(heading(c), style="bold"))  # drawn as rich's Tree draws it, a line at a time
     if c.period_note:
         tree.add(Text(f"note: {c.period_note}", style="yellow"))
     for f in c.failing:
