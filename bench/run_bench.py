@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pstats
-import resource
 import subprocess
 import sys
 import tempfile
@@ -50,17 +50,23 @@ def okrsync_args(config: Path, quiet: bool) -> list[str]:
     return ["-c", str(config), "run", "--as-of", AS_OF, *(["-q"] if quiet else [])]
 
 
-def whole(config: Path, env: dict[str, str], quiet: bool) -> tuple[float, int, float]:
-    """Wall time of one plain `okrsync run` subprocess, its exit code and its CPU time (user + system, all
-    its threads: what a busy machine inflates less than the wall time)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "okrsync", *okrsync_args(config, quiet)], cwd=config.parent, env=env, capture_output=True
-    )
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, done.returncode, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+def whole(config: Path, env: dict[str, str], quiet: bool) -> tuple[float, int, float, float]:
+    """Wall time of one plain `okrsync run` subprocess, its exit code, its CPU time (user + system, all its
+    threads: what a busy machine inflates less than the wall time) and its peak memory in MB (the child's own
+    resident maximum, from wait4). Its output goes to files, as cron's does."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "okrsync", *okrsync_args(config, quiet)],
+            cwd=config.parent,
+            env=env,
+            stdout=out,
+            stderr=err,
+        )
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
+    return wall, child.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def bare(env: dict[str, str], n: int = 5) -> float:
@@ -149,7 +155,7 @@ def prepare(trees: dict[str, Path], env: dict[str, str], config: Path, quiet: bo
         compiling = [sys.executable, "-m", "compileall", "-q", str(tree / "okrsync")]
         subprocess.run(compiling, env=envs[label], check=True, capture_output=True)  # into the prefix cache
         fresh(config)  # untimed: caches the dependencies' bytecode (the prefix cache has none yet)
-        seconds, code, _ = whole(config, envs[label], quiet)
+        seconds, code, _, _ = whole(config, envs[label], quiet)
         print(f"{label}: warm-up run {seconds:.2f} s (untimed), exit {code}", flush=True)
     return envs
 
@@ -166,9 +172,12 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], org: Organisation,
         for label in trees:
             fresh(config)
             for day in days:
-                seconds, code, cpu = whole(config, envs[label], args.quiet)
+                seconds, code, cpu, peak = whole(config, envs[label], args.quiet)
                 walls[day][label].append(seconds)
-                print(f"{label}: whole run ({day}) {seconds:.2f} s, CPU {cpu:.2f} s, exit {code}", flush=True)
+                print(
+                    f"{label}: whole run ({day}) {seconds:.2f} s, CPU {cpu:.2f} s, {peak:.0f} MB, exit {code}",
+                    flush=True,
+                )
             fresh(config)
             for day in days:
                 runs[day][label].append(phased(config, envs[label], args.quiet, base))
