@@ -252,9 +252,9 @@ def collector():
     gc.enable()
 
 
-def test_the_program_keeps_the_collector_off_only_for_commands_that_read(monkeypatch, tmp_path, collector):
-    """run() starts without the cyclic collector; status, report, checkin and the like keep it off (what they
-    build lives until they end), any other command (run here) turns it on before its work."""
+def test_the_program_keeps_the_collector_off_only_for_short_commands(monkeypatch, tmp_path, collector):
+    """run() starts without the cyclic collector; status, report, checkin and the like and a sync of one day keep
+    it off, any other command (backfill, note here) turns it on before its work."""
     from unittest import mock
 
     from okrsync.cli import run
@@ -262,7 +262,8 @@ def test_the_program_keeps_the_collector_off_only_for_commands_that_read(monkeyp
     monkeypatch.setattr(os, "_exit", mock.Mock(side_effect=SystemExit))
     monkeypatch.setattr("atexit._run_exitfuncs", mock.Mock())
     missing = str(tmp_path / "missing.yaml")  # each command fails at its config, after the options are read
-    for command, collects in (("status", False), ("report", False), ("checkin", False), ("run", True)):
+    commands = (("status", False), ("report", False), ("checkin", False), ("run", False), ("backfill", True))
+    for command, collects in (*commands, ("note", True)):
         gc.enable()
         monkeypatch.setattr(
             sys, "argv", ["okrsync", "-c", missing, command, *(["-o", "r.html"] * (command == "report"))]

@@ -1,6 +1,6 @@
 """The layers of the house, held by its import graph (docs/architecture.md draws them).
 
-    errors, redact, defaults         the base every layer may use
+    errors, redact, defaults, memory the base every layer may use
     config                           the config's models, loading and binding
     okr                              pure OKR semantics: no I/O library, no store, no connector
     sdk                              all a connector author imports (okrsync.sdk re-exports it)

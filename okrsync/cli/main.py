@@ -97,8 +97,8 @@ def run() -> None:
     and once Prefect is loaded (``run --prefect``, deploy, serve): its log and event workers send what they
     hold from hooks only Python's exit runs.
 
-    It starts with Python's cyclic collector off; every command but those that read and show turns it back on
-    (``READING`` in okrsync.cli.app)."""
+    It starts with Python's cyclic collector off; every command but those that read and show and ``run``
+    turns it back on (``COLLECTOR_OFF`` in okrsync.cli.app)."""
     import atexit
     import gc
     import os
