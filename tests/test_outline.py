@@ -16,8 +16,11 @@ from okrsync.cli.outline import Outline
 from okrsync.okr.status import StatusDocument
 
 
-def drawn(tree: Tree, width: int, terminal: bool, **options) -> str:
-    console = Console(file=io.StringIO(), width=width, force_terminal=terminal, color_system="truecolor", **options)
+def drawn(tree: Tree, width: int, terminal: bool | None, **options) -> str:
+    """The tree as printed to a terminal (True), to a file with colours forced (False), or to a pipe (None: no
+    colour system, as from cron)."""
+    colours = {"color_system": "truecolor"} if terminal is not None else {}
+    console = Console(file=io.StringIO(), width=width, force_terminal=terminal, **colours, **options)
     console.print(tree)
     return console.file.getvalue()  # type: ignore[attr-defined]
 
@@ -43,7 +46,7 @@ def hostile() -> Outline:
 
 
 @pytest.mark.parametrize("width", [24, 60, 80, 160])
-@pytest.mark.parametrize("terminal", [False, True])
+@pytest.mark.parametrize("terminal", [False, True, None])
 def test_an_outline_is_drawn_as_rich_draws_the_tree(document: StatusDocument, width: int, terminal: bool):
     trees = [views.status_tree(document), views.company_tree({"acme": document, "b": document}), hostile()]
     for tree in trees:
