@@ -80,15 +80,21 @@ def write_note(path, kr, text, confidence, author, at):
     assert ran.returncode == 0, ran.stderr
 
 
-@pytest.fixture(scope="module")
-def week(tmp_path_factory):
-    root = tmp_path_factory.mktemp("week")
+def week_files(root):
+    """The week's csv files and config in ``root``; the config's path."""
     (root / "data").mkdir()
     for name, values in VALUES.items():
         rows = "".join(f"{day},{value}\n" for day, value in zip(DAYS, values, strict=False))
         (root / "data" / f"{name}.csv").write_text("date,n\n" + rows)
     path = root / "team.yaml"
     path.write_text(CONFIG)
+    return path
+
+
+@pytest.fixture(scope="module")
+def week(tmp_path_factory):
+    root = tmp_path_factory.mktemp("week")
+    path = week_files(root)
     config = load_config(path)
     for day in DAYS:
         if day == date(2026, 11, 16):
@@ -167,12 +173,7 @@ def test_stalled_days_do_not_depend_on_the_order_the_days_were_stored(tmp_path):
     """The KR values of each stored day are read in day order, whatever order the runs were written in: the
     weeks of Oct 19 to Nov 2 synced after Nov 9-16 count as in order (nps 30 from Oct 19: 28 days; signups
     480 from Nov 13: 3 days). Reading by run, or by the order rows come, would count from the last one written."""
-    (tmp_path / "data").mkdir()
-    for name, values in VALUES.items():
-        rows = "".join(f"{day},{value}\n" for day, value in zip(DAYS, values, strict=False))
-        (tmp_path / "data" / f"{name}.csv").write_text("date,n\n" + rows)
-    path = tmp_path / "team.yaml"
-    path.write_text(CONFIG)
+    path = week_files(tmp_path)
     config = load_config(path)
     for day in [*NOV, *DAYS[:3]]:  # the three weeks of October and early November last
         sync(config, end_of_day(day, config.cycle), now=oslo(2026, 11, 16, 6))
