@@ -82,7 +82,9 @@ def test_a_prefect_server_outage_is_two_lines_and_serving_resumes(tmp_path, figu
     log = tmp_path / "serve.log"
     serve = serve_to_file(env, tmp_path, log)
     try:
-        poll(lambda: deployment(api, "outage"), 90, "the served deployment")
+        # READY once serve's runner has polled for runs (Prefect marks a polled deployment so): the outage must
+        # fall in the polling, not between the deployment's registration and the runner's start (a race CI lost)
+        poll(lambda: (deployment(api, "outage") or {}).get("status") == "READY", 90, "serve's first poll")
         stop_group(server)  # the server dies
         poll(lambda: "the Prefect server does not answer" in log.read_text(), 120, "serve to notice the outage")
         server = start_prefect_server(home, port)  # and comes back
