@@ -7,8 +7,8 @@ same guides, the guide style without bold or double underline, the label's spans
 its line is wrapped by Rich as its Tree wraps it, and a tree Rich would draw differently (ASCII guides, styled
 nodes, a hidden root or folded nodes) is drawn by Rich's Tree itself. Without a colour system (output to a pipe
 or a file, as from cron) no style reaches the output, so such a line is its guides and its label's characters,
-one segment: 24,000 lines in a fraction of the time. ``tests/test_outline.py`` holds the two
-drawings equal.
+one segment (24,000 lines: 1.9 -> 1.0 s). ``tests/test_outline.py`` holds the drawings equal to Rich's, to a
+terminal, a file with colours and a pipe.
 """
 
 from __future__ import annotations
@@ -66,11 +66,12 @@ class Outline(Tree):
         indent = 4 * len(guides)
         width = options.max_width - indent
         plain = "\n" not in label.plain and "\t" not in label.plain and label.justify is None
-        if plain and width > 0 and cell_len(label.plain) <= width and console.color_system is None:
+        fits = plain and width > 0 and cell_len(label.plain) <= width
+        if fits and console.color_system is None:
             yield Segment("".join(guides) + label.plain)  # no colour system (a pipe, a file): the characters alone
             yield Segment.line()
             return
-        if plain and width > 0 and cell_len(label.plain) <= width:
+        if fits:
             unstyled = not label.spans and label.style  # Text.render leaves the style of a span-less text out
             lines = [
                 [Segment(label.plain, console.get_style(label.style))] if unstyled else list(label.render(console))
