@@ -22,8 +22,8 @@ TOKEN = "jira-api-token-canary-7d1e"
 pytestmark = pytest.mark.usefixtures("waits")  # retry and pacing waits are recorded, not slept
 
 
-def make_emulator(deployment: str) -> JiraEmulator:
-    emulator = JiraEmulator(deployment, token=TOKEN, page_size=2).start()
+def make_emulator(deployment: str, basic: bool | None = None) -> JiraEmulator:
+    emulator = JiraEmulator(deployment, token=TOKEN, page_size=2, basic=basic).start()
     for i in range(1, 6):
         emulator.add_issue(f"APP-{i}", done=i <= 2, customfield_10016=float(i), timespent=3600 * i)
     emulator.add_issue("APP-100", customfield_10100=None)
@@ -47,7 +47,9 @@ def dc():
     emulator.stop()
 
 
-def jira_config(write_config, emulator, *, email=True, krs="", outputs="", metrics=None, extra=""):
+def jira_config(
+    write_config, emulator, *, email=True, krs="", outputs="", metrics=None, extra="", url="https://acme.atlassian.net"
+):
     who = "email: bot@acme.example, " if email else ""
     metrics = (
         metrics
@@ -66,7 +68,7 @@ def jira_config(write_config, emulator, *, email=True, krs="", outputs="", metri
     )
     body = (
         "connections:\n"
-        f'  jira: {{type: jira, url: "https://acme.atlassian.net", endpoint: "{emulator.url}", {who}'
+        f'  jira: {{type: jira, url: "{url}", endpoint: "{emulator.url}", {who}'
         f'token: "${{JIRA_TOKEN}}", rate_limit: 1000{extra}}}\n'
         f"metrics:\n{metrics}\n"
         f"objectives:\n  - id: o\n    title: Quality\n    key_results:\n{krs}\n"
@@ -102,8 +104,34 @@ def test_cloud_metrics_with_one_count_request_per_jql(write_config, cloud):
     assert not cloud.requests("GET", "/search$")  # the legacy endpoint is gone on Cloud
     # okrsync's one lookup for both sum/avg metrics, plus the jira package's own one-off field cache
     assert len(cloud.requests("GET", "/field$")) == 2
-    auth = cloud.requests("GET", "serverInfo")[0].headers["authorization"]
-    assert auth.startswith("Basic ")
+    # an atlassian.net site is Cloud: serverInfo is not read (a paced request every night)
+    assert not cloud.requests("GET", "serverInfo")
+    assert counts and all(r.headers["authorization"].startswith("Basic ") for r in cloud.requests("POST", "count"))
+
+
+def test_a_site_under_another_name_reads_server_info_once(write_config, cloud):
+    """A custom domain may be Cloud or Data Center: serverInfo decides, read once before the counts."""
+    got = fetch(jira_config(write_config, cloud, url="https://jira.acme.example"))
+    assert got["p1_open"] == 3 and got["epic_done"] == 40
+    assert len(cloud.requests("GET", "serverInfo")) == 1
+    assert cloud.log[0].path.endswith("/serverInfo")
+    assert not cloud.requests("GET", "/search$")
+
+
+def test_a_data_center_behind_an_atlassian_net_name_is_found_out_once(write_config):
+    """Cloud is assumed from the name; the first Cloud-only endpoint answers 404, serverInfo is read once (however
+    many counts were in flight) and every metric is then read from Data Center's endpoints."""
+    dc = make_emulator("Server", basic=True)
+    try:
+        got = fetch(jira_config(write_config, dc))
+        assert got["p1_open"] == 3 and got["p1_again"] == 3 and got["points"] == 15 and got["avg_points"] == 3
+        assert got["epic_done"] == 40 and got["new_this_cycle"] == 2
+        assert "Error in the JQL Query" in got["broken"]
+        assert len(dc.requests("GET", "serverInfo")) == 1
+        assert 1 <= len(dc.requests("POST", "approximate-count")) + len(dc.requests("GET", "/search/jql$")) <= 4
+        assert any(r.query.get("maxResults") == ["0"] for r in dc.requests("GET", "/search$"))
+    finally:
+        dc.stop()
 
 
 def test_distinct_jql_counts_are_in_flight_together(write_config, cloud):
@@ -235,6 +263,21 @@ def test_dropped_connection_after_post_never_duplicates(write_config, cloud):
     assert result.exit_code == 0, result.output_errors
     assert len(cloud.comments["APP-100"]) == 1
     assert len(cloud.requests("POST", "/comment$")) == 1  # the retry looked first and found the marker
+    store.close()
+
+
+def test_an_empty_page_of_comments_is_not_read_as_none_posted(write_config, cloud):
+    """A 200 without its comments (a proxy's empty answer) cannot tell whether the comment is there: nothing is
+    posted on it (read as no comments, a lost answer to the POST would have posted twice); the next run posts once."""
+    cfg, store = status_change_setup(write_config, cloud)
+    cloud.fault("GET", "/comment$", Fault(200, b""), times=2)
+    cloud.fault("POST", "/comment$", Fault(drop="after"))
+    next_day = DAY + timedelta(days=1)
+    failed = sync(cfg, next_day, now=next_day, store=store)
+    assert failed.exit_code == 1 and "APP-100" in failed.output_errors[0].message
+    assert cloud.comments["APP-100"] == []
+    sync(cfg, next_day, now=next_day, store=store)
+    assert len(cloud.comments["APP-100"]) == 1
     store.close()
 
 

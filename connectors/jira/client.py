@@ -6,12 +6,14 @@ call and retries reads and idempotent writes with okrsync's bounded policy.
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import requests
 from jira import JIRA, JIRAError
@@ -29,6 +31,19 @@ T = TypeVar("T")
 # well inside them, and a 429's Retry-After pauses the whole connection. rate_limit overrides.
 JIRA_LIMITS = [(10, 1.0)]
 PAGE_SIZE = 100
+# What a Cloud site answers on Data Center's endpoints and Data Center on Cloud's: Cloud's legacy search is
+# 410 Gone (https://developer.atlassian.com/changelog/#CHANGE-2046), Data Center has no search/jql nor
+# search/approximate-count (404).
+NOT_THIS_DEPLOYMENT = (404, 410)
+
+
+def cloud_site(settings: JiraConnection) -> bool:
+    """Whether the connection names a Jira Cloud site: Atlassian hosts every Cloud site at
+    ``<name>.atlassian.net`` and Cloud signs in with an email and an API token
+    (https://support.atlassian.com/atlassian-account/docs/manage-api-tokens-for-your-atlassian-account/).
+    A custom domain or a Data Center server is not assumed: its serverInfo says which it is."""
+    host = urlsplit(str(settings.url)).hostname or ""
+    return bool(settings.email) and (host == "atlassian.net" or host.endswith(".atlassian.net"))
 
 
 def classify_jira(exc: BaseException) -> TransientError | None:
@@ -86,22 +101,64 @@ class JiraClient:
             auth["basic_auth"] = (email, token)
         else:
             auth["token_auth"] = token
-        self.jira = self.call(
-            lambda: JIRA(
-                server=server,
-                max_retries=0,
-                timeout=settings.timeout,
-                get_server_info=True,
-                options={"rest_api_version": "2", "check_update": False},
-                **auth,
-            )
+        # The jira package sends nothing here: serverInfo is read below, paced, unless the site's name says Cloud
+        # (on an atlassian.net site it would cost one paced request every sync: a second when a hundred
+        # counts fill ten windows of Jira's pace).
+        self.jira = JIRA(
+            server=server,
+            max_retries=0,
+            timeout=settings.timeout,
+            get_server_info=False,
+            options={"rest_api_version": "2", "check_update": False},
+            **auth,
         )
-        self.cloud = self.jira.deploymentType == "Cloud"
+        self.assumed = cloud_site(settings)
+        if self.assumed:
+            self.jira.deploymentType = "Cloud"
+        else:
+            self.server_info()
+        self._deciding = threading.Lock()
         self._fields: list[dict] | None = None
+
+    @property
+    def cloud(self) -> bool:
+        return self.jira.deploymentType == "Cloud"
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run one idempotent request (read, PUT, or a POST that checks first) paced and retried."""
         return self.guard.call(fn)
+
+    def server_info(self) -> dict[str, Any]:
+        """Jira's serverInfo; its deploymentType ("Cloud", "Server") decides the endpoints from now on."""
+        info = self.call(self.jira.server_info)
+        if not isinstance(info, dict):
+            raise ValueError(
+                "the server at the connection's url does not answer like Jira (serverInfo is not its JSON)"
+            )
+        self.jira._version = tuple(info["versionNumbers"])  # as the jira package's own reading keeps it
+        self.jira.deploymentType = info.get("deploymentType")
+        self.assumed = False
+        return info
+
+    def by_deployment(self, read: Callable[[], T]) -> T:
+        """Run ``read``, which picks its endpoints by ``cloud``. Where Cloud was assumed from the site's name and
+        the endpoint is not there (404, 410: a Data Center behind an atlassian.net name, as a proxy or a test
+        may set up), serverInfo is read once, for every thread, and ``read`` runs again on the right endpoints.
+        Once a read succeeds the assumption holds, and such an answer is Jira's own again."""
+        assumed = self.assumed  # before the read: another thread may find the deployment out meanwhile
+        try:
+            answer = read()
+        except JIRAError as exc:
+            if not assumed or exc.status_code not in NOT_THIS_DEPLOYMENT:
+                raise
+            with self._deciding:
+                if self.assumed:
+                    self.server_info()
+            if self.cloud:
+                raise
+            return read()
+        self.assumed = False
+        return answer
 
     # -- reads --------------------------------------------------------------------------------
 
@@ -118,7 +175,9 @@ class JiraClient:
         start = 0
         while True:
             page = self.call(partial(comments_from, start))
-            comments = page.get("comments") or []
+            comments = page.get("comments") if isinstance(page, dict) else None
+            if not isinstance(comments, list):  # not an empty page: reading on as if it were could post twice
+                raise ValueError("Jira answered a page of comments without its comments")
             yield comments
             start += len(comments)
             if not comments or start >= int(page.get("total", 0)):
@@ -142,8 +201,11 @@ class JiraClient:
         return found
 
     def count(self, jql: str) -> int:
-        if self.cloud:
-            return int(self.call(lambda: self.jira.approximate_issue_count(jql)))
+        return self.by_deployment(partial(self._count, jql))
+
+    def _count(self, jql: str) -> int:
+        if self.cloud:  # the jira package would read an empty answer as 0: its "count" is required here
+            return int(self.call(lambda: self.jira.approximate_issue_count(jql, json_result=True))["count"])
         with warnings.catch_warnings():  # jira warns that maxResults=0 fetches no issues: that is the point
             warnings.simplefilter("ignore")
             page = self.call(lambda: self.jira.search_issues(jql, maxResults=0, fields="key", json_result=True))
@@ -158,6 +220,9 @@ class JiraClient:
         raise ValueError(f"no field {wanted!r} in this Jira (give its id, e.g. customfield_10016, or its exact name)")
 
     def field_values(self, jql: str, field: str) -> list[object]:
+        return self.by_deployment(partial(self._field_values, jql, field))
+
+    def _field_values(self, jql: str, field: str) -> list[object]:
         values: list[object] = []
 
         def cloud_page(token: str | None) -> Any:
@@ -173,7 +238,7 @@ class JiraClient:
             seen: set[str] = set()
             while True:
                 page = self.call(partial(cloud_page, token))
-                values += [issue["fields"].get(field) for issue in page.get("issues", [])]
+                values += [issue["fields"].get(field) for issue in page["issues"]]
                 token = page.get("nextPageToken")
                 if not token or page.get("isLast"):
                     return values
@@ -183,7 +248,7 @@ class JiraClient:
         start = 0
         while True:
             page = self.call(partial(page_from, start))
-            issues = page.get("issues", [])
+            issues = page["issues"]  # always there, [] past the last: an answer without it is not Jira's
             values += [issue["fields"].get(field) for issue in issues]
             start += len(issues)
             if not issues or start >= int(page.get("total", 0)):

@@ -86,7 +86,7 @@ class JiraSink(Sink[JiraOutput]):
                 prev = previous.get(kr.id)
                 if fired(kr, prev, s.comment_on):
                     self._comment(ctx, kr.jira_issue, kr, prev)
-            except (JIRAError, TransientError, requests.RequestException) as exc:
+            except (JIRAError, TransientError, requests.RequestException, ValueError) as exc:
                 failures.append(f"{kr.jira_issue}: {jira_message(exc, s.connection)}")
             except SinkError as exc:
                 failures.append(exc.message)

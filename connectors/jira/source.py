@@ -32,7 +32,11 @@ class JiraSource(Source[JiraConnection, JiraMetric]):
 
     def check(self) -> str:
         client = self._client()
-        return f"Jira {'Cloud' if client.cloud else 'Data Center'} {client.jira.server_info().get('version', '')}"
+        try:
+            version = client.server_info().get("version", "")
+        except (JIRAError, TransientError, requests.RequestException, ValueError) as exc:
+            raise SourceError(jira_message(exc, self.name), connection=self.name) from None
+        return f"Jira {'Cloud' if client.cloud else 'Data Center'} {version}"
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         """Every distinct request at once (up to ``max_concurrency``), then each metric from the answers.

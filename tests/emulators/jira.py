@@ -3,7 +3,7 @@
 Served under /rest/api/2: serverInfo, field, search/jql (Cloud, nextPageToken paging),
 search/approximate-count (Cloud), search (Data Center; 410 Gone on Cloud, as Jira Cloud now
 answers), issue GET/PUT, issue comments GET/POST. Auth: Cloud takes basic auth (email + API
-token), Data Center a bearer personal access token.
+token), Data Center a bearer personal access token, or basic auth (user + password) with ``basic=True``.
 
 Comments answer as Jira's PageOfComments does (id, body, author with its displayName, created, updated: the
 excerpt in tests/vendor_specs/jira.json); okrsync's own comments are authored by the connection's account
@@ -42,9 +42,11 @@ class JiraEmulator(Emulator):
         email: str = "bot@acme.example",
         token: str = "jira-api-token",
         page_size: int = 100,
+        basic: bool | None = None,
     ):
         super().__init__()
         self.deployment = deployment
+        self.basic = deployment == "Cloud" if basic is None else basic
         self.email, self.token = email, token
         self.page_size = page_size
         self.fields = [
@@ -109,7 +111,7 @@ class JiraEmulator(Emulator):
 
     def _authorized(self, req: Request) -> bool:
         auth = req.headers.get("authorization", "")
-        if self.deployment == "Cloud":
+        if self.basic:
             expected = base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
             return auth == f"Basic {expected}"
         return auth == f"Bearer {self.token}"
