@@ -4,7 +4,7 @@ Each team has ``krs`` key results, four per metric (as bench/org.py): its first 
 emulators (two cells of the team's own spreadsheet, two Jira counts, one HubSpot search), the rest two thirds
 from a CSV file of its own (a column each, a row per day) and one third from a shared SQLite database through
 the ``sql`` source. So each team's network share is small and fixed: per team one Sheets token and read,
-Jira's serverInfo and two searches, one HubSpot search, each with the emulators' latency. Every team's first
+two Jira counts (an atlassian.net site: no serverInfo), one HubSpot search, each with the emulators' latency. Every team's first
 objective aligns to an objective of the company config (``parent: company/<id>``), the way configs sharing a
 store align (docs/okr-semantics.md, "Across configs").
 

@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 
+from okrsync.errors import TransientError
 from okrsync.sdk import retry
 from okrsync.sdk.http import REDACTOR, ApiClient, HttpError, install_log_redaction, paginate, secret, tls_context
 from okrsync.sdk.retry import Pacer, retry_after_seconds
@@ -69,6 +70,24 @@ def test_retries_are_bounded():
         client().json("GET", "/x")
     assert info.value.kind == "retryable" and "gave up after retries: HTTP 429" in info.value.message
     assert route.call_count == retry.RetryPolicy().attempts
+
+
+def test_retry_jitter_leaves_the_global_random_state_alone(waits):
+    """A seeded program (or Hypothesis, which checks) keeps its random sequence while okrsync retries."""
+    import random
+
+    random.seed(7)
+    state = random.getstate()
+    attempts = iter([TransientError("HTTP 503"), TransientError("HTTP 429", retry_after=1), None])
+
+    def flaky() -> str:
+        failure = next(attempts)
+        if failure:
+            raise failure
+        return "ok"
+
+    assert retry.RetryPolicy().call(flaky) == "ok"
+    assert len([w for w in waits if w > 0]) == 2 and random.getstate() == state
 
 
 def test_retry_after_parsing():

@@ -49,6 +49,11 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+# okrsync's own generator: jitter drawn from the global one would move the state a program (or a test run, as
+# Hypothesis checks) may have seeded, from whichever thread happens to retry.
+JITTER = random.Random()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 5
@@ -60,9 +65,9 @@ class RetryPolicy:
         exc = state.outcome.exception() if state.outcome else None
         asked = getattr(exc, "retry_after", None)
         if asked is not None:
-            return min(asked, self.max_delay) + random.uniform(0, 0.1)
+            return min(asked, self.max_delay) + JITTER.uniform(0, 0.1)
         backoff = min(self.max_delay, self.base_delay * 2 ** (state.attempt_number - 1))
-        return random.uniform(backoff / 2, backoff)  # "equal jitter": never zero, never in lockstep
+        return JITTER.uniform(backoff / 2, backoff)  # "equal jitter": never zero, never in lockstep
 
     def call(self, fn: Callable[[], T]) -> T:
         """Run ``fn``; retry while it raises TransientError; re-raise the last one when giving up."""
