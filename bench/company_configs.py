@@ -4,9 +4,9 @@ Each team has ``krs`` key results, four per metric (as bench/org.py): its first 
 emulators (two cells of the team's own spreadsheet, two Jira counts, one HubSpot search), the rest two thirds
 from a CSV file of its own (a column each, a row per day) and one third from a shared SQLite database through
 the ``sql`` source. So each team's network share is small and fixed: per team one Sheets token and read,
-two Jira counts (an atlassian.net site: no serverInfo), one HubSpot search, each with the emulators' latency. Every team's first
-objective aligns to an objective of the company config (``parent: company/<id>``), the way configs sharing a
-store align (docs/okr-semantics.md, "Across configs").
+two Jira counts (an atlassian.net site: no serverInfo), one HubSpot search, each with the emulators'
+latency. Every team's first objective aligns to an objective of the company config (``parent:
+company/<id>``), the way configs sharing a store align (docs/okr-semantics.md, "Across configs").
 
     .venv/bin/python -m bench.company_configs DIR [--teams 3] [--krs 20] [--store URL]
 
