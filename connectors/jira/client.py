@@ -112,6 +112,7 @@ class JiraClient:
             options={"rest_api_version": "2", "check_update": False},
             **auth,
         )
+        self.info: dict[str, Any] | None = None  # serverInfo, once read
         self.assumed = cloud_site(settings)
         if self.assumed:
             self.jira.deploymentType = "Cloud"
@@ -131,13 +132,11 @@ class JiraClient:
     def server_info(self) -> dict[str, Any]:
         """Jira's serverInfo; its deploymentType ("Cloud", "Server") decides the endpoints from now on."""
         info = self.call(self.jira.server_info)
-        if not isinstance(info, dict):
-            raise ValueError(
-                "the server at the connection's url does not answer like Jira (serverInfo is not its JSON)"
-            )
+        if not isinstance(info, dict) or not isinstance(info.get("versionNumbers"), list):
+            raise ValueError("serverInfo is not Jira's JSON")
         self.jira._version = tuple(info["versionNumbers"])  # as the jira package's own reading keeps it
         self.jira.deploymentType = info.get("deploymentType")
-        self.assumed = False
+        self.info, self.assumed = info, False
         return info
 
     def by_deployment(self, read: Callable[[], T]) -> T:

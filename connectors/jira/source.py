@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from typing import cast
+from collections.abc import Callable, Sequence
+from typing import TypeVar, cast
 
 import requests
 from jira import JIRAError
@@ -15,13 +15,18 @@ from okrsync.errors import SourceError, TransientError
 from okrsync.okr.numbers import parse_number
 from okrsync.sdk.connector import FetchResult, MetricQuery, Observation, Source
 
+T = TypeVar("T")
 Answer = int | list[object] | Exception  # a count, a field's values, or what the request raised
 
 
 class JiraSource(Source[JiraConnection, JiraMetric]):
     def _client(self) -> JiraClient:
+        return self._answer(lambda: JiraClient(self.name, self.settings))
+
+    def _answer(self, ask: Callable[[], T]) -> T:
+        """What ``ask`` (the client's construction or its serverInfo) gives, or a SourceError saying why not."""
         try:
-            return JiraClient(self.name, self.settings)
+            return ask()
         except (JIRAError, TransientError, requests.RequestException) as exc:
             raise SourceError(jira_message(exc, self.name), connection=self.name) from None
         except (KeyError, TypeError, ValueError):  # the server-info answer is not Jira's JSON
@@ -32,11 +37,8 @@ class JiraSource(Source[JiraConnection, JiraMetric]):
 
     def check(self) -> str:
         client = self._client()
-        try:
-            version = client.server_info().get("version", "")
-        except (JIRAError, TransientError, requests.RequestException, ValueError) as exc:
-            raise SourceError(jira_message(exc, self.name), connection=self.name) from None
-        return f"Jira {'Cloud' if client.cloud else 'Data Center'} {version}"
+        info = client.info if client.info is not None else self._answer(client.server_info)
+        return f"Jira {'Cloud' if client.cloud else 'Data Center'} {info.get('version', '')}"
 
     def fetch(self, queries: Sequence[MetricQuery]) -> FetchResult:
         """Every distinct request at once (up to ``max_concurrency``), then each metric from the answers.
