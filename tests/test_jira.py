@@ -134,6 +134,55 @@ def test_a_data_center_behind_an_atlassian_net_name_is_found_out_once(write_conf
         dc.stop()
 
 
+COUNTS = """\
+  a: {connection: jira, jql: "project = APP AND priority = Highest"}
+  b: {connection: jira, jql: "parent = APP-7"}
+  c: {connection: jira, jql: "project = APP AND created >= 2026-10-01"}"""
+COUNT_KRS = "\n".join(f"      - {{id: {m}, metric: {m}, kind: at_least, target: 0}}" for m in "abc")
+
+
+@pytest.fixture
+def dc_basic():
+    emulator = make_emulator("Server", basic=True)
+    yield emulator
+    emulator.stop()
+
+
+def test_server_info_is_asked_once_while_other_counts_wait(write_config, dc_basic):
+    """Three counts meet Data Center's 404 together; serverInfo answers slowly: one asks, the others wait for it."""
+    dc_basic.fault("GET", "serverInfo", Fault(delay=0.3))
+    got = fetch(jira_config(write_config, dc_basic, metrics=COUNTS, krs=COUNT_KRS))
+    assert got == {"a": 3, "b": 5, "c": 2}
+    assert len(dc_basic.requests("GET", "serverInfo")) == 1
+
+
+def test_a_count_retried_after_the_switch_reads_data_center(write_config, dc_basic):
+    """One count's first answer is a slow 503; meanwhile another finds Data Center out. Its retry is read on
+    Data Center's search (the jira package's Cloud-only call would answer None without a request)."""
+    dc_basic.fault("POST", "approximate-count", Fault(503, "<html>busy</html>", delay=0.3))
+    got = fetch(jira_config(write_config, dc_basic, metrics=COUNTS, krs=COUNT_KRS))
+    assert got == {"a": 3, "b": 5, "c": 2}
+
+
+def test_when_server_info_fails_too_it_is_asked_once(write_config, dc_basic):
+    """A Data Center behind an atlassian.net name whose serverInfo fails: asked once, every count says why."""
+    dc_basic.fault("GET", "serverInfo", Fault(404, {"errorMessages": ["Not found"]}), times=10)
+    got = fetch(jira_config(write_config, dc_basic, metrics=COUNTS, krs=COUNT_KRS))
+    assert all("HTTP 404" in message for message in got.values()), got
+    assert len(dc_basic.requests("GET", "serverInfo")) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "metric"),
+    [("approximate-count", b"", "p1_open"), ("/search/jql$", {"isLast": True}, "points")],
+)
+def test_an_answer_without_its_figure_is_an_error_not_zero(write_config, cloud, path, body, metric):
+    """The jira package reads an empty count answer as 0, and a page without issues would sum to 0."""
+    cloud.fault("*", path, Fault(200, body), times=10)
+    got = fetch(jira_config(write_config, cloud))
+    assert "not the expected JSON" in got[metric], got[metric]
+
+
 def test_distinct_jql_counts_are_in_flight_together(write_config, cloud):
     """Four counts at once by default, one at a time with max_concurrency: 1 (a slow Jira answers in 0.3 s,
     so concurrency shows as overlapping requests in the emulator's log); every metric still gets its count."""
@@ -183,6 +232,14 @@ def test_auth_failure_and_retry_after(write_config, cloud, monkeypatch, waits):
         )
     )
     assert "rejected the credentials" in got["p1_open"] and "wrong" not in got["p1_open"]
+
+
+def test_a_401_stops_the_connection(write_config, cloud, monkeypatch):
+    """A wrong token fails every metric with the credentials' message, and only the first request is sent."""
+    monkeypatch.setenv("JIRA_TOKEN", "wrong")
+    got = fetch(jira_config(write_config, cloud, extra=", max_concurrency: 1"))
+    assert all("rejected the credentials" in message for message in got.values()), got
+    assert len(cloud.log) == 1
 
 
 def test_malformed_json_is_a_clear_error(write_config, cloud):
@@ -274,7 +331,8 @@ def test_an_empty_page_of_comments_is_not_read_as_none_posted(write_config, clou
     cloud.fault("POST", "/comment$", Fault(drop="after"))
     next_day = DAY + timedelta(days=1)
     failed = sync(cfg, next_day, now=next_day, store=store)
-    assert failed.exit_code == 1 and "APP-100" in failed.output_errors[0].message
+    assert failed.exit_code == 1
+    assert "APP-100: Jira answered a page of comments without its comments" in failed.output_errors[0].message
     assert cloud.comments["APP-100"] == []
     sync(cfg, next_day, now=next_day, store=store)
     assert len(cloud.comments["APP-100"]) == 1

@@ -4,7 +4,7 @@ Connection: ``url`` + ``email`` + API ``token`` is Jira Cloud (basic auth); ``ur
 without email is a Data Center personal access token (bearer). Cloud or Data Center decides the
 endpoints (Cloud has no legacy /search any more): an ``*.atlassian.net`` url with an email is Cloud
 without asking; any other is read from serverInfo, and so is an atlassian.net name whose first Cloud
-endpoint answers 404 (see client.JiraClient.by_deployment).
+endpoint answers 404 or 410 (see client.JiraClient.by_deployment). After a 401 no other request is sent.
 
 Metric: ``jql`` (may use {cycle.start} {cycle.end} {as_of}) and ``aggregate``:
 - ``count`` (default): Cloud's approximate-count endpoint; Data Center's legacy search with

@@ -37,6 +37,17 @@ PAGE_SIZE = 100
 NOT_THIS_DEPLOYMENT = (404, 410)
 
 
+class Switched(Exception):
+    """The deployment was found out while a read still took it for Cloud: the jira package's Cloud-only calls then
+    answer None without sending anything (its ``cloud_api`` decorator). The read starts again."""
+
+
+def cloud_only(answer: T | None) -> T:
+    if answer is None:
+        raise Switched
+    return answer
+
+
 def cloud_site(settings: JiraConnection) -> bool:
     """Whether the connection names a Jira Cloud site: Atlassian hosts every Cloud site at
     ``<name>.atlassian.net`` and Cloud signs in with an email and an API token
@@ -91,6 +102,10 @@ class JiraClient:
     def __init__(self, name: str, settings: JiraConnection, policy: RetryPolicy | None = None):
         self.name = name
         self.guard = Guard(classify_jira, limits=per_second(settings.rate_limit) or JIRA_LIMITS, policy=policy)
+        self.rejected: JIRAError | None = None  # a 401: the credentials, which every other request would meet too
+        self.info: dict[str, Any] | None = None  # serverInfo, once read
+        self._deciding = threading.Lock()
+        self._asked = False  # whether serverInfo was asked after an assumed Cloud's 404 (once, even if it failed)
         server = (settings.endpoint or settings.url).rstrip("/")
         token = resolve_env(settings.token, f"connections.{name}.token")
         REDACTOR.add(token)  # written in the config or in the environment: never shown either way
@@ -112,13 +127,11 @@ class JiraClient:
             options={"rest_api_version": "2", "check_update": False},
             **auth,
         )
-        self.info: dict[str, Any] | None = None  # serverInfo, once read
         self.assumed = cloud_site(settings)
         if self.assumed:
             self.jira.deploymentType = "Cloud"
         else:
             self.server_info()
-        self._deciding = threading.Lock()
         self._fields: list[dict] | None = None
 
     @property
@@ -126,8 +139,16 @@ class JiraClient:
         return self.jira.deploymentType == "Cloud"
 
     def call(self, fn: Callable[[], T]) -> T:
-        """Run one idempotent request (read, PUT, or a POST that checks first) paced and retried."""
-        return self.guard.call(fn)
+        """Run one idempotent request (read, PUT, or a POST that checks first) paced and retried. After a 401 no
+        other request is sent: each fails with that answer at once (a wrong token is not a hundred requests)."""
+        if self.rejected is not None:
+            raise self.rejected
+        try:
+            return self.guard.call(fn)
+        except JIRAError as exc:
+            if exc.status_code == 401:
+                self.rejected = exc
+            raise
 
     def server_info(self) -> dict[str, Any]:
         """Jira's serverInfo; its deploymentType ("Cloud", "Server") decides the endpoints from now on."""
@@ -143,17 +164,21 @@ class JiraClient:
         """Run ``read``, which picks its endpoints by ``cloud``. Where Cloud was assumed from the site's name and
         the endpoint is not there (404, 410: a Data Center behind an atlassian.net name, as a proxy or a test
         may set up), serverInfo is read once, for every thread, and ``read`` runs again on the right endpoints.
-        Once a read succeeds the assumption holds, and such an answer is Jira's own again."""
+        Once a read succeeds the assumption holds, and such an answer is Jira's own again; so it is when serverInfo
+        says Cloud, or could not be read (the thread that asked shows why)."""
         assumed = self.assumed  # before the read: another thread may find the deployment out meanwhile
         try:
             answer = read()
+        except Switched:  # found out by another thread while this read was being retried
+            return read()
         except JIRAError as exc:
             if not assumed or exc.status_code not in NOT_THIS_DEPLOYMENT:
                 raise
             with self._deciding:
-                if self.assumed:
+                if self.assumed and not self._asked:
+                    self._asked = True
                     self.server_info()
-            if self.cloud:
+            if self.assumed or self.cloud:
                 raise
             return read()
         self.assumed = False
@@ -204,7 +229,8 @@ class JiraClient:
 
     def _count(self, jql: str) -> int:
         if self.cloud:  # the jira package would read an empty answer as 0: its "count" is required here
-            return int(self.call(lambda: self.jira.approximate_issue_count(jql, json_result=True))["count"])
+            answer = self.call(lambda: cloud_only(self.jira.approximate_issue_count(jql, json_result=True)))
+            return int(answer["count"])
         with warnings.catch_warnings():  # jira warns that maxResults=0 fetches no issues: that is the point
             warnings.simplefilter("ignore")
             page = self.call(lambda: self.jira.search_issues(jql, maxResults=0, fields="key", json_result=True))
@@ -225,8 +251,10 @@ class JiraClient:
         values: list[object] = []
 
         def cloud_page(token: str | None) -> Any:
-            return self.jira.enhanced_search_issues(
-                jql, nextPageToken=token, maxResults=PAGE_SIZE, fields=[field], json_result=True
+            return cloud_only(
+                self.jira.enhanced_search_issues(
+                    jql, nextPageToken=token, maxResults=PAGE_SIZE, fields=[field], json_result=True
+                )
             )
 
         def page_from(start: int) -> Any:

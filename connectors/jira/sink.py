@@ -86,8 +86,10 @@ class JiraSink(Sink[JiraOutput]):
                 prev = previous.get(kr.id)
                 if fired(kr, prev, s.comment_on):
                     self._comment(ctx, kr.jira_issue, kr, prev)
-            except (JIRAError, TransientError, requests.RequestException, ValueError) as exc:
+            except (JIRAError, TransientError, requests.RequestException) as exc:
                 failures.append(f"{kr.jira_issue}: {jira_message(exc, s.connection)}")
+            except ValueError as exc:  # an answer okrsync cannot act on (a page without its comments, a field's text)
+                failures.append(f"{kr.jira_issue}: {exc}")
             except SinkError as exc:
                 failures.append(exc.message)
         failures += self._listen(ctx)
