@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -201,6 +202,21 @@ def prefect_harness():
 
     with temporary_settings(restore_defaults={PREFECT_FLOWS_HEARTBEAT_FREQUENCY}), prefect_test_harness():
         yield
+
+
+@pytest.fixture(autouse=True, scope="module")
+def prefect_workers_drained():
+    """Prefect keeps its events and logs workers running after a module's in-process flows, and the events
+    worker's websocket pings its server every 20 s with a number from the global random generator: under a later
+    module's Hypothesis test that is "the random module used inside a strategy" (HypothesisDeprecationWarning,
+    found by logging every draw from another thread). Drained at each module's end; the next flow starts them."""
+    yield
+    if "prefect.events.worker" in sys.modules:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        EventsWorker.drain_all(timeout=10)
+        APILogWorker.drain_all(timeout=10)
 
 
 @pytest.fixture
