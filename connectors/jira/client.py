@@ -7,7 +7,6 @@ call and retries reads and idempotent writes with okrsync's bounded policy.
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,9 +230,10 @@ class JiraClient:
         if self.cloud:  # the jira package would read an empty answer as 0: its "count" is required here
             answer = self.call(lambda: cloud_only(self.jira.approximate_issue_count(jql, json_result=True)))
             return int(answer["count"])
-        with warnings.catch_warnings():  # jira warns that maxResults=0 fetches no issues: that is the point
-            warnings.simplefilter("ignore")
-            page = self.call(lambda: self.jira.search_issues(jql, maxResults=0, fields="key", json_result=True))
+        # Data Center's search with maxResults=0 answers the total alone. Asked through the package's JSON call:
+        # its search_issues warns on maxResults=0, and silencing that (catch_warnings) is not thread-safe.
+        params = {"jql": jql, "maxResults": 0, "fields": "key"}
+        page = self.call(lambda: self.jira._get_json("search", params=params))
         return int(page["total"])
 
     def field_id(self, wanted: str) -> str:
