@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import os
-import random
 import sqlite3
 from pathlib import Path
 
@@ -85,13 +84,10 @@ def _to_wal(cur) -> None:
     """Switch a new store to WAL. SQLite answers "database is locked" at once, without waiting out
     busy_timeout, when several first connections switch together (12 threads opening a new store: about
     one round in 40 failed), so the switch is retried for as long as busy_timeout would have waited."""
-    from tenacity import Retrying, retry_if_exception, stop_after_delay
+    from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_random
 
-    jitter = random.Random()  # not the global generator (tenacity's wait_random draws from it): see sdk.retry
     locked = retry_if_exception(lambda e: isinstance(e, sqlite3.OperationalError) and "locked" in str(e))
-    for attempt in Retrying(
-        retry=locked, stop=stop_after_delay(30), wait=lambda _: jitter.uniform(0.005, 0.05), reraise=True
-    ):
+    for attempt in Retrying(retry=locked, stop=stop_after_delay(30), wait=wait_random(0.005, 0.05), reraise=True):
         with attempt:
             cur.execute("PRAGMA journal_mode=WAL")
 
