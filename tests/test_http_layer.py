@@ -90,6 +90,25 @@ def test_retry_jitter_leaves_the_global_random_state_alone(waits):
     assert len([w for w in waits if w > 0]) == 2 and random.getstate() == state
 
 
+def test_a_failure_that_stops_the_guard_sends_nothing_more():
+    """``stops`` (refused credentials): the failing call raises it, and later calls raise it without running."""
+    from okrsync.sdk.guard import Guard
+
+    guard = Guard(lambda exc: None, stops=lambda exc: isinstance(exc, PermissionError))
+    sent: list[str] = []
+
+    def refused() -> str:
+        sent.append("x")
+        raise PermissionError("HTTP 401")
+
+    with pytest.raises(PermissionError):
+        guard.call(refused)
+    with pytest.raises(PermissionError):
+        guard.call(lambda: sent.append("y") or "ok")
+    assert sent == ["x"] and guard.calls == 1
+    assert Guard(lambda exc: None).call(lambda: "ok") == "ok"
+
+
 def test_retry_after_parsing():
     now = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
     assert retry_after_seconds("120", now) == 120

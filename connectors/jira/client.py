@@ -56,6 +56,11 @@ def cloud_site(settings: JiraConnection) -> bool:
     return bool(settings.email) and (host == "atlassian.net" or host.endswith(".atlassian.net"))
 
 
+def refused_credentials(exc: BaseException) -> bool:
+    """A 401: the credentials, which every other request of the connection would meet too."""
+    return isinstance(exc, JIRAError) and exc.status_code == 401
+
+
 def classify_jira(exc: BaseException) -> TransientError | None:
     """jira's failures that can heal: 429/5xx answers and network errors."""
     if isinstance(exc, JIRAError) and exc.status_code in RETRYABLE_STATUS:
@@ -100,8 +105,8 @@ class JiraClient:
 
     def __init__(self, name: str, settings: JiraConnection, policy: RetryPolicy | None = None):
         self.name = name
-        self.guard = Guard(classify_jira, limits=per_second(settings.rate_limit) or JIRA_LIMITS, policy=policy)
-        self.rejected: JIRAError | None = None  # a 401: the credentials, which every other request would meet too
+        limits = per_second(settings.rate_limit) or JIRA_LIMITS
+        self.guard = Guard(classify_jira, limits=limits, policy=policy, stops=refused_credentials)
         self.info: dict[str, Any] | None = None  # serverInfo, once read
         self._deciding = threading.Lock()
         self._asked = False  # whether serverInfo was asked after an assumed Cloud's 404 (once, even if it failed)
@@ -140,14 +145,7 @@ class JiraClient:
     def call(self, fn: Callable[[], T]) -> T:
         """Run one idempotent request (read, PUT, or a POST that checks first) paced and retried. After a 401 no
         other request is sent: each fails with that answer at once (a wrong token is not a hundred requests)."""
-        if self.rejected is not None:
-            raise self.rejected
-        try:
-            return self.guard.call(fn)
-        except JIRAError as exc:
-            if exc.status_code == 401:
-                self.rejected = exc
-            raise
+        return self.guard.call(fn)
 
     def server_info(self) -> dict[str, Any]:
         """Jira's serverInfo; its deploymentType ("Cloud", "Server") decides the endpoints from now on."""

@@ -10,6 +10,8 @@ re-raised for the connector to explain). httpx, gspread and jira each have a cla
 lines; they all map into the one error tree. A call that is not idempotent (a chat POST) is
 retried only when it certainly did not reach the server (a refused connection, a 429); after a
 timeout, a dropped answer or a 5xx it fails as ``unsure`` instead of risking a second delivery.
+A client may also say which failure ends the connection (``stops``: refused credentials, which every
+other request would meet too): after it nothing more is sent, and each later call raises it at once.
 """
 
 from __future__ import annotations
@@ -26,8 +28,17 @@ Classifier = Callable[[BaseException], TransientError | None]
 
 
 class Guard:
-    def __init__(self, classify: Classifier, *, limits: Limits = (), policy: RetryPolicy | None = None):
+    def __init__(
+        self,
+        classify: Classifier,
+        *,
+        limits: Limits = (),
+        policy: RetryPolicy | None = None,
+        stops: Callable[[BaseException], bool] | None = None,
+    ):
         self.classify = classify
+        self.stops = stops
+        self.stopped: BaseException | None = None  # what ended the connection (``stops``), raised by every later call
         self.pacer = Pacer(limits)
         self.policy = policy or RetryPolicy()
         self.calls = 0  # sent, retries included (benchmarks and logs)
@@ -36,6 +47,8 @@ class Guard:
 
     def call(self, fn: Callable[[], T], *, idempotent: bool = True) -> T:
         """Run ``fn`` paced and retried; raise the last TransientError when retries run out."""
+        if self.stopped is not None:
+            raise self.stopped
 
         def once() -> T:
             self.pacer.acquire()
@@ -65,4 +78,9 @@ class Guard:
                 ) from transient
             raise transient
 
-        return self.policy.call(once)
+        try:
+            return self.policy.call(once)
+        except Exception as exc:
+            if self.stops is not None and self.stops(exc):
+                self.stopped = exc
+            raise
