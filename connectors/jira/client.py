@@ -49,8 +49,9 @@ def cloud_only(answer: T | None) -> T:
 
 def cloud_site(settings: JiraConnection) -> bool:
     """Whether the connection names a Jira Cloud site: Atlassian hosts every Cloud site at
-    ``<name>.atlassian.net`` and Cloud signs in with an email and an API token
-    (https://support.atlassian.com/atlassian-account/docs/manage-api-tokens-for-your-atlassian-account/).
+    ``<name>.atlassian.net`` and a REST client signs in there with an email and an API token ("Basic auth for
+    REST APIs", https://developer.atlassian.com/cloud/jira/platform/basic-auth-for-rest-apis/: requests go to
+    ``https://<your-domain>.atlassian.net/rest/api/...``).
     A custom domain or a Data Center server is not assumed: its serverInfo says which it is."""
     host = urlsplit(str(settings.url)).hostname or ""
     return bool(settings.email) and (host == "atlassian.net" or host.endswith(".atlassian.net"))

@@ -3,7 +3,8 @@
 Served under /rest/api/2: serverInfo, field, search/jql (Cloud, nextPageToken paging),
 search/approximate-count (Cloud), search (Data Center; 410 Gone on Cloud, as Jira Cloud now
 answers), issue GET/PUT, issue comments GET/POST. Auth: Cloud takes basic auth (email + API
-token), Data Center a bearer personal access token, or basic auth (user + password) with ``basic=True``.
+token), Data Center a bearer personal access token, or basic auth (user + password) with ``basic=True``
+(https://developer.atlassian.com/server/jira/platform/basic-authentication/).
 
 Comments answer as Jira's PageOfComments does (id, body, author with its displayName, created, updated: the
 excerpt in tests/vendor_specs/jira.json); okrsync's own comments are authored by the connection's account
